@@ -1,0 +1,212 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { Redis } from 'ioredis';
+import { freePort, isPortFree } from './ports.js';
+import { startRedis, type RedisProcess } from './redis-server.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { makeTlsMaterial } from './tls.js';
+
+const startedPids = new Set<number>();
+const track = (proc: RedisProcess) => {
+  startedPids.add(proc.pid);
+  return proc;
+};
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+afterAll(() => {
+  const leaked = [...startedPids].filter(pidAlive);
+  expect(leaked).toEqual([]);
+});
+
+describe('ports', () => {
+  it('never hands out the same port twice and checks the cluster bus port', async () => {
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+    expect(new Set(ports).size).toBe(20);
+    const withBus = await freePort({ clusterBus: true });
+    expect(withBus + 10000).toBeLessThanOrEqual(65535);
+    expect(await isPortFree(withBus + 10000)).toBe(true);
+  });
+});
+
+describe('startRedis', () => {
+  let redis: RedisProcess;
+  afterEach(async () => {
+    await redis?.stop();
+  });
+
+  it('starts, is killed, and restarts empty on the same port', async () => {
+    redis = track(await startRedis());
+    expect(redis.url).toBe(`redis://127.0.0.1:${redis.port}`);
+    const client = redis.client({ maxRetriesPerRequest: 1 });
+    await client.set('k', 'v');
+    expect(await client.get('k')).toBe('v');
+
+    const oldPid = redis.pid;
+    const port = redis.port;
+    await redis.kill();
+    expect(redis.running).toBe(false);
+    expect(pidAlive(oldPid)).toBe(false);
+
+    await redis.restart();
+    track(redis);
+    expect(redis.running).toBe(true);
+    expect(redis.port).toBe(port);
+    expect(redis.pid).not.toBe(oldPid);
+    expect(await client.get('k')).toBeNull();
+  });
+
+  it('pause makes commands time out; resume makes them work again', async () => {
+    redis = track(await startRedis());
+    const client = redis.client({ commandTimeout: 300, maxRetriesPerRequest: 0 });
+    expect(await client.ping()).toBe('PONG');
+    redis.pause();
+    await expect(client.ping()).rejects.toThrow(/timed out/i);
+    redis.resume();
+    const fresh = redis.client({ commandTimeout: 1000 });
+    expect(await fresh.ping()).toBe('PONG');
+  });
+
+  it('stop is idempotent, closes clients and frees the port', async () => {
+    redis = track(await startRedis());
+    const client = redis.client();
+    await client.ping();
+    redis.pause();
+    await Promise.all([redis.stop(), redis.stop()]);
+    expect(redis.running).toBe(false);
+    expect(client.status).toBe('end');
+    expect(await isPortFree(redis.port)).toBe(true);
+  });
+
+  it('fails fast with the server output when redis-server refuses to start', async () => {
+    await expect(startRedis({ args: ['--no-such-option', 'x'] })).rejects.toThrow(
+      /no-such-option/,
+    );
+  });
+});
+
+describe('tcp proxy', () => {
+  let redis: RedisProcess;
+  let proxy: TcpProxy;
+  let client: Redis;
+  beforeAll(async () => {
+    redis = track(await startRedis());
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  beforeEach(async () => {
+    proxy = await startTcpProxy(redis.port);
+    client = new Redis({
+      host: '127.0.0.1',
+      port: proxy.port,
+      commandTimeout: 300,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => 50,
+    });
+    client.on('error', () => {});
+  });
+  afterEach(async () => {
+    client.disconnect();
+    await proxy.close();
+  });
+
+  it('forwards, cuts with RST and refuses while cut, then restores', async () => {
+    expect(await client.ping()).toBe('PONG');
+    const closed = new Promise((resolve) => client.once('close', resolve));
+    proxy.cut();
+    await closed;
+    await expect(client.ping()).rejects.toThrow();
+    proxy.restore();
+    await vi.waitFor(async () => expect(await client.ping()).toBe('PONG'), { timeout: 2000 });
+  });
+
+  it('blackhole swallows traffic without closing; restore resets the held link', async () => {
+    expect(await client.ping()).toBe('PONG');
+    let closes = 0;
+    client.on('close', () => closes++);
+    proxy.blackhole();
+    await expect(client.ping()).rejects.toThrow(/timed out/i);
+    expect(closes).toBe(0);
+    expect(client.status).toBe('ready');
+    proxy.restore();
+    await vi.waitFor(async () => expect(await client.ping()).toBe('PONG'), { timeout: 2000 });
+    expect(closes).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('TLS and ACL', () => {
+  let tlsDir: string;
+  beforeAll(() => {
+    tlsDir = mkdtempSync(join(tmpdir(), 'helpers-tls-'));
+  });
+  afterAll(() => rmSync(tlsDir, { recursive: true, force: true }));
+
+  it('serves PING over TLS with the CA and refuses plain TCP', async () => {
+    const tls = makeTlsMaterial(tlsDir);
+    const redis = track(await startRedis({ tls }));
+    try {
+      expect(redis.url).toBe(`rediss://127.0.0.1:${redis.port}`);
+      expect(await redis.client().ping()).toBe('PONG');
+      const withClientCert = redis.client({
+        tls: { ca: tls.ca, cert: tls.clientCert, key: tls.clientKey },
+      });
+      expect(await withClientCert.ping()).toBe('PONG');
+      const plain = new Redis({
+        host: '127.0.0.1',
+        port: redis.port,
+        commandTimeout: 500,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      plain.on('error', () => {});
+      await expect(plain.ping()).rejects.toThrow();
+      plain.disconnect();
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('restricts an ACL user to its key prefix', async () => {
+    const redis = track(
+      await startRedis({
+        aclUsers: ['app on >app-secret ~app:* resetchannels -@all +get +set +ping +info'],
+      }),
+    );
+    try {
+      const app = redis.client({ username: 'app', password: 'app-secret' });
+      await app.set('app:x', '1');
+      expect(await app.get('app:x')).toBe('1');
+      await expect(app.get('other:x')).rejects.toThrow(/NOPERM/);
+      await expect(app.del('app:x')).rejects.toThrow(/NOPERM/);
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('supports requirepass and --user style args', async () => {
+    const redis = track(
+      await startRedis({
+        password: 'pw',
+        args: ['--user', 'ro', 'on', '>ro-pass', '~*', '-@all', '+get', '+info'],
+      }),
+    );
+    try {
+      expect(await redis.client().ping()).toBe('PONG');
+      const ro = redis.client({ username: 'ro', password: 'ro-pass' });
+      expect(await ro.get('a')).toBeNull();
+      await expect(ro.set('a', '1')).rejects.toThrow(/NOPERM/);
+    } finally {
+      await redis.stop();
+    }
+  });
+});
