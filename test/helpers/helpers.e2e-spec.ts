@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { freePort, isPortFree } from './ports.js';
 import { startRedis, type RedisProcess } from './redis-server.js';
+import { startSentinelTopology } from './redis-sentinel.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 import { makeTlsMaterial } from './tls.js';
 
@@ -207,6 +208,41 @@ describe('TLS and ACL', () => {
       await expect(ro.set('a', '1')).rejects.toThrow(/NOPERM/);
     } finally {
       await redis.stop();
+    }
+  });
+});
+
+describe('sentinel topology', () => {
+  it('fails over to the replica when the master is killed', { timeout: 40_000 }, async () => {
+    const t0 = Date.now();
+    const topo = await startSentinelTopology();
+    const startedMs = Date.now() - t0;
+    [topo.master, topo.replica, ...topo.sentinels].forEach(track);
+    const app = new Redis({
+      sentinels: topo.sentinelAddresses,
+      name: topo.masterName,
+      maxRetriesPerRequest: 1,
+    });
+    app.on('error', () => {});
+    try {
+      expect(await topo.currentMaster()).toEqual({ host: '127.0.0.1', port: topo.master.port });
+      await app.set('before', '1');
+
+      const t1 = Date.now();
+      await topo.master.kill();
+      const promoted = await topo.waitForFailover(topo.master.port, 20_000);
+      const failoverMs = Date.now() - t1;
+      expect(promoted.port).toBe(topo.replica.port);
+      expect(topo.nodeAt(promoted.port)).toBe(topo.replica);
+      await vi.waitFor(async () => expect(await app.set('after', '2')).toBe('OK'), {
+        timeout: 5000,
+        interval: 100,
+      });
+      expect(await app.get('before')).toBe('1');
+      console.log(`sentinel topology ready in ${startedMs} ms, failover in ${failoverMs} ms`);
+    } finally {
+      app.disconnect();
+      await topo.stop();
     }
   });
 });
