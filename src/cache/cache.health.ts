@@ -1,0 +1,31 @@
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorService } from '@nestjs/terminus';
+import { CacheService } from './cache.service.js';
+
+/**
+ * `up` in redis and memory mode; `degraded` (still HTTP 200) in fallback and recovering, because
+ * the service keeps serving from memory and restarting pods would only lose that memory.
+ */
+@Injectable()
+export class CacheHealthIndicator {
+  constructor(
+    private readonly cache: CacheService,
+    private readonly health: HealthIndicatorService,
+  ) {}
+
+  check(key = 'cache') {
+    const s = this.cache.getStatus();
+    const details = {
+      mode: s.mode,
+      connected: s.connected,
+      breakerState: s.breakerState,
+      fallbackSize: s.fallbackSize,
+      memoryBytes: s.memoryBytes,
+      journalSize: s.journalSize,
+      lastTransitionAt: s.lastTransitionAt,
+    };
+    const indicator = this.health.check(key);
+    if (s.mode === 'redis' || s.mode === 'memory') return indicator.up(details);
+    return indicator.degraded(details);
+  }
+}

@@ -1,0 +1,21 @@
+import { VERSION_LENGTH } from './hlc.js';
+
+/**
+ * Compare-and-set on the record's version: write only when the incoming version is newer than the
+ * one stored, so a replayed or late-arriving older write can never overwrite a newer one.
+ * Returns 1 when written, otherwise the stored (newer or equal) version.
+ * ARGV: version, encoded record, PXAT ms (0 = no expiry).
+ */
+export const CAS_SET_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local cv = string.sub(cur, 1, ${VERSION_LENGTH})
+  if cv >= ARGV[1] then return cv end
+end
+if ARGV[3] ~= '0' then
+  redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+return 1
+`;

@@ -1,0 +1,55 @@
+/**
+ * Hybrid logical clock. Versions are fixed-width strings, so Redis Lua and JavaScript can order
+ * them with a plain string comparison: `wall(15 digits).counter(6 digits).instance(8 chars)`.
+ * Wall time keeps versions close to real time across instances; the counter orders writes within
+ * one millisecond; observing a version read from elsewhere keeps causally later writes newer.
+ */
+export const VERSION_LENGTH = 15 + 1 + 6 + 1 + 8;
+const MAX_COUNTER = 999_999;
+
+export class HybridLogicalClock {
+  private wall = 0;
+  private counter = 0;
+  readonly instance: string;
+
+  constructor(instanceId: string, private readonly now: () => number = Date.now) {
+    if (!/^[a-z0-9]{1,8}$/.test(instanceId)) throw new Error('instance id must be 1-8 of [a-z0-9]');
+    this.instance = instanceId.padStart(8, '0');
+  }
+
+  next(): string {
+    const physical = this.now();
+    if (physical > this.wall) {
+      this.wall = physical;
+      this.counter = 0;
+    } else if (this.counter < MAX_COUNTER) {
+      this.counter++;
+    } else {
+      this.wall++;
+      this.counter = 0;
+    }
+    return formatVersion(this.wall, this.counter, this.instance);
+  }
+
+  /** Move past a version seen elsewhere, so the next local write orders after it. */
+  observe(version: string): void {
+    const parsed = parseVersion(version);
+    if (!parsed) return;
+    if (parsed.wall > this.wall || (parsed.wall === this.wall && parsed.counter > this.counter)) {
+      this.wall = parsed.wall;
+      this.counter = parsed.counter;
+    }
+  }
+}
+
+export function formatVersion(wall: number, counter: number, instance: string): string {
+  return `${String(wall).padStart(15, '0')}.${String(counter).padStart(6, '0')}.${instance}`;
+}
+
+export function parseVersion(v: string): { wall: number; counter: number; instance: string } | null {
+  if (v.length !== VERSION_LENGTH || v[15] !== '.' || v[22] !== '.') return null;
+  const wall = Number(v.slice(0, 15));
+  const counter = Number(v.slice(16, 22));
+  if (!Number.isInteger(wall) || !Number.isInteger(counter)) return null;
+  return { wall, counter, instance: v.slice(23) };
+}

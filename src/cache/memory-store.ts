@@ -1,0 +1,134 @@
+/**
+ * The in-memory store: the only store in `memory` mode, the warm mirror of Redis otherwise.
+ * Bounded by entries and bytes with least-recently-used eviction; entries expire at the same
+ * absolute instant as in Redis. Writes are newer-version-wins, so a slow mirror of an old Redis
+ * read can never replace a newer local write.
+ */
+export interface MemoryEntry {
+  version: string;
+  expiresAt: number | null;
+  tombstone: boolean;
+  /** Serialised value (what Redis holds); empty for tombstones. */
+  json: string;
+  /** Parsed, deep-frozen value, so a hit costs a Map lookup and callers cannot mutate it. */
+  value: unknown;
+  bytes: number;
+}
+
+export interface MemoryStoreLimits {
+  maxEntries: number;
+  maxBytes: number;
+}
+
+export class MemoryStore {
+  private readonly map = new Map<string, MemoryEntry>();
+  private totalBytes = 0;
+  private evictions = 0;
+
+  constructor(
+    private readonly limits: MemoryStoreLimits,
+    private readonly now: () => number,
+    /** Keys that must survive eviction (e.g. writes not yet replayed to Redis). */
+    private readonly isPinned: (key: string) => boolean = () => false,
+  ) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+  get bytes(): number {
+    return this.totalBytes;
+  }
+  get evicted(): number {
+    return this.evictions;
+  }
+
+  /** The live entry for a key (touching its LRU position), or undefined if absent or expired. */
+  get(key: string): MemoryEntry | undefined {
+    const e = this.map.get(key);
+    if (!e) return undefined;
+    if (e.expiresAt !== null && e.expiresAt <= this.now()) {
+      this.remove(key, e);
+      return undefined;
+    }
+    this.map.delete(key);
+    this.map.set(key, e);
+    return e;
+  }
+
+  /** Like get, without touching recency. */
+  peek(key: string): MemoryEntry | undefined {
+    const e = this.map.get(key);
+    if (!e || (e.expiresAt !== null && e.expiresAt <= this.now())) return undefined;
+    return e;
+  }
+
+  /** Stores the entry unless a newer version is already held. Returns whether it was stored. */
+  set(key: string, entry: Omit<MemoryEntry, 'bytes'>): boolean {
+    const existing = this.map.get(key);
+    if (existing && existing.version > entry.version) return false;
+    if (existing) this.remove(key, existing);
+    const full: MemoryEntry = { ...entry, bytes: entryBytes(key, entry.json) };
+    this.map.set(key, full);
+    this.totalBytes += full.bytes;
+    this.evict();
+    return true;
+  }
+
+  delete(key: string): void {
+    const e = this.map.get(key);
+    if (e) this.remove(key, e);
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.totalBytes = 0;
+  }
+
+  /** Drops expired entries; reads already ignore them, this only gives the memory back. */
+  sweepExpired(): number {
+    const now = this.now();
+    let n = 0;
+    for (const [k, e] of this.map) {
+      if (e.expiresAt !== null && e.expiresAt <= now) {
+        this.remove(k, e);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  *entries(): IterableIterator<[string, MemoryEntry]> {
+    const now = this.now();
+    for (const [k, e] of this.map) {
+      if (e.expiresAt === null || e.expiresAt > now) yield [k, e];
+    }
+  }
+
+  private evict(): void {
+    if (this.map.size <= this.limits.maxEntries && this.totalBytes <= this.limits.maxBytes) return;
+    for (const [k, e] of this.map) {
+      if (this.map.size <= this.limits.maxEntries && this.totalBytes <= this.limits.maxBytes) break;
+      if (this.isPinned(k)) continue;
+      this.remove(k, e);
+      this.evictions++;
+    }
+  }
+
+  private remove(key: string, e: MemoryEntry): void {
+    this.map.delete(key);
+    this.totalBytes -= e.bytes;
+  }
+}
+
+/** Rough footprint: UTF-16 key and JSON plus a fixed overhead per entry. */
+function entryBytes(key: string, json: string): number {
+  return 2 * (key.length + json.length) + 96;
+}
+
+export function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
+}

@@ -1,0 +1,169 @@
+import {
+  BrokenCircuitError,
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  circuitBreaker,
+  handleWhen,
+  type CircuitBreakerPolicy,
+} from 'cockatiel';
+import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
+import type { ResolvedCacheOptions } from './cache.options.js';
+import { CAS_SET_LUA } from './cas-script.js';
+import { createRedisClient, type RedisClient } from './redis-connection.js';
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** A Redis that is connected but not answering: only this opens the breaker. */
+export function isTimeout(err: unknown): boolean {
+  return err instanceof Error && /timed out|timeout/i.test(err.message);
+}
+
+type CasClient = RedisClient & {
+  casSet(key: string, version: string, record: string, pxat: string): Promise<1 | string>;
+};
+
+/**
+ * Owns the Redis connection and decides whether Redis may be used right now. Two signals:
+ * the connection (ioredis `ready` / `close`), and a circuit breaker that opens after consecutive
+ * command timeouts (a hung Redis keeps its TCP connection). While open, no user operation touches
+ * Redis; a background PING probes it on a jittered, capped exponential interval.
+ */
+export class RedisGateway {
+  readonly client: CasClient;
+  private readonly breaker: CircuitBreakerPolicy;
+  private readonly availability = new BehaviorSubject<boolean>(false);
+  private connected = false;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private closing = false;
+  reconnectAttempts = 0;
+  lastError: string | null = null;
+
+  constructor(private readonly options: ResolvedCacheOptions) {
+    if (!options.redis) throw new Error('RedisGateway needs a Redis target');
+    this.client = createRedisClient(options.redis, options) as CasClient;
+    this.client.defineCommand('casSet', { numberOfKeys: 1, lua: CAS_SET_LUA });
+    this.breaker = circuitBreaker(handleWhen(isTimeout), {
+      breaker: new ConsecutiveBreaker(options.breaker.failureThreshold),
+      halfOpenAfter: new ExponentialBackoff({
+        initialDelay: options.breaker.halfOpenAfterMs,
+        maxDelay: options.breaker.halfOpenAfterMaxMs,
+      }),
+    });
+    this.breaker.onBreak(() => {
+      this.startProbing();
+      this.publish();
+    });
+    this.breaker.onReset(() => {
+      this.stopProbing();
+      this.publish();
+    });
+    this.client.on('ready', () => {
+      this.connected = true;
+      this.reconnectAttempts = 0;
+      this.publish();
+    });
+    this.client.on('close', () => {
+      this.connected = false;
+      this.publish();
+    });
+    this.client.on('reconnecting', () => {
+      this.reconnectAttempts++;
+    });
+    // Errors are recorded, not logged: the mode transition they cause is the one log line.
+    this.client.on('error', (err: Error) => {
+      this.lastError = err.message;
+    });
+  }
+
+  /** Emits whenever Redis becomes usable or stops being usable. */
+  get available$(): Observable<boolean> {
+    return this.availability.pipe(distinctUntilChanged());
+  }
+
+  get available(): boolean {
+    return this.connected && this.breaker.state === CircuitState.Closed;
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  get breakerState(): BreakerState {
+    switch (this.breaker.state) {
+      case CircuitState.Closed:
+        return 'closed';
+      case CircuitState.HalfOpen:
+        return 'half-open';
+      default:
+        return 'open';
+    }
+  }
+
+  /** Starts connecting without waiting; `ready` flips availability when it happens. */
+  start(): void {
+    this.client.connect().catch((err: Error) => {
+      this.lastError = err.message;
+    });
+  }
+
+  /** Resolves once Redis is usable, or rejects after `timeoutMs`. */
+  waitUntilAvailable(timeoutMs: number): Promise<void> {
+    if (this.available) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        sub.unsubscribe();
+        reject(new Error(this.lastError ?? 'Redis did not become ready in time'));
+      }, timeoutMs);
+      const sub = this.available$.subscribe((up) => {
+        if (!up) return;
+        clearTimeout(timer);
+        queueMicrotask(() => sub.unsubscribe());
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Runs one Redis operation through the breaker. Throws when Redis is not usable or the command
+   * fails; the caller decides how to serve the operation from memory.
+   */
+  async run<T>(fn: (client: CasClient) => Promise<T>): Promise<T> {
+    try {
+      return await this.breaker.execute(() => fn(this.client));
+    } catch (err) {
+      if (!(err instanceof BrokenCircuitError)) this.lastError = (err as Error).message;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.stopProbing();
+    this.availability.complete();
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  private publish(): void {
+    if (!this.closing) this.availability.next(this.available);
+  }
+
+  private startProbing(): void {
+    if (this.probeTimer || this.closing) return;
+    // The breaker's own backoff decides when a probe may pass; this tick only offers one.
+    this.probeTimer = setInterval(() => {
+      if (!this.connected || this.breaker.state === CircuitState.HalfOpen) return;
+      this.breaker.execute(() => this.client.ping()).catch(() => undefined);
+    }, 50);
+    this.probeTimer.unref();
+  }
+
+  private stopProbing(): void {
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.probeTimer = null;
+  }
+}

@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { defineSection } from './config-section.js';
+import { boolVar, intVar, listVar, optionalString } from './env-types.js';
+import type { CacheModuleOptions, RedisTarget, RedisTlsFiles } from '../cache/cache.options.js';
+
+const hostPort = /^[^\s:]+:\d{1,5}$/;
+const hostPortList = () =>
+  listVar().pipe(
+    z.array(z.string().regex(hostPort, { error: 'comma-separated host:port pairs' })),
+  );
+
+const parseHostPort = (s: string) => {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
+};
+
+const cacheEnvSchema = z.object({
+    REDIS_URL: optionalString().pipe(
+      z
+        .string()
+        .regex(/^rediss?:\/\//, { error: 'a redis:// or rediss:// URL' })
+        .optional(),
+    ),
+    REDIS_HOST: optionalString(),
+    REDIS_PORT: intVar(6379, 1, 65535),
+    REDIS_USERNAME: optionalString(),
+    REDIS_PASSWORD: optionalString(),
+    REDIS_DB: intVar(0, 0, 15),
+    REDIS_SSL: boolVar(false),
+    REDIS_TLS_CA_FILE: optionalString(),
+    REDIS_TLS_CERT_FILE: optionalString(),
+    REDIS_TLS_KEY_FILE: optionalString(),
+    REDIS_SENTINELS: hostPortList(),
+    REDIS_SENTINEL_MASTER_NAME: optionalString(),
+    REDIS_SENTINEL_USERNAME: optionalString(),
+    REDIS_SENTINEL_PASSWORD: optionalString(),
+    REDIS_CLUSTER_NODES: hostPortList(),
+    CACHE_KEY_PREFIX: z.string().max(64, { error: 'at most 64 characters' }).default('tb:'),
+    CACHE_COMMAND_TIMEOUT_MS: intVar(250, 10, 60_000),
+    CACHE_CONNECT_TIMEOUT_MS: intVar(2_000, 100, 60_000),
+    CACHE_BREAKER_FAILURE_THRESHOLD: intVar(3, 1, 1_000),
+    CACHE_BREAKER_HALF_OPEN_MS: intVar(500, 50, 600_000),
+    CACHE_BREAKER_HALF_OPEN_MAX_MS: intVar(5_000, 50, 600_000),
+    CACHE_RECONNECT_BASE_MS: intVar(50, 1, 60_000),
+    CACHE_RECONNECT_MAX_MS: intVar(500, 10, 60_000),
+    CACHE_MEMORY_MAX_ENTRIES: intVar(50_000, 1, 10_000_000),
+    CACHE_MEMORY_MAX_BYTES: intVar(64 * 1024 * 1024, 1024, 8 * 1024 * 1024 * 1024),
+    CACHE_REQUIRE_REDIS_ON_STARTUP: boolVar(false),
+    CACHE_INSTANCE_ID: optionalString().pipe(
+      z
+        .string()
+        .regex(/^[a-z0-9]{1,8}$/, { error: '1-8 lowercase letters or digits' })
+        .optional(),
+    ),
+});
+
+type CacheEnv = z.infer<typeof cacheEnvSchema>;
+
+export const cacheSection = defineSection({
+  schema: cacheEnvSchema,
+  secrets: ['REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'REDIS_URL'],
+  build: (e): CacheModuleOptions => ({
+    redis: redisTarget(e),
+    keyPrefix: e.CACHE_KEY_PREFIX,
+    commandTimeoutMs: e.CACHE_COMMAND_TIMEOUT_MS,
+    connectTimeoutMs: e.CACHE_CONNECT_TIMEOUT_MS,
+    breaker: {
+      failureThreshold: e.CACHE_BREAKER_FAILURE_THRESHOLD,
+      halfOpenAfterMs: e.CACHE_BREAKER_HALF_OPEN_MS,
+      halfOpenAfterMaxMs: Math.max(e.CACHE_BREAKER_HALF_OPEN_MAX_MS, e.CACHE_BREAKER_HALF_OPEN_MS),
+    },
+    reconnect: {
+      baseDelayMs: e.CACHE_RECONNECT_BASE_MS,
+      maxDelayMs: Math.max(e.CACHE_RECONNECT_MAX_MS, e.CACHE_RECONNECT_BASE_MS),
+    },
+    memory: { maxEntries: e.CACHE_MEMORY_MAX_ENTRIES, maxBytes: e.CACHE_MEMORY_MAX_BYTES },
+    requireRedisOnStartup: e.CACHE_REQUIRE_REDIS_ON_STARTUP,
+    instanceId: e.CACHE_INSTANCE_ID,
+  }),
+});
+
+/** Which Redis topology the variables describe; none means the embedded memory store. */
+function redisTarget(e: CacheEnv): RedisTarget | null {
+  const tls: RedisTlsFiles | undefined =
+    e.REDIS_SSL || e.REDIS_TLS_CA_FILE || e.REDIS_URL?.startsWith('rediss://')
+      ? { caFile: e.REDIS_TLS_CA_FILE, certFile: e.REDIS_TLS_CERT_FILE, keyFile: e.REDIS_TLS_KEY_FILE }
+      : undefined;
+  const auth = { username: e.REDIS_USERNAME, password: e.REDIS_PASSWORD };
+  if (e.REDIS_CLUSTER_NODES.length > 0) {
+    return { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES.map(parseHostPort), ...auth, tls };
+  }
+  if (e.REDIS_SENTINELS.length > 0) {
+    return {
+      kind: 'sentinel',
+      sentinels: e.REDIS_SENTINELS.map(parseHostPort),
+      masterName: e.REDIS_SENTINEL_MASTER_NAME ?? 'mymaster',
+      sentinelUsername: e.REDIS_SENTINEL_USERNAME,
+      sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
+      db: e.REDIS_DB,
+      ...auth,
+      tls,
+    };
+  }
+  if (e.REDIS_URL || e.REDIS_HOST) {
+    return {
+      kind: 'standalone',
+      url: e.REDIS_URL,
+      host: e.REDIS_HOST,
+      port: e.REDIS_PORT,
+      db: e.REDIS_DB,
+      ...auth,
+      tls,
+    };
+  }
+  return null;
+}
