@@ -1,5 +1,9 @@
 import { appSection } from './app.section.js';
+import { authSection } from './auth.section.js';
 import { cacheSection } from './cache.section.js';
+import { observabilitySection } from './observability.section.js';
+import { orchestratorSection } from './orchestrator.section.js';
+import { sharekhanSection } from './sharekhan.section.js';
 
 /**
  * Every module's slice of the environment. A module adds its section here with one line; the
@@ -8,4 +12,8 @@ import { cacheSection } from './cache.section.js';
 export const configSections = {
   app: appSection,
   cache: cacheSection,
+  auth: authSection,
+  sharekhan: sharekhanSection,
+  orchestrator: orchestratorSection,
+  observability: observabilitySection,
 };
