@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { freePort, isPortFree } from './ports.js';
 import { startRedis, type RedisProcess } from './redis-server.js';
+import { startCluster } from './redis-cluster.js';
 import { startSentinelTopology } from './redis-sentinel.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 import { makeTlsMaterial } from './tls.js';
@@ -243,6 +244,57 @@ describe('sentinel topology', () => {
     } finally {
       app.disconnect();
       await topo.stop();
+    }
+  });
+});
+
+describe('cluster', () => {
+  it('forms a 3-master cluster with keys spread over every master', { timeout: 40_000 }, async () => {
+    const t0 = Date.now();
+    const cluster = await startCluster({ masters: 3 });
+    const startedMs = Date.now() - t0;
+    cluster.nodes.forEach(track);
+    const app = new Cluster(cluster.seeds, { redisOptions: { maxRetriesPerRequest: 1 } });
+    app.on('error', () => {});
+    try {
+      expect(cluster.masters).toHaveLength(3);
+      const keys = Array.from({ length: 30 }, (_, i) => `key:${i}`);
+      await Promise.all(keys.map((k) => app.set(k, k)));
+      const owners = new Set<number>();
+      for (const key of keys) {
+        const node = await cluster.nodeForKey(key);
+        owners.add(node.port);
+        // A direct, non-cluster read proves the key really lives on that node.
+        expect(await node.client().get(key)).toBe(key);
+      }
+      expect(owners.size).toBe(3);
+      console.log(`3-master cluster ready in ${startedMs} ms`);
+    } finally {
+      app.disconnect();
+      await cluster.stop();
+    }
+  });
+
+  it('with replicas, a killed master is replaced and the cluster heals', { timeout: 40_000 }, async () => {
+    const t0 = Date.now();
+    const cluster = await startCluster({ masters: 3, replicasPerMaster: 1 });
+    const startedMs = Date.now() - t0;
+    cluster.nodes.forEach(track);
+    try {
+      expect(cluster.nodes).toHaveLength(6);
+      expect(cluster.masters).toHaveLength(3);
+      expect(cluster.replicas).toHaveLength(3);
+      const owner = await cluster.nodeForKey('heal:key');
+      await owner.client().set('heal:key', 'v');
+      const t1 = Date.now();
+      await owner.kill();
+      await cluster.waitForFailover(owner.port, 15_000);
+      const newOwner = await cluster.nodeForKey('heal:key');
+      expect(newOwner.port).not.toBe(owner.port);
+      expect(await newOwner.client().get('heal:key')).toBe('v');
+      console.log(`6-node cluster ready in ${startedMs} ms, healed in ${Date.now() - t1} ms`);
+    } finally {
+      await cluster.stop();
     }
   });
 });

@@ -1,11 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { REDIS_HOST, startRedis, type RedisProcess } from './redis-server.js';
+import { REDIS_HOST, startRedis, type HostPort, type RedisProcess } from './redis-server.js';
+import { waitUntil } from './wait.js';
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
+export type { HostPort } from './redis-server.js';
 
 export interface SentinelTopologyOptions {
   /** Default 'mymaster'. */
@@ -41,7 +38,6 @@ export interface SentinelTopology {
 
 const SENTINEL_COUNT = 3;
 const QUORUM = 2;
-const POLL_MS = 100;
 const PROBE_CLIENT = { maxRetriesPerRequest: 1, commandTimeout: 1000 };
 
 /**
@@ -192,24 +188,4 @@ async function firstAnswer(clients: Redis[], masterName: string): Promise<HostPo
 function fieldOf(flat: string[], key: string): string | undefined {
   const index = flat.indexOf(key);
   return index >= 0 && index % 2 === 0 ? flat[index + 1] : undefined;
-}
-
-/** Polls check until it returns true; errors count as "not yet". */
-export async function waitUntil(
-  deadline: number,
-  what: string,
-  check: () => Promise<boolean>,
-): Promise<void> {
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      lastError = error;
-    }
-    await sleep(POLL_MS);
-  }
-  throw new Error(
-    `timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`,
-  );
 }

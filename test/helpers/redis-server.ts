@@ -28,6 +28,11 @@ const RESTART_BIND_RETRY_MS = 3000;
 const STOP_GRACE_MS = 3000;
 const PING_TIMEOUT_MS = 500;
 
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
 export interface StartRedisOptions {
   /** Fixed port; by default a free one is picked (and re-picked if another process grabs it first). */
   port?: number;
