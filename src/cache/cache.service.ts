@@ -6,6 +6,7 @@ import { resolveCacheOptions, type CacheModuleOptions, type ResolvedCacheOptions
 import { CacheStartupError, CacheValidationError } from './cache.errors.js';
 import type {
   CacheMode,
+  CacheObserver,
   CacheStatus,
   ModeTransition,
   ReadResult,
@@ -44,6 +45,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private recovery: Promise<void> | null = null;
   private availabilitySub: Subscription | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
+  private observer: CacheObserver | null = null;
 
   constructor(@Inject(MODULE_OPTIONS_TOKEN) options: CacheModuleOptions) {
     this.options = resolveCacheOptions(options, () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 8));
@@ -109,6 +111,11 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /** One observer (metrics) sees every operation; the cache itself knows nothing of Prometheus. */
+  setObserver(observer: CacheObserver | null): void {
+    this.observer = observer;
+  }
+
   async get<T>(key: string): Promise<T | undefined> {
     return (await this.read<T>(key)).value;
   }
@@ -118,7 +125,14 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async read<T>(key: string): Promise<ReadResult<T>> {
-    const k = this.fullKey(key);
+    if (!this.observer) return this.readKey<T>(this.fullKey(key));
+    const t0 = performance.now();
+    const r = await this.readKey<T>(this.fullKey(key));
+    this.observer.operation('read', r.state, r.source, performance.now() - t0);
+    return r;
+  }
+
+  private async readKey<T>(k: string): Promise<ReadResult<T>> {
     if (!this.gateway) return this.fromMemory<T>(k, true);
     if (!this.redisUsableFor(k)) return this.fromMemory<T>(k, false);
     let raw: string | null;
@@ -178,6 +192,14 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async write(k: string, rec: StoredRecord): Promise<WriteResult> {
+    if (!this.observer) return this.writeRecord(k, rec);
+    const t0 = performance.now();
+    const r = await this.writeRecord(k, rec);
+    this.observer.operation(rec.tombstone ? 'delete' : 'set', r.journaled ? 'journaled' : 'ok', r.store, performance.now() - t0);
+    return r;
+  }
+
+  private async writeRecord(k: string, rec: StoredRecord): Promise<WriteResult> {
     this.mirror(k, rec);
     if (!this.gateway) return { version: rec.version, store: 'memory', journaled: false };
     if (!this.gateway.available || this.mode === 'fallback') {

@@ -49,3 +49,8 @@ export interface CacheStatus {
   reconnectAttempts: number;
   instanceId: string;
 }
+
+/** Receives one call per cache operation (for metrics). Must be cheap and must not throw. */
+export interface CacheObserver {
+  operation(op: 'read' | 'set' | 'delete', result: string, store: string, durationMs: number): void;
+}
