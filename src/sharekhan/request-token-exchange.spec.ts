@@ -29,7 +29,11 @@ const VERSION = '1005';
 const KEY = vectors[0].secretKey;
 const OTHER_KEY = 'Zz9y8x7w6v5u4t3s2r1q0pOoNnMmLlKk';
 
-function flipByte(token: string, index: number, encoding: 'base64' | 'base64url'): string {
+function flipByte(
+  token: string,
+  index: number,
+  encoding: 'base64' | 'base64url',
+): string {
   const bytes = Buffer.from(token, encoding);
   const at = index < 0 ? bytes.length + index : index;
   bytes[at] ^= 0x01;
@@ -63,9 +67,13 @@ describe('exchangeRequestToken: official SDK vectors', () => {
     const [requestId, customerId] = v.requestTokenPlaintext.split('|');
 
     it(`vector ${i} with a version id (base64url)`, () => {
-      const out = exchangeRequestToken(v.withVersionId.requestToken, v.secretKey, {
-        versionId: VERSION,
-      });
+      const out = exchangeRequestToken(
+        v.withVersionId.requestToken,
+        v.secretKey,
+        {
+          versionId: VERSION,
+        },
+      );
       expect(out).toEqual({
         exchangeValue: v.withVersionId.exchangeValue,
         requestId,
@@ -90,7 +98,9 @@ describe('exchangeRequestToken: official SDK vectors', () => {
 
     it(`vector ${i}: makeRequestToken / decodeExchangeValue are the inverse`, () => {
       expect(
-        makeRequestToken(v.requestTokenPlaintext, v.secretKey, { versionId: VERSION }),
+        makeRequestToken(v.requestTokenPlaintext, v.secretKey, {
+          versionId: VERSION,
+        }),
       ).toBe(v.withVersionId.requestToken);
       expect(makeRequestToken(v.requestTokenPlaintext, v.secretKey, {})).toBe(
         v.withoutVersionId.requestToken,
@@ -100,9 +110,9 @@ describe('exchangeRequestToken: official SDK vectors', () => {
           versionId: VERSION,
         }),
       ).toBe(`${customerId}|${requestId}`);
-      expect(decodeExchangeValue(v.withoutVersionId.exchangeValue, v.secretKey)).toBe(
-        `${customerId}|${requestId}`,
-      );
+      expect(
+        decodeExchangeValue(v.withoutVersionId.exchangeValue, v.secretKey),
+      ).toBe(`${customerId}|${requestId}`);
     });
 
     it(`vector ${i}: accepts the URL-encoded form`, () => {
@@ -142,30 +152,97 @@ describe('exchangeRequestToken: rejections', () => {
   const url = v.withVersionId.requestToken;
 
   const cases: Array<[string, () => unknown, string]> = [
-    ['tampered tag', () => exchangeRequestToken(flipByte(std, -1, 'base64'), KEY), 'TOKEN_AUTH_FAILED'],
     [
-      'tampered tag (base64url)',
-      () => exchangeRequestToken(flipByte(url, -1, 'base64url'), KEY, { versionId: VERSION }),
+      'tampered tag',
+      () => exchangeRequestToken(flipByte(std, -1, 'base64'), KEY),
       'TOKEN_AUTH_FAILED',
     ],
-    ['flipped ciphertext byte', () => exchangeRequestToken(flipByte(std, 0, 'base64'), KEY), 'TOKEN_AUTH_FAILED'],
-    ['wrong secret key', () => exchangeRequestToken(std, OTHER_KEY), 'TOKEN_AUTH_FAILED'],
-    ['truncated token', () => exchangeRequestToken(std.slice(0, 40), KEY), 'TOKEN_AUTH_FAILED'],
-    ['shorter than a tag', () => exchangeRequestToken('AAAAAAAAAAAAAAAAAAAAAA==', KEY), 'TOKEN_AUTH_FAILED'],
+    [
+      'tampered tag (base64url)',
+      () =>
+        exchangeRequestToken(flipByte(url, -1, 'base64url'), KEY, {
+          versionId: VERSION,
+        }),
+      'TOKEN_AUTH_FAILED',
+    ],
+    [
+      'flipped ciphertext byte',
+      () => exchangeRequestToken(flipByte(std, 0, 'base64'), KEY),
+      'TOKEN_AUTH_FAILED',
+    ],
+    [
+      'wrong secret key',
+      () => exchangeRequestToken(std, OTHER_KEY),
+      'TOKEN_AUTH_FAILED',
+    ],
+    [
+      'truncated token',
+      () => exchangeRequestToken(std.slice(0, 40), KEY),
+      'TOKEN_AUTH_FAILED',
+    ],
+    [
+      'shorter than a tag',
+      () => exchangeRequestToken('AAAAAAAAAAAAAAAAAAAAAA==', KEY),
+      'TOKEN_AUTH_FAILED',
+    ],
     ['empty token', () => exchangeRequestToken('', KEY), 'MALFORMED_TOKEN'],
-    ['junk characters', () => exchangeRequestToken('abc$def!', KEY), 'MALFORMED_TOKEN'],
-    ['base64url token without a version id', () => exchangeRequestToken(url, KEY), 'MALFORMED_TOKEN'],
-    ['standard base64 token with a version id', () => exchangeRequestToken(std, KEY, { versionId: VERSION }), 'MALFORMED_TOKEN'],
-    ['impossible base64 length', () => exchangeRequestToken('AAAAA', KEY), 'MALFORMED_TOKEN'],
-    ['misplaced padding', () => exchangeRequestToken('AA==AAAA', KEY), 'MALFORMED_TOKEN'],
-    ['bad URL escape', () => exchangeRequestToken('%E0%A4%A', KEY), 'MALFORMED_TOKEN'],
-    ['missing "|"', () => exchangeRequestToken(makeRequestToken('REQ1C100', KEY), KEY), 'MALFORMED_PLAINTEXT'],
-    ['two "|"', () => exchangeRequestToken(makeRequestToken('A|B|C', KEY), KEY), 'MALFORMED_PLAINTEXT'],
-    ['empty request id', () => exchangeRequestToken(makeRequestToken('|C100', KEY), KEY), 'MALFORMED_PLAINTEXT'],
-    ['empty customer id', () => exchangeRequestToken(makeRequestToken('REQ1|', KEY), KEY), 'MALFORMED_PLAINTEXT'],
+    [
+      'junk characters',
+      () => exchangeRequestToken('abc$def!', KEY),
+      'MALFORMED_TOKEN',
+    ],
+    [
+      'base64url token without a version id',
+      () => exchangeRequestToken(url, KEY),
+      'MALFORMED_TOKEN',
+    ],
+    [
+      'standard base64 token with a version id',
+      () => exchangeRequestToken(std, KEY, { versionId: VERSION }),
+      'MALFORMED_TOKEN',
+    ],
+    [
+      'impossible base64 length',
+      () => exchangeRequestToken('AAAAA', KEY),
+      'MALFORMED_TOKEN',
+    ],
+    [
+      'misplaced padding',
+      () => exchangeRequestToken('AA==AAAA', KEY),
+      'MALFORMED_TOKEN',
+    ],
+    [
+      'bad URL escape',
+      () => exchangeRequestToken('%E0%A4%A', KEY),
+      'MALFORMED_TOKEN',
+    ],
+    [
+      'missing "|"',
+      () => exchangeRequestToken(makeRequestToken('REQ1C100', KEY), KEY),
+      'MALFORMED_PLAINTEXT',
+    ],
+    [
+      'two "|"',
+      () => exchangeRequestToken(makeRequestToken('A|B|C', KEY), KEY),
+      'MALFORMED_PLAINTEXT',
+    ],
+    [
+      'empty request id',
+      () => exchangeRequestToken(makeRequestToken('|C100', KEY), KEY),
+      'MALFORMED_PLAINTEXT',
+    ],
+    [
+      'empty customer id',
+      () => exchangeRequestToken(makeRequestToken('REQ1|', KEY), KEY),
+      'MALFORMED_PLAINTEXT',
+    ],
     [
       'exchange value tampered',
-      () => decodeExchangeValue(flipByte(v.withoutVersionId.exchangeValue, 3, 'base64'), KEY),
+      () =>
+        decodeExchangeValue(
+          flipByte(v.withoutVersionId.exchangeValue, 3, 'base64'),
+          KEY,
+        ),
       'TOKEN_AUTH_FAILED',
     ],
   ];
@@ -178,7 +255,13 @@ describe('exchangeRequestToken: rejections', () => {
   });
 
   it('error messages never contain the token, key or plaintext parts', () => {
-    const secrets = [std, url, KEY, OTHER_KEY, ...v.requestTokenPlaintext.split('|')];
+    const secrets = [
+      std,
+      url,
+      KEY,
+      OTHER_KEY,
+      ...v.requestTokenPlaintext.split('|'),
+    ];
     for (const [, fn] of cases) {
       const err = errorOf(fn);
       const text = `${err.message} ${String(err.stack)}`;

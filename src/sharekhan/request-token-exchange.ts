@@ -123,7 +123,10 @@ export function decodeExchangeValue(
       `exchange value is not valid ${describe(encoding)}`,
     );
   }
-  return decodeUtf8(openOrThrow(sealed, key, 'exchange value'), 'exchange value');
+  return decodeUtf8(
+    openOrThrow(sealed, key, 'exchange value'),
+    'exchange value',
+  );
 }
 
 function decodeTransported(

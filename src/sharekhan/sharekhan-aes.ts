@@ -81,7 +81,10 @@ const URL_B64 = /^[A-Za-z0-9_-]+={0,2}$/;
  * which would let a mangled token reach the cipher. We require the alphabet, a
  * legal length and a canonical round trip instead.
  */
-export function decodeStrict(text: string, encoding: TokenEncoding): Buffer | null {
+export function decodeStrict(
+  text: string,
+  encoding: TokenEncoding,
+): Buffer | null {
   const pattern = encoding === 'base64url' ? URL_B64 : STD_B64;
   if (!pattern.test(text)) return null;
   const unpadded = text.replace(/=+$/, '');

@@ -1,4 +1,8 @@
-import { parseOrder, type Order, type OrderInput } from './sharekhan-order.schema.js';
+import {
+  parseOrder,
+  type Order,
+  type OrderInput,
+} from './sharekhan-order.schema.js';
 
 export type {
   Exchange,
@@ -232,7 +236,8 @@ export class ShareKhanClient {
   }): Promise<AccessTokenResult> {
     const op: BrokerOperation = 'createAccessToken';
     requireText(input.requestToken, 'requestToken');
-    if (typeof input.state !== 'string') throw new TypeError('state must be a string');
+    if (typeof input.state !== 'string')
+      throw new TypeError('state must be a string');
     const body: Json = {
       apiKey: this.apiKey,
       requestToken: input.requestToken,
@@ -248,10 +253,13 @@ export class ShareKhanClient {
     const data = asObject(json.data);
     const token = data?.token;
     if (!data || typeof token !== 'string' || token.length === 0) {
-      throw new BrokerProtocolError('ShareKhan createAccessToken: response has no data.token', {
-        operation: op,
-        status: 200,
-      });
+      throw new BrokerProtocolError(
+        'ShareKhan createAccessToken: response has no data.token',
+        {
+          operation: op,
+          status: 200,
+        },
+      );
     }
     const fields: Json = { ...data };
     delete fields.token;
@@ -271,7 +279,10 @@ export class ShareKhanClient {
    * POST /orders (NEW / MODIFY / CANCEL). Sent at most once. Throws
    * InvalidOrderError before sending when the order does not validate.
    */
-  async placeOrder(accessToken: string, order: OrderInput): Promise<PlaceOrderResult> {
+  async placeOrder(
+    accessToken: string,
+    order: OrderInput,
+  ): Promise<PlaceOrderResult> {
     const op: BrokerOperation = 'placeOrder';
     requireText(accessToken, 'accessToken');
     const parsed = parseOrder(order);
@@ -282,7 +293,9 @@ export class ShareKhanClient {
     const data = asObject(json.data);
     const errormsg = data?.errormsg;
     if (errormsg !== undefined && errormsg !== null && errormsg !== '') {
-      const reason = this.redact(String(errormsg), [accessToken]);
+      const text =
+        typeof errormsg === 'string' ? errormsg : JSON.stringify(errormsg);
+      const reason = this.redact(text, [accessToken]);
       throw new BrokerOrderRejectedError(
         `ShareKhan rejected the order: ${reason}`,
         { operation: op, status: 200 },
@@ -290,7 +303,11 @@ export class ShareKhanClient {
       );
     }
     const orderId = data?.orderId;
-    if (!data || (typeof orderId !== 'string' && typeof orderId !== 'number') || orderId === '') {
+    if (
+      !data ||
+      (typeof orderId !== 'string' && typeof orderId !== 'number') ||
+      orderId === ''
+    ) {
       throw new BrokerProtocolError(
         'ShareKhan placeOrder: success response without data.orderId; order outcome unknown',
         { operation: op, status: 200, outcomeUnknown: true },
@@ -298,13 +315,17 @@ export class ShareKhanClient {
     }
     return {
       orderId: String(orderId),
-      orderStatus: typeof data.orderStatus === 'string' ? data.orderStatus : undefined,
+      orderStatus:
+        typeof data.orderStatus === 'string' ? data.orderStatus : undefined,
       data,
     };
   }
 
   /** GET /reports/{customerId}: the day's orders; also the cheapest token check. */
-  getDayOrders(accessToken: string, customerId: string): Promise<BrokerReadResult> {
+  getDayOrders(
+    accessToken: string,
+    customerId: string,
+  ): Promise<BrokerReadResult> {
     return this.read('getDayOrders', accessToken, ['reports', customerId]);
   }
 
@@ -315,7 +336,12 @@ export class ShareKhanClient {
     customerId: string,
     orderId: string,
   ): Promise<BrokerReadResult> {
-    return this.read('getOrderHistory', accessToken, ['reports', exchange, customerId, orderId]);
+    return this.read('getOrderHistory', accessToken, [
+      'reports',
+      exchange,
+      customerId,
+      orderId,
+    ]);
   }
 
   /** GET /reports/{exchange}/{customerId}/{orderId}/trades */
@@ -335,17 +361,31 @@ export class ShareKhanClient {
   }
 
   /** GET /limitstmt/{exchange}/{customerId} */
-  getFunds(accessToken: string, exchange: string, customerId: string): Promise<BrokerReadResult> {
-    return this.read('getFunds', accessToken, ['limitstmt', exchange, customerId]);
+  getFunds(
+    accessToken: string,
+    exchange: string,
+    customerId: string,
+  ): Promise<BrokerReadResult> {
+    return this.read('getFunds', accessToken, [
+      'limitstmt',
+      exchange,
+      customerId,
+    ]);
   }
 
   /** GET /trades/{customerId} */
-  getPositions(accessToken: string, customerId: string): Promise<BrokerReadResult> {
+  getPositions(
+    accessToken: string,
+    customerId: string,
+  ): Promise<BrokerReadResult> {
     return this.read('getPositions', accessToken, ['trades', customerId]);
   }
 
   /** GET /holdings/{customerId} */
-  getHoldings(accessToken: string, customerId: string): Promise<BrokerReadResult> {
+  getHoldings(
+    accessToken: string,
+    customerId: string,
+  ): Promise<BrokerReadResult> {
     return this.read('getHoldings', accessToken, ['holdings', customerId]);
   }
 
@@ -355,7 +395,8 @@ export class ShareKhanClient {
     segments: string[],
   ): Promise<BrokerReadResult> {
     requireText(accessToken, 'accessToken');
-    for (const segment of segments.slice(1)) requireText(segment, 'path parameter');
+    for (const segment of segments.slice(1))
+      requireText(segment, 'path parameter');
     const path = '/' + segments.map(encodeURIComponent).join('/');
     const json = await this.call(op, 'GET', path, { accessToken });
     return {
@@ -460,7 +501,11 @@ export class ShareKhanClient {
     );
   }
 
-  private transportError(op: BrokerOperation, err: unknown, mutating: boolean): BrokerError {
+  private transportError(
+    op: BrokerOperation,
+    err: unknown,
+    mutating: boolean,
+  ): BrokerError {
     const name = (err as { name?: unknown } | null)?.name;
     if (name === 'TimeoutError' || name === 'AbortError') {
       return new BrokerTimeoutError(
@@ -480,11 +525,22 @@ export class ShareKhanClient {
     );
   }
 
-  private brokerMessage(json: Json, secrets: (string | undefined)[]): string | undefined {
+  private brokerMessage(
+    json: Json,
+    secrets: (string | undefined)[],
+  ): string | undefined {
     const data = asObject(json.data);
-    const candidates = [data?.errormsg, json.errorMsg, json.errorType, json.message];
+    const candidates = [
+      data?.errormsg,
+      json.errorMsg,
+      json.errorType,
+      json.message,
+    ];
     const parts = candidates
-      .filter((c): c is string | number => typeof c === 'string' || typeof c === 'number')
+      .filter(
+        (c): c is string | number =>
+          typeof c === 'string' || typeof c === 'number',
+      )
       .map(String)
       .filter((c) => c !== '' && c !== 'error');
     if (parts.length === 0) return undefined;

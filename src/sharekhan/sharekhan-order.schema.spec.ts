@@ -46,28 +46,85 @@ describe('parseOrder', () => {
 
   it.each([
     ['not an object', 'x', /order must be a JSON object/],
-    ['bad exchange', { ...cash, exchange: 'NSE' }, /exchange must be one of NC, BC, NF, RN, MX/],
-    ['bad transaction type', { ...cash, transactionType: 'BUY' }, /transactionType must be one of/],
-    ['bad product type', { ...cash, productType: 'CNC' }, /productType must be one of/],
-    ['numeric price', { ...cash, price: 2500.5 }, /price must be a decimal string/],
-    ['zero quantity', { ...cash, quantity: 0 }, /quantity must be greater than 0/],
-    ['fractional quantity', { ...cash, quantity: 1.5 }, /quantity must be a whole number/],
+    [
+      'bad exchange',
+      { ...cash, exchange: 'NSE' },
+      /exchange must be one of NC, BC, NF, RN, MX/,
+    ],
+    [
+      'bad transaction type',
+      { ...cash, transactionType: 'BUY' },
+      /transactionType must be one of/,
+    ],
+    [
+      'bad product type',
+      { ...cash, productType: 'CNC' },
+      /productType must be one of/,
+    ],
+    [
+      'numeric price',
+      { ...cash, price: 2500.5 },
+      /price must be a decimal string/,
+    ],
+    [
+      'zero quantity',
+      { ...cash, quantity: 0 },
+      /quantity must be greater than 0/,
+    ],
+    [
+      'fractional quantity',
+      { ...cash, quantity: 1.5 },
+      /quantity must be a whole number/,
+    ],
     ['missing channelUser', { ...cash, channelUser: undefined }, /channelUser/],
     ['unknown field', { ...cash, triggerprice: '1' }, /triggerprice/],
-    ['MODIFY without orderId', { ...cash, requestType: 'MODIFY' }, /orderId is required when requestType is MODIFY/],
-    ['NEW with orderId', { ...cash, orderId: '123' }, /orderId must not be sent with requestType NEW/],
-    ['F&O without expiry', { ...future, expiry: undefined }, /expiry is required for NF/],
-    ['impossible expiry', { ...future, expiry: '31/02/2025' }, /expiry must be a real date/],
-    ['bad option type', { ...future, optionType: 'CALL' }, /optionType must be one of XX, PE, CE/],
-    ['option without strike', { ...future, optionType: 'CE' }, /strikePrice must be greater than 0/],
-    ['disclosed > quantity', { ...cash, disclosedQty: 5 }, /disclosedQty must not exceed quantity/],
-  ])('rejects %s with a message saying what is wrong', (_name, input, pattern) => {
-    const r = parseOrder(input);
-    expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.message).toMatch(pattern);
-  });
+    [
+      'MODIFY without orderId',
+      { ...cash, requestType: 'MODIFY' },
+      /orderId is required when requestType is MODIFY/,
+    ],
+    [
+      'NEW with orderId',
+      { ...cash, orderId: '123' },
+      /orderId must not be sent with requestType NEW/,
+    ],
+    [
+      'F&O without expiry',
+      { ...future, expiry: undefined },
+      /expiry is required for NF/,
+    ],
+    [
+      'impossible expiry',
+      { ...future, expiry: '31/02/2025' },
+      /expiry must be a real date/,
+    ],
+    [
+      'bad option type',
+      { ...future, optionType: 'CALL' },
+      /optionType must be one of XX, PE, CE/,
+    ],
+    [
+      'option without strike',
+      { ...future, optionType: 'CE' },
+      /strikePrice must be greater than 0/,
+    ],
+    [
+      'disclosed > quantity',
+      { ...cash, disclosedQty: 5 },
+      /disclosedQty must not exceed quantity/,
+    ],
+  ])(
+    'rejects %s with a message saying what is wrong',
+    (_name, input, pattern) => {
+      const r = parseOrder(input);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.message).toMatch(pattern);
+    },
+  );
 
   it('accepts CANCEL with an orderId', () => {
-    expect(parseOrder({ ...cash, requestType: 'CANCEL', orderId: '998877' }).ok).toBe(true);
+    expect(
+      parseOrder({ ...cash, requestType: 'CANCEL', orderId: '998877' }).ok,
+    ).toBe(true);
   });
 });

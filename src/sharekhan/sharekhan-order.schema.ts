@@ -11,7 +11,11 @@ export const EXCHANGES = ['NC', 'BC', 'NF', 'RN', 'MX'] as const;
 /** NSE F&O, NSE currency, MCX: orders there carry the contract fields. */
 export const DERIVATIVE_EXCHANGES: readonly Exchange[] = ['NF', 'RN', 'MX'];
 export const TRANSACTION_TYPES = ['B', 'S', 'BM', 'SM', 'SAM'] as const;
-export const PRODUCT_TYPES = ['INVESTMENT', 'BIGTRADE', 'BIGTRADEPLUS'] as const;
+export const PRODUCT_TYPES = [
+  'INVESTMENT',
+  'BIGTRADE',
+  'BIGTRADEPLUS',
+] as const;
 export const OPTION_TYPES = ['XX', 'PE', 'CE'] as const;
 export const REQUEST_TYPES = ['NEW', 'MODIFY', 'CANCEL'] as const;
 export const AFTER_HOUR = ['N', 'Y'] as const;
@@ -25,7 +29,9 @@ export type RequestType = (typeof REQUEST_TYPES)[number];
 const oneOf = (name: string, values: readonly string[]) =>
   `${name} must be one of ${values.join(', ')}`;
 
-export const exchangeSchema = z.enum(EXCHANGES, { error: oneOf('exchange', EXCHANGES) });
+export const exchangeSchema = z.enum(EXCHANGES, {
+  error: oneOf('exchange', EXCHANGES),
+});
 export const transactionTypeSchema = z.enum(TRANSACTION_TYPES, {
   error: oneOf('transactionType', TRANSACTION_TYPES),
 });
@@ -43,7 +49,9 @@ const DECIMAL = /^\d{1,9}(\.\d{1,4})?$/;
 const decimalString = (name: string) =>
   z
     .string({ error: `${name} must be a decimal string such as "101.50"` })
-    .regex(DECIMAL, { error: `${name} must be a decimal string such as "101.50"` });
+    .regex(DECIMAL, {
+      error: `${name} must be a decimal string such as "101.50"`,
+    });
 
 const code = (name: string, example: string) =>
   z
@@ -55,7 +63,9 @@ const code = (name: string, example: string) =>
 const EXPIRY = /^(\d{2})\/(\d{2})\/(\d{4})$/;
 export const expirySchema = z
   .string({ error: 'expiry must be a date string "dd/mm/yyyy"' })
-  .refine(isCalendarDate, { error: 'expiry must be a real date written "dd/mm/yyyy"' });
+  .refine(isCalendarDate, {
+    error: 'expiry must be a real date written "dd/mm/yyyy"',
+  });
 
 function isCalendarDate(text: string): boolean {
   const m = EXPIRY.exec(text);
@@ -63,13 +73,17 @@ function isCalendarDate(text: string): boolean {
   const [day, month, year] = [Number(m[1]), Number(m[2]), Number(m[3])];
   const d = new Date(Date.UTC(year, month - 1, day));
   return (
-    d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day
+    d.getUTCFullYear() === year &&
+    d.getUTCMonth() === month - 1 &&
+    d.getUTCDate() === day
   );
 }
 
 export const orderShape = {
   customerId: z
-    .string({ error: 'customerId must be the ShareKhan customer id as a string' })
+    .string({
+      error: 'customerId must be the ShareKhan customer id as a string',
+    })
     .regex(/^[A-Za-z0-9_-]{1,64}$/, {
       error: 'customerId must be 1-64 letters, digits, "_" or "-"',
     }),
@@ -96,7 +110,9 @@ export const orderShape = {
   price: decimalString('price'),
   triggerPrice: decimalString('triggerPrice').default('0'),
   rmsCode: code('rmsCode', 'ANY').default('ANY'),
-  afterHour: z.enum(AFTER_HOUR, { error: oneOf('afterHour', AFTER_HOUR) }).default('N'),
+  afterHour: z
+    .enum(AFTER_HOUR, { error: oneOf('afterHour', AFTER_HOUR) })
+    .default('N'),
   orderType: code('orderType', 'NORMAL').default('NORMAL'),
   channelUser: z
     .string({ error: 'channelUser must be the ShareKhan login id as a string' })
@@ -112,7 +128,9 @@ export const orderShape = {
   expiry: expirySchema.optional(),
   orderId: z
     .string({ error: 'orderId must be the broker order id as a string' })
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'orderId must be 1-64 letters or digits' })
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, {
+      error: 'orderId must be 1-64 letters or digits',
+    })
     .optional(),
 };
 
@@ -144,7 +162,12 @@ export const orderSchema = z
       });
     }
     if (DERIVATIVE_EXCHANGES.includes(order.exchange)) {
-      for (const field of ['instrumentType', 'strikePrice', 'optionType', 'expiry'] as const) {
+      for (const field of [
+        'instrumentType',
+        'strikePrice',
+        'optionType',
+        'expiry',
+      ] as const) {
         if (order[field] === undefined) {
           ctx.addIssue({
             code: 'custom',
@@ -182,9 +205,10 @@ export function parseOrder(input: unknown): OrderParseResult {
   if (result.success) return { ok: true, order: result.data };
   const issues = result.error.issues.map((issue) => ({
     path: issue.path.map(String).join('.') || 'order',
-    message: issue.code === 'invalid_type' && issue.path.length === 0
-      ? 'order must be a JSON object'
-      : issue.message,
+    message:
+      issue.code === 'invalid_type' && issue.path.length === 0
+        ? 'order must be a JSON object'
+        : issue.message,
   }));
   return {
     ok: false,
