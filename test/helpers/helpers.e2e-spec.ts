@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
 import { Cluster, Redis } from 'ioredis';
 import { freePort, isPortFree } from './ports.js';
 import { startRedis, type RedisProcess } from './redis-server.js';
@@ -32,7 +31,9 @@ afterAll(() => {
 
 describe('ports', () => {
   it('never hands out the same port twice and checks the cluster bus port', async () => {
-    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+    const ports = await Promise.all(
+      Array.from({ length: 20 }, () => freePort()),
+    );
     expect(new Set(ports).size).toBe(20);
     const withBus = await freePort({ clusterBus: true });
     expect(withBus + 10000).toBeLessThanOrEqual(65535);
@@ -69,7 +70,10 @@ describe('startRedis', () => {
 
   it('pause makes commands time out; resume makes them work again', async () => {
     redis = track(await startRedis());
-    const client = redis.client({ commandTimeout: 300, maxRetriesPerRequest: 0 });
+    const client = redis.client({
+      commandTimeout: 300,
+      maxRetriesPerRequest: 0,
+    });
     expect(await client.ping()).toBe('PONG');
     redis.pause();
     await expect(client.ping()).rejects.toThrow(/timed out/i);
@@ -90,9 +94,19 @@ describe('startRedis', () => {
   });
 
   it('fails fast with the server output when redis-server refuses to start', async () => {
-    await expect(startRedis({ args: ['--no-such-option', 'x'] })).rejects.toThrow(
-      /no-such-option/,
-    );
+    await expect(
+      startRedis({ args: ['--no-such-option', 'x'] }),
+    ).rejects.toThrow(/no-such-option/);
+  });
+
+  it('never puts a password from a rejected config line into the error', async () => {
+    const error = await startRedis({
+      password: 'top-secret-pw',
+      args: ['--user', 'bad', 'on', '>also-secret', '+nosuchcommand'],
+    }).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/exited before answering PING/);
+    expect((error as Error).message).not.toMatch(/top-secret-pw|also-secret/);
   });
 });
 
@@ -129,7 +143,9 @@ describe('tcp proxy', () => {
     await closed;
     await expect(client.ping()).rejects.toThrow();
     proxy.restore();
-    await vi.waitFor(async () => expect(await client.ping()).toBe('PONG'), { timeout: 2000 });
+    await vi.waitFor(async () => expect(await client.ping()).toBe('PONG'), {
+      timeout: 2000,
+    });
   });
 
   it('blackhole swallows traffic without closing; restore resets the held link', async () => {
@@ -141,7 +157,9 @@ describe('tcp proxy', () => {
     expect(closes).toBe(0);
     expect(client.status).toBe('ready');
     proxy.restore();
-    await vi.waitFor(async () => expect(await client.ping()).toBe('PONG'), { timeout: 2000 });
+    await vi.waitFor(async () => expect(await client.ping()).toBe('PONG'), {
+      timeout: 2000,
+    });
     expect(closes).toBeGreaterThanOrEqual(1);
   });
 });
@@ -181,7 +199,9 @@ describe('TLS and ACL', () => {
   it('restricts an ACL user to its key prefix', async () => {
     const redis = track(
       await startRedis({
-        aclUsers: ['app on >app-secret ~app:* resetchannels -@all +get +set +ping +info'],
+        aclUsers: [
+          'app on >app-secret ~app:* resetchannels -@all +get +set +ping +info',
+        ],
       }),
     );
     try {
@@ -199,7 +219,16 @@ describe('TLS and ACL', () => {
     const redis = track(
       await startRedis({
         password: 'pw',
-        args: ['--user', 'ro', 'on', '>ro-pass', '~*', '-@all', '+get', '+info'],
+        args: [
+          '--user',
+          'ro',
+          'on',
+          '>ro-pass',
+          '~*',
+          '-@all',
+          '+get',
+          '+info',
+        ],
       }),
     );
     try {
@@ -214,87 +243,111 @@ describe('TLS and ACL', () => {
 });
 
 describe('sentinel topology', () => {
-  it('fails over to the replica when the master is killed', { timeout: 40_000 }, async () => {
-    const t0 = Date.now();
-    const topo = await startSentinelTopology();
-    const startedMs = Date.now() - t0;
-    [topo.master, topo.replica, ...topo.sentinels].forEach(track);
-    const app = new Redis({
-      sentinels: topo.sentinelAddresses,
-      name: topo.masterName,
-      maxRetriesPerRequest: 1,
-    });
-    app.on('error', () => {});
-    try {
-      expect(await topo.currentMaster()).toEqual({ host: '127.0.0.1', port: topo.master.port });
-      await app.set('before', '1');
-
-      const t1 = Date.now();
-      await topo.master.kill();
-      const promoted = await topo.waitForFailover(topo.master.port, 20_000);
-      const failoverMs = Date.now() - t1;
-      expect(promoted.port).toBe(topo.replica.port);
-      expect(topo.nodeAt(promoted.port)).toBe(topo.replica);
-      await vi.waitFor(async () => expect(await app.set('after', '2')).toBe('OK'), {
-        timeout: 5000,
-        interval: 100,
+  it(
+    'fails over to the replica when the master is killed',
+    { timeout: 40_000 },
+    async () => {
+      const t0 = Date.now();
+      const topo = await startSentinelTopology();
+      const startedMs = Date.now() - t0;
+      [topo.master, topo.replica, ...topo.sentinels].forEach(track);
+      const app = new Redis({
+        sentinels: topo.sentinelAddresses,
+        name: topo.masterName,
+        maxRetriesPerRequest: 1,
       });
-      expect(await app.get('before')).toBe('1');
-      console.log(`sentinel topology ready in ${startedMs} ms, failover in ${failoverMs} ms`);
-    } finally {
-      app.disconnect();
-      await topo.stop();
-    }
-  });
+      app.on('error', () => {});
+      try {
+        expect(await topo.currentMaster()).toEqual({
+          host: '127.0.0.1',
+          port: topo.master.port,
+        });
+        await app.set('before', '1');
+
+        const t1 = Date.now();
+        await topo.master.kill();
+        const promoted = await topo.waitForFailover(topo.master.port, 20_000);
+        const failoverMs = Date.now() - t1;
+        expect(promoted.port).toBe(topo.replica.port);
+        expect(topo.nodeAt(promoted.port)).toBe(topo.replica);
+        await vi.waitFor(
+          async () => expect(await app.set('after', '2')).toBe('OK'),
+          {
+            timeout: 5000,
+            interval: 100,
+          },
+        );
+        expect(await app.get('before')).toBe('1');
+        console.log(
+          `sentinel topology ready in ${startedMs} ms, failover in ${failoverMs} ms`,
+        );
+      } finally {
+        app.disconnect();
+        await topo.stop();
+      }
+    },
+  );
 });
 
 describe('cluster', () => {
-  it('forms a 3-master cluster with keys spread over every master', { timeout: 40_000 }, async () => {
-    const t0 = Date.now();
-    const cluster = await startCluster({ masters: 3 });
-    const startedMs = Date.now() - t0;
-    cluster.nodes.forEach(track);
-    const app = new Cluster(cluster.seeds, { redisOptions: { maxRetriesPerRequest: 1 } });
-    app.on('error', () => {});
-    try {
-      expect(cluster.masters).toHaveLength(3);
-      const keys = Array.from({ length: 30 }, (_, i) => `key:${i}`);
-      await Promise.all(keys.map((k) => app.set(k, k)));
-      const owners = new Set<number>();
-      for (const key of keys) {
-        const node = await cluster.nodeForKey(key);
-        owners.add(node.port);
-        // A direct, non-cluster read proves the key really lives on that node.
-        expect(await node.client().get(key)).toBe(key);
+  it(
+    'forms a 3-master cluster with keys spread over every master',
+    { timeout: 40_000 },
+    async () => {
+      const t0 = Date.now();
+      const cluster = await startCluster({ masters: 3 });
+      const startedMs = Date.now() - t0;
+      cluster.nodes.forEach(track);
+      const app = new Cluster(cluster.seeds, {
+        redisOptions: { maxRetriesPerRequest: 1 },
+      });
+      app.on('error', () => {});
+      try {
+        expect(cluster.masters).toHaveLength(3);
+        const keys = Array.from({ length: 30 }, (_, i) => `key:${i}`);
+        await Promise.all(keys.map((k) => app.set(k, k)));
+        const owners = new Set<number>();
+        for (const key of keys) {
+          const node = await cluster.nodeForKey(key);
+          owners.add(node.port);
+          // A direct, non-cluster read proves the key really lives on that node.
+          expect(await node.client().get(key)).toBe(key);
+        }
+        expect(owners.size).toBe(3);
+        console.log(`3-master cluster ready in ${startedMs} ms`);
+      } finally {
+        app.disconnect();
+        await cluster.stop();
       }
-      expect(owners.size).toBe(3);
-      console.log(`3-master cluster ready in ${startedMs} ms`);
-    } finally {
-      app.disconnect();
-      await cluster.stop();
-    }
-  });
+    },
+  );
 
-  it('with replicas, a killed master is replaced and the cluster heals', { timeout: 40_000 }, async () => {
-    const t0 = Date.now();
-    const cluster = await startCluster({ masters: 3, replicasPerMaster: 1 });
-    const startedMs = Date.now() - t0;
-    cluster.nodes.forEach(track);
-    try {
-      expect(cluster.nodes).toHaveLength(6);
-      expect(cluster.masters).toHaveLength(3);
-      expect(cluster.replicas).toHaveLength(3);
-      const owner = await cluster.nodeForKey('heal:key');
-      await owner.client().set('heal:key', 'v');
-      const t1 = Date.now();
-      await owner.kill();
-      await cluster.waitForFailover(owner.port, 15_000);
-      const newOwner = await cluster.nodeForKey('heal:key');
-      expect(newOwner.port).not.toBe(owner.port);
-      expect(await newOwner.client().get('heal:key')).toBe('v');
-      console.log(`6-node cluster ready in ${startedMs} ms, healed in ${Date.now() - t1} ms`);
-    } finally {
-      await cluster.stop();
-    }
-  });
+  it(
+    'with replicas, a killed master is replaced and the cluster heals',
+    { timeout: 40_000 },
+    async () => {
+      const t0 = Date.now();
+      const cluster = await startCluster({ masters: 3, replicasPerMaster: 1 });
+      const startedMs = Date.now() - t0;
+      cluster.nodes.forEach(track);
+      try {
+        expect(cluster.nodes).toHaveLength(6);
+        expect(cluster.masters).toHaveLength(3);
+        expect(cluster.replicas).toHaveLength(3);
+        const owner = await cluster.nodeForKey('heal:key');
+        await owner.client().set('heal:key', 'v');
+        const t1 = Date.now();
+        await owner.kill();
+        await cluster.waitForFailover(owner.port, 15_000);
+        const newOwner = await cluster.nodeForKey('heal:key');
+        expect(newOwner.port).not.toBe(owner.port);
+        expect(await newOwner.client().get('heal:key')).toBe('v');
+        console.log(
+          `6-node cluster ready in ${startedMs} ms, healed in ${Date.now() - t1} ms`,
+        );
+      } finally {
+        await cluster.stop();
+      }
+    },
+  );
 });

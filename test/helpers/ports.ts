@@ -22,7 +22,8 @@ export async function freePort(opts: FreePortOptions = {}): Promise<number> {
     if (reserved.has(port)) continue;
     if (opts.clusterBus) {
       const bus = port + CLUSTER_BUS_OFFSET;
-      if (bus > MAX_TCP_PORT || reserved.has(bus) || !(await isPortFree(bus))) continue;
+      if (bus > MAX_TCP_PORT || reserved.has(bus) || !(await isPortFree(bus)))
+        continue;
       reserved.add(bus);
     }
     reserved.add(port);

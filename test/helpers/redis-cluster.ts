@@ -1,7 +1,12 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
-import { REDIS_HOST, startRedis, type HostPort, type RedisProcess } from './redis-server.js';
+import {
+  REDIS_HOST,
+  startRedis,
+  type HostPort,
+  type RedisProcess,
+} from './redis-server.js';
 import { waitUntil } from './wait.js';
 
 const execFileAsync = promisify(execFile);
@@ -43,35 +48,48 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-type SlotsReply = Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
+type SlotsReply = Array<
+  [number, number, [string, number, ...unknown[]], ...unknown[]]
+>;
 
 /**
  * A real Redis Cluster on loopback (node timeout 1 s), created with `redis-cli --cluster create`.
  * Resolves when every node reports cluster_state:ok, knows every other node and replicas are in sync.
  */
-export async function startCluster(opts: ClusterOptions = {}): Promise<RedisCluster> {
+export async function startCluster(
+  opts: ClusterOptions = {},
+): Promise<RedisCluster> {
   const masterCount = opts.masters ?? 3;
   const replicasPerMaster = opts.replicasPerMaster ?? 0;
-  if (masterCount < 3) throw new Error('startCluster: Redis Cluster needs at least 3 masters');
+  if (masterCount < 3)
+    throw new Error('startCluster: Redis Cluster needs at least 3 masters');
   const total = masterCount * (1 + replicasPerMaster);
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
   const nodes: RedisProcess[] = [];
-  const stop = () => Promise.all(nodes.map((n) => n.stop())).then(() => undefined);
+  const stop = () =>
+    Promise.all(nodes.map((n) => n.stop())).then(() => undefined);
 
   try {
     const args = [
-      '--cluster-enabled', 'yes',
+      '--cluster-enabled',
+      'yes',
       // Relative to the node's private --dir, so every node gets its own file.
-      '--cluster-config-file', 'nodes.conf',
-      '--cluster-node-timeout', '1000',
-      '--repl-diskless-sync-delay', '0',
+      '--cluster-config-file',
+      'nodes.conf',
+      '--cluster-node-timeout',
+      '1000',
+      '--repl-diskless-sync-delay',
+      '0',
       ...(opts.password !== undefined ? ['--masterauth', opts.password] : []),
       ...(opts.args ?? []),
     ];
     const started = await Promise.allSettled(
-      Array.from({ length: total }, () => startRedis({ password: opts.password, args })),
+      Array.from({ length: total }, () =>
+        startRedis({ password: opts.password, args }),
+      ),
     );
-    for (const result of started) if (result.status === 'fulfilled') nodes.push(result.value);
+    for (const result of started)
+      if (result.status === 'fulfilled') nodes.push(result.value);
     const failed = started.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
 
@@ -86,7 +104,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<RedisClus
       }
       return client;
     };
-    const anyProbe = async <T>(fn: (client: Redis) => Promise<T>): Promise<T> => {
+    const anyProbe = async <T>(
+      fn: (client: Redis) => Promise<T>,
+    ): Promise<T> => {
       let lastError: unknown;
       for (const node of nodes.filter((n) => n.running && !n.paused)) {
         try {
@@ -99,21 +119,30 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<RedisClus
     };
     const clusterOk = async (expectedKnown?: number) => {
       const live = nodes.filter((n) => n.running && !n.paused);
-      const infos = await Promise.all(live.map((n) => probe(n).call('CLUSTER', 'INFO') as Promise<string>));
+      const infos = await Promise.all(
+        live.map((n) => probe(n).call('CLUSTER', 'INFO') as Promise<string>),
+      );
       return infos.every(
         (text) =>
           text.includes('cluster_state:ok') &&
           text.includes('cluster_slots_assigned:16384') &&
-          (expectedKnown === undefined || text.includes(`cluster_known_nodes:${expectedKnown}`)),
+          (expectedKnown === undefined ||
+            text.includes(`cluster_known_nodes:${expectedKnown}`)),
       );
     };
 
-    await waitUntil(deadline, 'cluster_state:ok on every node', () => clusterOk(total));
-    const roles = await Promise.all(nodes.map((n) => probe(n).info('replication')));
+    await waitUntil(deadline, 'cluster_state:ok on every node', () =>
+      clusterOk(total),
+    );
+    const roles = await Promise.all(
+      nodes.map((n) => probe(n).info('replication')),
+    );
     const masters = nodes.filter((_, i) => roles[i].includes('role:master'));
     const replicas = nodes.filter((_, i) => roles[i].includes('role:slave'));
     await waitUntil(deadline, 'cluster replicas in sync', async () => {
-      const states = await Promise.all(replicas.map((n) => probe(n).info('replication')));
+      const states = await Promise.all(
+        replicas.map((n) => probe(n).info('replication')),
+      );
       return states.every((text) => text.includes('master_link_status:up'));
     });
 
@@ -128,7 +157,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<RedisClus
       slotOf,
       nodeForKey: async (key) => {
         const slot = await slotOf(key);
-        const ranges = await anyProbe((c) => c.call('CLUSTER', 'SLOTS') as Promise<SlotsReply>);
+        const ranges = await anyProbe(
+          (c) => c.call('CLUSTER', 'SLOTS') as Promise<SlotsReply>,
+        );
         const range = ranges.find(([from, to]) => slot >= from && slot <= to);
         const port = range ? Number(range[2][1]) : undefined;
         const node = nodes.find((n) => n.port === port);
@@ -136,18 +167,26 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<RedisClus
         return node;
       },
       waitForClusterOk: (timeoutMs = 15_000) =>
-        waitUntil(Date.now() + timeoutMs, 'cluster_state:ok', () => clusterOk()),
+        waitUntil(Date.now() + timeoutMs, 'cluster_state:ok', () =>
+          clusterOk(),
+        ),
       waitForFailover: (oldPort, timeoutMs = 15_000) =>
-        waitUntil(Date.now() + timeoutMs, `failover away from port ${oldPort}`, async () => {
-          const live = nodes.filter((n) => n.running && !n.paused);
-          const views = await Promise.all(
-            live.map((n) => probe(n).call('CLUSTER', 'SLOTS') as Promise<SlotsReply>),
-          );
-          const stillMaster = views.some((ranges) =>
-            ranges.some((range) => Number(range[2][1]) === oldPort),
-          );
-          return !stillMaster && (await clusterOk());
-        }),
+        waitUntil(
+          Date.now() + timeoutMs,
+          `failover away from port ${oldPort}`,
+          async () => {
+            const live = nodes.filter((n) => n.running && !n.paused);
+            const views = await Promise.all(
+              live.map(
+                (n) => probe(n).call('CLUSTER', 'SLOTS') as Promise<SlotsReply>,
+              ),
+            );
+            const stillMaster = views.some((ranges) =>
+              ranges.some((range) => Number(range[2][1]) === oldPort),
+            );
+            return !stillMaster && (await clusterOk());
+          },
+        ),
       stop,
     };
   } catch (error) {
@@ -162,19 +201,29 @@ async function createCluster(
   password: string | undefined,
 ): Promise<void> {
   const args = [
-    '--cluster', 'create',
+    '--cluster',
+    'create',
     ...nodes.map((n) => `${REDIS_HOST}:${n.port}`),
-    '--cluster-replicas', String(replicasPerMaster),
+    '--cluster-replicas',
+    String(replicasPerMaster),
     '--cluster-yes',
   ];
   try {
     await execFileAsync('redis-cli', args, {
       timeout: 30_000,
       // REDISCLI_AUTH keeps the password out of argv (visible in ps).
-      env: { ...process.env, ...(password !== undefined ? { REDISCLI_AUTH: password } : {}) },
+      env: {
+        ...process.env,
+        ...(password !== undefined ? { REDISCLI_AUTH: password } : {}),
+      },
     });
   } catch (error) {
-    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-    throw new Error(`redis-cli --cluster create failed:\n${stdout}\n${stderr}`.trim());
+    const { stdout = '', stderr = '' } = error as {
+      stdout?: string;
+      stderr?: string;
+    };
+    throw new Error(
+      `redis-cli --cluster create failed:\n${stdout}\n${stderr}`.trim(),
+    );
   }
 }

@@ -1,5 +1,10 @@
 import type { Redis } from 'ioredis';
-import { REDIS_HOST, startRedis, type HostPort, type RedisProcess } from './redis-server.js';
+import {
+  REDIS_HOST,
+  startRedis,
+  type HostPort,
+  type RedisProcess,
+} from './redis-server.js';
 import { waitUntil } from './wait.js';
 
 export type { HostPort } from './redis-server.js';
@@ -51,12 +56,17 @@ export async function startSentinelTopology(
   const masterName = opts.masterName ?? 'mymaster';
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 15_000);
   const started: RedisProcess[] = [];
-  const stopAll = () => Promise.all(started.map((p) => p.stop())).then(() => undefined);
+  const stopAll = () =>
+    Promise.all(started.map((p) => p.stop())).then(() => undefined);
   try {
     // Without delay 0 the master waits 5 s before a diskless full sync.
     const dataArgs = ['--repl-diskless-sync-delay', '0'];
-    if (opts.password !== undefined) dataArgs.push('--masterauth', opts.password);
-    const master = await startRedis({ password: opts.password, args: dataArgs });
+    if (opts.password !== undefined)
+      dataArgs.push('--masterauth', opts.password);
+    const master = await startRedis({
+      password: opts.password,
+      args: dataArgs,
+    });
     started.push(master);
     const replica = await startRedis({
       password: opts.password,
@@ -73,24 +83,39 @@ export async function startSentinelTopology(
       return client;
     };
     await waitUntil(deadline, 'replica in sync', async () =>
-      (await probe(replica).info('replication')).includes('master_link_status:up'),
+      (await probe(replica).info('replication')).includes(
+        'master_link_status:up',
+      ),
     );
 
     const sentinels = await Promise.all(
       Array.from({ length: SENTINEL_COUNT }, () =>
-        startRedis({ sentinelConfig: sentinelConfig(masterName, master.port, opts.password) }),
+        startRedis({
+          sentinelConfig: sentinelConfig(
+            masterName,
+            master.port,
+            opts.password,
+          ),
+        }),
       ),
     );
     started.push(...sentinels);
     const sentinelClients = sentinels.map(probe);
-    await waitUntil(deadline, 'sentinels to discover master, replica and each other', async () => {
-      const views = await Promise.all(
-        sentinelClients.map((c) => sentinelView(c, masterName)),
-      );
-      return views.every(
-        (v) => v.masterPort === master.port && v.replicasUp === 1 && v.otherSentinels === 2,
-      );
-    });
+    await waitUntil(
+      deadline,
+      'sentinels to discover master, replica and each other',
+      async () => {
+        const views = await Promise.all(
+          sentinelClients.map((c) => sentinelView(c, masterName)),
+        );
+        return views.every(
+          (v) =>
+            v.masterPort === master.port &&
+            v.replicasUp === 1 &&
+            v.otherSentinels === 2,
+        );
+      },
+    );
 
     const dataNodes = [master, replica];
     const topology: SentinelTopology = {
@@ -102,23 +127,36 @@ export async function startSentinelTopology(
       currentMaster: () => firstAnswer(sentinelClients, masterName),
       waitForFailover: async (oldPort, timeoutMs = 20_000) => {
         let found: HostPort | undefined;
-        await waitUntil(Date.now() + timeoutMs, `failover away from port ${oldPort}`, async () => {
-          // A sentinel a test killed or paused must not block the wait, a quorum must agree.
-          const answers = await Promise.allSettled(
-            sentinelClients.map((c) => masterAddr(c, masterName)),
-          );
-          const ports = answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value.port] : []));
-          const port = ports[0];
-          if (ports.length < QUORUM || port === oldPort || ports.some((p) => p !== port)) {
-            return false;
-          }
-          const node = dataNodes.find((n) => n.port === port);
-          if (!node || !(await probe(node).info('replication')).includes('role:master')) {
-            return false;
-          }
-          found = { host: REDIS_HOST, port };
-          return true;
-        });
+        await waitUntil(
+          Date.now() + timeoutMs,
+          `failover away from port ${oldPort}`,
+          async () => {
+            // A sentinel a test killed or paused must not block the wait, a quorum must agree.
+            const answers = await Promise.allSettled(
+              sentinelClients.map((c) => masterAddr(c, masterName)),
+            );
+            const ports = answers.flatMap((a) =>
+              a.status === 'fulfilled' ? [a.value.port] : [],
+            );
+            const port = ports[0];
+            if (
+              ports.length < QUORUM ||
+              port === oldPort ||
+              ports.some((p) => p !== port)
+            ) {
+              return false;
+            }
+            const node = dataNodes.find((n) => n.port === port);
+            if (
+              !node ||
+              !(await probe(node).info('replication')).includes('role:master')
+            ) {
+              return false;
+            }
+            found = { host: REDIS_HOST, port };
+            return true;
+          },
+        );
         return found as HostPort;
       },
       forceFailover: async () => {
@@ -134,7 +172,11 @@ export async function startSentinelTopology(
   }
 }
 
-function sentinelConfig(masterName: string, masterPort: number, password?: string): string {
+function sentinelConfig(
+  masterName: string,
+  masterPort: number,
+  password?: string,
+): string {
   const lines = [
     'sentinel resolve-hostnames no',
     `sentinel monitor ${masterName} ${REDIS_HOST} ${masterPort} ${QUORUM}`,
@@ -142,7 +184,8 @@ function sentinelConfig(masterName: string, masterPort: number, password?: strin
     `sentinel failover-timeout ${masterName} 3000`,
     `sentinel parallel-syncs ${masterName} 1`,
   ];
-  if (password !== undefined) lines.push(`sentinel auth-pass ${masterName} ${password}`);
+  if (password !== undefined)
+    lines.push(`sentinel auth-pass ${masterName} ${password}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -152,7 +195,10 @@ interface SentinelView {
   otherSentinels: number;
 }
 
-async function sentinelView(client: Redis, masterName: string): Promise<SentinelView> {
+async function sentinelView(
+  client: Redis,
+  masterName: string,
+): Promise<SentinelView> {
   const [addr, replicas, others] = await Promise.all([
     masterAddr(client, masterName),
     client.call('SENTINEL', 'REPLICAS', masterName) as Promise<string[][]>,
@@ -165,15 +211,23 @@ async function sentinelView(client: Redis, masterName: string): Promise<Sentinel
   return { masterPort: addr.port, replicasUp, otherSentinels: others.length };
 }
 
-async function masterAddr(client: Redis, masterName: string): Promise<HostPort> {
-  const reply = (await client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName)) as
-    | [string, string]
-    | null;
+async function masterAddr(
+  client: Redis,
+  masterName: string,
+): Promise<HostPort> {
+  const reply = (await client.call(
+    'SENTINEL',
+    'GET-MASTER-ADDR-BY-NAME',
+    masterName,
+  )) as [string, string] | null;
   if (!reply) throw new Error(`sentinel does not know master ${masterName}`);
   return { host: reply[0], port: Number(reply[1]) };
 }
 
-async function firstAnswer(clients: Redis[], masterName: string): Promise<HostPort> {
+async function firstAnswer(
+  clients: Redis[],
+  masterName: string,
+): Promise<HostPort> {
   let lastError: unknown;
   for (const client of clients) {
     try {

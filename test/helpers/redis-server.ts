@@ -102,12 +102,17 @@ interface LiveChild {
 const liveChildren = new Set<LiveChild>();
 let cleanupInstalled = false;
 
-export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisProcess> {
+export async function startRedis(
+  opts: StartRedisOptions = {},
+): Promise<RedisProcess> {
   installProcessCleanup();
   if (opts.aclFile && opts.aclUsers) {
     throw new Error('startRedis: pass either aclFile or aclUsers, not both');
   }
-  const instanceDir = join(HELPERS_TMP_ROOT, `${process.pid}-${randomBytes(6).toString('hex')}`);
+  const instanceDir = join(
+    HELPERS_TMP_ROOT,
+    `${process.pid}-${randomBytes(6).toString('hex')}`,
+  );
   mkdirSync(instanceDir, { recursive: true });
   const instance = new RedisInstance(opts, instanceDir);
   try {
@@ -174,14 +179,27 @@ class RedisInstance implements RedisProcess {
   }
 
   logTail(): string {
-    return this.output;
+    return this.safeOutput();
+  }
+
+  /** Redis echoes a rejected config line verbatim, which may hold a password. */
+  private safeOutput(): string {
+    let text = this.output
+      .replace(/(^|[\s'"])([>#])(?![>#\s])[^\s"']+/g, '$1$2***')
+      .replace(
+        /\b(requirepass|masterauth|auth-pass\s+\S+)(\s+)\S+/gi,
+        '$1$2***',
+      );
+    if (this.opts.password) text = text.split(this.opts.password).join('***');
+    return text;
   }
 
   /** Spawns and waits for PING. A taken port is retried: re-picked if ours to pick, else waited for. */
   async launch(mayRepickPort: boolean): Promise<void> {
     const bindDeadline = Date.now() + RESTART_BIND_RETRY_MS;
     for (let attempt = 1; ; attempt++) {
-      if (mayRepickPort) this.currentPort = await freePort({ clusterBus: this.clusterBus });
+      if (mayRepickPort)
+        this.currentPort = await freePort({ clusterBus: this.clusterBus });
       this.spawnServer();
       const outcome = await this.waitReady();
       if (outcome === 'ready') return;
@@ -192,7 +210,7 @@ class RedisInstance implements RedisProcess {
         continue;
       }
       throw new Error(
-        `redis-server on port ${this.currentPort} exited before answering PING.\n--- server output ---\n${this.output}`,
+        `redis-server on port ${this.currentPort} exited before answering PING.\n--- server output ---\n${this.safeOutput()}`,
       );
     }
   }
@@ -239,31 +257,48 @@ class RedisInstance implements RedisProcess {
 
   private buildArgs(): string[] {
     const args: string[] = [];
-    if (this.opts.sentinelConfig !== undefined) args.push(this.sentinelConfigPath(), '--sentinel');
+    if (this.opts.sentinelConfig !== undefined)
+      args.push(this.sentinelConfigPath(), '--sentinel');
     args.push(
-      '--bind', this.host,
-      '--daemonize', 'no',
-      '--dir', this.dir,
-      '--save', '',
-      '--appendonly', 'no',
-      '--logfile', '',
+      '--bind',
+      this.host,
+      '--daemonize',
+      'no',
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--logfile',
+      '',
     );
-    if (this.opts.sentinelConfig === undefined) args.push('--enable-debug-command', 'local');
+    if (this.opts.sentinelConfig === undefined)
+      args.push('--enable-debug-command', 'local');
     if (this.tls) {
       args.push(
-        '--port', '0',
-        '--tls-port', String(this.currentPort),
-        '--tls-cert-file', this.tls.serverCertPath,
-        '--tls-key-file', this.tls.serverKeyPath,
-        '--tls-ca-cert-file', this.tls.caCertPath,
-        '--tls-auth-clients', 'optional',
+        '--port',
+        '0',
+        '--tls-port',
+        String(this.currentPort),
+        '--tls-cert-file',
+        this.tls.serverCertPath,
+        '--tls-key-file',
+        this.tls.serverKeyPath,
+        '--tls-ca-cert-file',
+        this.tls.caCertPath,
+        '--tls-auth-clients',
+        'optional',
       );
     } else {
       args.push('--port', String(this.currentPort));
     }
-    if (this.opts.password !== undefined) args.push('--requirepass', this.opts.password);
-    if (this.opts.aclFile !== undefined) args.push('--aclfile', this.opts.aclFile);
-    if (this.opts.aclUsers !== undefined) args.push('--aclfile', this.aclUsersPath());
+    if (this.opts.password !== undefined)
+      args.push('--requirepass', this.opts.password);
+    if (this.opts.aclFile !== undefined)
+      args.push('--aclfile', this.opts.aclFile);
+    if (this.opts.aclUsers !== undefined)
+      args.push('--aclfile', this.aclUsersPath());
     args.push(...(this.opts.args ?? []));
     return args;
   }
@@ -281,7 +316,7 @@ class RedisInstance implements RedisProcess {
     }
     await this.kill();
     throw new Error(
-      `redis-server on port ${this.currentPort} did not answer PING within ${timeoutMs} ms.\n--- server output ---\n${this.output}`,
+      `redis-server on port ${this.currentPort} did not answer PING within ${timeoutMs} ms.\n--- server output ---\n${this.safeOutput()}`,
     );
   }
 
@@ -292,7 +327,8 @@ class RedisInstance implements RedisProcess {
   }
 
   pause(): void {
-    if (!this.isRunning || !this.child) throw new Error('pause(): redis-server is not running');
+    if (!this.isRunning || !this.child)
+      throw new Error('pause(): redis-server is not running');
     signal(this.child, 'SIGSTOP');
     this.isPaused = true;
   }
@@ -339,7 +375,9 @@ class RedisInstance implements RedisProcess {
     return {
       host: this.host,
       port: this.currentPort,
-      ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
+      ...(this.opts.password !== undefined
+        ? { password: this.opts.password }
+        : {}),
       ...(this.tls ? { tls: { ca: this.tls.ca } } : {}),
     };
   }
@@ -363,7 +401,8 @@ class RedisInstance implements RedisProcess {
 }
 
 function aclLine(rule: string): string {
-  if (/[\r\n]/.test(rule)) throw new Error('aclUsers: a rule must be a single line');
+  if (/[\r\n]/.test(rule))
+    throw new Error('aclUsers: a rule must be a single line');
   return `user ${rule.replace(/^user\s+/, '')}\n`;
 }
 
@@ -385,7 +424,10 @@ function removeDataFiles(dir: string): void {
 }
 
 /** Plain PING over a raw socket: any reply except LOADING proves the server accepts commands. */
-function pingOnce(port: number, tls: TlsMaterial | undefined): Promise<boolean> {
+function pingOnce(
+  port: number,
+  tls: TlsMaterial | undefined,
+): Promise<boolean> {
   return new Promise((resolve) => {
     const socket: Socket = tls
       ? tlsConnect({ host: REDIS_HOST, port, ca: tls.ca })
@@ -397,10 +439,13 @@ function pingOnce(port: number, tls: TlsMaterial | undefined): Promise<boolean> 
       resolve(ok);
     };
     const timer = setTimeout(() => finish(false), PING_TIMEOUT_MS);
-    socket.once(tls ? 'secureConnect' : 'connect', () => socket.write('*1\r\n$4\r\nPING\r\n'));
+    socket.once(tls ? 'secureConnect' : 'connect', () =>
+      socket.write('*1\r\n$4\r\nPING\r\n'),
+    );
     socket.on('data', (chunk) => {
       reply += chunk.toString();
-      if (reply.includes('\r\n')) finish(/^[+-]/.test(reply) && !reply.startsWith('-LOADING'));
+      if (reply.includes('\r\n'))
+        finish(/^[+-]/.test(reply) && !reply.startsWith('-LOADING'));
     });
     socket.once('error', () => finish(false));
     socket.once('close', () => finish(false));
@@ -409,7 +454,10 @@ function pingOnce(port: number, tls: TlsMaterial | undefined): Promise<boolean> 
 
 function recordPid(instanceDir: string, pid: number): void {
   try {
-    writeFileSync(join(instanceDir, PID_FILE), `${pid} ${processStartTime(pid) ?? ''}\n`);
+    writeFileSync(
+      join(instanceDir, PID_FILE),
+      `${pid} ${processStartTime(pid) ?? ''}\n`,
+    );
   } catch {
     // Orphan reaping is best effort; the exit hook is the primary safety net.
   }
@@ -425,12 +473,13 @@ function processStartTime(pid: number): string | undefined {
   }
 }
 
+/** A zombie (dead, not yet reaped by init) counts as dead, unlike with `kill(pid, 0)`. */
 function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
   }
 }
 
@@ -463,12 +512,20 @@ export function reapOrphanedServers(): void {
   }
   for (const entry of entries) {
     const ownerPid = Number(entry.split('-')[0]);
-    if (!Number.isInteger(ownerPid) || ownerPid === process.pid || isAlive(ownerPid)) continue;
+    if (
+      !Number.isInteger(ownerPid) ||
+      ownerPid === process.pid ||
+      isAlive(ownerPid)
+    )
+      continue;
     const dir = join(HELPERS_TMP_ROOT, entry);
     try {
-      const [pidText, startTime] = readFileSync(join(dir, PID_FILE), 'utf8').trim().split(' ');
+      const [pidText, startTime] = readFileSync(join(dir, PID_FILE), 'utf8')
+        .trim()
+        .split(' ');
       const pid = Number(pidText);
-      if (pid > 0 && startTime && processStartTime(pid) === startTime) process.kill(pid, 'SIGKILL');
+      if (pid > 0 && startTime && processStartTime(pid) === startTime)
+        process.kill(pid, 'SIGKILL');
     } catch {
       // No pid file or process already gone.
     }

@@ -18,7 +18,13 @@ export interface TlsMaterial {
 }
 
 // EC keys are generated in milliseconds; RSA-2048 would cost ~100 ms per key on a busy 2-core box.
-const KEY_ARGS = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+const KEY_ARGS = [
+  '-newkey',
+  'ec',
+  '-pkeyopt',
+  'ec_paramgen_curve:prime256v1',
+  '-nodes',
+];
 const VALID_DAYS = '2';
 
 /**
@@ -30,15 +36,25 @@ export function makeTlsMaterial(dir: string): TlsMaterial {
   const path = (name: string) => join(dir, name);
 
   openssl([
-    'req', '-x509', ...KEY_ARGS, '-days', VALID_DAYS,
-    '-subj', '/CN=test-helpers-ca',
-    '-keyout', path('ca.key'), '-out', path('ca.crt'),
+    'req',
+    '-x509',
+    ...KEY_ARGS,
+    '-days',
+    VALID_DAYS,
+    '-subj',
+    '/CN=test-helpers-ca',
+    '-keyout',
+    path('ca.key'),
+    '-out',
+    path('ca.crt'),
   ]);
   signedCert(dir, 'server', '127.0.0.1', [
     'subjectAltName=IP:127.0.0.1,DNS:localhost',
     'extendedKeyUsage=serverAuth',
   ]);
-  signedCert(dir, 'client', 'test-helpers-client', ['extendedKeyUsage=clientAuth']);
+  signedCert(dir, 'client', 'test-helpers-client', [
+    'extendedKeyUsage=clientAuth',
+  ]);
 
   const read = (name: string) => readFileSync(path(name), 'utf8');
   return {
@@ -56,25 +72,53 @@ export function makeTlsMaterial(dir: string): TlsMaterial {
   };
 }
 
-function signedCert(dir: string, name: string, commonName: string, extensions: string[]): void {
+function signedCert(
+  dir: string,
+  name: string,
+  commonName: string,
+  extensions: string[],
+): void {
   const path = (file: string) => join(dir, file);
   openssl([
-    'req', ...KEY_ARGS, '-subj', `/CN=${commonName}`,
-    '-keyout', path(`${name}.key`), '-out', path(`${name}.csr`),
+    'req',
+    ...KEY_ARGS,
+    '-subj',
+    `/CN=${commonName}`,
+    '-keyout',
+    path(`${name}.key`),
+    '-out',
+    path(`${name}.csr`),
   ]);
   writeFileSync(path(`${name}.ext`), `${extensions.join('\n')}\n`);
   openssl([
-    'x509', '-req', '-in', path(`${name}.csr`),
-    '-CA', path('ca.crt'), '-CAkey', path('ca.key'), '-CAcreateserial',
-    '-days', VALID_DAYS, '-extfile', path(`${name}.ext`), '-out', path(`${name}.crt`),
+    'x509',
+    '-req',
+    '-in',
+    path(`${name}.csr`),
+    '-CA',
+    path('ca.crt'),
+    '-CAkey',
+    path('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    VALID_DAYS,
+    '-extfile',
+    path(`${name}.ext`),
+    '-out',
+    path(`${name}.crt`),
   ]);
 }
 
 function openssl(args: string[]): void {
   try {
-    execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 15_000 });
+    execFileSync('openssl', args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 15_000,
+    });
   } catch (error) {
     const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
-    throw new Error(`openssl ${args[0]} failed: ${stderr.trim() || String(error)}`);
+    throw new Error(
+      `openssl ${args[0]} failed: ${stderr.trim() || String(error)}`,
+    );
   }
 }

@@ -19,6 +19,10 @@ export async function waitUntil(
     await sleep(pollMs);
   }
   throw new Error(
-    `timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`,
+    `timed out waiting for ${what}${lastError ? ` (last error: ${describe(lastError)})` : ''}`,
   );
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : JSON.stringify(error);
 }
