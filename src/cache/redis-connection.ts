@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
+import { Logger } from '@nestjs/common';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisTarget, RedisTlsFiles, ResolvedCacheOptions } from './cache.options.js';
 
@@ -14,12 +15,63 @@ export function reconnectDelay(attempt: number, baseMs: number, maxMs: number, r
   return Math.max(1, Math.round(ceiling / 2 + (random() * ceiling) / 2));
 }
 
+/** Errors that will not go away by reconnecting: the operator has to change the configuration. */
+export type RedisConfigProblem = 'authentication' | 'permission' | 'tls';
+
+export function configProblemOf(err: unknown): RedisConfigProblem | null {
+  const m = innermost(err).message;
+  if (/WRONGPASS|NOAUTH|invalid username-password|invalid password/i.test(m)) return 'authentication';
+  if (/NOPERM/.test(m)) return 'permission';
+  if (/certificate|self[- ]signed|SSL|TLS|wrong version number|handshake/i.test(m)) return 'tls';
+  return null;
+}
+
+/**
+ * The message an operator reads in status and logs. Redis' own replies never echo a password, but
+ * the error objects ioredis builds carry the failed command's arguments (HELLO/AUTH include the
+ * password), so only the message is ever taken from them.
+ */
+export function describeRedisError(err: unknown): string {
+  const inner = innermost(err);
+  const message = inner.message.split('\n')[0];
+  switch (configProblemOf(inner)) {
+    case 'authentication':
+      return `authentication failed: Redis rejected the username or password (${message})`;
+    case 'permission':
+      return `permission denied by the Redis ACL: the cache user needs its key prefix and commands (${message})`;
+    case 'tls':
+      return `TLS connection failed: ${message}`;
+    default:
+      return message;
+  }
+}
+
+/** A Cluster reports "Failed to refresh slots cache." and keeps the node's real reason inside. */
+function innermost(err: unknown): Error {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const inner = (e as { lastNodeError?: unknown }).lastNodeError;
+  return inner instanceof Error ? inner : e;
+}
+
+function readPem(kind: string, path: string | undefined): Buffer | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new Error(`Redis TLS ${kind} file ${path} cannot be read (${code})`);
+  }
+}
+
 function tlsOptions(files: RedisTlsFiles | undefined): ConnectionOptions | undefined {
   if (!files) return undefined;
+  if (Boolean(files.certFile) !== Boolean(files.keyFile)) {
+    throw new Error('Redis TLS client certificate needs both a cert file and a key file');
+  }
   return {
-    ca: files.caFile ? readFileSync(files.caFile) : undefined,
-    cert: files.certFile ? readFileSync(files.certFile) : undefined,
-    key: files.keyFile ? readFileSync(files.keyFile) : undefined,
+    ca: readPem('CA', files.caFile),
+    cert: readPem('client certificate', files.certFile),
+    key: readPem('client key', files.keyFile),
     rejectUnauthorized: files.rejectUnauthorized ?? true,
   };
 }
@@ -39,15 +91,47 @@ function boundedOptions(o: ResolvedCacheOptions): RedisOptions {
     connectTimeout: o.connectTimeoutMs,
     enableAutoPipelining: true,
     retryStrategy: (times) => reconnectDelay(times, o.reconnect.baseDelayMs, o.reconnect.maxDelayMs),
-    // After a Sentinel failover the old master turns replica: reconnect to find the new one.
+    // After a Sentinel failover the old master turns replica: reconnect (not resend) to find the new one.
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
   };
 }
 
+/**
+ * Cluster: a dead node, a failover in progress or CLUSTERDOWN fail the command at once (it is then
+ * served from memory and journaled) instead of being retried inside ioredis, whose retries are
+ * counted in redirections, not in time. MOVED and ASK are still followed at once: they are answers,
+ * not outages. No Cluster-level offline queue, reads and writes on masters only (a replica may lag
+ * behind the version the compare-and-set just wrote).
+ */
+function clusterOptions(o: ResolvedCacheOptions, redisOptions: ClusterOptions['redisOptions']): ClusterOptions {
+  return {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    scaleReads: 'master',
+    retryDelayOnFailover: 0,
+    retryDelayOnClusterDown: 0,
+    retryDelayOnMoved: 0,
+    maxRedirections: 16,
+    slotsRefreshTimeout: o.connectTimeoutMs,
+    // A promoted replica is usually learnt from a MOVED first; this bounds it when no key moved.
+    slotsRefreshInterval: 2_000,
+    clusterRetryStrategy: (times) => reconnectDelay(times, o.reconnect.baseDelayMs, o.reconnect.maxDelayMs),
+    redisOptions,
+  };
+}
+
 export function createRedisClient(target: RedisTarget, o: ResolvedCacheOptions): RedisClient {
+  const client = buildClient(target, o);
+  logConfigProblemsOnce(client, target);
+  return client;
+}
+
+function buildClient(target: RedisTarget, o: ResolvedCacheOptions): RedisClient {
   const base = boundedOptions(o);
   const tls = tlsOptions(target.tls);
   const auth = { username: target.username, password: target.password };
+  const backoff = (times: number) => reconnectDelay(times, o.reconnect.baseDelayMs, o.reconnect.maxDelayMs);
   switch (target.kind) {
     case 'standalone': {
       const opts: RedisOptions = { ...base, ...auth, db: target.db, ...(tls ? { tls } : {}) };
@@ -63,21 +147,39 @@ export function createRedisClient(target: RedisTarget, o: ResolvedCacheOptions):
         name: target.masterName,
         sentinelUsername: target.sentinelUsername,
         sentinelPassword: target.sentinelPassword,
-        sentinelRetryStrategy: (times) => reconnectDelay(times, o.reconnect.baseDelayMs, o.reconnect.maxDelayMs),
+        sentinelRetryStrategy: backoff,
+        sentinelReconnectStrategy: backoff,
+        sentinelCommandTimeout: o.connectTimeoutMs,
+        // Sentinels announce +switch-master: drop the old master at once rather than waiting for
+        // its TCP connection to fail (a partitioned master may never send a RST).
+        failoverDetector: true,
         ...(tls ? { tls, enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
       });
     case 'cluster': {
-      const { retryStrategy: _unused, ...nodeOptions } = base;
-      const opts: ClusterOptions = {
-        lazyConnect: true,
-        enableOfflineQueue: false,
-        enableAutoPipelining: true,
-        scaleReads: 'master',
-        clusterRetryStrategy: (times) => reconnectDelay(times, o.reconnect.baseDelayMs, o.reconnect.maxDelayMs),
-        slotsRefreshTimeout: o.connectTimeoutMs,
-        redisOptions: { ...nodeOptions, ...auth, ...(tls ? { tls } : {}) },
-      };
-      return new Cluster(target.nodes, opts);
+      const { retryStrategy: _unused, enableOfflineQueue: _queue, ...nodeOptions } = base;
+      return new Cluster(target.nodes, clusterOptions(o, { ...nodeOptions, ...auth, ...(tls ? { tls } : {}) }));
     }
   }
+}
+
+/**
+ * A wrong password, a missing ACL permission or a bad certificate repeat on every reconnect; the
+ * operator gets one log line per problem (again only after a successful connection), never the
+ * secret itself.
+ */
+function logConfigProblemsOnce(client: RedisClient, target: RedisTarget): void {
+  const logger = new Logger('RedisConnection');
+  let logged: RedisConfigProblem | null = null;
+  const onError = (err: unknown) => {
+    const problem = configProblemOf(err);
+    if (!problem || problem === logged) return;
+    logged = problem;
+    const who = target.username ? ` as user '${target.username}'` : '';
+    logger.error(`Redis ${target.kind}${who}: ${describeRedisError(err)}`);
+  };
+  client.on('error', onError);
+  if (client instanceof Cluster) client.on('node error', onError);
+  client.on('ready', () => {
+    logged = null;
+  });
 }
