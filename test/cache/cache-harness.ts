@@ -61,4 +61,11 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** Math.max(...values) overflows the stack for the long latency arrays of a load loop. */
+export function maxOf(values: number[]): number {
+  let m = -Infinity;
+  for (const v of values) if (v > m) m = v;
+  return m;
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,7 @@ import { freePort } from '../helpers/ports.js';
 import { CacheService } from '../../src/cache/cache.service.js';
 import { CacheStartupError, CacheValidationError } from '../../src/cache/cache.errors.js';
 import { decodeRecord } from '../../src/cache/cache-codec.js';
-import { loadLoop, percentile, sleep, startCache, waitForMode } from './cache-harness.js';
+import { loadLoop, maxOf, percentile, sleep, startCache, waitForMode } from './cache-harness.js';
 
 const TIMEOUT = 250;
 // Scheduling noise on a loaded 2-core machine; the promise under test is the timeout itself.
@@ -138,7 +138,7 @@ describe('CacheService against a real Redis', () => {
     await load.stop();
     expect(load.failures).toEqual([]);
     expect(load.count).toBeGreaterThan(100);
-    expect(Math.max(...load.latencies)).toBeLessThan(TIMEOUT + MARGIN);
+    expect(maxOf(load.latencies)).toBeLessThan(TIMEOUT + MARGIN);
   });
 
   it('restarted Redis: back to redis mode and writes made meanwhile reach it', async () => {
@@ -165,7 +165,7 @@ describe('CacheService against a real Redis', () => {
       await sleep(500);
       await load.stop();
       expect(load.failures).toEqual([]);
-      expect(Math.max(...load.latencies)).toBeLessThan(TIMEOUT + MARGIN);
+      expect(maxOf(load.latencies)).toBeLessThan(TIMEOUT + MARGIN);
       const afterOpen = load.latencies.slice(openedAt + 8);
       expect(afterOpen.length).toBeGreaterThan(100);
       expect(percentile(afterOpen, 99)).toBeLessThan(5);
