@@ -1,11 +1,16 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger } from 'nestjs-pino';
 import type { AppConfig } from './config/load-config.js';
+import { setupOpenApi } from './observability/openapi.setup.js';
 
 /**
  * Everything main.ts does to the app besides listening, shared with the e2e tests so they test the
- * app as it really runs: body limits, shutdown hooks.
+ * app as it really runs: logger, body limits, API docs, shutdown hooks.
  */
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
+  // Nest's own Logger calls (and any buffered during start-up) go through pino from here on.
+  app.useLogger(app.get(Logger));
   app.useBodyParser('json', { limit: config.app.bodyLimitBytes });
+  if (config.observability.docs.enabled) setupOpenApi(app);
   app.enableShutdownHooks();
 }

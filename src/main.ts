@@ -22,6 +22,8 @@ async function bootstrap() {
   const config = configOrExit();
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
+    // Held until configureApp installs the pino logger, so start-up lines are JSON too.
+    bufferLogs: true,
   });
   configureApp(app, config);
   await app.listen(config.app.port);

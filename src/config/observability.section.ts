@@ -1,8 +1,31 @@
 import { z } from 'zod';
 import { defineSection } from './config-section.js';
+import { boolVar, intVar } from './env-types.js';
 
-/** Environment variables of the observability module (owned by that module's engineer). */
+/** Probes, metrics, logs and API docs: how the operator sees the service. */
 export const observabilitySection = defineSection({
-  schema: z.object({}),
-  build: () => ({}),
+  schema: z.object({
+    HEALTH_READY_FAIL_IN_FALLBACK: boolVar(false),
+    HEALTH_SHUTDOWN_DRAIN_MS: intVar(0, 0, 120_000),
+    HEALTH_STARTUP_REDIS_GRACE_MS: intVar(3_000, 0, 600_000),
+    HEALTH_SELF_TEST_TIMEOUT_MS: intVar(1_000, 50, 60_000),
+    METRICS_DEFAULT_METRICS: boolVar(true),
+    DOCS_ENABLED: boolVar(true),
+  }),
+  build: (e) => ({
+    health: {
+      /** Readiness answers 503 (not degraded 200) while the cache is in `fallback`. */
+      readyFailInFallback: e.HEALTH_READY_FAIL_IN_FALLBACK,
+      /** How long readiness answers `shutting_down` before the HTTP server closes. */
+      shutdownDrainMs: e.HEALTH_SHUTDOWN_DRAIN_MS,
+      /** How long the startup probe waits for a first Redis connection before passing anyway. */
+      startupRedisGraceMs: e.HEALTH_STARTUP_REDIS_GRACE_MS,
+      /** Bound on the readiness write/read self-test of the cache. */
+      selfTestTimeoutMs: e.HEALTH_SELF_TEST_TIMEOUT_MS,
+    },
+    metrics: { defaultMetrics: e.METRICS_DEFAULT_METRICS },
+    docs: { enabled: e.DOCS_ENABLED },
+  }),
 });
+
+export type ObservabilitySettings = ReturnType<typeof observabilitySection.build>;

@@ -1,0 +1,31 @@
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { API_KEY_HEADER, API_KEY_SCHEME } from '../common/openapi.js';
+
+export const DOCS_PATH = 'docs';
+export const DOCS_JSON_PATH = 'docs-json';
+
+/** The OpenAPI document of every controller the app has, with the API-key scheme. */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Trading backend')
+    .setDescription(
+      'Resilient Redis cache with memory fallback, ShareKhan broker-token service and trade orchestrator. ' +
+        'Operations guide: docs/operations.md.',
+    )
+    .setVersion('1')
+    .addApiKey(
+      { type: 'apiKey', in: 'header', name: API_KEY_HEADER, description: 'Admin or per-user API key' },
+      API_KEY_SCHEME,
+    )
+    .build();
+  return SwaggerModule.createDocument(app, config);
+}
+
+/** Serves the UI at /docs and the JSON at /docs-json. */
+export function setupOpenApi(app: INestApplication): void {
+  SwaggerModule.setup(DOCS_PATH, app, () => buildOpenApiDocument(app), {
+    jsonDocumentUrl: DOCS_JSON_PATH,
+    raw: ['json'],
+  });
+}
