@@ -1,0 +1,97 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  BrokerAuthError,
+  BrokerBadRequestError,
+  BrokerError,
+  BrokerNetworkError,
+  BrokerOrderRejectedError,
+  BrokerRateLimitError,
+  BrokerServerError,
+  BrokerTimeoutError,
+  InvalidOrderError,
+  type PlaceOrderResult,
+} from '../sharekhan/sharekhan-client.js';
+import type { Order } from '../sharekhan/sharekhan-order.schema.js';
+import { LIVE_ORDER_CLIENT } from './orchestrator.tokens.js';
+import type { FailureCode, Outcome } from './orchestrator.types.js';
+
+export interface LiveOrderClient {
+  placeOrder(accessToken: string, order: Order): Promise<PlaceOrderResult>;
+}
+
+export type LivePlacement =
+  | { ok: true; orderId: string; orderStatus: string | undefined }
+  | {
+      ok: false;
+      code: FailureCode;
+      outcome: Outcome;
+      message: string;
+      /** The broker said the token is dead: the caller must invalidate it. */
+      tokenRejected: boolean;
+      brokerStatus?: number;
+      retryAfterMs?: number;
+    };
+
+/**
+ * Sends one order to ShareKhan, exactly once, and turns every broker failure into a typed outcome.
+ * Nothing here retries: an order POST has no idempotency key on the broker side.
+ */
+@Injectable()
+export class LiveBroker {
+  constructor(@Inject(LIVE_ORDER_CLIENT) private readonly client: LiveOrderClient) {}
+
+  async place(accessToken: string, order: Order): Promise<LivePlacement> {
+    try {
+      const r = await this.client.placeOrder(accessToken, order);
+      return { ok: true, orderId: r.orderId, orderStatus: r.orderStatus };
+    } catch (err) {
+      return describeFailure(err);
+    }
+  }
+}
+
+/** Broker error messages are already free of tokens and keys (the client redacts them). */
+export function describeFailure(err: unknown): LivePlacement & { ok: false } {
+  const base = { tokenRejected: false };
+  withBrokerMessage(err);
+  if (err instanceof BrokerAuthError) {
+    return { ...base, ok: false, code: 'BROKER_TOKEN_REJECTED', outcome: 'not_placed', tokenRejected: true, brokerStatus: err.status, message: `${err.message}. The token is now marked invalid; nothing was placed.` };
+  }
+  if (err instanceof BrokerTimeoutError) {
+    return { ...base, ok: false, code: 'ORDER_OUTCOME_UNKNOWN', outcome: 'unknown', message: `${err.message}. It was sent once and will not be resent.` };
+  }
+  if (err instanceof BrokerRateLimitError) {
+    return { ...base, ok: false, code: 'BROKER_RATE_LIMITED', outcome: 'not_placed', brokerStatus: err.status, retryAfterMs: err.retryAfterMs, message: err.message };
+  }
+  if (err instanceof BrokerServerError) {
+    return { ...base, ok: false, code: 'BROKER_SERVER_ERROR', outcome: err.outcomeUnknown ? 'unknown' : 'not_placed', brokerStatus: err.status, message: err.message };
+  }
+  if (err instanceof BrokerOrderRejectedError || err instanceof BrokerBadRequestError) {
+    return { ...base, ok: false, code: 'BROKER_REJECTED', outcome: 'not_placed', brokerStatus: err.status, message: err.message };
+  }
+  if (err instanceof BrokerNetworkError) {
+    return err.outcomeUnknown
+      ? { ...base, ok: false, code: 'ORDER_OUTCOME_UNKNOWN', outcome: 'unknown', message: `${err.message}. It will not be resent.` }
+      : { ...base, ok: false, code: 'BROKER_UNREACHABLE', outcome: 'not_placed', message: err.message };
+  }
+  if (err instanceof BrokerError) {
+    return { ...base, ok: false, code: err.outcomeUnknown ? 'ORDER_OUTCOME_UNKNOWN' : 'BROKER_ERROR', outcome: err.outcomeUnknown ? 'unknown' : 'not_placed', brokerStatus: err.status, message: err.message };
+  }
+  if (err instanceof InvalidOrderError) {
+    return { ...base, ok: false, code: 'BROKER_REJECTED', outcome: 'not_placed', message: err.message };
+  }
+  // Not a broker error: we cannot tell whether the request left, so it must be reconciled.
+  return { ...base, ok: false, code: 'INTERNAL_ERROR', outcome: 'unknown', message: 'Unexpected error while sending the order; its outcome is unknown and it will not be resent.' };
+}
+
+/**
+ * The client puts the broker's own words into some messages but not (yet) into 429 / 5xx ones;
+ * when an error carries them as `brokerMessage`, make sure the caller sees them.
+ */
+function withBrokerMessage(err: unknown): void {
+  if (!(err instanceof BrokerError)) return;
+  const said = (err as { brokerMessage?: unknown }).brokerMessage;
+  if (typeof said === 'string' && said !== '' && !err.message.includes(said)) {
+    err.message = `${err.message} (broker said: ${said})`;
+  }
+}

@@ -1,0 +1,142 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  ForbiddenException,
+  Get,
+  HttpCode,
+  HttpStatus,
+  NotFoundException,
+  Param,
+  Post,
+  Res,
+} from '@nestjs/common';
+import type { Response } from 'express';
+import { ApiKeyAuth, ApiKeyService, Caller, type ApiCaller } from '../auth/index.js';
+import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
+import { OrderBook } from './order-book.js';
+import { OrderExecutor } from './order-executor.js';
+import {
+  orderFor,
+  placeOrderBodySchema,
+  signalBodySchema,
+  type PlaceOrderBody,
+  type SignalBody,
+} from './orchestrator.schemas.js';
+import type { OrderResult } from './orchestrator.types.js';
+import { PremarketCheckService, type PremarketReport } from './premarket-check.service.js';
+import { ReadinessService } from './readiness.service.js';
+import { SignalFanout, type SignalReport } from './signal-fanout.js';
+import { UserRegistry } from './user-registry.js';
+
+/**
+ * Trade endpoints. Every outcome for a user is a result object (never a thrown 500): placed,
+ * not placed (with the reason and what to do), or unknown (never resent, reconcile first).
+ */
+@Controller('orchestrator')
+export class OrchestratorController {
+  constructor(
+    private readonly users: UserRegistry,
+    private readonly executor: OrderExecutor,
+    private readonly fanout: SignalFanout,
+    private readonly readiness: ReadinessService,
+    private readonly premarket: PremarketCheckService,
+    private readonly book: OrderBook,
+  ) {}
+
+  /** One order for one user. 201 when placed; otherwise the failure's own status (see docs). */
+  @Post('orders')
+  @ApiKeyAuth()
+  async placeOrder(
+    @Body(new ZodValidationPipe(placeOrderBodySchema)) body: PlaceOrderBody,
+    @Caller() caller: ApiCaller,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<OrderResult & { statusCode: number }> {
+    assertMayActOn(caller, [body.userId]);
+    const user = this.users.get(body.userId);
+    const result = user ? await this.placeFor(user, body) : this.executor.unknownUser(body.userId);
+    res.status(result.httpStatus);
+    return { statusCode: result.httpStatus, ...result };
+  }
+
+  /**
+   * One signal fanned out to several users (or "all"). Always 200 when the request itself is
+   * valid: each user's result carries its own outcome and status.
+   */
+  @Post('signals')
+  @HttpCode(HttpStatus.OK)
+  @ApiKeyAuth()
+  async signal(
+    @Body(new ZodValidationPipe(signalBodySchema)) body: SignalBody,
+    @Caller() caller: ApiCaller,
+  ): Promise<SignalReport> {
+    if (body.users === 'all' && !caller.admin) {
+      throw new ForbiddenException(`users "all" needs an admin API key; key "${caller.name}" may signal only its own user`);
+    }
+    const targets = this.fanout.targets(body.users);
+    assertMayActOn(caller, targets);
+    // The order must be valid on its own before anyone trades; the account fields are the user's.
+    const probe = orderFor({ userId: 'PROBE', customerId: 'PROBE', loginId: 'PROBE' }, body.order);
+    if (!probe.ok) throw new BadRequestException(probe.problems.map((p) => `body.${p}`));
+    return this.fanout.fanOut(body.signalId, targets, body.order);
+  }
+
+  /** Each user's token readiness as an order would see it, plus the last pre-market check. */
+  @Get('readiness')
+  @ApiKeyAuth()
+  async getReadiness(@Caller() caller: ApiCaller) {
+    const scope = caller.admin ? undefined : caller.scope.kind === 'user' ? [caller.scope.userId] : [];
+    const report = await this.readiness.check(scope);
+    const last = this.premarket.lastReport;
+    return {
+      ...report,
+      premarket: {
+        schedule: this.premarket.schedule,
+        last: last && scope ? onlyUsers(last, scope) : last,
+      },
+    };
+  }
+
+  /** Runs the pre-market check now (the same check the schedule runs). */
+  @Post('premarket-check')
+  @HttpCode(HttpStatus.OK)
+  @ApiKeyAuth({ adminOnly: true })
+  runPremarketCheck() {
+    return this.premarket.run('manual');
+  }
+
+  /** The user's recent orders: paper fills, live orders, and live orders with unknown outcome. */
+  @Get('users/:userId/orders')
+  @ApiKeyAuth({ userParam: 'userId' })
+  async listOrders(@Param('userId') userId: string) {
+    const user = this.users.get(userId);
+    if (!user) throw new NotFoundException(`No trading user ${userId} is configured (use an id listed in TRADING_USERS)`);
+    const { state, orders } = await this.book.list(userId);
+    return { userId, mode: user.mode, complete: state !== 'unavailable', orders };
+  }
+
+  private async placeFor(user: NonNullable<ReturnType<UserRegistry['get']>>, body: PlaceOrderBody): Promise<OrderResult> {
+    const built = orderFor(user, body.order);
+    if (!built.ok) throw new BadRequestException(built.problems.map((p) => `body.${p}`));
+    return this.executor.execute(user, built.order);
+  }
+}
+
+function assertMayActOn(caller: ApiCaller, userIds: string[]): void {
+  const foreign = userIds.filter((id) => !ApiKeyService.mayActOn(caller, id));
+  if (foreign.length > 0) {
+    throw new ForbiddenException(`API key "${caller.name}" may act only on its own user, not on ${foreign.slice(0, 5).join(', ')}`);
+  }
+}
+
+/** A user-scoped key sees only its own user in reports. */
+function onlyUsers(report: PremarketReport, userIds: string[]): PremarketReport {
+  const users = report.users.filter((u) => userIds.includes(u.userId));
+  const lacking = report.lacking.filter((u) => userIds.includes(u.userId));
+  return {
+    ...report,
+    users,
+    lacking,
+    summary: { total: users.length, ready: users.length - lacking.length, notReady: lacking.map((l) => l.userId) },
+  };
+}

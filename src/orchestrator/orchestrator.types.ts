@@ -1,0 +1,87 @@
+import type { TradingMode } from '../config/orchestrator.section.js';
+
+/**
+ * Every way an order can fail, each with its own HTTP status so a caller (or an operator reading
+ * logs) can tell "submit a token" from "wait for Redis" from "ask the broker what happened".
+ */
+export const FAILURE_STATUS = {
+  USER_UNKNOWN: 404,
+  /** No token anywhere for this user: a precondition the operator must meet. */
+  TOKEN_MISSING: 412,
+  /** A token exists but passed its cut-off: conflicts with the trading day. */
+  TOKEN_EXPIRED: 409,
+  /** The broker rejected the token (403) earlier; it stays refused until a new one arrives. */
+  TOKEN_INVALID: 424,
+  /** The broker answered 403 to this very order: the token is now marked invalid. */
+  BROKER_TOKEN_REJECTED: 424,
+  /** Redis down and the token not in memory: "cannot know" is not "no token". */
+  TOKEN_STORE_UNAVAILABLE: 503,
+  /** The cache cannot say whether this signal was already placed for the user (refuse mode). */
+  IDEMPOTENCY_UNAVAILABLE: 503,
+  /** Another attempt of the same signal for the same user holds the claim. */
+  SIGNAL_IN_PROGRESS: 409,
+  BROKER_RATE_LIMITED: 429,
+  /** The broker refused the order (data.errormsg or HTTP 400): known not placed. */
+  BROKER_REJECTED: 422,
+  /** The request provably never reached the broker. */
+  BROKER_UNREACHABLE: 502,
+  /** 5xx from the broker: the order may or may not exist. */
+  BROKER_SERVER_ERROR: 502,
+  /** No answer in time: the order may or may not exist; never resent. */
+  ORDER_OUTCOME_UNKNOWN: 504,
+  BROKER_ERROR: 502,
+  INTERNAL_ERROR: 500,
+} as const;
+
+export type FailureCode = keyof typeof FAILURE_STATUS;
+
+/** placed: the broker (or paper) took it; not_placed: known not to exist; unknown: reconcile first. */
+export type Outcome = 'placed' | 'not_placed' | 'unknown';
+
+export interface OrderResult {
+  userId: string;
+  mode: TradingMode | null;
+  outcome: Outcome;
+  /** The HTTP status this result maps to (201 when placed). */
+  httpStatus: number;
+  /** Absent when placed. */
+  code?: FailureCode;
+  message: string;
+  /** What the operator should do next, when there is something to do. */
+  action?: string;
+  broker?: 'paper' | 'sharekhan';
+  orderId?: string;
+  orderStatus?: string;
+  /** Where the token came from (store record source, or `env`). Never the token itself. */
+  tokenSource?: string;
+  tokenFingerprint?: string;
+  brokerStatus?: number;
+  retryAfterMs?: number;
+  signalId?: string;
+  /** True when a retried signal got the stored result of the first attempt. */
+  replayed?: boolean;
+  at: string;
+}
+
+export function failure(
+  userId: string,
+  mode: TradingMode | null,
+  code: FailureCode,
+  message: string,
+  extra: Partial<OrderResult> = {},
+): OrderResult {
+  const outcome: Outcome =
+    code === 'ORDER_OUTCOME_UNKNOWN' || code === 'BROKER_SERVER_ERROR' || code === 'SIGNAL_IN_PROGRESS' || code === 'INTERNAL_ERROR'
+      ? 'unknown'
+      : 'not_placed';
+  return {
+    userId,
+    mode,
+    outcome,
+    httpStatus: FAILURE_STATUS[code],
+    code,
+    message,
+    at: new Date().toISOString(),
+    ...extra,
+  };
+}

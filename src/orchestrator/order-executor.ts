@@ -1,0 +1,132 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { OrchestratorSettings, TradingUser } from '../config/orchestrator.section.js';
+import type { Order } from '../sharekhan/sharekhan-order.schema.js';
+import { LiveBroker } from './live-broker.js';
+import { OrderBook } from './order-book.js';
+import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
+import { failure, type FailureCode, type OrderResult } from './orchestrator.types.js';
+import { PaperBroker } from './paper-broker.js';
+import { TokenResolver, type TokenProblem } from './token-resolver.js';
+import { UserRegistry } from './user-registry.js';
+
+const PROBLEM_CODE: Record<TokenProblem['kind'], FailureCode> = {
+  missing: 'TOKEN_MISSING',
+  expired: 'TOKEN_EXPIRED',
+  invalid: 'TOKEN_INVALID',
+  unavailable: 'TOKEN_STORE_UNAVAILABLE',
+};
+
+/**
+ * One order for one user: resolve that user's token, then the user's own broker (paper or live,
+ * from the registry, never switched), then a result that says placed, not placed, or unknown.
+ * It never throws for a business failure; every outcome is a result.
+ */
+@Injectable()
+export class OrderExecutor {
+  private readonly logger = new Logger('OrderExecutor');
+
+  constructor(
+    private readonly users: UserRegistry,
+    private readonly tokens: TokenResolver,
+    private readonly paper: PaperBroker,
+    private readonly live: LiveBroker,
+    private readonly book: OrderBook,
+    @Inject(ORCHESTRATOR_SETTINGS) private readonly settings: OrchestratorSettings,
+  ) {}
+
+  unknownUser(userId: string): OrderResult {
+    return failure(userId, null, 'USER_UNKNOWN', `No trading user ${userId} is configured; nothing was sent.`, {
+      action: 'Use a user id listed in TRADING_USERS (exact spelling).',
+    });
+  }
+
+  async execute(user: TradingUser, order: Order, ctx: { signalId?: string } = {}): Promise<OrderResult> {
+    const extra = ctx.signalId ? { signalId: ctx.signalId } : {};
+    const needsToken = user.mode === 'live' || this.settings.paperRequiresToken;
+    const token = needsToken ? await this.tokens.resolve(user) : undefined;
+    if (token && !token.ok) {
+      return failure(user.userId, user.mode, PROBLEM_CODE[token.kind], `${token.message} Nothing was sent.`, {
+        action: token.action,
+        ...(token.fingerprint ? { tokenFingerprint: token.fingerprint } : {}),
+        ...(token.source ? { tokenSource: token.source } : {}),
+        ...extra,
+      });
+    }
+    const tokenInfo = token ? { tokenSource: token.source, tokenFingerprint: token.fingerprint } : {};
+
+    if (user.mode === 'paper') {
+      const fill = this.paper.place(order);
+      const result: OrderResult = {
+        userId: user.userId,
+        mode: 'paper',
+        outcome: 'placed',
+        httpStatus: 201,
+        message: `Paper order filled: ${order.transactionType} ${fill.quantity} ${order.tradingSymbol}`,
+        broker: 'paper',
+        orderId: fill.orderId,
+        orderStatus: fill.orderStatus,
+        ...tokenInfo,
+        ...extra,
+        at: new Date().toISOString(),
+      };
+      await this.book.append(OrderBook.entryFor(user.userId, order, result, { fillPrice: fill.fillPrice }));
+      return result;
+    }
+
+    // Live: a failed token above has already returned; there is no paper fallback for a live user.
+    const placed = await this.live.place(token!.ok ? token!.accessToken : '', order);
+    if (placed.ok) {
+      const result: OrderResult = {
+        userId: user.userId,
+        mode: 'live',
+        outcome: 'placed',
+        httpStatus: 201,
+        message: `Order accepted by ShareKhan: ${order.transactionType} ${order.quantity} ${order.tradingSymbol}`,
+        broker: 'sharekhan',
+        orderId: placed.orderId,
+        orderStatus: placed.orderStatus,
+        ...tokenInfo,
+        ...extra,
+        at: new Date().toISOString(),
+      };
+      await this.book.append(OrderBook.entryFor(user.userId, order, result));
+      return result;
+    }
+
+    if (placed.tokenRejected && token?.ok) {
+      await this.tokens.invalidate(user, token, `ShareKhan answered HTTP ${placed.brokerStatus ?? 403} to an order`);
+    }
+    const result = failure(user.userId, 'live', placed.code, placed.message, {
+      outcome: placed.outcome,
+      broker: 'sharekhan',
+      ...tokenInfo,
+      ...extra,
+      ...(placed.brokerStatus !== undefined ? { brokerStatus: placed.brokerStatus } : {}),
+      ...(placed.retryAfterMs !== undefined ? { retryAfterMs: placed.retryAfterMs } : {}),
+      action: actionFor(placed.code, placed.outcome, this.tokens.submitHint(user.userId)),
+    });
+    if (placed.outcome === 'unknown') {
+      this.logger.warn(`Order for ${user.userId} (${order.tradingSymbol}) has an unknown outcome (${placed.code}); not resent, reconcile with the broker's day orders`);
+    }
+    await this.book.append(OrderBook.entryFor(user.userId, order, result));
+    return result;
+  }
+}
+
+function actionFor(code: FailureCode, outcome: OrderResult['outcome'], submit: string): string | undefined {
+  if (outcome === 'unknown') {
+    return "Check the user's day orders at ShareKhan (GET /reports/{customerId}) before placing it again; it is not resent automatically.";
+  }
+  switch (code) {
+    case 'BROKER_TOKEN_REJECTED':
+      return `Submit a new token with ${submit}; orders for this user are refused until then.`;
+    case 'BROKER_RATE_LIMITED':
+      return 'Retry after the broker rate-limit window.';
+    case 'BROKER_REJECTED':
+      return "Fix the order according to the broker's reason and send it again.";
+    case 'BROKER_UNREACHABLE':
+      return 'ShareKhan could not be reached; nothing was sent. Retry when it is reachable.';
+    default:
+      return undefined;
+  }
+}

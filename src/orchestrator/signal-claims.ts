@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CacheService } from '../cache/cache.service.js';
+import type { OrchestratorSettings } from '../config/orchestrator.section.js';
+import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
+import type { OrderResult } from './orchestrator.types.js';
+
+type ClaimRecord =
+  | { state: 'claimed'; owner: string; at: string }
+  | { state: 'done'; owner: string; at: string; result: OrderResult };
+
+export type Claim =
+  | { kind: 'claimed'; key: string; owner: string; storeUnavailable: boolean }
+  | { kind: 'done'; result: OrderResult }
+  | { kind: 'in_progress'; since: string | null }
+  | { kind: 'unavailable' };
+
+const claimKey = (signalId: string, userId: string) => `orchestrator:signal:${signalId}:${userId}`;
+
+/**
+ * Idempotency of signals, one key per signal and user, claimed before anything is sent:
+ * - in this process the claim is atomic (a synchronous in-flight set), so two concurrent retries
+ *   cannot both pass;
+ * - across processes the claim is written to the cache and read back, so a retry that reaches
+ *   another instance after the first claim landed sees it. (The cache has no set-if-absent yet,
+ *   so two instances claiming in the same few milliseconds are not excluded; see docs.)
+ * A finished attempt stores its result; a retry gets that result back and sends nothing.
+ * An attempt that provably placed nothing releases the key, so a retry may place it.
+ */
+@Injectable()
+export class SignalClaims {
+  private readonly logger = new Logger('SignalClaims');
+  private readonly inFlight = new Set<string>();
+
+  constructor(
+    private readonly cache: CacheService,
+    @Inject(ORCHESTRATOR_SETTINGS) private readonly settings: OrchestratorSettings,
+  ) {}
+
+  async claim(signalId: string, userId: string): Promise<Claim> {
+    const key = claimKey(signalId, userId);
+    if (this.inFlight.has(key)) return { kind: 'in_progress', since: null };
+    this.inFlight.add(key);
+    try {
+      const existing = await this.cache.read<ClaimRecord>(key);
+      if (existing.state === 'hit' && existing.value) {
+        this.inFlight.delete(key);
+        const rec = existing.value;
+        return rec.state === 'done' ? { kind: 'done', result: rec.result } : { kind: 'in_progress', since: rec.at };
+      }
+      const storeUnavailable = existing.state === 'unavailable';
+      if (storeUnavailable && this.settings.idempotencyWhenUnavailable === 'refuse') {
+        this.inFlight.delete(key);
+        return { kind: 'unavailable' };
+      }
+      const owner = randomUUID();
+      await this.cache.set(key, { state: 'claimed', owner, at: new Date().toISOString() } satisfies ClaimRecord, {
+        ttlMs: this.settings.idempotencyTtlMs,
+      });
+      const back = await this.cache.read<ClaimRecord>(key);
+      if (back.state === 'hit' && back.value && back.value.owner !== owner) {
+        // Another instance claimed it between our read and write, and its write won.
+        this.inFlight.delete(key);
+        return back.value.state === 'done' ? { kind: 'done', result: back.value.result } : { kind: 'in_progress', since: back.value.at };
+      }
+      return { kind: 'claimed', key, owner, storeUnavailable };
+    } catch (err) {
+      this.inFlight.delete(key);
+      throw err;
+    }
+  }
+
+  /** The attempt ended with the order placed or its outcome unknown: keep it, never send again. */
+  async complete(claim: Extract<Claim, { kind: 'claimed' }>, result: OrderResult): Promise<void> {
+    try {
+      await this.cache.set(claim.key, { state: 'done', owner: claim.owner, at: result.at, result } satisfies ClaimRecord, {
+        ttlMs: this.settings.idempotencyTtlMs,
+      });
+    } catch (err) {
+      // The 'claimed' record stays, which also blocks a resend: safe, only less informative.
+      this.logger.error(`Could not store the result under ${claim.key}: ${(err as Error)?.name ?? 'error'}`);
+    } finally {
+      this.inFlight.delete(claim.key);
+    }
+  }
+
+  /** Known not placed: a retry may try again. */
+  async release(claim: Extract<Claim, { kind: 'claimed' }>): Promise<void> {
+    try {
+      await this.cache.delete(claim.key);
+    } catch (err) {
+      this.logger.error(`Could not release ${claim.key}: ${(err as Error)?.name ?? 'error'}`);
+    } finally {
+      this.inFlight.delete(claim.key);
+    }
+  }
+}
