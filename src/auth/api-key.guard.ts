@@ -1,0 +1,72 @@
+import {
+  BadRequestException,
+  ForbiddenException,
+  Injectable,
+  UnauthorizedException,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { USER_ID_PATTERN } from '../common/user-id.js';
+import { API_KEY_HEADER, ApiKeyService, type ApiCaller } from './api-key.service.js';
+
+export const ACCESS_RULE = Symbol('api-key-access-rule');
+
+/** Set by `@ApiKeyAuth()`: admin-only, or the route param holding the user id a user-scoped key must own. */
+export interface AccessRule {
+  adminOnly?: boolean;
+  userParam?: string;
+}
+
+const CALLER = Symbol('api-caller');
+type RequestWithCaller = Request & { [CALLER]?: ApiCaller };
+
+/** The caller the guard authenticated on this request (undefined on unguarded routes). */
+export function getApiCaller(req: Request): ApiCaller | undefined {
+  return (req as RequestWithCaller)[CALLER];
+}
+
+/**
+ * 401 without a valid `x-api-key`; 403 when a user-scoped key asks for another user's id or an
+ * admin-only route. The user id is checked here, before any handler, so a handler never even
+ * sees a request for a user the key does not own.
+ */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  constructor(
+    private readonly keys: ApiKeyService,
+    private readonly reflector: Reflector,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest<RequestWithCaller>();
+    const presented = req.headers[API_KEY_HEADER];
+    const caller = this.keys.authenticate(presented);
+    if (!caller) {
+      throw new UnauthorizedException(
+        presented === undefined || presented === ''
+          ? `Missing API key: send it in the ${API_KEY_HEADER} header`
+          : `Invalid API key in the ${API_KEY_HEADER} header`,
+      );
+    }
+    req[CALLER] = caller;
+    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (rule?.adminOnly && !caller.admin) {
+      throw new ForbiddenException(`This endpoint needs an admin API key; key "${caller.name}" is scoped to one user`);
+    }
+    if (rule?.userParam) {
+      const userId = req.params?.[rule.userParam];
+      if (typeof userId !== 'string' || !USER_ID_PATTERN.test(userId)) {
+        throw new BadRequestException(`${rule.userParam} must be 1-64 characters A-Z, 0-9 or _ (e.g. PAPER_TRADER_001)`);
+      }
+      if (!ApiKeyService.mayActOn(caller, userId)) {
+        throw new ForbiddenException(`API key "${caller.name}" may act only on its own user, not on ${userId}`);
+      }
+    }
+    return true;
+  }
+}

@@ -1,0 +1,57 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ApiKeyScope } from '../config/auth.section.js';
+import { APP_CONFIG } from '../config/config.constants.js';
+import type { AppConfig } from '../config/load-config.js';
+
+export const API_KEY_HEADER = 'x-api-key';
+
+/** Who is calling: the key's name (for audit `who`) and what it may touch. Never the secret. */
+export interface ApiCaller {
+  name: string;
+  scope: ApiKeyScope;
+  admin: boolean;
+}
+
+interface KnownKey {
+  caller: ApiCaller;
+  digest: Buffer;
+}
+
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/**
+ * Matches a presented key against the configured ones in constant time: both sides are hashed
+ * to equal length and every configured key is compared, so timing says nothing about how much
+ * of a key was right or which key matched.
+ */
+@Injectable()
+export class ApiKeyService {
+  private readonly known: KnownKey[];
+
+  constructor(@Inject(APP_CONFIG) config: Pick<AppConfig, 'auth'>) {
+    this.known = config.auth.apiKeys.map((k) => ({
+      caller: { name: k.name, scope: k.scope, admin: k.scope.kind === 'admin' },
+      digest: digest(k.secret),
+    }));
+  }
+
+  get configured(): boolean {
+    return this.known.length > 0;
+  }
+
+  authenticate(presented: unknown): ApiCaller | null {
+    if (typeof presented !== 'string' || presented.length === 0 || presented.length > 1024) return null;
+    const d = digest(presented);
+    let match: ApiCaller | null = null;
+    for (const k of this.known) {
+      if (timingSafeEqual(d, k.digest) && match === null) match = k.caller;
+    }
+    return match;
+  }
+
+  /** May this caller act on this user's data? */
+  static mayActOn(caller: ApiCaller, userId: string): boolean {
+    return caller.scope.kind === 'admin' || caller.scope.userId === userId;
+  }
+}

@@ -1,0 +1,31 @@
+import { SetMetadata, UseGuards, applyDecorators, createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { ThrottlerGuard } from '@nestjs/throttler';
+import type { Request } from 'express';
+import { ACCESS_RULE, ApiKeyGuard, getApiCaller, type AccessRule } from './api-key.guard.js';
+
+/**
+ * Rate limit, then API key. `userParam` names the route param a user-scoped key must own
+ * (e.g. `@ApiKeyAuth({ userParam: 'userId' })`); `adminOnly` refuses user-scoped keys.
+ */
+export function ApiKeyAuth(rule: AccessRule = {}) {
+  return applyDecorators(SetMetadata(ACCESS_RULE, rule), UseGuards(ThrottlerGuard, ApiKeyGuard));
+}
+
+/** Rate limit only, for routes whose credential is something else (the login callback's state). */
+export function RateLimited() {
+  return UseGuards(ThrottlerGuard);
+}
+
+/** Handler parameter: the authenticated `ApiCaller`. */
+export const Caller = createParamDecorator((_data: unknown, ctx: ExecutionContext) =>
+  getApiCaller(ctx.switchToHttp().getRequest<Request>()),
+);
+
+/** Handler parameter: `{ who, clientAddress }` for audit events. */
+export const CallerIdentity = createParamDecorator((_data: unknown, ctx: ExecutionContext) =>
+  callerIdentity(ctx.switchToHttp().getRequest<Request>()),
+);
+
+export function callerIdentity(req: Request): { who: string; clientAddress: string | undefined } {
+  return { who: getApiCaller(req)?.name ?? 'anonymous', clientAddress: req.ip ?? req.socket?.remoteAddress };
+}

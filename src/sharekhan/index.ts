@@ -1,0 +1,17 @@
+export { ShareKhanAuthModule } from './sharekhan.module.js';
+export {
+  ShareKhanTokenStore,
+  InvalidUserIdError,
+  assertUserId,
+  tokenKey,
+  type TokenRecordStatus,
+  type TokenView,
+  type TokenLookup,
+  type TokenStatus,
+  type TokenSource,
+  type SubmitInput,
+} from './token-store.service.js';
+export type { AuditActor, AuditEvent } from './token-audit.service.js';
+export { ShareKhanClientFactory, ShareKhanNotConfiguredError } from './sharekhan-client.factory.js';
+export { TokenClock } from './token-clock.js';
+export * from './sharekhan-client.js';

@@ -1,0 +1,231 @@
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  BadGatewayException,
+  BadRequestException,
+  ConflictException,
+  GatewayTimeoutException,
+  HttpException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { CacheService } from '../cache/cache.service.js';
+import { APP_CONFIG } from '../config/config.constants.js';
+import type { AppConfig } from '../config/load-config.js';
+import { RequestTokenError, ShareKhanSecretKeyError, exchangeRequestToken } from './request-token-exchange.js';
+import { ShareKhanClientFactory, ShareKhanNotConfiguredError } from './sharekhan-client.factory.js';
+import {
+  BrokerAuthError,
+  BrokerBadRequestError,
+  BrokerError,
+  BrokerRateLimitError,
+  BrokerTimeoutError,
+} from './sharekhan-client.js';
+import { TokenClock } from './token-clock.js';
+import { ShareKhanTokenStore, assertUserId, type TokenView } from './token-store.service.js';
+
+export interface Identity {
+  who: string;
+  clientAddress?: string;
+}
+
+interface LoginState {
+  userId: string;
+  requestedBy: string;
+  clientAddress: string | null;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface LoginUrl {
+  userId: string;
+  loginUrl: string;
+  state: string;
+  expiresAt: string;
+  redirectUrl: string | null;
+}
+
+export type ValidationOutcome =
+  | { valid: true; token: TokenView }
+  | { valid: false; reason: string; token: TokenView | null };
+
+/** The state is a bearer credential for ten minutes: only its hash is used as a key. */
+const stateKey = (state: string) => `sharekhan:login-state:${createHash('sha256').update(state, 'utf8').digest('hex')}`;
+
+/**
+ * The broker side of tokens: the daily login (one-time state, tag-checked request-token
+ * exchange, POST /access/token) and the cheap validation call.
+ */
+@Injectable()
+export class ShareKhanSessionService {
+  private readonly logger = new Logger('ShareKhanSession');
+  private readonly settings: AppConfig['sharekhan'];
+
+  constructor(
+    private readonly cache: CacheService,
+    private readonly store: ShareKhanTokenStore,
+    private readonly clients: ShareKhanClientFactory,
+    private readonly clock: TokenClock,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.settings = config.sharekhan;
+  }
+
+  async createLoginUrl(userId: string, by: Identity): Promise<LoginUrl> {
+    assertUserId(userId);
+    const { apiKey } = this.loginCredentials();
+    const state = randomBytes(32).toString('base64url');
+    const now = this.clock.now();
+    const value: LoginState = {
+      userId,
+      requestedBy: by.who,
+      clientAddress: by.clientAddress ?? null,
+      createdAt: now,
+      expiresAt: now + this.settings.loginStateTtlMs,
+    };
+    await this.cache.set(stateKey(state), value, { ttlMs: this.settings.loginStateTtlMs });
+    const url = new URL(this.settings.loginUrl);
+    url.searchParams.set('api_key', apiKey);
+    url.searchParams.set('state', state);
+    if (this.settings.vendorKey) url.searchParams.set('vendor_key', this.settings.vendorKey);
+    if (this.settings.versionId) url.searchParams.set('version_id', this.settings.versionId);
+    await this.store.audit(userId, {
+      action: 'login_started',
+      actor: { who: by.who, source: 'api', clientAddress: by.clientAddress },
+      detail: `state valid until ${new Date(value.expiresAt).toISOString()}`,
+    });
+    return {
+      userId,
+      loginUrl: url.href,
+      state,
+      expiresAt: new Date(value.expiresAt).toISOString(),
+      redirectUrl: this.settings.redirectUrl,
+    };
+  }
+
+  /** The redirect back from ShareKhan. The state names the user; it works once, before it expires. */
+  async completeLogin(requestToken: string, state: string, clientAddress?: string): Promise<{ token: TokenView; store: string }> {
+    const { secretKey } = this.loginCredentials();
+    const login = await this.takeState(state);
+    const actor = { who: login.requestedBy, source: 'login', clientAddress };
+    const failed = async (detail: string, error: HttpException): Promise<never> => {
+      await this.store.audit(login.userId, { action: 'exchange_failed', actor, detail });
+      throw error;
+    };
+
+    let exchange: ReturnType<typeof exchangeRequestToken>;
+    try {
+      exchange = exchangeRequestToken(requestToken, secretKey, { versionId: this.settings.versionId });
+    } catch (err) {
+      if (err instanceof RequestTokenError) {
+        return failed(`${err.code}: ${err.message}`, new BadRequestException(`request_token rejected: ${err.message}. Start the login again.`));
+      }
+      if (err instanceof ShareKhanSecretKeyError) {
+        this.logger.error(`login exchange impossible: ${err.message}`);
+        return failed('secret key misconfigured', new ServiceUnavailableException('ShareKhan login is misconfigured (SHAREKHAN_SECRET_KEY); the operator has to fix it'));
+      }
+      throw err;
+    }
+
+    let accessToken: string;
+    let brokerCustomer: string | undefined;
+    try {
+      const result = await this.clients.client().createAccessToken({ requestToken: exchange.exchangeValue, state });
+      accessToken = result.accessToken;
+      brokerCustomer = result.customerId;
+    } catch (err) {
+      if (err instanceof BrokerError) return failed(err.message, brokerHttpError(err, 'exchange the request token'));
+      throw err;
+    }
+    const note =
+      brokerCustomer !== undefined && brokerCustomer !== exchange.customerId
+        ? `; broker answered customer ${brokerCustomer}, kept ${exchange.customerId} from the request token`
+        : '';
+    const saved = await this.store.submit(login.userId, {
+      accessToken,
+      customerId: exchange.customerId,
+      source: 'login',
+      actor,
+      action: 'exchanged',
+    });
+    if (note) await this.store.audit(login.userId, { action: 'customer_mismatch', actor, fingerprint: saved.view.fingerprint, detail: note.slice(2) });
+    return { token: saved.view, store: saved.store };
+  }
+
+  /** Asks ShareKhan for the day's orders: the cheapest call that proves the token works. */
+  async validate(userId: string, by: Identity): Promise<ValidationOutcome> {
+    const found = await this.store.lookup(userId);
+    const actor = { who: by.who, source: 'api', clientAddress: by.clientAddress };
+    switch (found.kind) {
+      case 'unavailable':
+        throw new ServiceUnavailableException(`Cannot read the token of ${userId} right now (Redis unreachable and not in memory); retry shortly`);
+      case 'missing':
+        throw new NotFoundException(`No ShareKhan token stored for ${userId}: submit one with PUT /sharekhan/users/${userId}/token or log in`);
+      case 'expired':
+        return { valid: false, reason: `token expired at ${found.view.expiresAt}`, token: found.view };
+      case 'invalid':
+        return { valid: false, reason: `token is ${found.view.status}`, token: found.view };
+    }
+    const { accessToken, view } = found;
+    if (!view.customerId) {
+      throw new ConflictException(`The token of ${userId} has no ShareKhan customer id, which the check needs: submit the token again with customerId`);
+    }
+    try {
+      await this.clients.client().getDayOrders(accessToken, view.customerId);
+    } catch (err) {
+      if (err instanceof BrokerAuthError) {
+        await this.store.markInvalid(userId, 'ShareKhan refused the token (HTTP 403) on a validation call', actor);
+        const after = await this.store.lookup(userId);
+        return { valid: false, reason: 'ShareKhan refused the token (403); it is now marked invalid', token: 'view' in after ? after.view : null };
+      }
+      if (err instanceof BrokerError) {
+        await this.store.audit(userId, { action: 'validation_failed', actor, fingerprint: view.fingerprint, detail: err.message });
+        if (err instanceof BrokerBadRequestError) {
+          throw new ConflictException(`ShareKhan refused the check: ${err.brokerMessage ?? 'bad request'}; check the customerId submitted with the token`);
+        }
+        throw brokerHttpError(err, 'validate the token');
+      }
+      throw err;
+    }
+    const token = (await this.store.markValidated(userId, view.fingerprint, actor)) ?? view;
+    return { valid: true, token };
+  }
+
+  private loginCredentials(): { apiKey: string; secretKey: string } {
+    const { apiKey, secretKey } = this.settings;
+    if (!apiKey || !secretKey) {
+      throw new ShareKhanNotConfiguredError(
+        [!apiKey && 'SHAREKHAN_API_KEY', !secretKey && 'SHAREKHAN_SECRET_KEY'].filter(Boolean).join(' and '),
+      );
+    }
+    return { apiKey, secretKey };
+  }
+
+  private async takeState(state: string): Promise<LoginState> {
+    const key = stateKey(state);
+    const r = await this.cache.read<LoginState>(key);
+    if (r.state === 'unavailable') {
+      throw new ServiceUnavailableException('Cannot check the login state right now (Redis unreachable); start the login again');
+    }
+    const unknown = new BadRequestException(
+      'Unknown, expired or already used state: start the login again with GET /sharekhan/users/:userId/login-url',
+    );
+    if (r.state === 'miss' || !r.value) throw unknown;
+    // Consumed before anything else happens, so a replayed callback finds nothing.
+    await this.cache.delete(key);
+    if (r.value.expiresAt <= this.clock.now()) throw unknown;
+    return r.value;
+  }
+}
+
+function brokerHttpError(err: BrokerError, what: string): HttpException {
+  if (err instanceof BrokerBadRequestError) {
+    return new BadRequestException(`ShareKhan refused to ${what}: ${err.brokerMessage ?? 'bad request'}. Start the login again.`);
+  }
+  if (err instanceof BrokerAuthError) return new BadGatewayException(`ShareKhan refused this app's credentials while trying to ${what}`);
+  if (err instanceof BrokerRateLimitError) return new ServiceUnavailableException(`ShareKhan is rate limiting us; retry to ${what} later`);
+  if (err instanceof BrokerTimeoutError) return new GatewayTimeoutException(`ShareKhan did not answer in time while trying to ${what}`);
+  return new BadGatewayException(`ShareKhan could not ${what}: ${err.message}`);
+}

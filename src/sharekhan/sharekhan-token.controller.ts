@@ -1,0 +1,105 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Put, Post, Query, Req, ServiceUnavailableException } from '@nestjs/common';
+import type { Request } from 'express';
+import { ApiKeyAuth, CallerIdentity, RateLimited } from '../auth/auth.decorators.js';
+import { userIdSchema } from '../common/user-id.js';
+import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
+import { ShareKhanSessionService, type Identity } from './sharekhan-session.service.js';
+import { callbackQuerySchema, submitTokenSchema, type CallbackQuery, type SubmitTokenBody } from './sharekhan-token.dto.js';
+import { ShareKhanTokenStore, type TokenStatus } from './token-store.service.js';
+
+const userIdPipe = new ZodValidationPipe(userIdSchema, 'userId');
+
+/** Token endpoints. Every answer is `Cache-Control: no-store` (set by ShareKhanAuthModule's middleware). */
+@Controller('sharekhan')
+export class ShareKhanTokenController {
+  constructor(
+    private readonly store: ShareKhanTokenStore,
+    private readonly session: ShareKhanSessionService,
+  ) {}
+
+  @Put('users/:userId/token')
+  @ApiKeyAuth({ userParam: 'userId' })
+  async submit(
+    @Param('userId', userIdPipe) userId: string,
+    @Body(new ZodValidationPipe(submitTokenSchema)) body: SubmitTokenBody,
+    @CallerIdentity() by: Identity,
+  ) {
+    const saved = await this.store.submit(userId, {
+      accessToken: body.accessToken,
+      customerId: body.customerId ?? null,
+      loginId: body.loginId ?? null,
+      source: 'manual',
+      actor: { who: by.who, source: 'api', clientAddress: by.clientAddress },
+    });
+    return { present: true, usable: saved.view.status === 'active', ...saved.view, storedIn: saved.store, cacheMode: this.store.cacheMode };
+  }
+
+  @Get('users/:userId/token')
+  @ApiKeyAuth({ userParam: 'userId' })
+  async status(@Param('userId', userIdPipe) userId: string) {
+    const status = await this.store.status(userId);
+    if (status.state === 'unavailable') {
+      throw new ServiceUnavailableException(`Cannot tell whether ${userId} has a token right now (Redis unreachable and not in memory); retry shortly`);
+    }
+    return { ...describe(userId, status), cacheMode: this.store.cacheMode };
+  }
+
+  @Delete('users/:userId/token')
+  @ApiKeyAuth({ userParam: 'userId' })
+  async remove(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
+    const { revoked, view } = await this.store.revoke(userId, { who: by.who, source: 'api', clientAddress: by.clientAddress });
+    return { userId, revoked, status: revoked ? 'revoked' : 'missing', token: view, cacheMode: this.store.cacheMode };
+  }
+
+  @Post('users/:userId/token/validate')
+  @HttpCode(200)
+  @ApiKeyAuth({ userParam: 'userId' })
+  async validate(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
+    const outcome = await this.session.validate(userId, by);
+    return { userId, ...outcome, cacheMode: this.store.cacheMode };
+  }
+
+  @Get('users/:userId/audit')
+  @ApiKeyAuth({ userParam: 'userId' })
+  async audit(@Param('userId', userIdPipe) userId: string) {
+    const { events, complete } = await this.store.auditEvents(userId);
+    return { userId, count: events.length, complete, events };
+  }
+
+  @Get('users/:userId/login-url')
+  @ApiKeyAuth({ userParam: 'userId' })
+  loginUrl(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
+    return this.session.createLoginUrl(userId, by);
+  }
+
+  /** ShareKhan redirects the user's browser here; the one-time state is the credential, not an API key. */
+  @Get('callback')
+  @RateLimited()
+  async callback(@Query(new ZodValidationPipe(callbackQuerySchema, 'query')) query: CallbackQuery, @Req() req: Request) {
+    const { token, store } = await this.session.completeLogin(query.request_token, query.state, req.ip);
+    return { present: true, usable: token.status === 'active', ...token, storedIn: store, cacheMode: this.store.cacheMode };
+  }
+
+  @Get('tokens')
+  @ApiKeyAuth({ adminOnly: true })
+  async list() {
+    const { users, complete } = await this.store.list();
+    return {
+      count: users.length,
+      complete,
+      cacheMode: this.store.cacheMode,
+      users: users.map(({ userId, status }) => describe(userId, status)),
+    };
+  }
+}
+
+function describe(userId: string, status: TokenStatus) {
+  switch (status.state) {
+    case 'present':
+      return { present: true, usable: status.view.status === 'active', reason: status.reason, ...status.view };
+    case 'missing':
+      return { userId, present: false, usable: false, status: 'missing' as const };
+    case 'unavailable':
+      return { userId, present: null, usable: false, status: 'unknown' as const, reason: 'Redis unreachable and not in memory' };
+  }
+}
