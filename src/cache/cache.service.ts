@@ -222,12 +222,14 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
    */
   private async casWrite(k: string, rec: StoredRecord): Promise<string> {
     const gateway = this.gateway!;
-    const first = await gateway.run((c) => c.casSet(k, rec.version, encodeRecord(rec), pxat(rec)));
+    // One deadline for both attempts: a live write never waits longer than one command timeout.
+    const deadline = performance.now() + this.options.commandTimeoutMs;
+    const first = await gateway.run((c) => c.casSet(k, rec.version, encodeRecord(rec), pxat(rec)), deadline);
     if (first === 1) return rec.version;
     this.hlc.observe(String(first));
     const bumped = { ...rec, version: this.hlc.next() };
     this.mirror(k, bumped);
-    const second = await gateway.run((c) => c.casSet(k, bumped.version, encodeRecord(bumped), pxat(bumped)));
+    const second = await gateway.run((c) => c.casSet(k, bumped.version, encodeRecord(bumped), pxat(bumped)), deadline);
     if (second !== 1) this.memory.delete(k);
     return bumped.version;
   }

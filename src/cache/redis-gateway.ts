@@ -20,7 +20,8 @@ export function isTimeout(err: unknown): boolean {
 }
 
 type CasClient = RedisClient & {
-  casSet(key: string, version: string, record: string, pxat: string): Promise<1 | string>;
+  /** See CAS_SET_LUA; `channel` ('' for none) receives the L1 invalidation of a successful write. */
+  casSet(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
 };
 
 /**
@@ -36,6 +37,7 @@ export class RedisGateway {
   private connected = false;
   private probeTimer: NodeJS.Timeout | null = null;
   private closing = false;
+  private inFlight = 0;
   reconnectAttempts = 0;
   lastError: string | null = null;
 
@@ -128,12 +130,27 @@ export class RedisGateway {
    * Runs one Redis operation through the breaker. Throws when Redis is not usable or the command
    * fails; the caller decides how to serve the operation from memory.
    */
-  async run<T>(fn: (client: CasClient) => Promise<T>): Promise<T> {
+  async run<T>(fn: (client: CasClient) => Promise<T>, deadline = performance.now() + this.options.commandTimeoutMs): Promise<T> {
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) throw new Error('Command timed out before it was sent');
+    // Adaptive batching: pipelining same-tick commands wins when many are in flight, but costs
+    // a tick of latency to a lone command. ioredis reads this option on every call.
+    this.client.options.enableAutoPipelining = this.inFlight > 0;
+    this.inFlight++;
+    // ioredis starts a command's timeout only when its auto-pipeline batch is sent, and a batch
+    // waits for the previous one: against a hung Redis that stacks timeouts. The deadline is ours.
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('Command timed out')), remaining);
+    });
     try {
-      return await this.breaker.execute(() => fn(this.client));
+      return await Promise.race([this.breaker.execute(() => fn(this.client)), expired]);
     } catch (err) {
       if (!(err instanceof BrokenCircuitError)) this.lastError = (err as Error).message;
       throw err;
+    } finally {
+      clearTimeout(timer);
+      this.inFlight--;
     }
   }
 
