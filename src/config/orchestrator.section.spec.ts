@@ -1,0 +1,58 @@
+import { ConfigError, loadConfig } from './load-config.js';
+
+const load = (env: Record<string, string>) => loadConfig({ NODE_ENV: 'test', ...env }).orchestrator;
+
+function problemsOf(env: Record<string, string>): string {
+  try {
+    loadConfig({ NODE_ENV: 'test', ...env });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('orchestrator config section', () => {
+  it('reads TRADING_USERS as userId:mode:customerId:loginId', () => {
+    const s = load({ TRADING_USERS: 'PAPER_TRADER_001:paper::, MASTER_USER_001:live:C100:LOGIN100' });
+    expect(s.users).toEqual([
+      { userId: 'PAPER_TRADER_001', mode: 'paper', customerId: '', loginId: '' },
+      { userId: 'MASTER_USER_001', mode: 'live', customerId: 'C100', loginId: 'LOGIN100' },
+    ]);
+  });
+
+  it('has no users and the default check times when unset', () => {
+    const s = load({});
+    expect(s.users).toEqual([]);
+    expect(s.premarketTimes.map((t) => t.label)).toEqual(['08:45', '09:10']);
+    expect(s.fanoutConcurrency).toBe(4);
+  });
+
+  it('names each bad entry and what it wants', () => {
+    const msg = problemsOf({ TRADING_USERS: 'master_user:live:C1:L1,A:demo:C1:L1,B:live::,C:paper,D:paper::,D:paper::' });
+    expect(msg).toContain('entry 1 user id "master_user"');
+    expect(msg).toContain('entry 2 mode "demo" (wants paper or live)');
+    expect(msg).toContain('entry 3 customer id');
+    expect(msg).toContain('required for live users');
+    expect(msg).toContain('entry 4 has 2 field(s)');
+    expect(msg).toContain('entry 6 repeats user id D');
+  });
+
+  it('rejects malformed check times', () => {
+    expect(problemsOf({ ORCHESTRATOR_PREMARKET_CHECK_IST: '8:45,25:00' })).toContain('wants HH:MM times in IST');
+    expect(load({ ORCHESTRATOR_PREMARKET_CHECK_IST: '' }).premarketTimes).toEqual([]);
+  });
+
+  it('takes static tokens only for configured users, by exact id, and never echoes them', () => {
+    const s = load({
+      TRADING_USERS: 'MASTER_USER_001:live:C100:LOGIN100',
+      SHAREKHAN_ACCESS_TOKEN_MASTER_USER_001: 'secret-token-for-master',
+      SHAREKHAN_ACCESS_TOKEN_MASTER_USER_002: 'secret-token-for-someone-else',
+    });
+    expect([...s.envTokens.keys()]).toEqual(['MASTER_USER_001']);
+    expect(s.strayEnvTokenVars).toEqual(['SHAREKHAN_ACCESS_TOKEN_MASTER_USER_002']);
+
+    const msg = problemsOf({ TRADING_USERS: 'bad', SHAREKHAN_ACCESS_TOKEN_X: 'secret-token-for-x', ORCHESTRATOR_FANOUT_CONCURRENCY: 'x' });
+    expect(msg).not.toContain('secret-token-for-x');
+  });
+});

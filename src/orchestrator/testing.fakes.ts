@@ -1,0 +1,116 @@
+/**
+ * Small fakes for the orchestrator's unit tests (not used by the app): a token store that
+ * implements the contract in memory and records every lookup, and a live order client.
+ */
+import { CacheService } from '../cache/cache.service.js';
+import type { ReadResult } from '../cache/cache.types.js';
+import type { OrchestratorSettings, TradingUser } from '../config/orchestrator.section.js';
+import type { PlaceOrderResult } from '../sharekhan/sharekhan-client.js';
+import type { Order } from '../sharekhan/sharekhan-order.schema.js';
+import type { LiveOrderClient } from './live-broker.js';
+import { fingerprintOf, maskOf } from './token-fingerprint.js';
+import type { TokenLookupLike, TokenStorePort, TokenViewLike } from './token-store.port.js';
+
+export function settingsFor(users: TradingUser[], over: Partial<OrchestratorSettings> = {}): OrchestratorSettings {
+  return {
+    users,
+    envTokens: new Map(),
+    strayEnvTokenVars: [],
+    premarketTimes: [],
+    premarketDays: '1-5',
+    fanoutConcurrency: 4,
+    idempotencyTtlMs: 60_000,
+    idempotencyWhenUnavailable: 'proceed',
+    paperRequiresToken: true,
+    orderHistoryLimit: 100,
+    orderHistoryTtlMs: 60_000,
+    orderTimeoutMs: 1_000,
+    tokenSubmitPath: 'PUT /sharekhan/users/{userId}/token',
+    ...over,
+  };
+}
+
+export const PAPER: TradingUser = { userId: 'PAPER_TRADER_001', mode: 'paper', customerId: '', loginId: '' };
+export const LIVE: TradingUser = { userId: 'MASTER_USER_001', mode: 'live', customerId: 'C100', loginId: 'LOGIN100' };
+export const LIVE2: TradingUser = { userId: 'LIVE_USER_002', mode: 'live', customerId: 'C200', loginId: 'LOGIN200' };
+
+export function viewOf(userId: string, token: string, over: Partial<TokenViewLike> = {}): TokenViewLike {
+  return {
+    userId,
+    status: 'active',
+    mask: maskOf(token),
+    fingerprint: fingerprintOf(token),
+    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    secondsLeft: 3600,
+    source: 'manual',
+    lastValidatedAt: null,
+    ...over,
+  };
+}
+
+export class FakeTokenStore implements TokenStorePort {
+  readonly answers = new Map<string, TokenLookupLike>();
+  readonly lookups: string[] = [];
+  readonly invalidated: { userId: string; reason: string }[] = [];
+  readonly audits: { userId: string; action: string; fingerprint?: string }[] = [];
+  /** When set, every lookup answers this (e.g. unavailable). */
+  override: TokenLookupLike | null = null;
+
+  put(userId: string, token: string, over: Partial<TokenViewLike> = {}): void {
+    this.answers.set(userId, { kind: 'found', accessToken: token, view: viewOf(userId, token, over) });
+  }
+
+  async lookup(userId: string): Promise<TokenLookupLike> {
+    this.lookups.push(userId);
+    return this.override ?? this.answers.get(userId) ?? { kind: 'missing' };
+  }
+
+  async markInvalid(userId: string, reason: string): Promise<void> {
+    this.invalidated.push({ userId, reason });
+    const a = this.answers.get(userId);
+    if (a && a.kind === 'found') this.answers.set(userId, { kind: 'invalid', view: { ...a.view, status: 'invalid' } });
+  }
+
+  async audit(userId: string, event: { action: string; fingerprint?: string }): Promise<void> {
+    this.audits.push({ userId, action: event.action, fingerprint: event.fingerprint });
+  }
+}
+
+export class FakeLiveClient implements LiveOrderClient {
+  readonly sent: { accessToken: string; order: Order }[] = [];
+  /** Per call: throw this error instead of answering (consumed in order). */
+  readonly failures: unknown[] = [];
+  delayMs = 0;
+  inFlight = 0;
+  maxInFlight = 0;
+  private seq = 0;
+
+  async placeOrder(accessToken: string, order: Order): Promise<PlaceOrderResult> {
+    this.sent.push({ accessToken, order });
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+      const failure = this.failures.shift();
+      if (failure) throw failure;
+      const orderId = String(++this.seq + 5000);
+      return { orderId, orderStatus: 'Pending', data: { orderId } };
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+/** A memory-mode CacheService whose reads can be switched to "unavailable" (Redis down, key not in memory). */
+export class SwitchableCache extends CacheService {
+  unavailable = false;
+
+  constructor() {
+    super({ redis: null, keyPrefix: 't:' });
+  }
+
+  override async read<T>(key: string): Promise<ReadResult<T>> {
+    if (this.unavailable) return { state: 'unavailable', source: 'none' };
+    return super.read<T>(key);
+  }
+}
