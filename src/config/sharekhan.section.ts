@@ -29,13 +29,9 @@ export interface ShareKhanSettings {
     /** True when no key was configured and a throwaway one was made (never in production). */
     generated: boolean;
   };
-  /** Tokens seeded from SHAREKHAN_ACCESS_TOKEN_<USER_ID> variables (source `env`). */
-  envTokens: { userId: string; accessToken: string; customerId: string | null }[];
 }
 
 const KEY_ID = /^[A-Za-z0-9_.-]{1,32}$/;
-const ENV_TOKEN = /^SHAREKHAN_ACCESS_TOKEN_([A-Z0-9_]{1,64})$/;
-const ENV_CUSTOMER = (userId: string) => `SHAREKHAN_CUSTOMER_ID_${userId}`;
 
 /** Problems name the entry by position and id only: a key never reaches a log. */
 export function parseTokenKeys(raw: string | undefined): { keys: TokenKeySpec[]; problems: string[] } {
@@ -140,23 +136,11 @@ function cutoffMinutes(hhmm: string): number {
   return h * 60 + m;
 }
 
-function envTokens(env: Readonly<Record<string, string | undefined>>): ShareKhanSettings['envTokens'] {
-  const out: ShareKhanSettings['envTokens'] = [];
-  for (const [name, value] of Object.entries(env)) {
-    const m = ENV_TOKEN.exec(name);
-    if (!m || value === undefined || value.trim() === '') continue;
-    const customer = env[ENV_CUSTOMER(m[1])]?.trim();
-    out.push({ userId: m[1], accessToken: value.trim(), customerId: customer ? customer : null });
-  }
-  return out;
-}
-
 /** Environment variables of the ShareKhan module: broker endpoints and credentials, token lifetime and encryption. */
 export const sharekhanSection = defineSection({
   schema: schema as unknown as z.ZodObject<z.ZodRawShape>,
   secrets: ['SHAREKHAN_API_KEY', 'SHAREKHAN_SECRET_KEY', 'SHAREKHAN_VENDOR_KEY', 'TOKEN_ENCRYPTION_KEYS'],
-  secretPatterns: [ENV_TOKEN],
-  build: (raw, env): ShareKhanSettings => {
+  build: (raw): ShareKhanSettings => {
     const e = raw as z.infer<typeof schema>;
     let { keys } = parseTokenKeys(e.TOKEN_ENCRYPTION_KEYS);
     let activeKeyId = e.TOKEN_ENCRYPTION_ACTIVE_KEY_ID ?? keys[0]?.id;
@@ -180,7 +164,6 @@ export const sharekhanSection = defineSection({
       loginStateTtlMs: e.SHAREKHAN_LOGIN_STATE_TTL_SECONDS * 1000,
       audit: { maxEvents: e.SHAREKHAN_AUDIT_MAX_EVENTS, ttlMs: e.SHAREKHAN_AUDIT_TTL_HOURS * 3_600_000 },
       encryption: { keys, activeKeyId: activeKeyId!, generated },
-      envTokens: envTokens(env),
     };
   },
 });

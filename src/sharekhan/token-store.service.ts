@@ -1,4 +1,4 @@
-import { BadRequestException, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
 import { CacheService } from '../cache/cache.service.js';
 import type { CacheMode } from '../cache/cache.types.js';
 import { USER_ID_PATTERN } from '../common/user-id.js';
@@ -98,7 +98,7 @@ export function assertUserId(userId: unknown): asserts userId is string {
  * id. Lookups never try another id and never scan; the list of users comes from an index value.
  */
 @Injectable()
-export class ShareKhanTokenStore implements OnApplicationBootstrap {
+export class ShareKhanTokenStore {
   private readonly logger = new Logger('ShareKhanTokenStore');
   private readonly settings: AppConfig['sharekhan'];
   private readonly indexed = new Set<string>();
@@ -115,25 +115,6 @@ export class ShareKhanTokenStore implements OnApplicationBootstrap {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.settings = config.sharekhan;
-  }
-
-  async onApplicationBootstrap(): Promise<void> {
-    if (this.settings.envTokens.length === 0) return;
-    // Seeding blind while Redis is still connecting could replace a newer token on replay.
-    await this.cache.connect();
-    for (const t of this.settings.envTokens) {
-      const found = await this.lookup(t.userId);
-      if (found.kind === 'missing') {
-        await this.submit(t.userId, {
-          accessToken: t.accessToken,
-          customerId: t.customerId,
-          source: 'env',
-          actor: { who: 'env', source: 'env' },
-        });
-      } else if (found.kind === 'unavailable') {
-        this.logger.warn(`token for ${t.userId} from the environment not seeded: the cache cannot say whether one exists`);
-      }
-    }
   }
 
   get cacheMode(): CacheMode {

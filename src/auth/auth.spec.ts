@@ -1,0 +1,95 @@
+import { ForbiddenException, UnauthorizedException, BadRequestException, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ConfigError, loadConfig } from '../config/load-config.js';
+import { ACCESS_RULE, ApiKeyGuard, getApiCaller, type AccessRule } from './api-key.guard.js';
+import { ApiKeyService } from './api-key.service.js';
+
+const ADMIN = 'admin-secret-0123456789abcdef';
+const USER = 'user-a-secret-0123456789abcdef';
+const env = (apiKeys: string) => ({ NODE_ENV: 'test', API_KEYS: apiKeys });
+
+describe('API_KEYS parsing', () => {
+  it('parses name:scope:secret entries (secrets may contain colons)', () => {
+    const cfg = loadConfig(env(`ops:admin:${ADMIN}, ua:USER_A:${USER}:x`));
+    expect(cfg.auth.apiKeys).toEqual([
+      { name: 'ops', scope: { kind: 'admin' }, secret: ADMIN },
+      { name: 'ua', scope: { kind: 'user', userId: 'USER_A' }, secret: `${USER}:x` },
+    ]);
+  });
+
+  it.each([
+    ['ops-admin-no-colons', /entry 1 to be name:scope:secret/],
+    [`ops:Admin:${ADMIN}`, /scope admin or a user id/],
+    ['ops:admin:short', /at least 16 characters/],
+    [`ops:admin:${ADMIN},ops:USER_A:${USER}`, /name not used before/],
+    [`ops:admin:${ADMIN},ua:USER_A:${ADMIN}`, /its own secret/],
+  ])('refuses %s with a message naming API_KEYS and hiding the value', (value, message) => {
+    let err: unknown;
+    try {
+      loadConfig(env(value));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const text = (err as Error).message;
+    expect(text).toMatch(/API_KEYS=\(hidden, \d+ characters\)/);
+    expect(text).toMatch(message);
+    expect(text).not.toContain(ADMIN);
+    expect(text).not.toContain(USER);
+  });
+});
+
+describe('ApiKeyService', () => {
+  const keys = new ApiKeyService(loadConfig(env(`ops:admin:${ADMIN},ua:USER_A:${USER}`)));
+
+  it('authenticates exact keys only', () => {
+    expect(keys.authenticate(ADMIN)).toMatchObject({ name: 'ops', admin: true });
+    expect(keys.authenticate(USER)).toMatchObject({ name: 'ua', admin: false });
+    expect(keys.authenticate(`${ADMIN} `)).toBeNull();
+    expect(keys.authenticate(ADMIN.slice(0, -1))).toBeNull();
+    expect(keys.authenticate(undefined)).toBeNull();
+    expect(keys.authenticate(['a', 'b'])).toBeNull();
+    expect(keys.authenticate('x'.repeat(5000))).toBeNull();
+  });
+
+  it('scopes: admin on anyone, user key on its own user only', () => {
+    const ua = keys.authenticate(USER)!;
+    expect(ApiKeyService.mayActOn(ua, 'USER_A')).toBe(true);
+    expect(ApiKeyService.mayActOn(ua, 'USER_B')).toBe(false);
+    expect(ApiKeyService.mayActOn(keys.authenticate(ADMIN)!, 'USER_B')).toBe(true);
+  });
+});
+
+describe('ApiKeyGuard', () => {
+  const keys = new ApiKeyService(loadConfig(env(`ops:admin:${ADMIN},ua:USER_A:${USER}`)));
+  const guard = new ApiKeyGuard(keys, new Reflector());
+
+  function context(headers: Record<string, string>, params: Record<string, string>, rule?: AccessRule) {
+    const req = { headers, params };
+    const handler = () => undefined;
+    if (rule) Reflect.defineMetadata(ACCESS_RULE, rule, handler);
+    const ctx = {
+      switchToHttp: () => ({ getRequest: () => req }),
+      getHandler: () => handler,
+      getClass: () => class {},
+    } as unknown as ExecutionContext;
+    return { ctx, req };
+  }
+
+  it('401 without or with a wrong key, with a message saying which', () => {
+    expect(() => guard.canActivate(context({}, {}).ctx)).toThrow(UnauthorizedException);
+    expect(() => guard.canActivate(context({}, {}).ctx)).toThrow(/Missing API key/);
+    expect(() => guard.canActivate(context({ 'x-api-key': 'nope' }, {}).ctx)).toThrow(/Invalid API key/);
+  });
+
+  it('403 for another user id or an admin-only route; 400 for a malformed id', () => {
+    const rule = { userParam: 'userId' };
+    expect(() => guard.canActivate(context({ 'x-api-key': USER }, { userId: 'USER_B' }, rule).ctx)).toThrow(ForbiddenException);
+    expect(() => guard.canActivate(context({ 'x-api-key': USER }, { userId: 'user_a' }, rule).ctx)).toThrow(BadRequestException);
+    expect(() => guard.canActivate(context({ 'x-api-key': USER }, {}, { adminOnly: true }).ctx)).toThrow(/admin API key/);
+    const ok = context({ 'x-api-key': USER }, { userId: 'USER_A' }, rule);
+    expect(guard.canActivate(ok.ctx)).toBe(true);
+    expect(getApiCaller(ok.req as never)?.name).toBe('ua');
+    expect(guard.canActivate(context({ 'x-api-key': ADMIN }, { userId: 'USER_B' }, rule).ctx)).toBe(true);
+  });
+});

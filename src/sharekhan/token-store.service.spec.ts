@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { CacheService } from '../cache/cache.service.js';
+import { loadConfig, type AppConfig } from '../config/load-config.js';
+import { TokenAuditLog } from './token-audit.service.js';
+import { TokenClock } from './token-clock.js';
+import { TokenKeyRing } from './token-crypto.js';
+import { ShareKhanTokenStore, tokenKey } from './token-store.service.js';
+
+const K1 = randomBytes(32).toString('base64');
+const K2 = randomBytes(32).toString('base64');
+const TOKEN = 'live-access-token-7f3a9c1d2e4b5a6f';
+const actor = { who: 'ops-admin', source: 'api', clientAddress: '10.0.0.1' };
+
+/** A fixed instant far enough ahead that the cache (on the real clock) accepts every expiry. */
+const T0 = Date.parse('2030-03-04T04:30:00Z'); // 10:00 IST
+
+function build(env: Record<string, string> = {}, cache = new CacheService({ redis: null })) {
+  const config: AppConfig = loadConfig({
+    NODE_ENV: 'test',
+    TOKEN_ENCRYPTION_KEYS: `k1:${K1}`,
+    SHAREKHAN_AUDIT_MAX_EVENTS: '10',
+    ...env,
+  });
+  const clock = new TokenClock();
+  let now = T0;
+  vi.spyOn(clock, 'now').mockImplementation(() => now);
+  const ring = TokenKeyRing.fromBase64(config.sharekhan.encryption.keys, config.sharekhan.encryption.activeKeyId);
+  const audit = new TokenAuditLog(cache, clock, config);
+  const store = new ShareKhanTokenStore(cache, ring, clock, audit, config);
+  return { store, cache, setNow: (t: number) => (now = t) };
+}
+
+describe('ShareKhanTokenStore', () => {
+  beforeAll(() => Logger.overrideLogger(false));
+  afterAll(() => Logger.overrideLogger(['log', 'error', 'warn']));
+
+  it('stores ciphertext only and finds the token for exactly that user', async () => {
+    const { store, cache } = build();
+    const { view } = await store.submit('USER_A', { accessToken: TOKEN, customerId: 'C100', source: 'manual', actor });
+    expect(view).toMatchObject({ userId: 'USER_A', status: 'active', customerId: 'C100', source: 'manual', submittedBy: 'ops-admin', tradingDay: '2030-03-04' });
+    expect(view.expiresAt).toBe('2030-03-05T00:30:00.000Z');
+    expect(JSON.stringify(view)).not.toContain(TOKEN);
+    expect(JSON.stringify(await cache.get(tokenKey('USER_A')))).not.toContain(TOKEN);
+
+    const found = await store.lookup('USER_A');
+    expect(found.kind).toBe('found');
+    expect(found.kind === 'found' && found.accessToken).toBe(TOKEN);
+    expect((await store.lookup('USER_B')).kind).toBe('missing');
+    expect((await store.lookup('user_a' as string).catch((e: Error) => e)) instanceof Error).toBe(true);
+  });
+
+  it('is expired at the IST cut-off, never served past it', async () => {
+    const { store, setNow } = build();
+    await store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
+    setNow(Date.parse('2030-03-05T00:29:59.999Z'));
+    expect((await store.lookup('USER_A')).kind).toBe('found');
+    setNow(Date.parse('2030-03-05T00:30:00.000Z'));
+    const after = await store.lookup('USER_A');
+    expect(after.kind).toBe('expired');
+    expect(after.kind === 'expired' && after.view).toMatchObject({ status: 'expired', secondsLeft: 0 });
+  });
+
+  it('a record copied under another user key does not decrypt (and is reported)', async () => {
+    const { store, cache } = build();
+    await store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
+    const rec = (await cache.get<Record<string, unknown>>(tokenKey('USER_A')))!;
+    await cache.set(tokenKey('USER_B'), { ...rec, userId: 'USER_B' }, { expiresAt: rec.expiresAt as number });
+    const moved = await store.lookup('USER_B');
+    expect(moved.kind).toBe('invalid');
+    const { events } = await store.auditEvents('USER_B');
+    expect(events[0]).toMatchObject({ action: 'decrypt_failed' });
+  });
+
+  it('key rotation: old records still open after a new active key, new ones use it', async () => {
+    const cache = new CacheService({ redis: null });
+    const before = build({}, cache);
+    await before.store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
+    const rotated = build({ TOKEN_ENCRYPTION_KEYS: `k1:${K1},k2:${K2}`, TOKEN_ENCRYPTION_ACTIVE_KEY_ID: 'k2' }, cache);
+    const old = await rotated.store.lookup('USER_A');
+    expect(old.kind === 'found' && old.accessToken).toBe(TOKEN);
+    await rotated.store.submit('USER_B', { accessToken: `${TOKEN}-b`, source: 'manual', actor });
+    expect(((await cache.get<{ sealed: { kid: string } }>(tokenKey('USER_B')))!).sealed.kid).toBe('k2');
+    const withoutK1 = build({ TOKEN_ENCRYPTION_KEYS: `k2:${K2}` }, cache);
+    expect((await withoutK1.store.lookup('USER_A')).kind).toBe('invalid');
+    const b = await withoutK1.store.lookup('USER_B');
+    expect(b.kind === 'found' && b.accessToken).toBe(`${TOKEN}-b`);
+  });
+
+  it('markInvalid and revoke drop the token text and leave a status', async () => {
+    const { store, cache } = build();
+    await store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
+    await store.markInvalid('USER_A', 'broker said 403', { who: 'orchestrator', source: 'orchestrator' });
+    const inv = await store.lookup('USER_A');
+    expect(inv.kind).toBe('invalid');
+    expect(((await cache.get<{ sealed: unknown }>(tokenKey('USER_A')))!).sealed).toBeNull();
+    const st = await store.status('USER_A');
+    expect(st.state === 'present' && st.reason).toBe('broker said 403');
+
+    await store.submit('USER_B', { accessToken: TOKEN, source: 'manual', actor });
+    expect((await store.revoke('USER_B', actor)).revoked).toBe(true);
+    const rev = await store.lookup('USER_B');
+    expect(rev.kind === 'invalid' && rev.view.status).toBe('revoked');
+    expect((await store.revoke('USER_C', actor)).revoked).toBe(false);
+  });
+
+  it('lists users from the index, never by scanning', async () => {
+    const { store } = build();
+    await store.submit('USER_B', { accessToken: TOKEN, source: 'manual', actor });
+    await store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
+    await store.submit('USER_A', { accessToken: `${TOKEN}2`, source: 'manual', actor });
+    const { users, complete } = await store.list();
+    expect(complete).toBe(true);
+    expect(users.map((u) => u.userId)).toEqual(['USER_A', 'USER_B']);
+  });
+
+  it('audit: newest first, capped, no token text', async () => {
+    const { store, setNow } = build();
+    for (let i = 0; i < 12; i++) {
+      setNow(T0 + i * 1000);
+      await store.submit('USER_A', { accessToken: `${TOKEN}-${i}`, source: 'manual', actor });
+    }
+    await store.audit('USER_A', { action: 'custom', actor, detail: 'line1\nline2' });
+    const { events, complete } = await store.auditEvents('USER_A');
+    expect(complete).toBe(true);
+    expect(events).toHaveLength(10);
+    expect(events[0]).toMatchObject({ action: 'custom', detail: 'line1 line2', who: 'ops-admin', clientAddress: '10.0.0.1' });
+    expect(events[1]).toMatchObject({ action: 'submitted', source: 'api' });
+    expect(events[1].fingerprint).toMatch(/^sha256:/);
+    expect(JSON.stringify(events)).not.toContain(TOKEN);
+  });
+});
