@@ -41,6 +41,33 @@ export interface CacheModuleOptions {
   breaker?: { failureThreshold?: number; halfOpenAfterMs?: number; halfOpenAfterMaxMs?: number };
   reconnect?: { baseDelayMs?: number; maxDelayMs?: number };
   memory?: { maxEntries?: number; maxBytes?: number };
+  /**
+   * Writes Redis has not confirmed, kept for replay. When full, the entry with the oldest version
+   * is dropped (policy `drop-oldest`), counted in status and warned about once per outage.
+   * Defaults to memory.maxEntries.
+   */
+  journal?: { maxEntries?: number };
+  /** How long a delete's tombstone lives (ms); longer than the longest outage you want to survive. */
+  tombstoneTtlMs?: number;
+  /** Near-cache in `redis` mode, kept coherent across instances by pub/sub invalidations. */
+  l1?: {
+    enabled?: boolean;
+    /** The subscriber connection is PINGed this often; a silent one is reconnected and L1 flushed. */
+    heartbeatMs?: number;
+    /**
+     * Publish invalidations on every write (default: same as enabled). Every instance sharing the
+     * prefix must publish if any uses L1; an ACL user then needs PUBLISH on `&<prefix>*`.
+     */
+    publish?: boolean;
+  };
+  /** Encrypted file copy of the memory store and journal, so a restart during an outage loses nothing. */
+  snapshot?: {
+    path: string;
+    /** AES-256 key: 32 bytes, as a Buffer or base64. */
+    key: string | Buffer;
+    /** A change is on disk at most this long after it was made. */
+    debounceMs?: number;
+  } | null;
   /** Fail start-up when Redis cannot be reached within connectTimeoutMs. */
   requireRedisOnStartup?: boolean;
   /** Part of every write's version; defaults to a random id per process. */
@@ -50,12 +77,32 @@ export interface CacheModuleOptions {
   clock?: () => number;
 }
 
-export type ResolvedCacheOptions = Required<Omit<CacheModuleOptions, 'instanceId' | 'breaker' | 'reconnect' | 'memory'>> & {
+export interface ResolvedSnapshotOptions {
+  path: string;
+  key: Buffer;
+  debounceMs: number;
+}
+
+export type ResolvedCacheOptions = Required<
+  Omit<CacheModuleOptions, 'instanceId' | 'breaker' | 'reconnect' | 'memory' | 'journal' | 'l1' | 'snapshot'>
+> & {
   instanceId: string;
   breaker: Required<NonNullable<CacheModuleOptions['breaker']>>;
   reconnect: Required<NonNullable<CacheModuleOptions['reconnect']>>;
   memory: Required<NonNullable<CacheModuleOptions['memory']>>;
+  journal: Required<NonNullable<CacheModuleOptions['journal']>>;
+  l1: Required<NonNullable<CacheModuleOptions['l1']>>;
+  snapshot: ResolvedSnapshotOptions | null;
 };
+
+/** A snapshot key that is not 32 bytes is a configuration mistake, not a runtime condition. */
+export function snapshotKey(key: string | Buffer): Buffer {
+  const buf = typeof key === 'string' ? Buffer.from(key, 'base64') : key;
+  if (buf.length !== 32 || (typeof key === 'string' && buf.toString('base64') !== key.trim())) {
+    throw new Error('cache snapshot key must be 32 bytes (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)');
+  }
+  return buf;
+}
 
 export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => string): ResolvedCacheOptions {
   return {
@@ -73,6 +120,16 @@ export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => strin
       maxDelayMs: o.reconnect?.maxDelayMs ?? 500,
     },
     memory: { maxEntries: o.memory?.maxEntries ?? 50_000, maxBytes: o.memory?.maxBytes ?? 64 * 1024 * 1024 },
+    journal: { maxEntries: o.journal?.maxEntries ?? o.memory?.maxEntries ?? 50_000 },
+    tombstoneTtlMs: o.tombstoneTtlMs ?? 60 * 60 * 1000,
+    l1: {
+      enabled: o.l1?.enabled ?? false,
+      heartbeatMs: o.l1?.heartbeatMs ?? 1_000,
+      publish: o.l1?.publish ?? o.l1?.enabled ?? false,
+    },
+    snapshot: o.snapshot
+      ? { path: o.snapshot.path, key: snapshotKey(o.snapshot.key), debounceMs: o.snapshot.debounceMs ?? 1_000 }
+      : null,
     requireRedisOnStartup: o.requireRedisOnStartup ?? false,
     instanceId: o.instanceId ?? randomId(),
     maxKeyLength: o.maxKeyLength ?? 512,

@@ -11,21 +11,30 @@ import type {
   ModeTransition,
   ReadResult,
   SetOptions,
+  SnapshotStatus,
   WriteResult,
 } from './cache.types.js';
 import { decodeRecord, encodeRecord, type StoredRecord } from './cache-codec.js';
+import { CoherenceBus } from './coherence-bus.js';
 import { HybridLogicalClock } from './hlc.js';
 import { MemoryStore, deepFreeze, type MemoryEntry } from './memory-store.js';
-import { RecoveryJournal } from './recovery-journal.js';
+import { JOURNAL_POLICY, RecoveryJournal } from './recovery-journal.js';
 import { RedisGateway } from './redis-gateway.js';
+import { SnapshotFile, fromRow, toRow, type SnapshotData } from './snapshot-store.js';
 
-/** How long a delete's tombstone outlives it, so an older replayed write cannot resurrect the key. */
-const TOMBSTONE_TTL_MS = 60 * 60 * 1000;
 const REPLAY_BATCH = 64;
+const RESYNC_RETRY_MIN_MS = 50;
+const RESYNC_RETRY_MAX_MS = 2_000;
+/** A write that timed out in `redis` mode is replayed this soon (the breaker may open first). */
+const DRAIN_DELAY_MS = 100;
 
 /**
  * Fallback-aware cache: Redis when it is usable, the memory store when it is not, with every
  * operation bounded by the command timeout and nothing written during an outage lost.
+ *
+ * Coming back from an outage (`resync`): check the deployment's marker key to learn whether Redis
+ * lost its data, replay the journal with compare-and-set, re-seed an emptied Redis from memory,
+ * flush L1, then `redis`. Until each step is done, the keys it concerns are read from memory.
  */
 @Injectable()
 export class CacheService implements OnModuleInit, OnApplicationShutdown {
@@ -42,25 +51,86 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private transitions = 0;
   private replayed = 0;
   private replayRejected = 0;
-  private recovery: Promise<void> | null = null;
   private availabilitySub: Subscription | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private observer: CacheObserver | null = null;
+  private closing = false;
+
+  // Recovery, drain and re-seed.
+  private resyncing: Promise<void> | null = null;
+  private resyncRequested = false;
+  private drainTimer: NodeJS.Timeout | null = null;
+  private journalFullWarned = false;
+  /** The marker key: exactly the prefix, which no cache key can be (keys are never empty). */
+  private readonly markerKey: string;
+  /** The marker value this instance last synchronised with; a different one means Redis was replaced. */
+  private knownEpoch: string | null = null;
+  private reseeding = false;
+  /** Counts Redis becoming usable; a recovery pass is only valid for the link it started on. */
+  private linkUps = 0;
+  private emptyRedisDetections = 0;
+  private reseeded = 0;
+  private reseedRejected = 0;
+
+  // L1 near-cache.
+  private readonly bus: CoherenceBus | null;
+  private readonly channel: string;
+  private l1Generation = 1;
+  private l1Hits = 0;
+  private l1Invalidations = 0;
+  private l1Flushes = 0;
+  private readonly readsInFlight = new Map<string, number>();
+  private readonly invalidatedInFlight = new Set<string>();
+
+  // Snapshot.
+  private readonly snapshotFile: SnapshotFile | null;
+  private readonly snapshotStatus: SnapshotStatus;
+  private snapshotDirty = false;
+  private snapshotTimer: NodeJS.Timeout | null = null;
+  private snapshotChain: Promise<void> = Promise.resolve();
 
   constructor(@Inject(MODULE_OPTIONS_TOKEN) options: CacheModuleOptions) {
     this.options = resolveCacheOptions(options, () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 8));
     this.clock = this.options.clock;
     this.hlc = new HybridLogicalClock(this.options.instanceId, this.clock);
-    this.journal = new RecoveryJournal({ maxEntries: this.options.memory.maxEntries }, this.clock);
+    this.journal = new RecoveryJournal(this.options.journal, this.clock);
     this.memory = new MemoryStore(this.options.memory, this.clock, (k) => this.journal.has(k));
     this.gateway = this.options.redis ? new RedisGateway(this.options) : null;
     this.modeSubject = new BehaviorSubject<CacheMode>(this.gateway ? 'fallback' : 'memory');
+    this.markerKey = this.options.keyPrefix;
+    this.channel = `${this.options.keyPrefix}cache:l1`;
+    this.bus =
+      this.gateway && this.options.l1.enabled
+        ? new CoherenceBus(
+            this.gateway.client,
+            { channel: this.channel, heartbeatMs: this.options.l1.heartbeatMs, timeoutMs: this.options.commandTimeoutMs },
+            {
+              invalidate: (k, v) => this.onInvalidate(k, v),
+              resubscribed: () => this.flushL1(),
+              lost: () => undefined,
+            },
+          )
+        : null;
+    const snap = this.options.snapshot;
+    this.snapshotFile = snap ? new SnapshotFile(snap.path, snap.key, this.options.keyPrefix) : null;
+    this.snapshotStatus = {
+      enabled: snap !== null,
+      load: 'disabled',
+      loadError: null,
+      loadedEntries: 0,
+      loadedJournal: 0,
+      saves: 0,
+      lastSavedAt: null,
+      lastSaveBytes: 0,
+      saveErrors: 0,
+      lastSaveError: null,
+    };
+    if (this.snapshotFile) this.loadSnapshot(this.snapshotFile);
   }
 
   async onModuleInit(): Promise<void> {
     this.sweepTimer = setInterval(() => {
-      this.memory.sweepExpired();
-      this.journal.dropExpired();
+      if (this.memory.sweepExpired() + this.journal.dropExpired() > 0) this.markDirty();
     }, 30_000);
     this.sweepTimer.unref();
     if (!this.gateway) {
@@ -69,6 +139,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     }
     this.availabilitySub = this.gateway.available$.subscribe((up) => this.onAvailability(up));
     this.gateway.start();
+    this.bus?.start();
     if (this.options.requireRedisOnStartup) {
       try {
         await this.gateway.waitUntilAvailable(this.options.connectTimeoutMs);
@@ -79,10 +150,19 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.drainTimer) clearTimeout(this.drainTimer);
     this.availabilitySub?.unsubscribe();
-    if (this.recovery) await this.recovery.catch(() => undefined);
+    if (this.resyncing) await this.resyncing.catch(() => undefined);
+    await this.bus?.close();
     if (this.gateway) await this.gateway.close();
+    if (this.snapshotFile) {
+      if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+      this.snapshotDirty = true;
+      await this.saveSnapshot();
+    }
     this.modeSubject.complete();
     this.transitionSubject.complete();
   }
@@ -132,27 +212,6 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     return r;
   }
 
-  private async readKey<T>(k: string): Promise<ReadResult<T>> {
-    if (!this.gateway) return this.fromMemory<T>(k, true);
-    if (!this.redisUsableFor(k)) return this.fromMemory<T>(k, false);
-    let raw: string | null;
-    try {
-      raw = await this.gateway.run((c) => c.get(k));
-    } catch {
-      return this.fromMemory<T>(k, false);
-    }
-    if (raw === null) {
-      if (!this.journal.has(k)) this.memory.delete(k);
-      return { state: 'miss', source: 'redis' };
-    }
-    const rec = decodeRecord(raw);
-    if (!rec) return { state: 'miss', source: 'redis' };
-    this.hlc.observe(rec.version);
-    const entry = this.mirror(k, rec);
-    if (rec.tombstone) return { state: 'miss', source: 'redis' };
-    return { state: 'hit', value: valueOf(entry) as T, source: 'redis', version: rec.version, expiresAt: rec.expiresAt };
-  }
-
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<WriteResult> {
     const k = this.fullKey(key);
     const json = serialise(value);
@@ -164,7 +223,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const k = this.fullKey(key);
     return this.write(k, {
       version: this.hlc.next(),
-      expiresAt: this.clock() + TOMBSTONE_TTL_MS,
+      expiresAt: this.clock() + this.options.tombstoneTtlMs,
       tombstone: true,
       json: '',
     });
@@ -188,8 +247,78 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       transitions: this.transitions,
       reconnectAttempts: this.gateway?.reconnectAttempts ?? 0,
       instanceId: this.options.instanceId,
+      journalCapacity: this.journal.capacity,
+      journalPolicy: JOURNAL_POLICY,
+      tombstoneTtlMs: this.options.tombstoneTtlMs,
+      emptyRedisDetections: this.emptyRedisDetections,
+      reseeding: this.reseeding,
+      reseeded: this.reseeded,
+      reseedRejected: this.reseedRejected,
+      l1: {
+        enabled: this.bus !== null,
+        live: this.bus?.isLive ?? false,
+        hits: this.l1Hits,
+        invalidations: this.l1Invalidations,
+        flushes: this.l1Flushes,
+      },
+      snapshot: { ...this.snapshotStatus },
     };
   }
+
+  // ---------------------------------------------------------------- reads
+
+  private async readKey<T>(k: string): Promise<ReadResult<T>> {
+    if (!this.gateway) return this.fromMemory<T>(k, true);
+    if (this.l1Serving()) {
+      const e = this.memory.get(k);
+      if (e !== undefined && e.l1 === this.l1Generation && !this.journal.has(k)) {
+        this.l1Hits++;
+        return resultOf<T>(e, 'memory');
+      }
+    }
+    if (!this.redisUsableFor(k)) return this.fromMemory<T>(k, false);
+    const generation = this.l1Generation;
+    if (this.bus) this.readsInFlight.set(k, (this.readsInFlight.get(k) ?? 0) + 1);
+    let raw: string | null;
+    try {
+      raw = await this.gateway.run((c) => c.get(k));
+    } catch {
+      if (this.bus) this.endRead(k);
+      return this.fromMemory<T>(k, false);
+    }
+    // An invalidation that arrived while the GET was in flight may be newer than its reply.
+    const invalidated = this.bus ? this.endRead(k) : false;
+    if (raw === null) {
+      if (!this.journal.has(k)) this.forget(k);
+      return { state: 'miss', source: 'redis' };
+    }
+    const rec = decodeRecord(raw);
+    if (!rec) return { state: 'miss', source: 'redis' };
+    this.hlc.observe(rec.version);
+    const entry = invalidated ? undefined : this.mirror(k, rec);
+    if (entry && entry.version === rec.version && generation === this.l1Generation && this.l1Serving()) entry.l1 = generation;
+    if (rec.tombstone) return { state: 'miss', source: 'redis' };
+    const value = entry && entry.version === rec.version ? valueOf(entry) : deepFreeze(JSON.parse(rec.json));
+    return { state: 'hit', value: value as T, source: 'redis', version: rec.version, expiresAt: rec.expiresAt };
+  }
+
+  /** Which keys must not be read from Redis right now, because memory knows better. */
+  private redisUsableFor(k: string): boolean {
+    if (!this.gateway!.available) return false;
+    if (this.mode === 'fallback') return false;
+    // A write Redis has not confirmed (journaled) is newer in memory than in Redis.
+    if (this.journal.has(k)) return false;
+    // An emptied Redis does not hold the key until re-seeding has written it back.
+    return !(this.reseeding && this.memory.has(k));
+  }
+
+  private fromMemory<T>(k: string, authoritative: boolean): ReadResult<T> {
+    const e = this.memory.get(k);
+    if (!e) return { state: authoritative ? 'miss' : 'unavailable', source: 'none' };
+    return resultOf<T>(e, 'memory');
+  }
+
+  // ---------------------------------------------------------------- writes
 
   private async write(k: string, rec: StoredRecord): Promise<WriteResult> {
     if (!this.observer) return this.writeRecord(k, rec);
@@ -200,67 +329,146 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async writeRecord(k: string, rec: StoredRecord): Promise<WriteResult> {
-    this.mirror(k, rec);
-    if (!this.gateway) return { version: rec.version, store: 'memory', journaled: false };
-    if (!this.gateway.available || this.mode === 'fallback') {
-      this.journal.record(k, rec);
+    const gateway = this.gateway;
+    if (!gateway) {
+      this.mirror(k, rec);
+      return { version: rec.version, store: 'memory', journaled: false };
+    }
+    if (!gateway.available || this.mode === 'fallback') {
+      // Journal first: a journaled key is pinned, so the memory store cannot evict the new copy.
+      this.journalRecord(k, rec);
+      this.mirror(k, rec);
       return { version: rec.version, store: 'memory', journaled: true };
     }
+    this.mirror(k, rec);
+    const generation = this.l1Generation;
+    let attempt = rec;
     try {
-      const version = await this.casWrite(k, rec);
-      return { version, store: 'redis', journaled: false };
+      const first = await gateway.run((c) => c.casSet(k, attempt.version, encodeRecord(attempt), pxat(attempt), this.publishChannel()));
+      if (first !== 1) {
+        // Redis holds a version from a clock that runs ahead: this write is the newest thing the
+        // caller knows, so it moves past that version once rather than being dropped.
+        this.hlc.observe(String(first));
+        attempt = { ...rec, version: this.hlc.next() };
+        this.mirror(k, attempt);
+        const second = await gateway.run((c) => c.casSet(k, attempt.version, encodeRecord(attempt), pxat(attempt), this.publishChannel()));
+        if (second !== 1) {
+          this.hlc.observe(String(second));
+          this.forget(k);
+          return { version: attempt.version, store: 'redis', journaled: false };
+        }
+      }
     } catch {
       // Failed or timed out: the write may or may not have landed, so replay decides by version.
-      this.journal.record(k, rec);
-      return { version: rec.version, store: 'memory', journaled: true };
+      this.journalRecord(k, attempt);
+      this.scheduleDrain();
+      return { version: attempt.version, store: 'memory', journaled: true };
     }
+    this.journalSettleUpTo(k, attempt.version);
+    const e = this.memory.peek(k);
+    if (e && e.version === attempt.version && generation === this.l1Generation && this.l1Serving()) e.l1 = generation;
+    return { version: attempt.version, store: 'redis', journaled: false };
   }
 
-  /**
-   * A live write is the newest thing the caller knows, so if Redis holds a version from a clock
-   * that runs ahead, the write moves past it once rather than being dropped.
-   */
-  private async casWrite(k: string, rec: StoredRecord): Promise<string> {
-    const gateway = this.gateway!;
-    // One deadline for both attempts: a live write never waits longer than one command timeout.
-    const deadline = performance.now() + this.options.commandTimeoutMs;
-    const first = await gateway.run((c) => c.casSet(k, rec.version, encodeRecord(rec), pxat(rec)), deadline);
-    if (first === 1) return rec.version;
-    this.hlc.observe(String(first));
-    const bumped = { ...rec, version: this.hlc.next() };
-    this.mirror(k, bumped);
-    const second = await gateway.run((c) => c.casSet(k, bumped.version, encodeRecord(bumped), pxat(bumped)), deadline);
-    if (second !== 1) this.memory.delete(k);
-    return bumped.version;
-  }
+  // ---------------------------------------------------------------- recovery
 
   private onAvailability(up: boolean): void {
+    if (up) this.linkUps++;
     if (!up) {
       this.setMode('fallback', this.gateway?.lastError ?? 'Redis unavailable');
       return;
     }
-    if (this.journal.size === 0 && !this.recovery) {
-      this.setMode('redis', 'Redis available');
-      return;
-    }
-    this.startRecovery();
+    this.kickResync();
   }
 
-  private startRecovery(): void {
-    if (this.recovery) return;
-    this.setMode('recovering', `replaying ${this.journal.size} journaled writes`);
-    this.recovery = this.replayJournal()
-      .then(() => {
-        if (this.gateway?.available) this.setMode('redis', 'journal replayed');
-      })
-      .catch((err: Error) => {
-        this.setMode('fallback', `replay interrupted: ${err.message}`);
-      })
-      .finally(() => {
-        this.recovery = null;
-        // A write journaled while the last batch was in flight, or Redis back again already.
-        if (this.gateway?.available && this.journal.size > 0) this.startRecovery();
-      });
+  /** Runs (or re-runs after the current pass) the resync loop; at most one runs at a time. */
+  private kickResync(): void {
+    this.resyncRequested = true;
+    if (this.resyncing || this.closing) return;
+    this.resyncing = this.resyncLoop().finally(() => {
+      this.resyncing = null;
+      if (this.resyncRequested && !this.closing && this.gateway?.available) this.kickResync();
+    });
+  }
+
+  private async resyncLoop(): Promise<void> {
+    const gateway = this.gateway!;
+    let delay = RESYNC_RETRY_MIN_MS;
+    while (this.resyncRequested && !this.closing) {
+      this.resyncRequested = false;
+      // Down again: the next `ready` starts over; fallback mode came with the availability event.
+      if (!gateway.available) return;
+      try {
+        await this.resyncOnce();
+        delay = RESYNC_RETRY_MIN_MS;
+      } catch (err) {
+        this.reseeding = false;
+        if (!gateway.available) {
+          this.setMode('fallback', `recovery interrupted: ${(err as Error).message}`);
+          return;
+        }
+        // Redis answers but a command failed (a timeout below the breaker threshold, an error):
+        // try again shortly, with a growing pause so a persistent error does not spin.
+        this.resyncRequested = true;
+        await sleep(delay);
+        delay = Math.min(delay * 2, RESYNC_RETRY_MAX_MS);
+      }
+    }
+  }
+
+  private async resyncOnce(): Promise<void> {
+    const gateway = this.gateway!;
+    const returning = this.mode !== 'redis';
+    // Which connection this pass talks to: if Redis restarts mid-pass, the new one is unchecked.
+    const link = this.linkUps;
+    // Still in fallback while asking: reads come from memory, writes are journaled.
+    const epoch = await gateway.run((c) => c.get(this.markerKey));
+    const emptied = epoch === null || (this.knownEpoch !== null && epoch !== this.knownEpoch);
+    let candidates: [string, MemoryEntry][] = [];
+    if (emptied) {
+      // From here until re-seeding is done, keys known in memory are not read from Redis.
+      this.reseeding = true;
+      candidates = [...this.memory.entries()].filter(([k]) => !this.journal.has(k));
+      if (candidates.length > 0) {
+        this.emptyRedisDetections++;
+        this.logger.warn(
+          `Redis came back without this deployment's data (marker ${epoch === null ? 'missing' : 'changed'}): re-seeding ${candidates.length} keys from memory`,
+        );
+      }
+    }
+    const work = this.journal.size > 0 || candidates.length > 0;
+    if (returning && work) {
+      this.setMode('recovering', `replaying ${this.journal.size} journaled writes${candidates.length > 0 ? `, re-seeding ${candidates.length} keys` : ''}`);
+    }
+    await this.replayJournal();
+    if (emptied) {
+      await this.reseed(candidates);
+      this.reseeding = false;
+    }
+    if (link !== this.linkUps) throw new Error('Redis connection changed during recovery');
+    const current = epoch ?? (await this.claimEpoch());
+    if (link !== this.linkUps) throw new Error('Redis connection changed during recovery');
+    this.knownEpoch = current;
+    if (this.journal.size > 0) {
+      // Writes that failed or were journaled during this pass: another pass, same mode.
+      this.resyncRequested = true;
+      return;
+    }
+    if (returning && gateway.available) {
+      // Invalidations published while we were away were never received.
+      this.flushL1();
+      this.setMode('redis', work ? 'journal replayed' : 'Redis available');
+      this.journalFullWarned = false;
+    }
+  }
+
+  /** Sets this deployment's marker unless another instance just did; returns the one in force. */
+  private async claimEpoch(): Promise<string> {
+    const gateway = this.gateway!;
+    const mine = `${this.clock()}-${this.options.instanceId}-${randomBytes(4).toString('hex')}`;
+    const set = await gateway.run((c) => c.set(this.markerKey, mine, 'NX'));
+    if (set === 'OK') return mine;
+    return (await gateway.run((c) => c.get(this.markerKey))) ?? mine;
   }
 
   /** Compare-and-set every journaled record, then take what Redis now holds into memory. */
@@ -274,16 +482,45 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       await Promise.all(
         batch.map(async ([k, rec]) => {
           if (rec.expiresAt !== null && rec.expiresAt <= this.clock()) {
-            this.journal.settle(k, rec.version);
+            this.journalSettle(k, rec.version);
             return;
           }
-          const result = await gateway.run((c) => c.casSet(k, rec.version, encodeRecord(rec), pxat(rec)));
+          const result = await gateway.run((c) => c.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()));
           if (result === 1) this.replayed++;
           else {
             this.replayRejected++;
             this.hlc.observe(String(result));
           }
-          this.journal.settle(k, rec.version);
+          this.journalSettle(k, rec.version);
+          await this.reconcile(k);
+        }),
+      );
+    }
+  }
+
+  /**
+   * Redis lost the data: write back every copy memory still holds (values and tombstones), with
+   * the same compare-and-set, so the newest copy anywhere in the fleet wins and nothing older does.
+   */
+  private async reseed(entries: [string, MemoryEntry][]): Promise<void> {
+    const gateway = this.gateway!;
+    for (let i = 0; i < entries.length; i += REPLAY_BATCH) {
+      if (!gateway.available) throw new Error('Redis went away during re-seed');
+      const batch = entries.slice(i, i + REPLAY_BATCH);
+      await Promise.all(
+        batch.map(async ([k, e]) => {
+          if (e.expiresAt !== null && e.expiresAt <= this.clock()) return;
+          // A newer local write made since detection already went to Redis (or the journal).
+          const current = this.memory.peek(k);
+          if (current && current.version > e.version) return;
+          const rec: StoredRecord = { version: e.version, expiresAt: e.expiresAt, tombstone: e.tombstone, json: e.json };
+          const result = await gateway.run((c) => c.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()));
+          if (result === 1) {
+            this.reseeded++;
+            return;
+          }
+          this.reseedRejected++;
+          this.hlc.observe(String(result));
           await this.reconcile(k);
         }),
       );
@@ -295,13 +532,44 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     if (this.journal.has(k)) return;
     const raw = await this.gateway!.run((c) => c.get(k));
     const rec = raw === null ? null : decodeRecord(raw);
-    if (!rec) this.memory.delete(k);
+    if (!rec) this.forget(k);
     else this.mirror(k, rec);
+  }
+
+  /** A write that timed out in `redis` mode is replayed without waiting for the next outage. */
+  private scheduleDrain(): void {
+    if (this.drainTimer || this.closing) return;
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = null;
+      if (this.gateway?.available && this.journal.size > 0) this.kickResync();
+    }, DRAIN_DELAY_MS);
+    this.drainTimer.unref();
+  }
+
+  private journalRecord(k: string, rec: StoredRecord): void {
+    const dropped = this.journal.record(k, rec);
+    this.markDirty();
+    if (dropped === null || this.journalFullWarned) return;
+    this.journalFullWarned = true;
+    this.logger.warn(
+      `Recovery journal full (${this.journal.capacity} entries, policy ${JOURNAL_POLICY}): the oldest writes not yet in Redis are being dropped and will not be replayed; status.journalDropped counts them`,
+    );
+  }
+
+  private journalSettle(k: string, version: string): void {
+    this.journal.settle(k, version);
+    this.markDirty();
+  }
+
+  private journalSettleUpTo(k: string, version: string): void {
+    if (!this.journal.has(k)) return;
+    this.journal.settleUpTo(k, version);
+    this.markDirty();
   }
 
   private setMode(next: CacheMode, reason: string): void {
     const from = this.modeSubject.value;
-    if (from === next) return;
+    if (from === next || this.closing) return;
     this.lastTransitionAt = new Date(this.clock());
     this.transitions++;
     const line = `Cache mode ${from} -> ${next}: ${reason}`;
@@ -311,26 +579,134 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     this.transitionSubject.next({ from, to: next, at: this.lastTransitionAt, reason });
   }
 
-  private redisUsableFor(k: string): boolean {
-    if (!this.gateway!.available) return false;
-    const mode = this.mode;
-    if (mode === 'fallback') return false;
-    // While replaying, a key with a journaled write is newer in memory than in Redis.
-    return !(mode === 'recovering' && this.journal.has(k));
+  // ---------------------------------------------------------------- L1
+
+  /** L1 answers only in `redis` mode with a live, heartbeat-checked subscription. */
+  private l1Serving(): boolean {
+    return this.bus !== null && this.bus.isLive && this.modeSubject.value === 'redis';
   }
 
-  private fromMemory<T>(k: string, authoritative: boolean): ReadResult<T> {
-    const e = this.memory.get(k);
-    if (!e) return { state: authoritative ? 'miss' : 'unavailable', source: 'none' };
-    if (e.tombstone) return { state: 'miss', source: 'memory', version: e.version };
-    return { state: 'hit', value: valueOf(e) as T, source: 'memory', version: e.version, expiresAt: e.expiresAt };
+  private publishChannel(): string {
+    return this.options.l1.publish ? this.channel : '';
   }
+
+  private flushL1(): void {
+    if (!this.bus) return;
+    this.l1Generation++;
+    this.l1Flushes++;
+  }
+
+  private endRead(k: string): boolean {
+    const n = (this.readsInFlight.get(k) ?? 1) - 1;
+    const invalidated = this.invalidatedInFlight.has(k);
+    if (n <= 0) {
+      this.readsInFlight.delete(k);
+      this.invalidatedInFlight.delete(k);
+    } else this.readsInFlight.set(k, n);
+    return invalidated;
+  }
+
+  /** Another instance wrote `version`: a local copy older than that is dropped, not just unmarked. */
+  private onInvalidate(k: string, version: string): void {
+    if (this.readsInFlight.has(k)) this.invalidatedInFlight.add(k);
+    const e = this.memory.peek(k);
+    if (!e || e.version >= version) return;
+    this.hlc.observe(version);
+    this.l1Invalidations++;
+    // A pending local write stays for replay (its compare-and-set decides); otherwise a copy
+    // known to be superseded must not be served later, not even in fallback.
+    if (this.journal.has(k)) e.l1 = 0;
+    else this.forget(k);
+  }
+
+  // ---------------------------------------------------------------- snapshot
+
+  private loadSnapshot(file: SnapshotFile): void {
+    const loaded = file.load();
+    this.snapshotStatus.load = loaded.state;
+    if (loaded.state !== 'ok') {
+      this.snapshotStatus.loadError = loaded.reason;
+      if (loaded.state === 'missing') this.logger.log(`No cache snapshot at ${file.path} yet: starting empty`);
+      else this.logger.warn(`Cache snapshot at ${file.path} ignored (${loaded.state}: ${loaded.reason}); starting without it`);
+      return;
+    }
+    const now = this.clock();
+    for (const row of loaded.data.memory) {
+      const [k, rec] = fromRow(row);
+      if (rec.expiresAt !== null && rec.expiresAt <= now) continue;
+      this.hlc.observe(rec.version);
+      if (this.memory.set(k, { ...rec, value: undefined })) this.snapshotStatus.loadedEntries++;
+    }
+    for (const row of loaded.data.journal) {
+      const [k, rec] = fromRow(row);
+      if (rec.expiresAt !== null && rec.expiresAt <= now) continue;
+      this.hlc.observe(rec.version);
+      this.journal.record(k, rec);
+      this.memory.set(k, { ...rec, value: undefined });
+      this.snapshotStatus.loadedJournal++;
+    }
+    this.knownEpoch = loaded.data.epoch;
+    this.logger.log(
+      `Loaded cache snapshot from ${file.path}: ${this.snapshotStatus.loadedEntries} entries, ${this.snapshotStatus.loadedJournal} writes to replay`,
+    );
+  }
+
+  /** Trailing throttle: a change is on disk within debounceMs even under a steady stream of changes. */
+  private markDirty(): void {
+    if (!this.snapshotFile || this.closing) return;
+    this.snapshotDirty = true;
+    if (this.snapshotTimer) return;
+    this.snapshotTimer = setTimeout(() => {
+      this.snapshotTimer = null;
+      void this.saveSnapshot();
+    }, this.options.snapshot!.debounceMs);
+    this.snapshotTimer.unref();
+  }
+
+  /** Saves run one after another, so two never race on the rename. */
+  private saveSnapshot(): Promise<void> {
+    const file = this.snapshotFile!;
+    const run = async () => {
+      if (!this.snapshotDirty) return;
+      this.snapshotDirty = false;
+      const data: SnapshotData = {
+        epoch: this.knownEpoch,
+        memory: [...this.memory.entries()].map(([k, e]) => toRow(k, e)),
+        journal: this.journal.snapshot().map(([k, r]) => toRow(k, r)),
+      };
+      const at = this.clock();
+      try {
+        this.snapshotStatus.lastSaveBytes = await file.save(data, at);
+        this.snapshotStatus.saves++;
+        this.snapshotStatus.lastSavedAt = new Date(at).toISOString();
+        this.snapshotStatus.lastSaveError = null;
+      } catch (err) {
+        this.snapshotDirty = true;
+        this.snapshotStatus.saveErrors++;
+        const message = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        // One line per failure streak, not one per attempt.
+        if (this.snapshotStatus.lastSaveError === null) this.logger.warn(`Cache snapshot not written to ${file.path}: ${message}`);
+        this.snapshotStatus.lastSaveError = message;
+        if (!this.closing) this.markDirty();
+      }
+    };
+    this.snapshotChain = this.snapshotChain.then(run, run);
+    return this.snapshotChain;
+  }
+
+  // ---------------------------------------------------------------- memory helpers
 
   private mirror(k: string, rec: StoredRecord): MemoryEntry | undefined {
     const existing = this.memory.peek(k);
     if (existing?.version === rec.version) return existing;
-    this.memory.set(k, { ...rec, value: undefined });
+    if (this.memory.set(k, { ...rec, value: undefined })) this.markDirty();
     return this.memory.peek(k);
+  }
+
+  private forget(k: string): void {
+    if (!this.memory.has(k)) return;
+    this.memory.delete(k);
+    this.markDirty();
   }
 
   private fullKey(key: unknown): string {
@@ -374,13 +750,19 @@ function serialise(value: unknown): string {
   return json;
 }
 
-/** Parses lazily and once: most mirrored entries are never read from memory. */
-function valueOf(e: MemoryEntry | undefined): unknown {
-  if (!e) return undefined;
+/** Parses lazily and once per version: most mirrored entries are never read from memory. */
+function valueOf(e: MemoryEntry): unknown {
   if (e.value === undefined && e.json !== '') e.value = deepFreeze(JSON.parse(e.json));
   return e.value;
+}
+
+function resultOf<T>(e: MemoryEntry, source: 'memory'): ReadResult<T> {
+  if (e.tombstone) return { state: 'miss', source, version: e.version };
+  return { state: 'hit', value: valueOf(e) as T, source, version: e.version, expiresAt: e.expiresAt };
 }
 
 function pxat(rec: StoredRecord): string {
   return rec.expiresAt === null ? '0' : String(rec.expiresAt);
 }
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

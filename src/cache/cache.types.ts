@@ -48,6 +48,47 @@ export interface CacheStatus {
   transitions: number;
   reconnectAttempts: number;
   instanceId: string;
+  /** Most journal entries held; beyond it `journalPolicy` applies and `journalDropped` counts. */
+  journalCapacity: number;
+  journalPolicy: 'drop-oldest';
+  /** How long delete tombstones live in Redis and memory (ms). */
+  tombstoneTtlMs: number;
+  /** Times Redis came back without this deployment's data (marker key missing or changed). */
+  emptyRedisDetections: number;
+  /** True while memory copies are being written back to an emptied Redis. */
+  reseeding: boolean;
+  /** Keys written back by re-seeding, and those Redis already held at a newer version. */
+  reseeded: number;
+  reseedRejected: number;
+  l1: L1Status;
+  snapshot: SnapshotStatus;
+}
+
+export interface L1Status {
+  enabled: boolean;
+  /** Subscribed and heartbeat answered: only then are reads served from L1. */
+  live: boolean;
+  hits: number;
+  /** Invalidations that dropped a local copy (another instance wrote a newer version). */
+  invalidations: number;
+  /** Whole-L1 flushes: subscriber reconnects and returns from fallback. */
+  flushes: number;
+}
+
+export type SnapshotLoadState = 'disabled' | 'ok' | 'missing' | 'corrupt' | 'undecryptable';
+
+export interface SnapshotStatus {
+  enabled: boolean;
+  /** What start-up found; anything but ok/missing/disabled was reported once and ignored. */
+  load: SnapshotLoadState;
+  loadError: string | null;
+  loadedEntries: number;
+  loadedJournal: number;
+  saves: number;
+  lastSavedAt: string | null;
+  lastSaveBytes: number;
+  saveErrors: number;
+  lastSaveError: string | null;
 }
 
 /** Receives one call per cache operation (for metrics). Must be cheap and must not throw. */

@@ -4,7 +4,9 @@ import { VERSION_LENGTH } from './hlc.js';
  * Compare-and-set on the record's version: write only when the incoming version is newer than the
  * one stored, so a replayed or late-arriving older write can never overwrite a newer one.
  * Returns 1 when written, otherwise the stored (newer or equal) version.
- * ARGV: version, encoded record, PXAT ms (0 = no expiry).
+ * ARGV: version, encoded record, PXAT ms (0 = no expiry), and optionally the L1 invalidation
+ * channel: a successful write publishes `<version><key>` there in the same atomic step, so no
+ * instance can change a key without telling the near-caches (values never travel on the channel).
  */
 export const CAS_SET_LUA = `
 local cur = redis.call('GET', KEYS[1])
@@ -16,6 +18,9 @@ if ARGV[3] ~= '0' then
   redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
 else
   redis.call('SET', KEYS[1], ARGV[2])
+end
+if ARGV[4] and ARGV[4] ~= '' then
+  redis.call('PUBLISH', ARGV[4], ARGV[1] .. KEYS[1])
 end
 return 1
 `;

@@ -13,6 +13,11 @@ export interface MemoryEntry {
   /** Parsed, deep-frozen value, so a hit costs a Map lookup and callers cannot mutate it. */
   value: unknown;
   bytes: number;
+  /**
+   * L1 generation in which this entry was confirmed to be what Redis holds; it is fresh only
+   * while that generation is current (bumping the generation flushes L1 in O(1)).
+   */
+  l1?: number;
 }
 
 export interface MemoryStoreLimits {
@@ -72,6 +77,10 @@ export class MemoryStore {
     this.totalBytes += full.bytes;
     this.evict();
     return true;
+  }
+
+  has(key: string): boolean {
+    return this.peek(key) !== undefined;
   }
 
   delete(key: string): void {

@@ -4,11 +4,14 @@ export interface JournalLimits {
   maxEntries: number;
 }
 
+/** What happens when the journal is full: the one policy there is, named so status can report it. */
+export const JOURNAL_POLICY = 'drop-oldest' as const;
+
 /**
  * Writes and deletes that Redis has not confirmed: made in `fallback`, or timed out (their outcome
  * is unknown). One entry per key, the newest version, so replay is one compare-and-set per key.
- * When full, the entry with the oldest version is dropped and counted: the policy is reported in
- * status and metrics rather than growing without bound during a long outage.
+ * When full, the entry with the oldest version is dropped and counted (`drop-oldest`): a long
+ * outage costs the oldest unconfirmed writes rather than unbounded memory, and status says so.
  */
 export class RecoveryJournal {
   private readonly map = new Map<string, StoredRecord>();
@@ -17,10 +20,15 @@ export class RecoveryJournal {
   constructor(
     private readonly limits: JournalLimits,
     private readonly now: () => number,
-  ) {}
+  ) {
+    if (!Number.isInteger(limits.maxEntries) || limits.maxEntries < 1) throw new Error('journal maxEntries must be a positive integer');
+  }
 
   get size(): number {
     return this.map.size;
+  }
+  get capacity(): number {
+    return this.limits.maxEntries;
   }
   get dropped(): number {
     return this.droppedCount;
@@ -30,17 +38,33 @@ export class RecoveryJournal {
     return this.map.has(key);
   }
 
-  record(key: string, rec: StoredRecord): void {
+  get(key: string): StoredRecord | undefined {
+    return this.map.get(key);
+  }
+
+  /**
+   * Keeps the newest record per key. Returns the key dropped to make room (policy drop-oldest),
+   * or null when nothing was dropped.
+   */
+  record(key: string, rec: StoredRecord): string | null {
     const existing = this.map.get(key);
-    if (existing && existing.version >= rec.version) return;
+    if (existing && existing.version >= rec.version) return null;
+    let droppedKey: string | null = null;
     if (existing) this.map.delete(key);
-    else if (this.map.size >= this.limits.maxEntries) this.dropOldest();
+    else if (this.map.size >= this.limits.maxEntries) droppedKey = this.dropOldest();
     this.map.set(key, rec);
+    return droppedKey;
   }
 
   /** Removes the entry only if it is still the version that was replayed. */
   settle(key: string, version: string): void {
     if (this.map.get(key)?.version === version) this.map.delete(key);
+  }
+
+  /** A newer write confirmed by Redis makes an older pending one pointless to replay. */
+  settleUpTo(key: string, version: string): void {
+    const e = this.map.get(key);
+    if (e && e.version <= version) this.map.delete(key);
   }
 
   /** Entries whose expiry has passed need no replay: Redis would drop them at once anyway. */
@@ -56,6 +80,7 @@ export class RecoveryJournal {
     return n;
   }
 
+  /** A stable copy, oldest first (replay order does not matter for correctness: every write is a CAS). */
   snapshot(): [string, StoredRecord][] {
     return [...this.map];
   }
@@ -64,18 +89,15 @@ export class RecoveryJournal {
     this.map.clear();
   }
 
-  private dropOldest(): void {
-    let oldestKey: string | null = null;
-    let oldest = '';
-    for (const [k, r] of this.map) {
-      if (oldestKey === null || r.version < oldest) {
-        oldestKey = k;
-        oldest = r.version;
-      }
-    }
-    if (oldestKey !== null) {
-      this.map.delete(oldestKey);
-      this.droppedCount++;
-    }
+  /**
+   * Every record comes from this instance's clock, which never goes backwards, and an updated key
+   * is re-inserted at the end: so the first entry in insertion order is the oldest version. O(1).
+   */
+  private dropOldest(): string | null {
+    const first = this.map.keys().next();
+    if (first.done) return null;
+    this.map.delete(first.value);
+    this.droppedCount++;
+    return first.value;
   }
 }

@@ -1,0 +1,127 @@
+import { Cluster, type Redis } from 'ioredis';
+import { VERSION_LENGTH } from './hlc.js';
+import type { RedisClient } from './redis-connection.js';
+
+export interface CoherenceBusOptions {
+  channel: string;
+  heartbeatMs: number;
+  /** A heartbeat PING that takes longer than this means the link is silently dead. */
+  timeoutMs: number;
+}
+
+export interface CoherenceEvents {
+  /** Another write reached Redis: `key` (full, with prefix) now holds `version` or newer. */
+  invalidate(key: string, version: string): void;
+  /** Subscribed again after a gap: invalidations may have been missed, so L1 must be flushed. */
+  resubscribed(): void;
+  /** The subscription stopped being trustworthy; L1 must not be served until `resubscribed`. */
+  lost(): void;
+}
+
+/**
+ * The L1 invalidation channel: a dedicated subscriber connection (a connection in subscriber
+ * mode can run no other command). Messages are `<version><key>`; values never travel here.
+ * The subscription counts as live only from the SUBSCRIBE reply until the connection closes or a
+ * heartbeat PING goes unanswered (a black-holed link keeps its TCP connection and would otherwise
+ * drop invalidations silently forever).
+ */
+export class CoherenceBus {
+  private readonly sub: RedisClient;
+  private live = false;
+  private closing = false;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private pinging = false;
+  resubscriptions = 0;
+  messages = 0;
+
+  constructor(
+    main: RedisClient,
+    private readonly options: CoherenceBusOptions,
+    private readonly events: CoherenceEvents,
+  ) {
+    // Resubscribing ourselves (not ioredis) tells us exactly when the gap ended.
+    const overrides = { autoResubscribe: false, lazyConnect: true, enableOfflineQueue: false, connectionName: 'cache-l1' };
+    this.sub = main instanceof Cluster ? main.duplicate([], { redisOptions: overrides, lazyConnect: true }) : (main as Redis).duplicate(overrides);
+    this.sub.on('ready', () => void this.subscribe());
+    this.sub.on('close', () => this.markLost());
+    this.sub.on('error', () => undefined);
+    this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+  }
+
+  get isLive(): boolean {
+    return this.live;
+  }
+
+  start(): void {
+    this.sub.connect().catch(() => undefined);
+    this.heartbeat = setInterval(() => void this.beat(), this.options.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.live = false;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    try {
+      await this.sub.quit();
+    } catch {
+      this.sub.disconnect();
+    }
+  }
+
+  private async subscribe(): Promise<void> {
+    try {
+      await this.sub.subscribe(this.options.channel);
+    } catch {
+      // The connection went away again; the next `ready` retries.
+      return;
+    }
+    if (this.closing) return;
+    this.live = true;
+    this.resubscriptions++;
+    this.events.resubscribed();
+  }
+
+  private markLost(): void {
+    if (!this.live) return;
+    this.live = false;
+    this.events.lost();
+  }
+
+  private async beat(): Promise<void> {
+    if (!this.live || this.pinging) return;
+    this.pinging = true;
+    try {
+      await withTimeout(this.sub.ping(), this.options.timeoutMs);
+    } catch {
+      if (this.closing) return;
+      this.markLost();
+      // Reconnect through a fresh socket; `ready` then subscribes again.
+      this.sub.disconnect(true);
+    } finally {
+      this.pinging = false;
+    }
+  }
+
+  private onMessage(channel: string, message: string): void {
+    if (channel !== this.options.channel || message.length <= VERSION_LENGTH) return;
+    this.messages++;
+    this.events.invalidate(message.slice(VERSION_LENGTH), message.slice(0, VERSION_LENGTH));
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('heartbeat timed out')), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
