@@ -8,7 +8,16 @@ import type { TradingUser } from '../config/orchestrator.section.js';
  * and `channelUser` always come from the user registry, so a body can never aim at another account.
  */
 const { customerId: _c, channelUser: _u, ...orderFieldShape } = orderShape;
-export const orderFieldsSchema = z.object(orderFieldShape, { error: 'order must be a JSON object' }).strict();
+export const orderFieldsSchema = z
+  .object(orderFieldShape, {
+    error: (iss) =>
+      iss.code === 'unrecognized_keys'
+        ? `unknown field(s) ${iss.keys.join(', ')}; customerId and channelUser come from TRADING_USERS, not from the request`
+        : iss.code === 'invalid_type'
+          ? 'order must be a JSON object'
+          : undefined,
+  })
+  .strict();
 export type OrderFields = z.input<typeof orderFieldsSchema>;
 
 export const placeOrderBodySchema = z

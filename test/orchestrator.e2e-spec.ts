@@ -1,0 +1,405 @@
+import { randomBytes } from 'node:crypto';
+import request from 'supertest';
+import { vi } from 'vitest';
+import { PremarketCheckService } from '../src/orchestrator/premarket-check.service.js';
+import { TokenClock } from '../src/sharekhan/token-clock.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { startFakeShareKhan, type FakeShareKhan } from './helpers/fake-sharekhan.js';
+import { startRedis, type RedisProcess } from './helpers/redis-server.js';
+import { waitUntil } from './helpers/wait.js';
+
+/**
+ * The orchestrator end to end: the real app (createTestApp), a real redis-server, the fake
+ * ShareKhan server. Every assertion about "sent" or "not sent" is made on the fake's own record
+ * of the requests it received.
+ */
+
+const ADMIN_KEY = `admin-${randomBytes(12).toString('hex')}`;
+const MASTER_KEY = `master-${randomBytes(12).toString('hex')}`;
+const SHAREKHAN_API_KEY = `skapi-${randomBytes(8).toString('hex')}`;
+const SECRET_KEY = randomBytes(16).toString('hex'); // 32 ASCII bytes
+const ENCRYPTION_KEYS = `k1:${randomBytes(32).toString('base64')}`;
+
+const USERS = [
+  'PAPER_TRADER_001:paper:P001:PLOGIN1',
+  'MASTER_USER_001:live:C100:LOGIN100',
+  'LIVE_USER_002:live:C200:LOGIN200',
+  'LIVE_USER_003:live:C300:LOGIN300',
+].join(',');
+
+const ORDER = {
+  scripCode: 2885,
+  tradingSymbol: 'RELIANCE',
+  exchange: 'NC',
+  transactionType: 'B',
+  quantity: 2,
+  price: '2500.50',
+  requestType: 'NEW',
+  productType: 'INVESTMENT',
+};
+
+function baseEnv(redis: RedisProcess, fake: FakeShareKhan, prefix: string, extra: Record<string, string> = {}) {
+  return {
+    REDIS_URL: redis.url,
+    CACHE_KEY_PREFIX: prefix,
+    CACHE_COMMAND_TIMEOUT_MS: '200',
+    SHAREKHAN_API_BASE_URL: fake.baseUrl,
+    SHAREKHAN_API_KEY,
+    SHAREKHAN_SECRET_KEY: SECRET_KEY,
+    TOKEN_ENCRYPTION_KEYS: ENCRYPTION_KEYS,
+    API_KEYS: `ops:admin:${ADMIN_KEY},master:MASTER_USER_001:${MASTER_KEY}`,
+    API_RATE_LIMIT: '100000',
+    TRADING_USERS: USERS,
+    ORCHESTRATOR_ORDER_TIMEOUT_MS: '600',
+    ...extra,
+  };
+}
+
+const ordersSent = (fake: FakeShareKhan) => fake.requestsTo('POST', '/orders');
+
+async function submitToken(t: TestApp, userId: string, accessToken: string): Promise<void> {
+  await request(t.http)
+    .put(`/sharekhan/users/${userId}/token`)
+    .set('x-api-key', ADMIN_KEY)
+    .send({ accessToken })
+    .expect((res) => {
+      if (res.status >= 300) throw new Error(`token submit for ${userId}: ${res.status} ${JSON.stringify(res.body)}`);
+    });
+}
+
+function placeOrder(t: TestApp, body: unknown, key = ADMIN_KEY) {
+  return request(t.http).post('/orchestrator/orders').set('x-api-key', key).send(body as object);
+}
+
+function signal(t: TestApp, body: unknown, key = ADMIN_KEY) {
+  return request(t.http).post('/orchestrator/signals').set('x-api-key', key).send(body as object);
+}
+
+describe('OrchestratorModule (e2e)', () => {
+  let redis: RedisProcess;
+  let fake: FakeShareKhan;
+  let t: TestApp;
+  let masterToken: string;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
+    t = await createTestApp(baseEnv(redis, fake, `orch-${randomBytes(3).toString('hex')}:`));
+    masterToken = fake.issueAccessToken('C100');
+    await submitToken(t, 'MASTER_USER_001', masterToken);
+    await submitToken(t, 'PAPER_TRADER_001', `paper-${randomBytes(12).toString('hex')}`);
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+    await redis?.stop();
+  });
+
+  describe('paper and live users end to end', () => {
+    it('fills a paper order locally with a PAPER- id, keeps it per user, and sends nothing to ShareKhan', async () => {
+      const before = ordersSent(fake).length;
+      const res = await placeOrder(t, { userId: 'PAPER_TRADER_001', order: ORDER }).expect(201);
+      expect(res.body).toMatchObject({ userId: 'PAPER_TRADER_001', mode: 'paper', outcome: 'placed', broker: 'paper', orderStatus: 'FILLED' });
+      expect(res.body.orderId).toMatch(/^PAPER-/);
+      expect(ordersSent(fake).length).toBe(before);
+
+      const book = await request(t.http).get('/orchestrator/users/PAPER_TRADER_001/orders').set('x-api-key', ADMIN_KEY).expect(200);
+      expect(book.body.orders).toContainEqual(expect.objectContaining({ orderId: res.body.orderId, broker: 'paper', fillPrice: '2500.50' }));
+      const other = await request(t.http).get('/orchestrator/users/MASTER_USER_001/orders').set('x-api-key', ADMIN_KEY).expect(200);
+      expect(other.body.orders.map((o: { orderId: string }) => o.orderId)).not.toContain(res.body.orderId);
+    });
+
+    it('sends a live order to ShareKhan with the user’s own token, account and login id', async () => {
+      const before = ordersSent(fake).length;
+      const res = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(201);
+      expect(res.body).toMatchObject({ mode: 'live', outcome: 'placed', broker: 'sharekhan', tokenSource: 'manual' });
+      const sent = ordersSent(fake).slice(before);
+      expect(sent).toHaveLength(1);
+      expect(sent[0].headers['access-token']).toBe(masterToken);
+      expect(sent[0].headers['api-key']).toBe(SHAREKHAN_API_KEY);
+      expect(sent[0].body).toMatchObject({ customerId: 'C100', channelUser: 'LOGIN100', scripCode: 2885, requestType: 'NEW' });
+      expect(fake.orders.find((o) => o.orderId === res.body.orderId)?.customerId).toBe('C100');
+      expect(JSON.stringify(res.body)).not.toContain(masterToken);
+    });
+  });
+
+  describe('token resolution failures: each its own error and status', () => {
+    it('a token stored under another id is never used: missing (412) with the endpoint to submit one', async () => {
+      // Near-miss ids a buggy frontend might write under; none of them is LIVE_USER_003.
+      await submitToken(t, 'LIVE_USER_03', fake.issueAccessToken('C300'));
+      await submitToken(t, 'LIVE_USER_0033', fake.issueAccessToken('C300'));
+      const before = fake.requests.length;
+      const res = await placeOrder(t, { userId: 'LIVE_USER_003', order: ORDER }).expect(412);
+      expect(res.body).toMatchObject({ statusCode: 412, code: 'TOKEN_MISSING', outcome: 'not_placed', userId: 'LIVE_USER_003' });
+      expect(res.body.action).toContain('PUT /sharekhan/users/LIVE_USER_003/token');
+      expect(fake.requests.length).toBe(before);
+    });
+
+    it('an unknown user id is a 404, never a guess', async () => {
+      const before = fake.requests.length;
+      const res = await placeOrder(t, { userId: 'MASTER_USER_002', order: ORDER }).expect(404);
+      expect(res.body).toMatchObject({ code: 'USER_UNKNOWN' });
+      expect(fake.requests.length).toBe(before);
+    });
+
+    it('an expired token gives 409 TOKEN_EXPIRED and sends nothing', async () => {
+      await submitToken(t, 'LIVE_USER_002', fake.issueAccessToken('C200'));
+      const clock = t.get(TokenClock);
+      const spy = vi.spyOn(clock, 'now').mockReturnValue(Date.now() + 48 * 3600_000);
+      try {
+        const before = fake.requests.length;
+        const res = await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(409);
+        expect(res.body).toMatchObject({ code: 'TOKEN_EXPIRED', outcome: 'not_placed' });
+        expect(res.body.message).toMatch(/expired at/);
+        expect(fake.requests.length).toBe(before);
+
+        const ready = await request(t.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY).expect(200);
+        expect(ready.body.users).toContainEqual(expect.objectContaining({ userId: 'LIVE_USER_002', status: 'expired', canTrade: false }));
+      } finally {
+        spy.mockRestore();
+      }
+    });
+
+    it('a broker 403 marks the token invalid (audit event) and refuses the next orders (424) until a new token arrives', async () => {
+      const token = fake.issueAccessToken('C200');
+      await submitToken(t, 'LIVE_USER_002', token);
+      fake.revoke(token);
+      const before = ordersSent(fake).length;
+
+      const first = await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(424);
+      expect(first.body).toMatchObject({ code: 'BROKER_TOKEN_REJECTED', outcome: 'not_placed', brokerStatus: 403 });
+      const status = await request(t.http).get('/sharekhan/users/LIVE_USER_002/token').set('x-api-key', ADMIN_KEY).expect(200);
+      expect(JSON.stringify(status.body)).toContain('invalid');
+      const audit = await request(t.http).get('/sharekhan/users/LIVE_USER_002/audit').set('x-api-key', ADMIN_KEY).expect(200);
+      expect(JSON.stringify(audit.body)).toMatch(/invalidated|rejected_by_broker/);
+
+      const second = await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(424);
+      expect(second.body).toMatchObject({ code: 'TOKEN_INVALID', outcome: 'not_placed' });
+      expect(ordersSent(fake).length).toBe(before + 1);
+
+      await submitToken(t, 'LIVE_USER_002', fake.issueAccessToken('C200'));
+      await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(201);
+      expect(ordersSent(fake).length).toBe(before + 2);
+    });
+  });
+
+  describe('broker failures', () => {
+    it('a timed-out order is reported unknown (504), recorded, and sent exactly once', async () => {
+      fake.setLatency(1_500, '/orders');
+      try {
+        const before = ordersSent(fake).length;
+        const res = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(504);
+        expect(res.body).toMatchObject({ code: 'ORDER_OUTCOME_UNKNOWN', outcome: 'unknown', mode: 'live' });
+        expect(res.body.action).toMatch(/not resent/);
+        // Give any (wrong) retry time to show up at the fake.
+        await new Promise((r) => setTimeout(r, 1_800));
+        expect(ordersSent(fake).length).toBe(before + 1);
+
+        const book = await request(t.http).get('/orchestrator/users/MASTER_USER_001/orders').set('x-api-key', ADMIN_KEY).expect(200);
+        expect(book.body.orders.at(-1)).toMatchObject({ outcome: 'unknown', code: 'ORDER_OUTCOME_UNKNOWN' });
+      } finally {
+        fake.setLatency(0, '/orders');
+      }
+    });
+
+    it('429 and 5xx are reported with the broker status and message, and not retried', async () => {
+      const before = ordersSent(fake).length;
+      fake.failNext({ status: 429, path: '/orders' });
+      const limited = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(429);
+      expect(limited.body).toMatchObject({ code: 'BROKER_RATE_LIMITED', outcome: 'not_placed', brokerStatus: 429, retryAfterMs: 1000 });
+      expect(limited.body.message).toMatch(/429/);
+
+      fake.failNext({ status: 502, path: '/orders' });
+      const down = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(502);
+      expect(down.body).toMatchObject({ code: 'BROKER_SERVER_ERROR', outcome: 'unknown', brokerStatus: 502 });
+      expect(down.body.message).toMatch(/502/);
+      expect(ordersSent(fake).length).toBe(before + 2);
+    });
+
+    it('a broker rejection (data.errormsg) is 422 with the broker’s reason', async () => {
+      fake.rejectOrdersWith('Insufficient margin');
+      try {
+        const res = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(422);
+        expect(res.body).toMatchObject({ code: 'BROKER_REJECTED', outcome: 'not_placed' });
+        expect(res.body.message).toContain('Insufficient margin');
+      } finally {
+        fake.rejectOrdersWith(null);
+      }
+    });
+  });
+
+  describe('signals', () => {
+    it('fans out: one user fails, the others succeed, each with its own result', async () => {
+      const before = ordersSent(fake).length;
+      const res = await signal(t, {
+        signalId: `sig-${randomBytes(4).toString('hex')}`,
+        users: ['PAPER_TRADER_001', 'MASTER_USER_001', 'LIVE_USER_003'],
+        order: ORDER,
+      }).expect(200);
+      const byUser = Object.fromEntries(res.body.results.map((r: { userId: string }) => [r.userId, r]));
+      expect(byUser.PAPER_TRADER_001).toMatchObject({ outcome: 'placed', broker: 'paper' });
+      expect(byUser.MASTER_USER_001).toMatchObject({ outcome: 'placed', broker: 'sharekhan' });
+      expect(byUser.LIVE_USER_003).toMatchObject({ outcome: 'not_placed', code: 'TOKEN_MISSING', httpStatus: 412 });
+      expect(res.body.summary).toMatchObject({ total: 3, placed: 2, notPlaced: 1, unknown: 0 });
+      const sent = ordersSent(fake).slice(before);
+      expect(sent.map((r) => (r.body as { customerId: string }).customerId)).toEqual(['C100']);
+    });
+
+    it('a retried signal places nothing twice, also when the retries are concurrent', async () => {
+      const body = { signalId: `sig-${randomBytes(4).toString('hex')}`, users: ['PAPER_TRADER_001', 'MASTER_USER_001'], order: ORDER };
+      fake.setLatency(200, '/orders');
+      const before = ordersSent(fake).length;
+      let first: request.Response, second: request.Response;
+      try {
+        [first, second] = await Promise.all([signal(t, body).expect(200), signal(t, body).expect(200)]);
+      } finally {
+        fake.setLatency(0, '/orders');
+      }
+      const all = [...first.body.results, ...second.body.results];
+      expect(all.filter((r) => r.outcome === 'placed' && !r.replayed).map((r) => r.userId).sort()).toEqual(['MASTER_USER_001', 'PAPER_TRADER_001']);
+      expect(ordersSent(fake).length).toBe(before + 1);
+
+      const retry = await signal(t, body).expect(200);
+      expect(retry.body.summary).toMatchObject({ placed: 2, replayed: 2 });
+      const placedIds = all.filter((r) => r.outcome === 'placed').map((r) => r.orderId).sort();
+      expect(retry.body.results.map((r: { orderId: string }) => r.orderId).sort()).toEqual(placedIds);
+      expect(ordersSent(fake).length).toBe(before + 1);
+      const paperBook = await request(t.http).get('/orchestrator/users/PAPER_TRADER_001/orders').set('x-api-key', ADMIN_KEY).expect(200);
+      expect(paperBook.body.orders.filter((o: { signalId: string }) => o.signalId === body.signalId)).toHaveLength(1);
+    });
+
+    it('"all" fans out to every configured user', async () => {
+      const res = await signal(t, { signalId: `sig-${randomBytes(4).toString('hex')}`, users: 'all', order: ORDER }).expect(200);
+      expect(res.body.results.map((r: { userId: string }) => r.userId)).toEqual(['PAPER_TRADER_001', 'MASTER_USER_001', 'LIVE_USER_002', 'LIVE_USER_003']);
+    });
+  });
+
+  describe('bad requests and access', () => {
+    it.each([
+      ['no userId', { order: ORDER }, /body.userId/],
+      ['a non-canonical user id', { userId: 'master_user_001', order: ORDER }, /body.userId/],
+      ['no order', { userId: 'MASTER_USER_001' }, /body.order/],
+      ['an account field in the order', { userId: 'MASTER_USER_001', order: { ...ORDER, customerId: 'C999' } }, /customerId/],
+      ['quantity 0', { userId: 'MASTER_USER_001', order: { ...ORDER, quantity: 0 } }, /quantity must be greater than 0/],
+      ['a bad exchange', { userId: 'MASTER_USER_001', order: { ...ORDER, exchange: 'NSE' } }, /exchange must be one of/],
+      ['price as a number', { userId: 'MASTER_USER_001', order: { ...ORDER, price: 2500 } }, /price must be a decimal string/],
+      ['F&O without contract fields', { userId: 'MASTER_USER_001', order: { ...ORDER, exchange: 'NF' } }, /instrumentType is required/],
+    ])('order with %s is a 400 saying what is wrong, and nothing is sent', async (_name, body, message) => {
+      const before = fake.requests.length;
+      const res = await placeOrder(t, body).expect(400);
+      expect(JSON.stringify(res.body.message)).toMatch(message);
+      expect(fake.requests.length).toBe(before);
+    });
+
+    it('malformed JSON and bad signals are 400', async () => {
+      await request(t.http).post('/orchestrator/orders').set('x-api-key', ADMIN_KEY).set('content-type', 'application/json').send('{"userId":').expect(400);
+      const noId = await signal(t, { users: 'all', order: ORDER }).expect(400);
+      expect(JSON.stringify(noId.body.message)).toMatch(/signalId/);
+      await signal(t, { signalId: 'x', users: 'everyone', order: ORDER }).expect(400);
+      await signal(t, { signalId: 'x', users: [], order: ORDER }).expect(400);
+      await signal(t, { signalId: 'x', users: 'all', order: { ...ORDER, quantity: -1 } }).expect(400);
+    });
+
+    it('needs an API key; a user-scoped key acts only on its own user', async () => {
+      await request(t.http).post('/orchestrator/orders').send({ userId: 'MASTER_USER_001', order: ORDER }).expect(401);
+      await request(t.http).get('/orchestrator/readiness').expect(401);
+      const before = fake.requests.length;
+      await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }, MASTER_KEY).expect(403);
+      await signal(t, { signalId: 'scoped-1', users: 'all', order: ORDER }, MASTER_KEY).expect(403);
+      await signal(t, { signalId: 'scoped-1', users: ['MASTER_USER_001', 'LIVE_USER_002'], order: ORDER }, MASTER_KEY).expect(403);
+      await request(t.http).get('/orchestrator/users/LIVE_USER_002/orders').set('x-api-key', MASTER_KEY).expect(403);
+      await request(t.http).post('/orchestrator/premarket-check').set('x-api-key', MASTER_KEY).expect(403);
+      expect(fake.requests.length).toBe(before);
+
+      await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }, MASTER_KEY).expect(201);
+      const ready = await request(t.http).get('/orchestrator/readiness').set('x-api-key', MASTER_KEY).expect(200);
+      expect(ready.body.users.map((u: { userId: string }) => u.userId)).toEqual(['MASTER_USER_001']);
+    });
+  });
+
+  describe('readiness and the pre-market check', () => {
+    it('reports each user: ready with seconds left, missing, invalid', async () => {
+      await submitToken(t, 'LIVE_USER_002', fake.issueAccessToken('C200'));
+      const ready = await request(t.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY).expect(200);
+      const byUser = Object.fromEntries(ready.body.users.map((u: { userId: string }) => [u.userId, u]));
+      expect(byUser.MASTER_USER_001).toMatchObject({ status: 'ready', canTrade: true, source: 'manual' });
+      expect(byUser.MASTER_USER_001.secondsLeft).toBeGreaterThan(0);
+      expect(byUser.LIVE_USER_003).toMatchObject({ status: 'missing', canTrade: false, secondsLeft: null });
+      expect(ready.body.premarket.schedule).toMatchObject({ timeZone: 'Asia/Kolkata', timesIst: ['08:45', '09:10'] });
+      expect(JSON.stringify(ready.body)).not.toContain(masterToken);
+    });
+
+    it('the scheduled check (called directly) logs and exposes the users without a valid token', async () => {
+      const report = await t.get(PremarketCheckService).run('schedule');
+      expect(report.lacking.map((l) => l.userId)).toEqual(['LIVE_USER_003']);
+      const ready = await request(t.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY).expect(200);
+      expect(ready.body.premarket.last).toMatchObject({ trigger: 'schedule', lacking: [expect.objectContaining({ userId: 'LIVE_USER_003', status: 'missing' })] });
+
+      const manual = await request(t.http).post('/orchestrator/premarket-check').set('x-api-key', ADMIN_KEY).expect(200);
+      expect(manual.body).toMatchObject({ trigger: 'manual', summary: { notReady: ['LIVE_USER_003'] } });
+    });
+  });
+});
+
+describe('OrchestratorModule with Redis killed in the middle of a fan-out (e2e)', () => {
+  let redis: RedisProcess;
+  let fake: FakeShareKhan;
+  let a: TestApp;
+  let b: TestApp;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
+    const prefix = `orch-kill-${randomBytes(3).toString('hex')}:`;
+    // Two instances on one Redis: A trades; B is "another pod" whose writes A never read.
+    a = await createTestApp(baseEnv(redis, fake, prefix, { ORCHESTRATOR_FANOUT_CONCURRENCY: '1' }));
+    b = await createTestApp(baseEnv(redis, fake, prefix));
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await fake?.close();
+    await redis?.stop();
+  });
+
+  it('users whose tokens are in memory still trade; a token only in Redis is "unavailable" (503), not "missing"', async () => {
+    await submitToken(a, 'MASTER_USER_001', fake.issueAccessToken('C100'));
+    await submitToken(a, 'LIVE_USER_002', fake.issueAccessToken('C200'));
+    await submitToken(a, 'PAPER_TRADER_001', `paper-${randomBytes(12).toString('hex')}`);
+    await submitToken(b, 'LIVE_USER_003', fake.issueAccessToken('C300'));
+
+    fake.setLatency(400, '/orders');
+    const before = ordersSent(fake).length;
+    const pending = signal(a, {
+      signalId: 'kill-1',
+      users: ['MASTER_USER_001', 'LIVE_USER_002', 'LIVE_USER_003', 'PAPER_TRADER_001'],
+      order: ORDER,
+    });
+    const done = pending.then((r) => r);
+    // Kill Redis while the first user's order is at the broker.
+    await waitUntil(Date.now() + 5_000, 'the first order at the fake broker', async () => ordersSent(fake).length > before, 10);
+    await redis.kill();
+    const res = await done;
+    fake.setLatency(0, '/orders');
+
+    expect(res.status).toBe(200);
+    const byUser = Object.fromEntries(res.body.results.map((r: { userId: string }) => [r.userId, r]));
+    expect(byUser.MASTER_USER_001).toMatchObject({ outcome: 'placed' });
+    expect(byUser.LIVE_USER_002).toMatchObject({ outcome: 'placed' });
+    expect(byUser.PAPER_TRADER_001).toMatchObject({ outcome: 'placed' });
+    expect(byUser.LIVE_USER_003).toMatchObject({ outcome: 'not_placed', code: 'TOKEN_STORE_UNAVAILABLE', httpStatus: 503 });
+    const sent = ordersSent(fake).slice(before).map((r) => (r.body as { customerId: string }).customerId);
+    expect(sent).toEqual(['C100', 'C200']);
+
+    const single = await placeOrder(a, { userId: 'LIVE_USER_003', order: ORDER }).expect(503);
+    expect(single.body).toMatchObject({ code: 'TOKEN_STORE_UNAVAILABLE' });
+    expect(single.body.message).toMatch(/cannot be read/);
+
+    // The retry during the outage is answered from memory: nothing placed twice.
+    const retry = await signal(a, { signalId: 'kill-1', users: ['MASTER_USER_001', 'LIVE_USER_002', 'PAPER_TRADER_001'], order: ORDER }).expect(200);
+    expect(retry.body.summary).toMatchObject({ replayed: 3 });
+    expect(ordersSent(fake).length).toBe(before + 2);
+  });
+});
