@@ -1,6 +1,7 @@
 import { SetMetadata, UseGuards, applyDecorators, createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { ThrottlerGuard } from '@nestjs/throttler';
 import type { Request } from 'express';
+import { ApiErrorResponses, ApiKeyProtected } from '../common/openapi.js';
 import { ACCESS_RULE, ApiKeyGuard, getApiCaller, type AccessRule } from './api-key.guard.js';
 
 /**
@@ -8,7 +9,13 @@ import { ACCESS_RULE, ApiKeyGuard, getApiCaller, type AccessRule } from './api-k
  * (e.g. `@ApiKeyAuth({ userParam: 'userId' })`); `adminOnly` refuses user-scoped keys.
  */
 export function ApiKeyAuth(rule: AccessRule = {}) {
-  return applyDecorators(SetMetadata(ACCESS_RULE, rule), UseGuards(ThrottlerGuard, ApiKeyGuard));
+  return applyDecorators(
+    SetMetadata(ACCESS_RULE, rule),
+    UseGuards(ThrottlerGuard, ApiKeyGuard),
+    // OpenAPI: the x-api-key scheme and its 401/403/429 answers on every protected route.
+    ApiKeyProtected(),
+    ApiErrorResponses(429),
+  );
 }
 
 /** Rate limit only, for routes whose credential is something else (the login callback's state). */
