@@ -173,7 +173,7 @@ describe('createRedisClient', () => {
     expect(() => make({ kind: 'standalone', host: 'h', tls: { certFile: join(dir, 'client.crt') } })).toThrow(/both a cert file and a key file/);
   });
 
-  it('sentinel: master name, sentinel credentials, failover detection, TLS to sentinels and data nodes', () => {
+  it('sentinel: master name, sentinel credentials, TLS to sentinels and data nodes', () => {
     const tls = { caFile: join(dir, 'ca.crt') };
     const c = make({
       kind: 'sentinel',
@@ -190,7 +190,7 @@ describe('createRedisClient', () => {
       sentinelPassword: 'sp',
       username: 'tb',
       password: 'dp',
-      failoverDetector: true,
+      failoverDetector: false,
       enableTLSForSentinelMode: true,
       enableOfflineQueue: false,
       commandTimeout: 200,

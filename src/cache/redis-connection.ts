@@ -124,7 +124,53 @@ function clusterOptions(o: ResolvedCacheOptions, redisOptions: ClusterOptions['r
 export function createRedisClient(target: RedisTarget, o: ResolvedCacheOptions): RedisClient {
   const client = buildClient(target, o);
   logConfigProblemsOnce(client, target);
+  if (target.kind === 'sentinel') followSwitchMaster(client as Redis, target, o);
   return client;
+}
+
+type SentinelTarget = Extract<RedisTarget, { kind: 'sentinel' }>;
+
+/**
+ * A failover that kills nothing (maintenance, SENTINEL FAILOVER, a partition) leaves the old master
+ * up and accepting writes until the sentinels demote it, which can take seconds; Redis then throws
+ * those acknowledged writes away. So every sentinel's +switch-master is watched, and when the new
+ * master is not where our connection goes, the connection is dropped: ioredis reconnects through
+ * the sentinels, and the writes in between are served from memory and journaled, not lost.
+ */
+function followSwitchMaster(client: Redis, target: SentinelTarget, o: ResolvedCacheOptions): void {
+  const tls = tlsOptions(target.tls);
+  const watchers = target.sentinels.map((sentinel) => {
+    const watcher = new Redis({
+      host: sentinel.host,
+      port: sentinel.port,
+      username: target.sentinelUsername,
+      password: target.sentinelPassword,
+      lazyConnect: true,
+      enableReadyCheck: false,
+      connectTimeout: o.connectTimeoutMs,
+      retryStrategy: (times) => reconnectDelay(times, o.reconnect.baseDelayMs * 4, o.reconnect.maxDelayMs * 10),
+      ...(tls ? { tls } : {}),
+    });
+    // A sentinel being down is the sentinels' business; the data connection reports its own errors.
+    watcher.on('error', () => undefined);
+    watcher.on('message', (_channel: string, message: string) => {
+      const [name, , , host, port] = message.split(' ');
+      if (name !== target.masterName || client.status !== 'ready') return;
+      const stream = client.stream as { remoteAddress?: string; remotePort?: number } | undefined;
+      if (stream?.remotePort === Number(port) && stream.remoteAddress?.replace(/^::ffff:/, '') === host) return;
+      client.disconnect(true);
+    });
+    return watcher;
+  });
+  let started = false;
+  client.on('ready', () => {
+    if (started) return;
+    started = true;
+    for (const w of watchers) w.subscribe('+switch-master').catch(() => undefined);
+  });
+  client.once('end', () => {
+    for (const w of watchers) w.disconnect();
+  });
 }
 
 function buildClient(target: RedisTarget, o: ResolvedCacheOptions): RedisClient {
@@ -150,9 +196,10 @@ function buildClient(target: RedisTarget, o: ResolvedCacheOptions): RedisClient 
         sentinelRetryStrategy: backoff,
         sentinelReconnectStrategy: backoff,
         sentinelCommandTimeout: o.connectTimeoutMs,
-        // Sentinels announce +switch-master: drop the old master at once rather than waiting for
-        // its TCP connection to fail (a partitioned master may never send a RST).
-        failoverDetector: true,
+        // ioredis' own detector reconnects on every sentinel's +switch-master, including the late
+        // ones that arrive after we already follow the new master: a needless outage per failover.
+        // followSwitchMaster() reconnects only when the announced master is not the one we use.
+        failoverDetector: false,
         ...(tls ? { tls, enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
       });
     case 'cluster': {
