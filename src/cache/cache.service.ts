@@ -343,15 +343,17 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     this.mirror(k, rec);
     const generation = this.l1Generation;
     let attempt = rec;
+    // One deadline for both attempts: a live write never waits longer than one command timeout.
+    const deadline = performance.now() + this.options.commandTimeoutMs;
     try {
-      const first = await gateway.run((c) => c.casSet(k, attempt.version, encodeRecord(attempt), pxat(attempt), this.publishChannel()));
+      const first = await gateway.run((c) => c.casSet(k, attempt.version, encodeRecord(attempt), pxat(attempt), this.publishChannel()), deadline);
       if (first !== 1) {
         // Redis holds a version from a clock that runs ahead: this write is the newest thing the
         // caller knows, so it moves past that version once rather than being dropped.
         this.hlc.observe(String(first));
         attempt = { ...rec, version: this.hlc.next() };
         this.mirror(k, attempt);
-        const second = await gateway.run((c) => c.casSet(k, attempt.version, encodeRecord(attempt), pxat(attempt), this.publishChannel()));
+        const second = await gateway.run((c) => c.casSet(k, attempt.version, encodeRecord(attempt), pxat(attempt), this.publishChannel()), deadline);
         if (second !== 1) {
           this.hlc.observe(String(second));
           this.forget(k);
