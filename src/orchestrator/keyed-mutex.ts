@@ -16,7 +16,7 @@ export class KeyedMutex {
 
 /** Maps items with at most `limit` in flight; results keep the input order. */
 export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
+  const results: R[] = [];
   let next = 0;
   const worker = async () => {
     while (next < items.length) {

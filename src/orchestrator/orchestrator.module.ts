@@ -1,4 +1,4 @@
-import { Logger, Module, type OnModuleInit, Inject } from '@nestjs/common';
+import { Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { APP_CONFIG } from '../config/config.constants.js';
 import type { AppConfig } from '../config/load-config.js';
@@ -67,11 +67,17 @@ const notConfiguredClient: LiveOrderClient = {
 export class OrchestratorModule implements OnModuleInit {
   private readonly logger = new Logger('OrchestratorModule');
 
-  constructor(@Inject(ORCHESTRATOR_SETTINGS) private readonly settings: OrchestratorSettings) {}
+  constructor(
+    @Inject(ORCHESTRATOR_SETTINGS) private readonly settings: OrchestratorSettings,
+    private readonly clients: ShareKhanClientFactory,
+  ) {}
 
   onModuleInit(): void {
     const live = this.settings.users.filter((u) => u.mode === 'live').length;
     this.logger.log(`${this.settings.users.length} trading users (${live} live, ${this.settings.users.length - live} paper)`);
+    if (live > 0 && !this.clients.configured) {
+      this.logger.warn('SHAREKHAN_API_KEY is not set: every live order is refused (BROKER_UNREACHABLE) until it is');
+    }
     if (this.settings.strayEnvTokenVars.length > 0) {
       // Names only: a token under an id that is not a trading user is never used for anyone.
       this.logger.warn(`Ignored for trading (no such user in TRADING_USERS): ${this.settings.strayEnvTokenVars.join(', ')}`);
