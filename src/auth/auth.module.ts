@@ -17,7 +17,7 @@ export function throttlerOptions(config: AppConfig): ThrottlerModuleOptions {
     new Logger('AuthModule').warn('API_KEYS is empty: every API-key protected endpoint answers 401');
   }
   return {
-    throttlers: [{ name: 'api', limit, ttl: windowMs }],
+    throttlers: [{ name: 'default', limit, ttl: windowMs }],
     getTracker: (req: Record<string, unknown>) => {
       const r = req as unknown as Request;
       const caller = keys.authenticate(r.headers?.[API_KEY_HEADER]);

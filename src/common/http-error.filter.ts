@@ -31,6 +31,9 @@ export class HttpErrorFilter implements ExceptionFilter {
   }
 
   private describe(exception: unknown, req: Request): { status: number; message: string | string[]; error: string } {
+    // Nest 12 wraps body-parser errors in HttpExceptions whose message is JSON.parse's, which
+    // quotes the body (and so a token in it): answer from the original error instead.
+    if (exception instanceof HttpException && isBodyParserError(exception.cause)) exception = exception.cause;
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const body = exception.getResponse();

@@ -8,6 +8,7 @@ import { ShareKhanTokenController } from './sharekhan-token.controller.js';
 import { TokenAuditLog } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenKeyRing } from './token-crypto.js';
+import { TokenMetrics } from './token-metrics.js';
 import { ShareKhanTokenStore } from './token-store.service.js';
 
 function keyRingFromConfig(config: AppConfig): TokenKeyRing {
@@ -41,6 +42,7 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
     ShareKhanTokenStore,
     ShareKhanClientFactory,
     ShareKhanSessionService,
+    TokenMetrics,
   ],
   exports: [ShareKhanTokenStore, ShareKhanClientFactory, TokenClock],
 })
