@@ -48,3 +48,17 @@ describe('redaction', () => {
     expect(out.user.password).toBe(REDACTED);
   });
 });
+
+describe('scrubDeep on class instances', () => {
+  it('leaves non-plain objects (raw requests, errors) to their serializers', () => {
+    class Raw {
+      token = 'inside-a-class';
+    }
+    const raw = new Raw();
+    const err = new Error('boom');
+    const out = scrubDeep({ res: raw, err, body: { token: 't' } });
+    expect(out.res).toBe(raw);
+    expect(out.err).toBe(err);
+    expect(out.body.token).toBe(REDACTED);
+  });
+});

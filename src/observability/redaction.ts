@@ -95,14 +95,14 @@ export function redactQuery(query: unknown): unknown {
 const MAX_DEPTH = 8;
 
 /**
- * A copy of `value` with every credential-named field replaced, at any depth (bounded, and safe
- * on cycles). Objects without such fields come back as they are, so the common case costs a walk.
+ * A copy of `value` with every credential-named field replaced, at any depth of plain objects and
+ * arrays (bounded, and safe on cycles). Objects without such fields come back as they are, so the
+ * common case costs one walk and no allocation.
  */
 export function scrubDeep<T>(value: T, depth = 0, seen = new WeakSet<object>()): T {
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
   if (seen.has(value)) return value;
   seen.add(value);
-  if (value instanceof Error || value instanceof Date || Buffer.isBuffer(value)) return value;
   if (Array.isArray(value)) {
     let changed = false;
     const out = value.map((v) => {
@@ -112,6 +112,10 @@ export function scrubDeep<T>(value: T, depth = 0, seen = new WeakSet<object>()):
     });
     return (changed ? out : value) as T;
   }
+  // Only plain data is walked: class instances (the raw req/res pino-http hands over, errors,
+  // sockets) have their own serializers, and walking them would cost a graph per log line.
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
   let copy: Record<string, unknown> | null = null;
   for (const [k, v] of Object.entries(value)) {
     const next = isSecretKey(k) && v !== undefined && v !== null ? REDACTED : scrubDeep(v, depth + 1, seen);
