@@ -107,7 +107,11 @@ function clusterOptions(o: ResolvedCacheOptions, redisOptions: ClusterOptions['r
   return {
     lazyConnect: true,
     enableOfflineQueue: false,
-    enableAutoPipelining: true,
+    // An automatic pipeline mixes slots: after a failover each command gets its own
+    // "MOVED <slot> ..." and ioredis redirects a pipeline only when all errors are identical, so
+    // every key of the moved slots would fail until the next slots refresh. Single commands follow
+    // MOVED/ASK at once.
+    enableAutoPipelining: false,
     scaleReads: 'master',
     retryDelayOnFailover: 0,
     retryDelayOnClusterDown: 0,

@@ -10,7 +10,7 @@ import {
 import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import type { ResolvedCacheOptions } from './cache.options.js';
 import { CAS_SET_LUA } from './cas-script.js';
-import { createRedisClient, type RedisClient } from './redis-connection.js';
+import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -38,12 +38,15 @@ export class RedisGateway {
   private probeTimer: NodeJS.Timeout | null = null;
   private closing = false;
   private inFlight = 0;
+  /** Off for a Cluster: a mixed-slot pipeline is not redirected after a MOVED (see redis-connection). */
+  private readonly adaptivePipelining: boolean;
   reconnectAttempts = 0;
   lastError: string | null = null;
 
   constructor(private readonly options: ResolvedCacheOptions) {
     if (!options.redis) throw new Error('RedisGateway needs a Redis target');
     this.client = createRedisClient(options.redis, options) as CasClient;
+    this.adaptivePipelining = this.client.options.enableAutoPipelining === true;
     this.client.defineCommand('casSet', { numberOfKeys: 1, lua: CAS_SET_LUA });
     this.breaker = circuitBreaker(handleWhen(isTimeout), {
       breaker: new ConsecutiveBreaker(options.breaker.failureThreshold),
@@ -74,7 +77,7 @@ export class RedisGateway {
     });
     // Errors are recorded, not logged: the mode transition they cause is the one log line.
     this.client.on('error', (err: Error) => {
-      this.lastError = err.message;
+      this.lastError = describeRedisError(err);
     });
   }
 
@@ -105,7 +108,7 @@ export class RedisGateway {
   /** Starts connecting without waiting; `ready` flips availability when it happens. */
   start(): void {
     this.client.connect().catch((err: Error) => {
-      this.lastError = err.message;
+      this.lastError = describeRedisError(err);
     });
   }
 
@@ -135,7 +138,7 @@ export class RedisGateway {
     if (remaining <= 0) throw new Error('Command timed out before it was sent');
     // Adaptive batching: pipelining same-tick commands wins when many are in flight, but costs
     // a tick of latency to a lone command. ioredis reads this option on every call.
-    this.client.options.enableAutoPipelining = this.inFlight > 0;
+    if (this.adaptivePipelining) this.client.options.enableAutoPipelining = this.inFlight > 0;
     this.inFlight++;
     // ioredis starts a command's timeout only when its auto-pipeline batch is sent, and a batch
     // waits for the previous one: against a hung Redis that stacks timeouts. The deadline is ours.
@@ -146,7 +149,7 @@ export class RedisGateway {
     try {
       return await Promise.race([this.breaker.execute(() => fn(this.client)), expired]);
     } catch (err) {
-      if (!(err instanceof BrokenCircuitError)) this.lastError = (err as Error).message;
+      if (!(err instanceof BrokenCircuitError)) this.lastError = describeRedisError(err);
       throw err;
     } finally {
       clearTimeout(timer);
