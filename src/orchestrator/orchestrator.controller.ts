@@ -12,6 +12,8 @@ import {
   Res,
 } from '@nestjs/common';
 import type { Response } from 'express';
+import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponses, ApiZodBody } from '../common/openapi.js';
 import { ApiKeyAuth, ApiKeyService, Caller, type ApiCaller } from '../auth/index.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { OrderBook } from './order-book.js';
@@ -33,6 +35,7 @@ import { UserRegistry } from './user-registry.js';
  * Trade endpoints. Every outcome for a user is a result object (never a thrown 500): placed,
  * not placed (with the reason and what to do), or unknown (never resent, reconcile first).
  */
+@ApiTags('orchestrator')
 @Controller('orchestrator')
 export class OrchestratorController {
   constructor(
@@ -47,6 +50,10 @@ export class OrchestratorController {
   /** One order for one user. 201 when placed; otherwise the failure's own status (see docs). */
   @Post('orders')
   @ApiKeyAuth()
+  @ApiOperation({ summary: "Place one order for one user with that user's own token (paper or live)" })
+  @ApiZodBody(placeOrderBodySchema)
+  @ApiResponse({ status: 201, description: 'Placed: outcome "placed" with the broker order id' })
+  @ApiErrorResponses(400, 404, 409, 412, 422, 424, 502, 503, 504)
   async placeOrder(
     @Body(new ZodValidationPipe(placeOrderBodySchema)) body: PlaceOrderBody,
     @Caller() caller: ApiCaller,
@@ -66,6 +73,10 @@ export class OrchestratorController {
   @Post('signals')
   @HttpCode(HttpStatus.OK)
   @ApiKeyAuth()
+  @ApiOperation({ summary: 'Fan one signal out to several users (or "all"); idempotent per signal id and user' })
+  @ApiZodBody(signalBodySchema)
+  @ApiOkResponse({ description: 'One result per user (placed, not_placed or unknown) and a summary' })
+  @ApiErrorResponses(400)
   async signal(
     @Body(new ZodValidationPipe(signalBodySchema)) body: SignalBody,
     @Caller() caller: ApiCaller,
@@ -84,6 +95,8 @@ export class OrchestratorController {
   /** Each user's token readiness as an order would see it, plus the last pre-market check. */
   @Get('readiness')
   @ApiKeyAuth()
+  @ApiOperation({ summary: 'Token readiness of each user (ready, missing, expired, invalid, unknown) and the last pre-market check' })
+  @ApiOkResponse({ description: 'Per-user readiness with seconds until expiry' })
   async getReadiness(@Caller() caller: ApiCaller) {
     const scope = caller.admin ? undefined : caller.scope.kind === 'user' ? [caller.scope.userId] : [];
     const report = await this.readiness.check(scope);
@@ -101,6 +114,8 @@ export class OrchestratorController {
   @Post('premarket-check')
   @HttpCode(HttpStatus.OK)
   @ApiKeyAuth({ adminOnly: true })
+  @ApiOperation({ summary: 'Run the pre-market token check now (admin)' })
+  @ApiOkResponse({ description: 'Which users lack a valid token' })
   runPremarketCheck() {
     return this.premarket.run('manual');
   }
@@ -108,6 +123,9 @@ export class OrchestratorController {
   /** The user's recent orders: paper fills, live orders, and live orders with unknown outcome. */
   @Get('users/:userId/orders')
   @ApiKeyAuth({ userParam: 'userId' })
+  @ApiOperation({ summary: "A user's recent orders (paper fills, live orders, unknown outcomes)" })
+  @ApiOkResponse({ description: 'The orders, newest first; complete=false when the cache could not be read' })
+  @ApiErrorResponses(404)
   async listOrders(@Param('userId') userId: string) {
     const user = this.users.get(userId);
     if (!user) throw new NotFoundException(`No trading user ${userId} is configured (use an id listed in TRADING_USERS)`);
