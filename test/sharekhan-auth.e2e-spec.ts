@@ -480,10 +480,8 @@ describe('daily login flow against the fake ShareKhan', () => {
   it('a tampered request token is refused with 400 (GCM tag checked) and never sent to ShareKhan', async () => {
     const lu = await loginUrl('USER_T');
     const { requestToken, state } = await browserLogin(lu.body.loginUrl);
-    const chars = [...requestToken];
-    const i = Math.floor(chars.length / 2);
-    chars[i] = chars[i] === 'A' ? 'B' : 'A';
-    const tampered = chars.join('');
+    const i = Math.floor(requestToken.length / 2);
+    const tampered = requestToken.slice(0, i) + (requestToken[i] === 'A' ? 'B' : 'A') + requestToken.slice(i + 1);
     secrets.add(tampered);
     const before = fake.requestsTo('POST', '/access/token').length;
     const res = await callback(`/sharekhan/callback?request_token=${encodeURIComponent(tampered)}&state=${state}`);

@@ -20,7 +20,7 @@ export function ApiKeyAuth(rule: AccessRule = {}) {
 
 /** Rate limit only, for routes whose credential is something else (the login callback's state). */
 export function RateLimited() {
-  return UseGuards(ThrottlerGuard);
+  return applyDecorators(UseGuards(ThrottlerGuard), ApiErrorResponses(429));
 }
 
 /** Handler parameter: the authenticated `ApiCaller`. */

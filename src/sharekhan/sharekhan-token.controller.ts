@@ -1,5 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Put, Post, Query, Req, ServiceUnavailableException } from '@nestjs/common';
 import type { Request } from 'express';
+import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponses, ApiZodBody } from '../common/openapi.js';
 import { ApiKeyAuth, CallerIdentity, RateLimited } from '../auth/auth.decorators.js';
 import { userIdSchema } from '../common/user-id.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
@@ -10,6 +12,7 @@ import { ShareKhanTokenStore, type TokenStatus } from './token-store.service.js'
 const userIdPipe = new ZodValidationPipe(userIdSchema, 'userId');
 
 /** Token endpoints. Every answer is `Cache-Control: no-store` (set by ShareKhanAuthModule's middleware). */
+@ApiTags('sharekhan')
 @Controller('sharekhan')
 export class ShareKhanTokenController {
   constructor(
@@ -19,6 +22,10 @@ export class ShareKhanTokenController {
 
   @Put('users/:userId/token')
   @ApiKeyAuth({ userParam: 'userId' })
+  @ApiOperation({ summary: "Store a user's ShareKhan access token of today (manual submission)" })
+  @ApiZodBody(submitTokenSchema)
+  @ApiOkResponse({ description: 'Stored, encrypted; the answer shows a mask and a fingerprint, never the token' })
+  @ApiErrorResponses(400, 413)
   async submit(
     @Param('userId', userIdPipe) userId: string,
     @Body(new ZodValidationPipe(submitTokenSchema)) body: SubmitTokenBody,
@@ -36,6 +43,9 @@ export class ShareKhanTokenController {
 
   @Get('users/:userId/token')
   @ApiKeyAuth({ userParam: 'userId' })
+  @ApiOperation({ summary: "A user's token status: present, status, issued / expires at, seconds left, mask, fingerprint, cache mode" })
+  @ApiOkResponse({ description: 'Status (present: false with status "missing" when there is none)' })
+  @ApiErrorResponses(400, 503)
   async status(@Param('userId', userIdPipe) userId: string) {
     const status = await this.store.status(userId);
     if (status.state === 'unavailable') {
@@ -46,6 +56,9 @@ export class ShareKhanTokenController {
 
   @Delete('users/:userId/token')
   @ApiKeyAuth({ userParam: 'userId' })
+  @ApiOperation({ summary: "Revoke a user's token (the token text is destroyed)" })
+  @ApiOkResponse({ description: 'revoked: true, or false when there was no token' })
+  @ApiErrorResponses(400)
   async remove(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
     const { revoked, view } = await this.store.revoke(userId, { who: by.who, source: 'api', clientAddress: by.clientAddress });
     return { userId, revoked, status: revoked ? 'revoked' : 'missing', token: view, cacheMode: this.store.cacheMode };
@@ -54,6 +67,9 @@ export class ShareKhanTokenController {
   @Post('users/:userId/token/validate')
   @HttpCode(200)
   @ApiKeyAuth({ userParam: 'userId' })
+  @ApiOperation({ summary: 'Ask ShareKhan whether the token works (GET /reports/{customerId}); a 403 marks it invalid' })
+  @ApiOkResponse({ description: 'valid: true, or valid: false with the reason (expired, invalid, revoked, refused by ShareKhan)' })
+  @ApiErrorResponses(400, 404, 409, 502, 503, 504)
   async validate(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
     const outcome = await this.session.validate(userId, by);
     return { userId, ...outcome, cacheMode: this.store.cacheMode };
@@ -61,6 +77,9 @@ export class ShareKhanTokenController {
 
   @Get('users/:userId/audit')
   @ApiKeyAuth({ userParam: 'userId' })
+  @ApiOperation({ summary: "A user's audit trail, newest first (who, action, fingerprint, source, client address, time)" })
+  @ApiOkResponse({ description: 'Events; complete: false when Redis was unreachable' })
+  @ApiErrorResponses(400)
   async audit(@Param('userId', userIdPipe) userId: string) {
     const { events, complete } = await this.store.auditEvents(userId);
     return { userId, count: events.length, complete, events };
@@ -68,6 +87,9 @@ export class ShareKhanTokenController {
 
   @Get('users/:userId/login-url')
   @ApiKeyAuth({ userParam: 'userId' })
+  @ApiOperation({ summary: 'Start the daily ShareKhan login: a login page URL with a one-time state bound to the user' })
+  @ApiOkResponse({ description: 'loginUrl to open in the browser, the state and when it expires' })
+  @ApiErrorResponses(400, 503)
   loginUrl(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
     return this.session.createLoginUrl(userId, by);
   }
@@ -75,6 +97,11 @@ export class ShareKhanTokenController {
   /** ShareKhan redirects the user's browser here; the one-time state is the credential, not an API key. */
   @Get('callback')
   @RateLimited()
+  @ApiOperation({ summary: "ShareKhan's redirect after login: checks the state once, exchanges the request token (GCM tag checked), stores the access token" })
+  @ApiQuery({ name: 'request_token', required: true, type: String })
+  @ApiQuery({ name: 'state', required: true, type: String })
+  @ApiOkResponse({ description: "Stored for the state's user; the answer shows a mask and a fingerprint" })
+  @ApiErrorResponses(400, 502, 503, 504)
   async callback(@Query(new ZodValidationPipe(callbackQuerySchema, 'query')) query: CallbackQuery, @Req() req: Request) {
     const { token, store } = await this.session.completeLogin(query.request_token, query.state, req.ip);
     return { present: true, usable: token.status === 'active', ...token, storedIn: store, cacheMode: this.store.cacheMode };
@@ -82,6 +109,8 @@ export class ShareKhanTokenController {
 
   @Get('tokens')
   @ApiKeyAuth({ adminOnly: true })
+  @ApiOperation({ summary: "Every user's token status (admin key only; from an index, never a scan)" })
+  @ApiOkResponse({ description: 'One status per user that ever stored a token' })
   async list() {
     const { users, complete } = await this.store.list();
     return {
