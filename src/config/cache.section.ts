@@ -52,13 +52,31 @@ const cacheEnvSchema = z.object({
         .regex(/^[a-z0-9]{1,8}$/, { error: '1-8 lowercase letters or digits' })
         .optional(),
     ),
-});
+    CACHE_JOURNAL_MAX_ENTRIES: intVar(50_000, 1, 10_000_000),
+    CACHE_TOMBSTONE_TTL_MS: intVar(60 * 60 * 1000, 1_000, 30 * 24 * 60 * 60 * 1000),
+    CACHE_L1_ENABLED: boolVar(false),
+    CACHE_SNAPSHOT_PATH: optionalString(),
+    CACHE_SNAPSHOT_KEY: optionalString().refine((v) => v === undefined || isKey32(v), {
+      error: 'base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`)',
+    }),
+    CACHE_SNAPSHOT_DEBOUNCE_MS: intVar(1_000, 10, 600_000),
+  })
+  .superRefine((e, ctx) => {
+    if (e.CACHE_SNAPSHOT_PATH !== undefined && e.CACHE_SNAPSHOT_KEY === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['CACHE_SNAPSHOT_KEY'], message: 'base64 of 32 bytes, required when CACHE_SNAPSHOT_PATH is set' });
+    }
+  });
+
+function isKey32(v: string): boolean {
+  const buf = Buffer.from(v, 'base64');
+  return buf.length === 32 && buf.toString('base64') === v.trim();
+}
 
 type CacheEnv = z.infer<typeof cacheEnvSchema>;
 
 export const cacheSection = defineSection({
   schema: cacheEnvSchema,
-  secrets: ['REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'REDIS_URL'],
+  secrets: ['REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'REDIS_URL', 'CACHE_SNAPSHOT_KEY'],
   build: (e): CacheModuleOptions => ({
     redis: redisTarget(e),
     keyPrefix: e.CACHE_KEY_PREFIX,
@@ -76,6 +94,13 @@ export const cacheSection = defineSection({
     memory: { maxEntries: e.CACHE_MEMORY_MAX_ENTRIES, maxBytes: e.CACHE_MEMORY_MAX_BYTES },
     requireRedisOnStartup: e.CACHE_REQUIRE_REDIS_ON_STARTUP,
     instanceId: e.CACHE_INSTANCE_ID,
+    journal: { maxEntries: e.CACHE_JOURNAL_MAX_ENTRIES },
+    tombstoneTtlMs: e.CACHE_TOMBSTONE_TTL_MS,
+    l1: { enabled: e.CACHE_L1_ENABLED },
+    snapshot:
+      e.CACHE_SNAPSHOT_PATH && e.CACHE_SNAPSHOT_KEY
+        ? { path: e.CACHE_SNAPSHOT_PATH, key: e.CACHE_SNAPSHOT_KEY, debounceMs: e.CACHE_SNAPSHOT_DEBOUNCE_MS }
+        : null,
   }),
 });
 

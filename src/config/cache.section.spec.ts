@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { ConfigError, loadConfig } from './load-config.js';
+
+const KEY = randomBytes(32).toString('base64');
+
+function problem(env: Record<string, string>): string {
+  try {
+    loadConfig({ NODE_ENV: 'development', ...env });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('cache config section: recovery, L1 and snapshot variables', () => {
+  it('defaults: journal bound, one-hour tombstones, L1 off, no snapshot', () => {
+    const { cache } = loadConfig({ NODE_ENV: 'development' });
+    expect(cache).toMatchObject({ journal: { maxEntries: 50_000 }, tombstoneTtlMs: 3_600_000, l1: { enabled: false }, snapshot: null });
+  });
+
+  it('maps every variable to the module options', () => {
+    const { cache } = loadConfig({
+      NODE_ENV: 'development',
+      CACHE_JOURNAL_MAX_ENTRIES: '1000',
+      CACHE_TOMBSTONE_TTL_MS: '7200000',
+      CACHE_L1_ENABLED: 'true',
+      CACHE_SNAPSHOT_PATH: '/var/lib/app/cache.snap',
+      CACHE_SNAPSHOT_KEY: KEY,
+      CACHE_SNAPSHOT_DEBOUNCE_MS: '250',
+    });
+    expect(cache).toMatchObject({
+      journal: { maxEntries: 1000 },
+      tombstoneTtlMs: 7_200_000,
+      l1: { enabled: true },
+      snapshot: { path: '/var/lib/app/cache.snap', key: KEY, debounceMs: 250 },
+    });
+  });
+
+  it('a snapshot path without a key is refused, naming the missing variable', () => {
+    expect(problem({ CACHE_SNAPSHOT_PATH: '/tmp/x.snap' })).toMatch(/CACHE_SNAPSHOT_KEY=\(unset\) \(wants base64 of 32 bytes, required when CACHE_SNAPSHOT_PATH is set\)/);
+  });
+
+  it('a key of the wrong size is refused without echoing it', () => {
+    const short = randomBytes(16).toString('base64');
+    const msg = problem({ CACHE_SNAPSHOT_PATH: '/tmp/x.snap', CACHE_SNAPSHOT_KEY: short });
+    expect(msg).toMatch(/CACHE_SNAPSHOT_KEY=\(hidden, \d+ characters\) \(wants base64 of exactly 32 bytes/);
+    expect(msg).not.toContain(short);
+  });
+
+  it('out-of-range numbers and non-booleans are refused', () => {
+    expect(problem({ CACHE_TOMBSTONE_TTL_MS: '5' })).toMatch(/CACHE_TOMBSTONE_TTL_MS="5"/);
+    expect(problem({ CACHE_JOURNAL_MAX_ENTRIES: '0' })).toMatch(/CACHE_JOURNAL_MAX_ENTRIES/);
+    expect(problem({ CACHE_L1_ENABLED: 'maybe' })).toMatch(/CACHE_L1_ENABLED="maybe" \(wants true or false\)/);
+  });
+});
