@@ -18,6 +18,8 @@ export interface MemoryEntry {
    * while that generation is current (bumping the generation flushes L1 in O(1)).
    */
   l1?: number;
+  /** Recency position (set by the store). */
+  seq?: number;
 }
 
 export interface MemoryStoreLimits {
@@ -29,6 +31,8 @@ export class MemoryStore {
   private readonly map = new Map<string, MemoryEntry>();
   private totalBytes = 0;
   private evictions = 0;
+  /** Position in recency order, counted on every insert or move. */
+  private tick = 0;
 
   constructor(
     private readonly limits: MemoryStoreLimits,
@@ -47,7 +51,11 @@ export class MemoryStore {
     return this.evictions;
   }
 
-  /** The live entry for a key (touching its LRU position), or undefined if absent or expired. */
+  /**
+   * The live entry for a key, or undefined if absent or expired. Recency is approximate: an entry
+   * already in the newer half of the order is not moved, because a Map delete+set costs ~15x the
+   * lookup itself and a hot key would pay it on every hit (L1 hits must cost about a lookup).
+   */
   get(key: string): MemoryEntry | undefined {
     const e = this.map.get(key);
     if (!e) return undefined;
@@ -55,8 +63,11 @@ export class MemoryStore {
       this.remove(key, e);
       return undefined;
     }
-    this.map.delete(key);
-    this.map.set(key, e);
+    if (this.tick - e.seq! >= this.map.size >> 1) {
+      this.map.delete(key);
+      this.map.set(key, e);
+      e.seq = ++this.tick;
+    }
     return e;
   }
 
@@ -72,7 +83,7 @@ export class MemoryStore {
     const existing = this.map.get(key);
     if (existing && existing.version > entry.version) return false;
     if (existing) this.remove(key, existing);
-    const full: MemoryEntry = { ...entry, bytes: entryBytes(key, entry.json) };
+    const full: MemoryEntry = { ...entry, bytes: entryBytes(key, entry.json), seq: ++this.tick };
     this.map.set(key, full);
     this.totalBytes += full.bytes;
     this.evict();
