@@ -1,0 +1,240 @@
+import { Cluster } from 'ioredis';
+import { startCluster, type RedisCluster } from '../helpers/redis-cluster.js';
+import type { RedisProcess } from '../helpers/redis-server.js';
+import type { CacheService } from '../../src/cache/cache.service.js';
+import type { ModeTransition } from '../../src/cache/cache.types.js';
+import { decodeRecord } from '../../src/cache/cache-codec.js';
+import { loadLoop, sleep, startCache, waitForMode } from './cache-harness.js';
+
+const TIMEOUT = 250;
+// Scheduling noise on a loaded 2-core machine; the promise under test is the timeout itself.
+const MARGIN = 150;
+const KEYS = 60;
+const PREFIX = 't:';
+// Without this a cluster refuses every key, on every node, while one slot range has no master.
+const PARTIAL_COVERAGE = ['--cluster-require-full-coverage', 'no'];
+
+const maxOf = (values: number[]) => values.reduce((a, b) => Math.max(a, b), 0);
+
+interface KeyStats {
+  latencies: number[];
+  fromRedis: number;
+  fromMemory: number;
+}
+
+/**
+ * Alternating write and read per key, with per-key statistics split by "victim" (keys whose
+ * master is killed) and "others", and the newest write issued per key (it must be the one that wins).
+ */
+function clusterLoad(cache: CacheService, keys: string[], isVictim: (key: string) => boolean) {
+  const lastIssued = new Map<string, number>();
+  const lastCompleted = new Map<string, number>();
+  const stats = { victim: newStats(), others: newStats() };
+  let recording = false;
+  const load = loadLoop(async (i) => {
+    const key = keys[Math.floor(i / 2) % keys.length];
+    const s = isVictim(key) ? stats.victim : stats.others;
+    const t0 = performance.now();
+    let fromRedis: boolean;
+    if (i % 2 === 0) {
+      lastIssued.set(key, i);
+      const w = await cache.set(key, { n: i });
+      if (i > (lastCompleted.get(key) ?? -1)) lastCompleted.set(key, i);
+      fromRedis = w.store === 'redis';
+    } else {
+      const floor = lastCompleted.get(key) ?? -1;
+      const r = await cache.read<{ n: number }>(key);
+      if (r.state !== 'hit') throw new Error(`read ${key}: ${r.state}`);
+      if (r.value!.n < floor) throw new Error(`stale read ${key}: ${r.value!.n} < ${floor} (${r.source})`);
+      fromRedis = r.source === 'redis';
+    }
+    if (!recording) return;
+    s.latencies.push(performance.now() - t0);
+    if (fromRedis) s.fromRedis++;
+    else s.fromMemory++;
+  }, 8);
+  return {
+    load,
+    lastIssued,
+    stats,
+    /** Statistics from now on only. */
+    record() {
+      stats.victim = newStats();
+      stats.others = newStats();
+      recording = true;
+    },
+    pause() {
+      recording = false;
+    },
+  };
+}
+
+function newStats(): KeyStats {
+  return { latencies: [], fromRedis: 0, fromMemory: 0 };
+}
+
+async function keysByMaster(cluster: RedisCluster, count: number): Promise<Map<number, string[]>> {
+  const byPort = new Map<number, string[]>();
+  for (let i = 0; i < count; i++) {
+    const key = `c:${i}`;
+    const node = await cluster.nodeForKey(PREFIX + key);
+    byPort.set(node.port, [...(byPort.get(node.port) ?? []), key]);
+  }
+  return byPort;
+}
+
+async function keysOn(cluster: RedisCluster, node: RedisProcess, count: number, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  for (let i = 0; found.length < count; i++) {
+    const key = `${prefix}${i}`;
+    if ((await cluster.nodeForKey(PREFIX + key)).port === node.port) found.push(key);
+  }
+  return found;
+}
+
+async function storedValue(client: Cluster, key: string): Promise<unknown> {
+  const raw = await client.get(key);
+  const rec = raw === null ? null : decodeRecord(raw);
+  return rec && !rec.tombstone ? JSON.parse(rec.json) : undefined;
+}
+
+async function waitFor(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+function plainClient(cluster: RedisCluster): Cluster {
+  const c = new Cluster(cluster.seeds, { redisOptions: { commandTimeout: 2_000 } });
+  c.on('error', () => undefined);
+  return c;
+}
+
+interface Scenario {
+  cluster: RedisCluster;
+  cache: CacheService;
+  /** What brings the victim's slots back: a replica's promotion, or the node's restart. */
+  bringBack(victim: RedisProcess): Promise<void>;
+}
+
+/**
+ * Kill one master under load; check its slots fall back while the others stay on Redis, bring the
+ * slots back, and check every journaled write (including keys written only during the outage)
+ * lands, with the mode never leaving `redis`.
+ */
+async function killOneMaster({ cluster, cache, bringBack }: Scenario) {
+  await waitForMode(cache, 'redis');
+  const transitions: ModeTransition[] = [];
+  cache.transitions$.subscribe((t) => transitions.push(t));
+
+  const byMaster = await keysByMaster(cluster, KEYS);
+  expect([...byMaster.keys()].sort()).toEqual(cluster.masters.map((m) => m.port).sort());
+  const victim = cluster.masters[0];
+  const victimKeys = new Set(byMaster.get(victim.port));
+  const keys = [...byMaster.values()].flat();
+  for (const k of keys) await cache.set(k, { n: -1 });
+
+  // Written once, during the outage, on the dead master's slots: only the journal can bring them.
+  const outageOnly = await keysOn(cluster, victim, 10, 'once-');
+  const run = clusterLoad(cache, keys, (k) => victimKeys.has(k));
+  await sleep(300);
+  run.record();
+  const killedAt = Date.now();
+  await victim.kill();
+  await sleep(300);
+  const outageWrites = await Promise.all(outageOnly.map((k) => cache.set(k, { once: k })));
+  await bringBack(victim);
+  const backAfterMs = Date.now() - killedAt;
+  run.pause();
+  const outage = { ...run.stats };
+  // The journal drains once the slots are served again, without a mode change (and when the
+  // restarted node held the deployment's marker key, memory re-seeds it first).
+  const backAt = Date.now();
+  await waitFor('the journal to drain', 10_000, () => cache.getStatus().journalSize === 0 && !cache.getStatus().reseeding);
+  const drainedAfterMs = Date.now() - backAt;
+  run.record();
+  await sleep(400);
+  await run.load.stop();
+  const after = { ...run.stats };
+
+  expect(run.load.failures).toEqual([]);
+  expect(maxOf(outage.victim.latencies)).toBeLessThan(TIMEOUT + MARGIN);
+  expect(maxOf(outage.others.latencies)).toBeLessThan(TIMEOUT + MARGIN);
+  expect(maxOf(after.victim.latencies)).toBeLessThan(TIMEOUT + MARGIN);
+  // During the outage the dead master's keys were served from memory, the others from Redis.
+  expect(outage.victim.fromMemory, 'dead-master keys from memory during the outage').toBeGreaterThan(0);
+  expect(outage.others.fromRedis, 'other keys from Redis during the outage').toBeGreaterThan(0);
+  expect(outage.others.fromMemory, 'other keys from memory during the outage').toBe(0);
+  expect(outageWrites.map((w) => `${w.store}${w.journaled ? " journaled" : ""}`)).toEqual(outageOnly.map(() => "memory journaled"));
+  // Afterwards everything is on Redis again, and the mode never left redis.
+  expect(after.victim.fromMemory, 'dead-master keys from memory after').toBe(0);
+  expect(after.victim.fromRedis, 'dead-master keys from Redis after').toBeGreaterThan(0);
+  expect(transitions.map((t) => `${t.to}: ${t.reason}`)).toEqual([]);
+  expect(cache.mode).toBe('redis');
+  // A redirect is an answer, not a failure: it must never surface as an operation's error.
+  expect(cache.getStatus().lastError ?? '').not.toMatch(/^(MOVED|ASK) /);
+  expect(cache.getStatus().replayed).toBeGreaterThanOrEqual(outageOnly.length);
+
+  const reader = plainClient(cluster);
+  try {
+    for (const key of keys) {
+      const expected = { n: run.lastIssued.get(key) ?? -1 };
+      expect(await storedValue(reader, PREFIX + key), key).toEqual(expected);
+      expect(await cache.get(key), key).toEqual(expected);
+    }
+    for (const key of outageOnly) expect(await storedValue(reader, PREFIX + key), key).toEqual({ once: key });
+  } finally {
+    reader.disconnect();
+  }
+  const slowest = maxOf([...outage.victim.latencies, ...outage.others.latencies, ...after.victim.latencies, ...after.others.latencies]);
+  console.info(
+    `cluster: ${run.load.count} ops; slots back ${backAfterMs} ms after the kill, journal drained ${drainedAfterMs} ms later; meanwhile dead-master keys ${outage.victim.fromMemory} ops from memory, other keys ${outage.others.fromRedis} ops on Redis; ${cache.getStatus().replayed} replayed; slowest op ${slowest.toFixed(0)} ms`,
+  );
+}
+
+describe('CacheService on Redis Cluster: 3 masters with replicas, one master killed', () => {
+  let cluster: RedisCluster;
+  let cache: CacheService;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ masters: 3, replicasPerMaster: 1, args: PARTIAL_COVERAGE });
+  });
+  afterAll(async () => {
+    await cache?.onApplicationShutdown();
+    await cluster?.stop();
+  });
+
+  it('its slots fall back to memory, the others stay on Redis, the promoted replica receives the journal', async () => {
+    cache = await startCache({ redis: { kind: 'cluster', nodes: cluster.seeds }, commandTimeoutMs: TIMEOUT, keyPrefix: PREFIX });
+    await killOneMaster({ cluster, cache, bringBack: (victim) => cluster.waitForFailover(victim.port, 15_000) });
+  });
+});
+
+describe('CacheService on Redis Cluster: 3 masters without replicas, one master killed and restarted', () => {
+  let cluster: RedisCluster;
+  let cache: CacheService;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ masters: 3, args: PARTIAL_COVERAGE });
+  });
+  afterAll(async () => {
+    await cache?.onApplicationShutdown();
+    await cluster?.stop();
+  });
+
+  it('its slots fall back to memory until it is back, then the journal lands on it', async () => {
+    cache = await startCache({ redis: { kind: 'cluster', nodes: cluster.seeds }, commandTimeoutMs: TIMEOUT, keyPrefix: PREFIX });
+    await killOneMaster({
+      cluster,
+      cache,
+      bringBack: async (victim) => {
+        await sleep(1_500);
+        await victim.restart();
+        await cluster.waitForClusterOk(15_000);
+      },
+    });
+  });
+});
