@@ -20,7 +20,7 @@ import { HybridLogicalClock } from './hlc.js';
 import { MemoryStore, deepFreeze, type MemoryEntry } from './memory-store.js';
 import { JOURNAL_POLICY, RecoveryJournal } from './recovery-journal.js';
 import { RedisGateway } from './redis-gateway.js';
-import { SnapshotFile, fromRow, toRow, type SnapshotData } from './snapshot-store.js';
+import { SnapshotFile, fromRow } from './snapshot-store.js';
 
 const REPLAY_BATCH = 64;
 const RESYNC_RETRY_MIN_MS = 50;
@@ -671,14 +671,12 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const run = async () => {
       if (!this.snapshotDirty) return;
       this.snapshotDirty = false;
-      const data: SnapshotData = {
-        epoch: this.knownEpoch,
-        memory: [...this.memory.entries()].map(([k, e]) => toRow(k, e)),
-        journal: this.journal.snapshot().map(([k, r]) => toRow(k, r)),
-      };
+      // References only (fast); the rows are serialised in chunks by the file writer.
+      const memory: [string, StoredRecord][] = [...this.memory.entries()];
+      const journal = this.journal.snapshot();
       const at = this.clock();
       try {
-        this.snapshotStatus.lastSaveBytes = await file.save(data, at);
+        this.snapshotStatus.lastSaveBytes = await file.save(this.knownEpoch, memory, journal, at);
         this.snapshotStatus.saves++;
         this.snapshotStatus.lastSavedAt = new Date(at).toISOString();
         this.snapshotStatus.lastSaveError = null;

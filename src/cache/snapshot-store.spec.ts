@@ -23,7 +23,7 @@ describe('SnapshotFile', () => {
   it('round-trips, encrypted (no plaintext on disk), owner-only, with no temp file left', async () => {
     const path = join(dir, 'sub', 'cache.snap');
     const file = new SnapshotFile(path, key, 'tb:');
-    await file.save(data, 123);
+    await file.save(data.epoch, data.memory.map(fromRow), data.journal.map(fromRow), 123);
     expect(readFileSync(path).includes('s3cr3t-value')).toBe(false);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(readdirSync(join(dir, 'sub'))).toEqual(['cache.snap']);
@@ -32,12 +32,25 @@ describe('SnapshotFile', () => {
     if (loaded.state === 'ok') expect(fromRow(loaded.data.journal[0])).toEqual(['tb:b', { version, expiresAt: 99, tombstone: true, json: '' }]);
   });
 
+  it('writes large stores in chunks that load back whole', async () => {
+    const path = join(dir, 'big.snap');
+    const file = new SnapshotFile(path, key, 'tb:');
+    const rows = Array.from({ length: 1_234 }, (_, i) => fromRow(toRow(`tb:k${i}`, { version, expiresAt: i, tombstone: false, json: `{"i":${i}}` })));
+    await file.save(null, rows, rows.slice(0, 501), 5);
+    const loaded = file.load();
+    expect(loaded.state).toBe('ok');
+    if (loaded.state !== 'ok') return;
+    expect(loaded.data.memory.map(fromRow)).toEqual(rows);
+    expect(loaded.data.journal).toHaveLength(501);
+    expect(loaded.data.epoch).toBeNull();
+  });
+
   it('reports a missing, corrupt or undecryptable file instead of throwing', async () => {
     const path = join(dir, 'cache.snap');
     expect(new SnapshotFile(path, key, 'tb:').load()).toMatchObject({ state: 'missing' });
     writeFileSync(path, 'not a snapshot');
     expect(new SnapshotFile(path, key, 'tb:').load()).toMatchObject({ state: 'corrupt' });
-    await new SnapshotFile(path, key, 'tb:').save(data, 1);
+    await new SnapshotFile(path, key, 'tb:').save(data.epoch, data.memory.map(fromRow), data.journal.map(fromRow), 1);
     expect(new SnapshotFile(path, randomBytes(32), 'tb:').load()).toMatchObject({ state: 'undecryptable' });
     expect(new SnapshotFile(path, key, 'other:').load()).toMatchObject({ state: 'undecryptable' });
     const buf = readFileSync(path);

@@ -89,19 +89,45 @@ export class SnapshotFile {
     }
   }
 
-  async save(data: SnapshotData, savedAt: number): Promise<number> {
-    const plain = Buffer.from(JSON.stringify({ v: 1, savedAt, ...data }), 'utf8');
+  /**
+   * Serialises and encrypts in chunks of CHUNK_ROWS, yielding to the event loop between them: a
+   * store of 50k token-sized entries is ~17 MB of JSON, which in one piece would block every cache
+   * operation for hundreds of milliseconds. Rows are self-contained (each has its version) and
+   * loading is newer-version-wins, so a row changing while the file is written is harmless: the
+   * change marks the snapshot dirty again and the next save has it.
+   */
+  async save(
+    epoch: string | null,
+    memory: readonly [string, StoredRecord][],
+    journal: readonly [string, StoredRecord][],
+    savedAt: number,
+  ): Promise<number> {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     cipher.setAAD(this.aad);
-    const body = Buffer.concat([cipher.update(plain), cipher.final()]);
-    const out = Buffer.concat([MAGIC, iv, cipher.getAuthTag(), body]);
     const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await mkdir(dirname(this.path), { recursive: true });
+    let size = HEADER;
     try {
       const fh = await open(tmp, 'w', 0o600);
       try {
-        await fh.writeFile(out);
+        // The tag is known only at the end: reserve its place in the header, fill it in last.
+        await fh.write(Buffer.concat([MAGIC, iv, Buffer.alloc(TAG_BYTES)]), 0, HEADER, 0);
+        const put = async (text: string) => {
+          const enc = cipher.update(text, 'utf8');
+          if (enc.length === 0) return;
+          await fh.write(enc, 0, enc.length, size);
+          size += enc.length;
+        };
+        await put(`{"v":1,"savedAt":${savedAt},"epoch":${JSON.stringify(epoch)},"memory":[`);
+        await putRows(memory, put);
+        await put('],"journal":[');
+        await putRows(journal, put);
+        await put(']}');
+        const last = cipher.final();
+        if (last.length > 0) await fh.write(last, 0, last.length, size);
+        size += last.length;
+        await fh.write(cipher.getAuthTag(), 0, TAG_BYTES, MAGIC.length + IV_BYTES);
         await fh.sync();
       } finally {
         await fh.close();
@@ -111,7 +137,19 @@ export class SnapshotFile {
       await rm(tmp, { force: true }).catch(() => undefined);
       throw err;
     }
-    return out.length;
+    return size;
+  }
+}
+
+const CHUNK_ROWS = 500;
+
+async function putRows(rows: readonly [string, StoredRecord][], put: (text: string) => Promise<void>): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK_ROWS) {
+    const chunk = rows.slice(i, i + CHUNK_ROWS).map(([k, r]) => toRow(k, r));
+    const json = JSON.stringify(chunk);
+    await put((i === 0 ? '' : ',') + json.slice(1, -1));
+    // Let cache operations run between chunks (a file write alone may complete synchronously fast).
+    await new Promise<void>((r) => setImmediate(r));
   }
 }
 
