@@ -53,7 +53,7 @@ export interface CacheStatus {
   journalPolicy: 'drop-oldest';
   /** How long delete tombstones live in Redis and memory (ms). */
   tombstoneTtlMs: number;
-  /** Times Redis came back without this deployment's data (marker key missing or changed). */
+  /** Times Redis came back without this deployment's data (marker missing or changed) while memory held keys to re-seed. */
   emptyRedisDetections: number;
   /** True while memory copies are being written back to an emptied Redis. */
   reseeding: boolean;

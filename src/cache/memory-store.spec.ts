@@ -48,6 +48,15 @@ describe('MemoryStore', () => {
     expect(small.bytes).toBeLessThanOrEqual(300);
   });
 
+  it('recency is approximate: a hit in the newer half does not reorder, a hit in the older half does', () => {
+    const s = store(4);
+    for (const k of ['a', 'b', 'c', 'd']) s.set(k, entry('1'));
+    s.get('d'); // newest already: no move
+    s.get('a'); // oldest: moved to the newest end
+    s.set('e', entry('1'));
+    expect([...s.entries()].map(([k]) => k)).toEqual(['c', 'd', 'a', 'e']);
+  });
+
   it('never evicts pinned keys (writes not yet in Redis)', () => {
     const s = store(2, 1 << 20, (k) => k === 'pinned');
     s.set('pinned', entry('1'));

@@ -286,6 +286,23 @@ describe('Recovery after Redis outages (real redis-server)', () => {
       }
     });
 
+    it('memory mode (no Redis): a restart keeps the data through the snapshot', async () => {
+      const snapshot = { path: join(dir, 'mem.snap'), key };
+      const first = await startCache({ redis: null, snapshot });
+      await first.set('kept', { a: 1 }, { ttlMs: 60_000 });
+      await first.set('gone', 1, { ttlMs: 60_000 });
+      await first.delete('gone');
+      await first.onApplicationShutdown();
+      const second = await startCache({ redis: null, snapshot });
+      try {
+        expect(second.getStatus().snapshot).toMatchObject({ load: 'ok', loadedEntries: 2, loadedJournal: 0 });
+        expect(await second.read('kept')).toMatchObject({ state: 'hit', value: { a: 1 } });
+        expect(await second.read('gone')).toMatchObject({ state: 'miss' });
+      } finally {
+        await second.onApplicationShutdown();
+      }
+    });
+
     it('a corrupt or undecryptable snapshot: the app starts anyway and says so once', async () => {
       const path = join(dir, 'cache.snap');
       writeFileSync(path, 'definitely not a snapshot');
