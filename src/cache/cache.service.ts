@@ -488,12 +488,14 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
             return;
           }
           const result = await gateway.run((c) => c.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()));
-          if (result === 1) this.replayed++;
-          else {
-            this.replayRejected++;
-            this.hlc.observe(String(result));
-          }
           this.journalSettle(k, rec.version);
+          if (result === 1) {
+            // Redis now holds exactly the copy memory has: nothing to reconcile.
+            this.replayed++;
+            return;
+          }
+          this.replayRejected++;
+          this.hlc.observe(String(result));
           await this.reconcile(k);
         }),
       );
@@ -529,7 +531,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** After replay, memory holds exactly what Redis holds for the key (unless a newer local write is pending). */
+  /** After a lost CAS, memory holds exactly what Redis holds for the key (unless a newer local write is pending). */
   private async reconcile(k: string): Promise<void> {
     if (this.journal.has(k)) return;
     const raw = await this.gateway!.run((c) => c.get(k));
