@@ -45,21 +45,29 @@ async function storedValue(client: Redis, key: string): Promise<unknown> {
 describe('CacheService on Redis Sentinel (master, replica, 3 sentinels)', () => {
   let topo: SentinelTopology;
   let cache: CacheService;
+  let nearCache: CacheService;
 
   beforeAll(async () => {
     topo = await startSentinelTopology();
   });
   afterAll(async () => {
+    await nearCache?.onApplicationShutdown();
     await cache?.onApplicationShutdown();
     await topo?.stop();
   });
 
-  it('master killed under write load: rides through in fallback, follows the promoted replica, replays, loses nothing', async () => {
-    cache = await startCache({
-      redis: { kind: 'sentinel', sentinels: topo.sentinelAddresses, masterName: topo.masterName },
-      commandTimeoutMs: TIMEOUT,
-    });
+  it('master killed under write load: rides through in fallback, follows the promoted replica, replays, loses nothing; L1 re-subscribes', async () => {
+    const target = { kind: 'sentinel' as const, sentinels: topo.sentinelAddresses, masterName: topo.masterName };
+    // `cache` publishes L1 invalidations; `nearCache` is another instance serving reads from L1.
+    cache = await startCache({ redis: target, commandTimeoutMs: TIMEOUT, l1: { enabled: false, publish: true } });
+    nearCache = await startCache({ redis: target, commandTimeoutMs: TIMEOUT, l1: { enabled: true, heartbeatMs: 200 } });
     await waitForMode(cache, 'redis');
+    await waitForMode(nearCache, 'redis');
+    await cache.set('l1', 'before');
+    await waitUntilTrue(() => nearCache.getStatus().l1.live, 'the L1 subscription');
+    // A read racing the invalidation of the write it reads is not kept in L1; the next one is.
+    for (let i = 0; i < 5 && nearCache.getStatus().l1.hits === 0; i++) expect(await nearCache.get('l1')).toBe('before');
+    expect(nearCache.getStatus().l1.hits).toBeGreaterThan(0);
     const transitions: ModeTransition[] = [];
     cache.transitions$.subscribe((t) => transitions.push(t));
     for (let i = 0; i < KEYS; i++) await cache.set(`s:${i}`, { n: -1 });
@@ -93,6 +101,12 @@ describe('CacheService on Redis Sentinel (master, replica, 3 sentinels)', () => 
       expect(await storedValue(promoted, `t:${key}`), key).toEqual(expected);
       expect(await cache.get(key), key).toEqual(expected);
     }
+    // The near-cache re-subscribed on the new master: a write made after the failover reaches it.
+    await waitForMode(nearCache, 'redis', 10_000);
+    await waitUntilTrue(() => nearCache.getStatus().l1.live, 'the L1 subscription after the failover');
+    await cache.set('l1', 'after');
+    await waitUntilTrue(() => nearCache.getStatus().l1.invalidations > 0, 'the invalidation of l1');
+    expect(await nearCache.get('l1')).toBe('after');
     console.info(
       `sentinel failover: ${load.count} ops (${servedDuringOutage} before redis mode returned), back in redis mode ${recoveredAfterMs} ms after the kill, ${status.replayed} replayed, slowest op ${maxOf(load.latencies).toFixed(0)} ms`,
     );
@@ -148,6 +162,14 @@ describe('CacheService on Redis Sentinel: a failover without a crash (old master
     }
   });
 });
+
+async function waitUntilTrue(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
 
 async function waitUntilWritesReach(cache: CacheService, target: Redis, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
