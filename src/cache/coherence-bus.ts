@@ -1,4 +1,4 @@
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { VERSION_LENGTH } from './hlc.js';
 import type { RedisClient } from './redis-connection.js';
 
@@ -35,13 +35,13 @@ export class CoherenceBus {
   messages = 0;
 
   constructor(
-    main: RedisClient,
+    private readonly main: RedisClient,
     private readonly options: CoherenceBusOptions,
     private readonly events: CoherenceEvents,
   ) {
     // Resubscribing ourselves (not ioredis) tells us exactly when the gap ended.
     const overrides = { autoResubscribe: false, lazyConnect: true, enableOfflineQueue: false, connectionName: 'cache-l1' };
-    this.sub = main instanceof Cluster ? main.duplicate([], { redisOptions: overrides, lazyConnect: true }) : (main as Redis).duplicate(overrides);
+    this.sub = main instanceof Cluster ? clusterNodeSubscriber(main, overrides) : (main as Redis).duplicate(overrides);
     this.sub.on('ready', () => void this.subscribe());
     this.sub.on('close', () => this.markLost());
     this.sub.on('error', () => undefined);
@@ -53,7 +53,8 @@ export class CoherenceBus {
   }
 
   start(): void {
-    this.sub.connect().catch(() => undefined);
+    if (this.main instanceof Cluster) startOnClusterNode(this.main, this.sub as Redis);
+    else this.sub.connect().catch(() => undefined);
     this.heartbeat = setInterval(() => void this.beat(), this.options.heartbeatMs);
     this.heartbeat.unref();
   }
@@ -96,7 +97,8 @@ export class CoherenceBus {
     } catch {
       if (this.closing) return;
       this.markLost();
-      // Reconnect through a fresh socket; `ready` then subscribes again.
+      // Reconnect through a fresh socket (on a Cluster, to another node); `ready` then subscribes again.
+      if (this.main instanceof Cluster) moveToAnotherNode(this.main, this.sub as Redis);
       this.sub.disconnect(true);
     } finally {
       this.pinging = false;
@@ -124,4 +126,44 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
+}
+
+/**
+ * On a Cluster the subscription lives on one node's own connection (a PUBLISH reaches every node
+ * over the cluster bus, so any node will do). Not ioredis' Cluster pub/sub: when its subscriber's
+ * node dies it silently moves the subscription to another node, and whatever was published in
+ * between is lost while the subscription still looks live, so L1 would keep a stale value. Here
+ * losing the node closes *our* connection (L1 stops being served), the reconnect goes to another
+ * node, and the new subscription flushes L1 like any other re-subscription.
+ */
+function clusterNodeSubscriber(main: Cluster, overrides: RedisOptions): Redis {
+  const sub: Redis = new Redis({
+    ...(main.options.redisOptions ?? {}),
+    ...overrides,
+    retryStrategy: (times) => {
+      moveToAnotherNode(main, sub);
+      return Math.min(50 * 2 ** Math.min(times, 5), 1_000);
+    },
+  });
+  return sub;
+}
+
+/** The main client knows the cluster's nodes once it is ready; the subscriber picks one then. */
+function startOnClusterNode(main: Cluster, sub: Redis): void {
+  const connect = () => {
+    moveToAnotherNode(main, sub);
+    sub.connect().catch(() => undefined);
+  };
+  if (main.status === 'ready') connect();
+  else main.once('ready', connect);
+}
+
+/** Points the (disconnected) subscriber at a node other than its current one, a connected one if any. */
+function moveToAnotherNode(main: Cluster, sub: Redis): void {
+  const here = `${sub.options.host}:${sub.options.port}`;
+  const others = main.nodes('all').filter((n) => `${n.options.host}:${n.options.port}` !== here);
+  const next = others.find((n) => n.status === 'ready') ?? others[Math.floor(Math.random() * others.length)];
+  if (!next) return;
+  sub.options.host = next.options.host;
+  sub.options.port = next.options.port;
 }

@@ -92,6 +92,15 @@ async function keysOn(cluster: RedisCluster, node: RedisProcess, count: number, 
   return found;
 }
 
+/** The node a (single) L1 subscriber connection is on; only the near-cache instance subscribes. */
+async function nodeWithSubscriber(cluster: RedisCluster): Promise<RedisProcess> {
+  for (const node of cluster.nodes) {
+    const clients = String(await node.client().call('CLIENT', 'LIST'));
+    if (/ sub=1 /.test(clients)) return node;
+  }
+  throw new Error('no node has a subscriber connection');
+}
+
 async function storedValue(client: Cluster, key: string): Promise<unknown> {
   const raw = await client.get(key);
   const rec = raw === null ? null : decodeRecord(raw);
@@ -223,6 +232,48 @@ describe('CacheService on Redis Cluster: 3 masters without replicas, one master 
   afterAll(async () => {
     await cache?.onApplicationShutdown();
     await cluster?.stop();
+  });
+
+  it('L1 over Cluster pub/sub: invalidations cross nodes, and losing the subscriber node never serves a stale value', async () => {
+    const target = { kind: 'cluster' as const, nodes: cluster.seeds };
+    const publisher = await startCache({ redis: target, commandTimeoutMs: TIMEOUT, keyPrefix: PREFIX, l1: { enabled: false, publish: true } });
+    const near = await startCache({ redis: target, commandTimeoutMs: TIMEOUT, keyPrefix: PREFIX, l1: { enabled: true, heartbeatMs: 200 } });
+    try {
+      await waitForMode(publisher, 'redis');
+      await waitForMode(near, 'redis');
+      await waitFor('the L1 subscription', 5_000, () => near.getStatus().l1.live);
+      const subscriberNode = await nodeWithSubscriber(cluster);
+      // A key served by another node than the subscriber's: its invalidation crosses the cluster bus.
+      const [key] = (await keysByMaster(cluster, 30)).get(cluster.masters.find((m) => m.port !== subscriberNode.port)!.port)!;
+      await publisher.set(key, 'v1');
+      for (let i = 0; i < 5 && near.getStatus().l1.hits === 0; i++) expect(await near.get(key)).toBe('v1');
+      expect(near.getStatus().l1.hits).toBeGreaterThan(0);
+      await publisher.set(key, 'v2');
+      await waitFor('the cross-node invalidation', 2_000, () => near.getStatus().l1.invalidations > 0);
+      expect(await near.get(key)).toBe('v2');
+
+      await subscriberNode.kill();
+      await publisher.set(key, 'v3');
+      // Within a heartbeat the near-cache has either re-subscribed and flushed, or stopped serving L1.
+      await sleep(400);
+      expect(await near.get(key)).toBe('v3');
+      await publisher.set(key, 'v4');
+      await sleep(300);
+      expect(await near.get(key)).toBe('v4');
+      // Re-subscribed on a surviving node (flushing L1 on the way), L1 serves and hears again.
+      await waitFor('the L1 subscription on another node', 5_000, () => near.getStatus().l1.live);
+      expect((await nodeWithSubscriber(cluster)).port).not.toBe(subscriberNode.port);
+      const before = near.getStatus().l1;
+      await publisher.set(key, 'v5');
+      await waitFor('an invalidation after re-subscribing', 2_000, () => near.getStatus().l1.invalidations > before.invalidations);
+      for (let i = 0; i < 5 && near.getStatus().l1.hits === before.hits; i++) expect(await near.get(key)).toBe('v5');
+      expect(near.getStatus().l1.hits).toBeGreaterThan(before.hits);
+      await subscriberNode.restart();
+      await cluster.waitForClusterOk(15_000);
+    } finally {
+      await near.onApplicationShutdown();
+      await publisher.onApplicationShutdown();
+    }
   });
 
   it('its slots fall back to memory until it is back, then the journal lands on it', async () => {
