@@ -234,10 +234,26 @@ describe('CacheService on Redis Cluster: 3 masters without replicas, one master 
     await cluster?.stop();
   });
 
+  it('its slots fall back to memory until it is back, then the journal lands on it', async () => {
+    cache = await startCache({ redis: { kind: 'cluster', nodes: cluster.seeds }, commandTimeoutMs: TIMEOUT, keyPrefix: PREFIX });
+    await killOneMaster({
+      cluster,
+      cache,
+      bringBack: async (victim) => {
+        await sleep(1_500);
+        await victim.restart();
+        await cluster.waitForClusterOk(15_000);
+      },
+    });
+  });
   it('L1 over Cluster pub/sub: invalidations cross nodes, and losing the subscriber node never serves a stale value', async () => {
     const target = { kind: 'cluster' as const, nodes: cluster.seeds };
     const publisher = await startCache({ redis: target, commandTimeoutMs: TIMEOUT, keyPrefix: PREFIX, l1: { enabled: false, publish: true } });
     const near = await startCache({ redis: target, commandTimeoutMs: TIMEOUT, keyPrefix: PREFIX, l1: { enabled: true, heartbeatMs: 200 } });
+    const phases: string[] = [];
+    const t0 = Date.now();
+    const phase = (name: string) => phases.push(`${name} +${Date.now() - t0}ms`);
+    let killed: RedisProcess | undefined;
     try {
       await waitForMode(publisher, 'redis');
       await waitForMode(near, 'redis');
@@ -252,6 +268,8 @@ describe('CacheService on Redis Cluster: 3 masters without replicas, one master 
       await waitFor('the cross-node invalidation', 2_000, () => near.getStatus().l1.invalidations > 0);
       expect(await near.get(key)).toBe('v2');
 
+      phase('cross-node invalidation');
+      killed = subscriberNode;
       await subscriberNode.kill();
       await publisher.set(key, 'v3');
       // Within a heartbeat the near-cache has either re-subscribed and flushed, or stopped serving L1.
@@ -260,6 +278,7 @@ describe('CacheService on Redis Cluster: 3 masters without replicas, one master 
       await publisher.set(key, 'v4');
       await sleep(300);
       expect(await near.get(key)).toBe('v4');
+      phase('no stale read after the kill');
       // Re-subscribed on a surviving node (flushing L1 on the way), L1 serves and hears again.
       await waitFor('the L1 subscription on another node', 5_000, () => near.getStatus().l1.live);
       expect((await nodeWithSubscriber(cluster)).port).not.toBe(subscriberNode.port);
@@ -268,24 +287,13 @@ describe('CacheService on Redis Cluster: 3 masters without replicas, one master 
       await waitFor('an invalidation after re-subscribing', 2_000, () => near.getStatus().l1.invalidations > before.invalidations);
       for (let i = 0; i < 5 && near.getStatus().l1.hits === before.hits; i++) expect(await near.get(key)).toBe('v5');
       expect(near.getStatus().l1.hits).toBeGreaterThan(before.hits);
-      await subscriberNode.restart();
-      await cluster.waitForClusterOk(15_000);
+      phase('L1 live again on another node');
     } finally {
       await near.onApplicationShutdown();
       await publisher.onApplicationShutdown();
+      phase('shut down');
+      if (killed && !killed.running) await killed.restart();
+      console.info(`L1 on Cluster: ${phases.join(', ')}`);
     }
-  });
-
-  it('its slots fall back to memory until it is back, then the journal lands on it', async () => {
-    cache = await startCache({ redis: { kind: 'cluster', nodes: cluster.seeds }, commandTimeoutMs: TIMEOUT, keyPrefix: PREFIX });
-    await killOneMaster({
-      cluster,
-      cache,
-      bringBack: async (victim) => {
-        await sleep(1_500);
-        await victim.restart();
-        await cluster.waitForClusterOk(15_000);
-      },
-    });
   });
 });
