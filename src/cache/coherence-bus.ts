@@ -138,7 +138,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
  */
 function clusterNodeSubscriber(main: Cluster, overrides: RedisOptions): Redis {
   const sub: Redis = new Redis({
-    ...(main.options.redisOptions ?? {}),
+    ...main.options.redisOptions,
     ...overrides,
     retryStrategy: (times) => {
       moveToAnotherNode(main, sub);
