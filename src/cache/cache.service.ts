@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { BehaviorSubject, Subject, distinctUntilChanged, type Observable, type Subscription } from 'rxjs';
+import { BehaviorSubject, Subject, distinctUntilChanged, filter, firstValueFrom, map, of, timeout, type Observable, type Subscription } from 'rxjs';
 import { MODULE_OPTIONS_TOKEN } from './cache.module-definition.js';
 import { resolveCacheOptions, type CacheModuleOptions, type ResolvedCacheOptions } from './cache.options.js';
 import { CacheStartupError, CacheValidationError } from './cache.errors.js';
 import type {
   CacheMode,
+  ClaimResult,
   CacheObserver,
   CacheStatus,
   ModeTransition,
@@ -183,12 +184,15 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   /** Waits (bounded) for Redis; true when it is in use. Never needed for correctness. */
   async connect(timeoutMs = this.options.connectTimeoutMs): Promise<boolean> {
     if (!this.gateway) return false;
-    try {
-      await this.gateway.waitUntilAvailable(timeoutMs);
-      return true;
-    } catch {
-      return false;
-    }
+    // `redis` mode, not just a ready socket: replay and re-seed must be done before reads go there.
+    return firstValueFrom(
+      this.modeSubject.pipe(
+        filter((m) => m === 'redis'),
+        map(() => true),
+        timeout({ first: timeoutMs, with: () => of(false) }),
+      ),
+      { defaultValue: false },
+    );
   }
 
   /** One observer (metrics) sees every operation; the cache itself knows nothing of Prometheus. */
@@ -217,6 +221,42 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const json = serialise(value);
     const expiresAt = this.expiryFrom(options);
     return this.write(k, { version: this.hlc.next(), expiresAt, tombstone: false, json });
+  }
+
+  /**
+   * Atomic claim of a key across every instance sharing Redis (idempotency keys, one-time states).
+   * `claimed`: this call wrote the value. `exists`: the key already holds a value (returned).
+   * `unknown`: Redis could not be asked (or the claim timed out) and memory does not hold the key;
+   * nothing was written, the caller decides whether to proceed without the guarantee.
+   * `authoritative` is false when the answer comes from this instance's memory alone.
+   */
+  async setIfAbsent<T>(key: string, value: T, options: SetOptions = {}): Promise<ClaimResult<T>> {
+    const k = this.fullKey(key);
+    const rec: StoredRecord = { version: this.hlc.next(), expiresAt: this.expiryFrom(options), tombstone: false, json: serialise(value) };
+    const known = this.memory.get(k);
+    const gateway = this.gateway;
+    if (!gateway || !this.redisUsableFor(k)) {
+      if (known && !known.tombstone) return { state: 'exists', value: valueOf(known) as T, authoritative: !gateway };
+      if (gateway) return { state: 'unknown', authoritative: false };
+      this.mirror(k, rec);
+      return { state: 'claimed', authoritative: true, version: rec.version };
+    }
+    let reply: 1 | string;
+    try {
+      reply = await gateway.run((c) => c.casAdd(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()));
+    } catch {
+      return { state: 'unknown', authoritative: false };
+    }
+    if (reply === 1) {
+      this.mirror(k, rec);
+      return { state: 'claimed', authoritative: true, version: rec.version };
+    }
+    const held = decodeRecord(String(reply));
+    if (!held) return { state: 'exists', authoritative: true };
+    this.hlc.observe(held.version);
+    const entry = this.mirror(k, held);
+    const v = entry && entry.version === held.version ? valueOf(entry) : deepFreeze(JSON.parse(held.json));
+    return { state: 'exists', value: v as T, authoritative: true };
   }
 
   async delete(key: string): Promise<WriteResult> {

@@ -95,3 +95,11 @@ export interface SnapshotStatus {
 export interface CacheObserver {
   operation(op: 'read' | 'set' | 'delete', result: string, store: string, durationMs: number): void;
 }
+
+/** Outcome of `setIfAbsent`: see CacheService.setIfAbsent. */
+export interface ClaimResult<T> {
+  state: 'claimed' | 'exists' | 'unknown';
+  value?: T;
+  version?: string;
+  authoritative: boolean;
+}

@@ -24,3 +24,28 @@ if ARGV[4] and ARGV[4] ~= '' then
 end
 return 1
 `;
+
+/**
+ * Set-if-absent with the same record format: writes only when the key holds no live value (absent,
+ * or a tombstone older than the incoming version). Returns 1 when written, otherwise the stored
+ * record, so the caller learns who holds the key without a second round trip.
+ * ARGV: version, encoded record, PXAT ms (0 = no expiry), optional L1 channel.
+ */
+export const ADD_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local bar = string.find(cur, '|', ${VERSION_LENGTH} + 2, true)
+  local kind = bar and string.sub(cur, bar + 1, bar + 1) or 'v'
+  if kind ~= 'd' then return cur end
+  if string.sub(cur, 1, ${VERSION_LENGTH}) >= ARGV[1] then return cur end
+end
+if ARGV[3] ~= '0' then
+  redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+if ARGV[4] and ARGV[4] ~= '' then
+  redis.call('PUBLISH', ARGV[4], ARGV[1] .. KEYS[1])
+end
+return 1
+`;

@@ -9,7 +9,7 @@ import {
 } from 'cockatiel';
 import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import type { ResolvedCacheOptions } from './cache.options.js';
-import { CAS_SET_LUA } from './cas-script.js';
+import { ADD_LUA, CAS_SET_LUA } from './cas-script.js';
 import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -22,6 +22,8 @@ export function isTimeout(err: unknown): boolean {
 type CasClient = RedisClient & {
   /** See CAS_SET_LUA; `channel` ('' for none) receives the L1 invalidation of a successful write. */
   casSet(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
+  /** See ADD_LUA: 1 when written, else the record that holds the key. */
+  casAdd(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
 };
 
 /**
@@ -48,6 +50,7 @@ export class RedisGateway {
     this.client = createRedisClient(options.redis, options) as CasClient;
     this.adaptivePipelining = this.client.options.enableAutoPipelining === true;
     this.client.defineCommand('casSet', { numberOfKeys: 1, lua: CAS_SET_LUA });
+    this.client.defineCommand('casAdd', { numberOfKeys: 1, lua: ADD_LUA });
     this.breaker = circuitBreaker(handleWhen(isTimeout), {
       breaker: new ConsecutiveBreaker(options.breaker.failureThreshold),
       halfOpenAfter: new ExponentialBackoff({

@@ -21,9 +21,8 @@ const claimKey = (signalId: string, userId: string) => `orchestrator:signal:${si
  * Idempotency of signals, one key per signal and user, claimed before anything is sent:
  * - in this process the claim is atomic (a synchronous in-flight set), so two concurrent retries
  *   cannot both pass;
- * - across processes the claim is written to the cache and read back, so a retry that reaches
- *   another instance after the first claim landed sees it. (The cache has no set-if-absent yet,
- *   so two instances claiming in the same few milliseconds are not excluded; see docs.)
+ * - across processes the claim is a set-if-absent in Redis (a Lua script), so of two instances
+ *   claiming the same signal and user at the same moment exactly one places the order.
  * A finished attempt stores its result; a retry gets that result back and sends nothing.
  * An attempt that provably placed nothing releases the key, so a retry may place it.
  */
@@ -42,28 +41,25 @@ export class SignalClaims {
     if (this.inFlight.has(key)) return { kind: 'in_progress', since: null };
     this.inFlight.add(key);
     try {
-      const existing = await this.cache.read<ClaimRecord>(key);
-      if (existing.state === 'hit' && existing.value) {
+      const owner = randomUUID();
+      const record: ClaimRecord = { state: 'claimed', owner, at: new Date().toISOString() };
+      const ttl = { ttlMs: this.settings.idempotencyTtlMs };
+      // One atomic set-if-absent in Redis: of two instances claiming at once, exactly one wins.
+      const claim = await this.cache.setIfAbsent<ClaimRecord>(key, record, ttl);
+      if (claim.state === 'exists') {
         this.inFlight.delete(key);
-        const rec = existing.value;
-        return rec.state === 'done' ? { kind: 'done', result: rec.result } : { kind: 'in_progress', since: rec.at };
+        const held = claim.value;
+        if (held?.state === 'done') return { kind: 'done', result: held.result };
+        return { kind: 'in_progress', since: held?.at ?? null };
       }
-      const storeUnavailable = existing.state === 'unavailable';
-      if (storeUnavailable && this.settings.idempotencyWhenUnavailable === 'refuse') {
+      if (claim.state === 'claimed') return { kind: 'claimed', key, owner, storeUnavailable: false };
+      // Redis cannot be asked and this instance has no record: the operator's policy decides.
+      if (this.settings.idempotencyWhenUnavailable === 'refuse') {
         this.inFlight.delete(key);
         return { kind: 'unavailable' };
       }
-      const owner = randomUUID();
-      await this.cache.set(key, { state: 'claimed', owner, at: new Date().toISOString() } satisfies ClaimRecord, {
-        ttlMs: this.settings.idempotencyTtlMs,
-      });
-      const back = await this.cache.read<ClaimRecord>(key);
-      if (back.state === 'hit' && back.value && back.value.owner !== owner) {
-        // Another instance claimed it between our read and write, and its write won.
-        this.inFlight.delete(key);
-        return back.value.state === 'done' ? { kind: 'done', result: back.value.result } : { kind: 'in_progress', since: back.value.at };
-      }
-      return { kind: 'claimed', key, owner, storeUnavailable };
+      await this.cache.set(key, record, ttl);
+      return { kind: 'claimed', key, owner, storeUnavailable: true };
     } catch (err) {
       this.inFlight.delete(key);
       throw err;

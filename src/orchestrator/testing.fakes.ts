@@ -3,7 +3,7 @@
  * implements the contract in memory and records every lookup, and a live order client.
  */
 import { CacheService } from '../cache/cache.service.js';
-import type { ReadResult } from '../cache/cache.types.js';
+import type { ClaimResult, ReadResult, SetOptions } from '../cache/cache.types.js';
 import type { OrchestratorSettings, TradingUser } from '../config/orchestrator.section.js';
 import type { PlaceOrderResult } from '../sharekhan/sharekhan-client.js';
 import type { Order } from '../sharekhan/sharekhan-order.schema.js';
@@ -112,5 +112,10 @@ export class SwitchableCache extends CacheService {
   override async read<T>(key: string): Promise<ReadResult<T>> {
     if (this.unavailable) return { state: 'unavailable', source: 'none' };
     return super.read<T>(key);
+  }
+
+  override async setIfAbsent<T>(key: string, value: T, options: SetOptions = {}): Promise<ClaimResult<T>> {
+    if (this.unavailable) return { state: 'unknown', authoritative: false };
+    return super.setIfAbsent<T>(key, value, options);
   }
 }
