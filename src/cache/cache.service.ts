@@ -321,7 +321,8 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     if (this.bus) this.readsInFlight.set(k, (this.readsInFlight.get(k) ?? 0) + 1);
     let raw: string | null;
     try {
-      raw = await this.gateway.run((c) => c.get(k));
+      const gateway = this.gateway;
+      raw = await gateway.run(() => gateway.get(k));
     } catch {
       if (this.bus) this.endRead(k);
       return this.fromMemory<T>(k, false);
@@ -386,14 +387,14 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     // One deadline for both attempts: a live write never waits longer than one command timeout.
     const deadline = performance.now() + this.options.commandTimeoutMs;
     try {
-      const first = await gateway.run((c) => c.casSet(k, attempt.version, encodeRecord(attempt), pxat(attempt), this.publishChannel()), deadline);
+      const first = await gateway.run(() => gateway.casSet(k, attempt.version, encodeRecord(attempt), pxat(attempt), this.publishChannel()), deadline);
       if (first !== 1) {
         // Redis holds a version from a clock that runs ahead: this write is the newest thing the
         // caller knows, so it moves past that version once rather than being dropped.
         this.hlc.observe(String(first));
         attempt = { ...rec, version: this.hlc.next() };
         this.mirror(k, attempt);
-        const second = await gateway.run((c) => c.casSet(k, attempt.version, encodeRecord(attempt), pxat(attempt), this.publishChannel()), deadline);
+        const second = await gateway.run(() => gateway.casSet(k, attempt.version, encodeRecord(attempt), pxat(attempt), this.publishChannel()), deadline);
         if (second !== 1) {
           this.hlc.observe(String(second));
           this.forget(k);
@@ -527,7 +528,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
             this.journalSettle(k, rec.version);
             return;
           }
-          const result = await gateway.run((c) => c.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()));
+          const result = await gateway.run(() => gateway.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()));
           this.journalSettle(k, rec.version);
           if (result === 1) {
             // Redis now holds exactly the copy memory has: nothing to reconcile.
@@ -558,7 +559,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
           const current = this.memory.peek(k);
           if (current && current.version > e.version) return;
           const rec: StoredRecord = { version: e.version, expiresAt: e.expiresAt, tombstone: e.tombstone, json: e.json };
-          const result = await gateway.run((c) => c.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()));
+          const result = await gateway.run(() => gateway.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()));
           if (result === 1) {
             this.reseeded++;
             return;

@@ -49,3 +49,34 @@ if ARGV[4] and ARGV[4] ~= '' then
 end
 return 1
 `;
+
+/**
+ * CAS_SET_LUA for many keys in one call: what a burst of concurrent writes costs as one command
+ * instead of one script call each. Not for Cluster (keys of several slots). ARGV[1] is the L1
+ * channel ('' for none), then version, record, PXAT for each key. Returns one reply per key,
+ * each as CAS_SET_LUA would.
+ */
+export const CAS_SET_MANY_LUA = `
+local ch = ARGV[1]
+local out = {}
+for i = 1, #KEYS do
+  local b = (i - 1) * 3 + 1
+  local ver, rec, px = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local res = 1
+  local cur = redis.call('GET', KEYS[i])
+  if cur then
+    local cv = string.sub(cur, 1, ${VERSION_LENGTH})
+    if cv >= ver then res = cv end
+  end
+  if res == 1 then
+    if px ~= '0' then
+      redis.call('SET', KEYS[i], rec, 'PXAT', px)
+    else
+      redis.call('SET', KEYS[i], rec)
+    end
+    if ch ~= '' then redis.call('PUBLISH', ch, ver .. KEYS[i]) end
+  end
+  out[i] = res
+end
+return out
+`;

@@ -9,7 +9,8 @@ import {
 } from 'cockatiel';
 import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import type { ResolvedCacheOptions } from './cache.options.js';
-import { ADD_LUA, CAS_SET_LUA } from './cas-script.js';
+import { ADD_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './cas-script.js';
+import { CommandBatcher } from './command-batcher.js';
 import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -24,6 +25,7 @@ type CasClient = RedisClient & {
   casSet(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
   /** See ADD_LUA: 1 when written, else the record that holds the key. */
   casAdd(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
+  casSetMany(numKeys: number, ...args: string[]): Promise<(1 | string)[]>;
 };
 
 /**
@@ -42,6 +44,7 @@ export class RedisGateway {
   private inFlight = 0;
   /** Off for a Cluster: a mixed-slot pipeline is not redirected after a MOVED (see redis-connection). */
   private readonly adaptivePipelining: boolean;
+  private readonly batcher: CommandBatcher | null;
   reconnectAttempts = 0;
   lastError: string | null = null;
 
@@ -51,6 +54,8 @@ export class RedisGateway {
     this.adaptivePipelining = this.client.options.enableAutoPipelining === true;
     this.client.defineCommand('casSet', { numberOfKeys: 1, lua: CAS_SET_LUA });
     this.client.defineCommand('casAdd', { numberOfKeys: 1, lua: ADD_LUA });
+    this.client.defineCommand('casSetMany', { lua: CAS_SET_MANY_LUA });
+    this.batcher = this.adaptivePipelining ? new CommandBatcher(this.client) : null;
     this.breaker = circuitBreaker(handleWhen(isTimeout), {
       breaker: new ConsecutiveBreaker(options.breaker.failureThreshold),
       halfOpenAfter: new ExponentialBackoff({
@@ -158,6 +163,18 @@ export class RedisGateway {
       clearTimeout(timer);
       this.inFlight--;
     }
+  }
+
+  /** GET, coalesced into an MGET with the reads of the same tick when others are in flight. */
+  get(key: string): Promise<string | null> {
+    return this.batcher && this.inFlight > 1 ? this.batcher.get(key) : this.client.get(key);
+  }
+
+  /** Compare-and-set write (CAS_SET_LUA), coalesced like `get` under concurrency. */
+  casSet(key: string, version: string, record: string, pxat: string, channel = ''): Promise<1 | string> {
+    return this.batcher && this.inFlight > 1
+      ? this.batcher.casSet(key, version, record, pxat, channel)
+      : this.client.casSet(key, version, record, pxat, channel);
   }
 
   async close(): Promise<void> {
