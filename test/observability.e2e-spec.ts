@@ -14,6 +14,7 @@ import { configSections } from '../src/config/sections.js';
 import { setLogDestination } from '../src/observability/logging.js';
 import { MetricsService } from '../src/observability/metrics.service.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { registeredRoutes, toOpenApiPath } from './helpers/routes.js';
 import { startRedis, type RedisProcess } from './helpers/redis-server.js';
 import { waitUntil } from './helpers/wait.js';
 
@@ -296,29 +297,6 @@ function routesWithBody(t: TestApp): Set<string> {
     }
   }
   return out;
-}
-
-/** `/users/:userId` -> `/users/{userId}` (the OpenAPI spelling). */
-const toOpenApiPath = (p: string) => p.replace(/:(\w+)/g, '{$1}');
-
-interface RouterLayer {
-  route?: { path: unknown; methods: Record<string, boolean> };
-}
-
-/** Every route the Express router actually serves, minus Nest's middleware mounts and the docs themselves. */
-function registeredRoutes(t: TestApp): { method: string; path: string }[] {
-  const router = t.app.getHttpAdapter().getInstance().router as { stack: RouterLayer[] };
-  const out = new Map<string, { method: string; path: string }>();
-  for (const layer of router.stack) {
-    if (!layer.route || typeof layer.route.path !== 'string') continue;
-    const methods = Object.keys(layer.route.methods).filter((m) => m !== '_all');
-    const path = layer.route.path;
-    if (methods.length > 2 && path.includes('*')) continue; // middleware mounted on every method
-    if (path === '/docs' || path.startsWith('/docs/') || path.startsWith('/docs-')) continue;
-    // Middleware bound to a controller (forRoutes(Controller)) repeats its routes: count each once.
-    for (const method of methods) out.set(`${method} ${path}`, { method, path: toOpenApiPath(path) });
-  }
-  return [...out.values()];
 }
 
 describe('OpenAPI document at /docs', () => {
