@@ -23,7 +23,7 @@ const ADMIN_PASSWORD = 'admin-only-for-the-test';
  * the cache sends (GET/SET plain and inside the compare-and-set script, the script itself, PING
  * for the breaker probe, INFO for the ready check, PUBLISH/SUBSCRIBE for L1, connection names).
  */
-const SERVICE_ACL = `${USER} on >${PASSWORD} ~${PREFIX}* resetchannels &${PREFIX}cache:l1 -@all +get +set +evalsha +eval +ping +info +publish +subscribe +client|setname`;
+const SERVICE_ACL = `${USER} on >${PASSWORD} ~${PREFIX}* resetchannels &${PREFIX}cache:l1 -@all +get +mget +set +evalsha +eval +ping +info +publish +subscribe +client|setname`;
 
 /** The env an operator would write; the target comes from the real config layer. */
 function cacheOptionsFromEnv(env: Record<string, string>) {
@@ -85,6 +85,18 @@ describe('CacheService over TLS with an ACL user limited to its prefix and comma
     expect(decodeRecord((await admin.get(`${PREFIX}k`))!)?.json).toBe('{"v":1}');
     await cache.delete('k');
     expect(await cache.read('k')).toMatchObject({ state: 'miss' });
+    // Concurrent operations go out batched (MGET, multi-key script): the ACL must allow those too.
+    const keys = Array.from({ length: 20 }, (_, i) => `c${i}`);
+    const written = await Promise.all(keys.map((k, i) => cache!.set(k, i)));
+    expect(written.every((w) => w.store === 'redis')).toBe(true);
+    const reader = await startCache({ ...options, l1: { enabled: false } });
+    try {
+      await waitForMode(reader, 'redis');
+      const reads = await Promise.all(keys.map((k) => reader.read(k)));
+      expect(reads.map((r) => [r.value, r.source])).toEqual(keys.map((_, i) => [i, 'redis']));
+    } finally {
+      await reader.onApplicationShutdown();
+    }
     await waitUntil(() => cache!.getStatus().l1.live, 'L1 subscription');
 
     // Outage and recovery go through the same ACL: marker, journal replay, re-seed.
