@@ -26,7 +26,8 @@ describe('redaction', () => {
   });
 
   it('redacts credential-looking query values in URLs and parsed queries', () => {
-    expect(redactUrl('/cb?request_token=abc&state=xyz')).toBe(`/cb?request_token=${REDACTED}&state=xyz`);
+    expect(redactUrl('/cb?request_token=abc&state=xyz&statement=1')).toBe(`/cb?request_token=${REDACTED}&state=${REDACTED}&statement=1`);
+    expect(redactQuery({ state: 'xyz', 'state[]': ['a'], statement: '1' })).toEqual({ state: REDACTED, 'state[]': REDACTED, statement: '1' });
     expect(redactUrl('/x?api_key=1&apiKey=2&page=3')).toBe(`/x?api_key=${REDACTED}&apiKey=${REDACTED}&page=3`);
     expect(redactUrl('/plain/path')).toBe('/plain/path');
     expect(redactUrl('/x?%ZZ=1&flag')).toBe('/x?%ZZ=1&flag');

@@ -59,8 +59,12 @@ export function redactPaths(): string[] {
   return [...headerPaths, ...fieldPaths];
 }
 
-/** Query parameters whose values are credentials (the broker's redirect carries `request_token`). */
-const SECRET_QUERY = /token|secret|password|passwd|api[-_]?key|authorization|signature|session/i;
+/**
+ * Query parameters whose values are credentials (the broker's redirect carries `request_token`).
+ * The login `state` is one too: it is the callback's only credential, and a callback refused
+ * before the state is consumed (e.g. an empty request_token) leaves it usable.
+ */
+const SECRET_QUERY = /token|secret|password|passwd|api[-_]?key|authorization|signature|session|^state\b/i;
 
 /** A URL fit for a log line: credential-looking query values replaced, everything else kept. */
 export function redactUrl(url: string | undefined): string | undefined {
