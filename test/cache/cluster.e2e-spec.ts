@@ -92,13 +92,22 @@ async function keysOn(cluster: RedisCluster, node: RedisProcess, count: number, 
   return found;
 }
 
-/** The node a (single) L1 subscriber connection is on; only the near-cache instance subscribes. */
+/**
+ * The node a (single) L1 subscriber connection is on; only the near-cache instance subscribes.
+ * Killed nodes are skipped and each probe is bounded: a default ioredis client queues a command
+ * to a dead port and retries forever, so asking the killed node hung the test past its timeout.
+ */
 async function nodeWithSubscriber(cluster: RedisCluster): Promise<RedisProcess> {
-  for (const node of cluster.nodes) {
-    const clients = String(await node.client().call('CLIENT', 'LIST'));
-    if (/ sub=1 /.test(clients)) return node;
+  for (const node of cluster.nodes.filter((n) => n.running && !n.paused)) {
+    const probe = node.client({ maxRetriesPerRequest: 0, enableOfflineQueue: true, connectTimeout: 1_000, commandTimeout: 1_000, retryStrategy: () => null });
+    try {
+      const clients = String(await probe.call('CLIENT', 'LIST'));
+      if (/ sub=1 /.test(clients)) return node;
+    } finally {
+      probe.disconnect();
+    }
   }
-  throw new Error('no node has a subscriber connection');
+  throw new Error('no running node has a subscriber connection');
 }
 
 async function storedValue(client: Cluster, key: string): Promise<unknown> {
