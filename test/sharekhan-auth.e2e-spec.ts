@@ -467,6 +467,36 @@ describe('daily login flow against the fake ShareKhan', () => {
     expect(replay.body.message).toMatch(/Unknown, expired or already used state/);
   });
 
+  it('two instances racing the same callback: exactly one exchanges the state', async () => {
+    // A second replica of this app: same Redis, same prefix.
+    const other = await start({ CACHE_KEY_PREFIX: app.config.cache.keyPrefix! });
+    try {
+      const lu = await loginUrl('USER_A', USER_A_KEY);
+      const { callbackPath, state } = await browserLogin(lu.body.loginUrl);
+      const before = fake.requestsTo('POST', '/access/token').length;
+      // Widen the race: both instances read the state before either can consume it.
+      for (const instance of [app, other]) {
+        const cache = instance.get(CacheService);
+        const read = cache.read.bind(cache);
+        vi.spyOn(cache, 'read').mockImplementation(async (key: string) => {
+          const r = await read(key);
+          if (key.startsWith('sharekhan:login-state:')) await new Promise((done) => setTimeout(done, 150));
+          return r as never;
+        });
+      }
+      const [one, two] = await Promise.all([
+        callback(callbackPath),
+        rec(request(other.http).get(callbackPath)),
+      ]);
+      expect([one.status, two.status].sort()).toEqual([200, 400]);
+      const exchanges = fake.requestsTo('POST', '/access/token').slice(before);
+      expect(exchanges.filter((r) => (r.body as { state?: string }).state === state)).toHaveLength(1);
+    } finally {
+      vi.restoreAllMocks();
+      await other.close();
+    }
+  });
+
   it('a foreign state is refused with 400 and nothing is exchanged', async () => {
     const before = fake.requestsTo('POST', '/access/token').length;
     const requestToken = fake.issueRequestToken('C100', 'some-state');

@@ -63,7 +63,8 @@ export class HttpErrorFilter implements ExceptionFilter {
   }
 }
 
-function reason(status: number): string {
+/** `Bad Request` for 400, and so on: the `error` field of every error body. */
+export function reason(status: number): string {
   const name = HttpStatus[status];
   if (!name) return 'Error';
   return name

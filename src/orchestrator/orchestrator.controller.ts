@@ -13,6 +13,7 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { reason } from '../common/http-error.filter.js';
 import { ApiErrorResponses, ApiZodBody } from '../common/openapi.js';
 import { ApiKeyAuth, ApiKeyService, Caller, type ApiCaller } from '../auth/index.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
@@ -58,12 +59,13 @@ export class OrchestratorController {
     @Body(new ZodValidationPipe(placeOrderBodySchema)) body: PlaceOrderBody,
     @Caller() caller: ApiCaller,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<OrderResult & { statusCode: number }> {
+  ): Promise<OrderResult & { statusCode: number; error?: string }> {
     assertMayActOn(caller, [body.userId]);
     const user = this.users.get(body.userId);
     const result = user ? await this.placeFor(user, body) : this.executor.unknownUser(body.userId);
     res.status(result.httpStatus);
-    return { statusCode: result.httpStatus, ...result };
+    // Failures keep the common error shape ({ statusCode, error, message }) plus code and outcome.
+    return { statusCode: result.httpStatus, ...(result.httpStatus >= 400 ? { error: reason(result.httpStatus) } : {}), ...result };
   }
 
   /**

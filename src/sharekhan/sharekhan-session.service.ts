@@ -213,9 +213,14 @@ export class ShareKhanSessionService {
       'Unknown, expired or already used state: start the login again with GET /sharekhan/users/:userId/login-url',
     );
     if (r.state === 'miss' || !r.value) throw unknown;
-    // Consumed before anything else happens, so a replayed callback finds nothing.
-    await this.cache.delete(key);
     if (r.value.expiresAt <= this.clock.now()) throw unknown;
+    // One atomic claim across every instance: of two callbacks racing with the same state, only
+    // one gets past this line. Then the state is deleted, so a later replay finds nothing.
+    // While Redis is unreachable ('unknown') the claim is this instance's alone; ShareKhan's own
+    // single use of the request token still stops a second exchange.
+    const claim = await this.cache.setIfAbsent(`${key}:used`, true, { ttlMs: Math.max(1_000, r.value.expiresAt - this.clock.now()) });
+    if (claim.state === 'exists') throw unknown;
+    await this.cache.delete(key);
     return r.value;
   }
 }
