@@ -147,6 +147,19 @@ export class RedisGateway {
     // Adaptive batching: pipelining same-tick commands wins when many are in flight, but costs
     // a tick of latency to a lone command. ioredis reads this option on every call.
     if (this.adaptivePipelining) this.client.options.enableAutoPipelining = this.inFlight > 0;
+    // A lone command with its whole budget left is written to the socket at once, so ioredis'
+    // own commandTimeout bounds it exactly: no second timer on the single-request path.
+    if (this.adaptivePipelining && this.inFlight === 0 && remaining >= this.options.commandTimeoutMs) {
+      this.inFlight++;
+      try {
+        return await this.breaker.execute(() => fn(this.client));
+      } catch (err) {
+        if (!(err instanceof BrokenCircuitError)) this.lastError = describeRedisError(err);
+        throw err;
+      } finally {
+        this.inFlight--;
+      }
+    }
     this.inFlight++;
     // ioredis starts a command's timeout only when its auto-pipeline batch is sent, and a batch
     // waits for the previous one: against a hung Redis that stacks timeouts. The deadline is ours.
