@@ -210,11 +210,13 @@ describe('OrchestratorModule (e2e)', () => {
       const limited = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(429);
       expect(limited.body).toMatchObject({ code: 'BROKER_RATE_LIMITED', outcome: 'not_placed', brokerStatus: 429, retryAfterMs: 1000 });
       expect(limited.body.message).toMatch(/429/);
+      expect(limited.body.message).toContain('Too Many Requests');
 
       fake.failNext({ status: 502, path: '/orders' });
       const down = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(502);
       expect(down.body).toMatchObject({ code: 'BROKER_SERVER_ERROR', outcome: 'unknown', brokerStatus: 502 });
       expect(down.body.message).toMatch(/502/);
+      expect(down.body.message).toContain('Bad Gateway');
       expect(ordersSent(fake).length).toBe(before + 2);
     });
 

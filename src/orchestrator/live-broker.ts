@@ -84,10 +84,7 @@ export function describeFailure(err: unknown): LivePlacement & { ok: false } {
   return { ...base, ok: false, code: 'INTERNAL_ERROR', outcome: 'unknown', message: 'Unexpected error while sending the order; its outcome is unknown and it will not be resent.' };
 }
 
-/**
- * The client puts the broker's own words into some messages but not (yet) into 429 / 5xx ones;
- * when an error carries them as `brokerMessage`, make sure the caller sees them.
- */
+/** When an error carries the broker's own words as `brokerMessage`, make sure the caller sees them. */
 function withBrokerMessage(err: unknown): void {
   if (!(err instanceof BrokerError)) return;
   const said = (err as { brokerMessage?: unknown }).brokerMessage;

@@ -75,6 +75,8 @@ export class BrokerRateLimitError extends BrokerError {
     message: string,
     init: BrokerErrorInit,
     readonly retryAfterMs: number | undefined,
+    /** The broker's own (redacted) words, when its body had any. */
+    readonly brokerMessage?: string,
   ) {
     super(message, init);
   }
@@ -82,6 +84,14 @@ export class BrokerRateLimitError extends BrokerError {
 
 export class BrokerServerError extends BrokerError {
   override name = 'BrokerServerError';
+  constructor(
+    message: string,
+    init: BrokerErrorInit,
+    /** The broker's own (redacted) words, when its body had any. */
+    readonly brokerMessage?: string,
+  ) {
+    super(message, init);
+  }
 }
 
 /** 400: the broker refused the parameters; `brokerMessage` is its (redacted) reason. */
@@ -473,9 +483,10 @@ export class ShareKhanClient {
     }
     if (status === 429) {
       return new BrokerRateLimitError(
-        `ShareKhan ${op}: HTTP 429, rate limited`,
+        `ShareKhan ${op}: HTTP 429, rate limited${suffix}`,
         { operation: op, status },
         retryAfterMs(response.headers.get('retry-after')),
+        brokerMessage,
       );
     }
     if (status === 400) {
@@ -487,9 +498,10 @@ export class ShareKhanClient {
     }
     if (status >= 500) {
       return new BrokerServerError(
-        `ShareKhan ${op}: HTTP ${status}, broker server error` +
+        `ShareKhan ${op}: HTTP ${status}, broker server error${suffix}` +
           (mutating ? '; outcome unknown' : ''),
         { operation: op, status, outcomeUnknown: mutating },
+        brokerMessage,
       );
     }
     const maybeProcessed = mutating && (status < 400 || status === 408);
