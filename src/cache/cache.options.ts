@@ -73,6 +73,12 @@ export interface CacheModuleOptions {
   /** Part of every write's version; defaults to a random id per process. */
   instanceId?: string;
   maxKeyLength?: number;
+  /**
+   * Below this many commands in flight each command goes out on its own; from it on, commands
+   * are auto-pipelined and batched (MGET, multi-key CAS). A batch waits for the previous batch's
+   * round trip, which costs more latency than it saves at low concurrency. Default 8.
+   */
+  batchFromInFlight?: number;
   /** Wall clock in ms; injectable so tests can move time. */
   clock?: () => number;
 }
@@ -133,6 +139,7 @@ export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => strin
     requireRedisOnStartup: o.requireRedisOnStartup ?? false,
     instanceId: o.instanceId ?? randomId(),
     maxKeyLength: o.maxKeyLength ?? 512,
+    batchFromInFlight: o.batchFromInFlight ?? 8,
     clock: o.clock ?? Date.now,
   };
 }

@@ -146,10 +146,10 @@ export class RedisGateway {
     if (remaining <= 0) throw new Error('Command timed out before it was sent');
     // Adaptive batching: pipelining same-tick commands wins when many are in flight, but costs
     // a tick of latency to a lone command. ioredis reads this option on every call.
-    if (this.adaptivePipelining) this.client.options.enableAutoPipelining = this.inFlight > 0;
-    // A lone command with its whole budget left is written to the socket at once, so ioredis'
-    // own commandTimeout bounds it exactly: no second timer on the single-request path.
-    if (this.adaptivePipelining && this.inFlight === 0 && remaining >= this.options.commandTimeoutMs) {
+    if (this.adaptivePipelining) this.client.options.enableAutoPipelining = this.inFlight >= this.options.batchFromInFlight;
+    // Below the batching threshold a command with its whole budget left is written to the socket
+    // at once, so ioredis' own commandTimeout bounds it exactly: no second timer needed.
+    if (this.adaptivePipelining && this.inFlight < this.options.batchFromInFlight && remaining >= this.options.commandTimeoutMs) {
       this.inFlight++;
       try {
         return await this.breaker.execute(() => fn(this.client));
@@ -180,12 +180,12 @@ export class RedisGateway {
 
   /** GET, coalesced into an MGET with the reads of the same tick when others are in flight. */
   get(key: string): Promise<string | null> {
-    return this.batcher && this.inFlight > 1 ? this.batcher.get(key) : this.client.get(key);
+    return this.batcher && this.inFlight > this.options.batchFromInFlight ? this.batcher.get(key) : this.client.get(key);
   }
 
   /** Compare-and-set write (CAS_SET_LUA), coalesced like `get` under concurrency. */
   casSet(key: string, version: string, record: string, pxat: string, channel = ''): Promise<1 | string> {
-    return this.batcher && this.inFlight > 1
+    return this.batcher && this.inFlight > this.options.batchFromInFlight
       ? this.batcher.casSet(key, version, record, pxat, channel)
       : this.client.casSet(key, version, record, pxat, channel);
   }
