@@ -6,6 +6,7 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 import { startFakeShareKhan, type FakeShareKhan } from './helpers/fake-sharekhan.js';
 import { freePort } from './helpers/ports.js';
 import { registeredRoutes } from './helpers/routes.js';
+import { SAMPLE_ORDER } from './fixtures/orders.js';
 
 /**
  * Hostile input at every route the app serves (memory mode, real app, fake ShareKhan): whatever
@@ -29,16 +30,7 @@ const SECRETS = [ADMIN_KEY, USER_KEY, ENC_KEY, SK_SECRET, TOKEN];
 /** One-time login states: the login-url answer hands them to the caller; nothing else may show them. */
 const STATES: string[] = [];
 
-const ORDER = {
-  scripCode: 2885,
-  tradingSymbol: 'RELIANCE',
-  exchange: 'NC',
-  transactionType: 'B',
-  quantity: 1,
-  price: '2500.50',
-  requestType: 'NEW',
-  productType: 'INVESTMENT',
-};
+const ORDER = { ...SAMPLE_ORDER };
 
 type Route = { method: string; path: string };
 interface Seen {

@@ -20,6 +20,7 @@ import {
   startFakeShareKhan,
   type FakeShareKhan,
 } from './helpers/fake-sharekhan.js';
+import { SAMPLE_ORDER } from './fixtures/orders.js';
 
 const SECRET = 'Sk8x2mQ7vR4tY9wE1uI5oP3aS6dF0gH2';
 const API_KEY = 'test-api-key-0123456789';
@@ -30,16 +31,9 @@ const order = (
   customerId: string,
   extra: Partial<OrderInput> = {},
 ): OrderInput => ({
+  ...SAMPLE_ORDER,
   customerId,
-  scripCode: 2885,
-  tradingSymbol: 'RELIANCE',
-  exchange: 'NC',
-  transactionType: 'B',
-  quantity: 1,
-  price: '2500.50',
   channelUser: 'LOGIN1',
-  requestType: 'NEW',
-  productType: 'INVESTMENT',
   ...extra,
 });
 

@@ -8,12 +8,8 @@ import { VERSION_LENGTH } from './hlc.js';
  * channel: a successful write publishes `<version><key>` there in the same atomic step, so no
  * instance can change a key without telling the near-caches (values never travel on the channel).
  */
-export const CAS_SET_LUA = `
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local cv = string.sub(cur, 1, ${VERSION_LENGTH})
-  if cv >= ARGV[1] then return cv end
-end
+/** The common end of the single-key scripts: store the record with its absolute expiry, tell L1. */
+const WRITE_AND_PUBLISH = `
 if ARGV[3] ~= '0' then
   redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
 else
@@ -24,6 +20,14 @@ if ARGV[4] and ARGV[4] ~= '' then
 end
 return 1
 `;
+
+export const CAS_SET_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local cv = string.sub(cur, 1, ${VERSION_LENGTH})
+  if cv >= ARGV[1] then return cv end
+end
+${WRITE_AND_PUBLISH}`;
 
 /**
  * Set-if-absent with the same record format: writes only when the key holds no live value (absent,
@@ -39,16 +43,7 @@ if cur then
   if kind ~= 'd' then return cur end
   if string.sub(cur, 1, ${VERSION_LENGTH}) >= ARGV[1] then return cur end
 end
-if ARGV[3] ~= '0' then
-  redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
-else
-  redis.call('SET', KEYS[1], ARGV[2])
-end
-if ARGV[4] and ARGV[4] ~= '' then
-  redis.call('PUBLISH', ARGV[4], ARGV[1] .. KEYS[1])
-end
-return 1
-`;
+${WRITE_AND_PUBLISH}`;
 
 /**
  * CAS_SET_LUA for many keys in one call: what a burst of concurrent writes costs as one command

@@ -11,17 +11,9 @@ import { SignalFanout } from './signal-fanout.js';
 import { FakeLiveClient, FakeTokenStore, LIVE, LIVE2, PAPER, SwitchableCache, settingsFor } from './testing.fakes.js';
 import { TokenResolver } from './token-resolver.js';
 import { UserRegistry } from './user-registry.js';
+import { SAMPLE_ORDER } from '../../test/fixtures/orders.js';
 
-const ORDER: OrderFields = {
-  scripCode: 2885,
-  tradingSymbol: 'RELIANCE',
-  exchange: 'NC',
-  transactionType: 'B',
-  quantity: 1,
-  price: '2500.50',
-  requestType: 'NEW',
-  productType: 'INVESTMENT',
-};
+const ORDER: OrderFields = { ...SAMPLE_ORDER };
 
 function setup(users: TradingUser[] = [PAPER, LIVE, LIVE2], over: Partial<OrchestratorSettings> = {}) {
   const settings = settingsFor(users, over);

@@ -1,17 +1,7 @@
 import { parseOrder } from './sharekhan-order.schema.js';
+import { SAMPLE_ORDER } from '../../test/fixtures/orders.js';
 
-const cash = {
-  customerId: '1234567',
-  scripCode: 2885,
-  tradingSymbol: 'RELIANCE',
-  exchange: 'NC',
-  transactionType: 'B',
-  quantity: 1,
-  price: '2500.50',
-  channelUser: 'LOGIN1',
-  requestType: 'NEW',
-  productType: 'INVESTMENT',
-};
+const cash = { ...SAMPLE_ORDER, customerId: '1234567', channelUser: 'LOGIN1' };
 
 const future = {
   ...cash,
