@@ -54,14 +54,15 @@ describe('exchangeRequestToken: official SDK vectors', () => {
     expect(vectors.length).toBeGreaterThanOrEqual(2);
   });
 
-  it.skipIf(!existsSync(SHARED))(
-    'fixture copy equals ../shared/sharekhan-exchange-vectors.json',
-    () => {
-      expect(JSON.parse(readFileSync(FIXTURE, 'utf8'))).toEqual(
-        JSON.parse(readFileSync(SHARED, 'utf8')),
-      );
-    },
-  );
+  it('fixture copy equals ../shared/sharekhan-exchange-vectors.json (when the shared copy is beside the repo)', () => {
+    const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8'));
+    // CI lays shared/ beside the clone; a bare clone elsewhere still checks the fixture is whole.
+    if (!existsSync(SHARED)) {
+      expect(fixture.vectors.length).toBeGreaterThanOrEqual(2);
+      return;
+    }
+    expect(fixture).toEqual(JSON.parse(readFileSync(SHARED, 'utf8')));
+  });
 
   vectors.forEach((v, i) => {
     const [requestId, customerId] = v.requestTokenPlaintext.split('|');
