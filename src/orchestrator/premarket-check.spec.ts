@@ -1,7 +1,7 @@
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { PremarketCheckService } from './premarket-check.service.js';
 import { ReadinessService } from './readiness.service.js';
-import { FakeTokenStore, LIVE, LIVE2, PAPER, SwitchableCache, settingsFor } from './testing.fakes.js';
+import { FakeTokenStore, LIVE, LIVE2, PAPER, SwitchableCache, settingsFor } from '../../test/helpers/orchestrator-fakes.js';
 import { TokenResolver } from './token-resolver.js';
 import { UserRegistry } from './user-registry.js';
 

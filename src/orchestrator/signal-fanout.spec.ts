@@ -8,7 +8,7 @@ import type { OrderFields } from './orchestrator.schemas.js';
 import { PaperBroker } from './paper-broker.js';
 import { SignalClaims } from './signal-claims.js';
 import { SignalFanout } from './signal-fanout.js';
-import { FakeLiveClient, FakeTokenStore, LIVE, LIVE2, PAPER, SwitchableCache, settingsFor } from './testing.fakes.js';
+import { FakeLiveClient, FakeTokenStore, LIVE, LIVE2, PAPER, SwitchableCache, settingsFor } from '../../test/helpers/orchestrator-fakes.js';
 import { TokenResolver } from './token-resolver.js';
 import { UserRegistry } from './user-registry.js';
 import { SAMPLE_ORDER } from '../../test/fixtures/orders.js';

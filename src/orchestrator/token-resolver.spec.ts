@@ -1,4 +1,4 @@
-import { LIVE, PAPER, FakeTokenStore, SwitchableCache, settingsFor, viewOf } from './testing.fakes.js';
+import { LIVE, PAPER, FakeTokenStore, SwitchableCache, settingsFor, viewOf } from '../../test/helpers/orchestrator-fakes.js';
 import { TokenResolver, type ResolvedToken } from './token-resolver.js';
 
 function setup(envTokens: [string, string][] = []) {

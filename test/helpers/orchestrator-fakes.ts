@@ -2,14 +2,14 @@
  * Small fakes for the orchestrator's unit tests (not used by the app): a token store that
  * implements the contract in memory and records every lookup, and a live order client.
  */
-import { CacheService } from '../cache/cache.service.js';
-import type { ClaimResult, ReadResult, SetOptions } from '../cache/cache.types.js';
-import type { OrchestratorSettings, TradingUser } from '../config/orchestrator.section.js';
-import type { PlaceOrderResult } from '../sharekhan/sharekhan-client.js';
-import type { Order } from '../sharekhan/sharekhan-order.schema.js';
-import type { LiveOrderClient } from './live-broker.js';
-import { fingerprintOf, maskOf } from './token-fingerprint.js';
-import type { TokenLookupLike, TokenStorePort, TokenViewLike } from './token-store.port.js';
+import { CacheService } from '../../src/cache/cache.service.js';
+import type { ClaimResult, ReadResult, SetOptions } from '../../src/cache/cache.types.js';
+import type { OrchestratorSettings, TradingUser } from '../../src/config/orchestrator.section.js';
+import type { PlaceOrderResult } from '../../src/sharekhan/sharekhan-client.js';
+import type { Order } from '../../src/sharekhan/sharekhan-order.schema.js';
+import type { LiveOrderClient } from '../../src/orchestrator/live-broker.js';
+import { fingerprintOf, maskOf } from '../../src/orchestrator/token-fingerprint.js';
+import type { TokenLookupLike, TokenStorePort, TokenViewLike } from '../../src/orchestrator/token-store.port.js';
 
 export function settingsFor(users: TradingUser[], over: Partial<OrchestratorSettings> = {}): OrchestratorSettings {
   return {
