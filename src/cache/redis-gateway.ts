@@ -146,29 +146,22 @@ export class RedisGateway {
     if (remaining <= 0) throw new Error('Command timed out before it was sent');
     // Adaptive batching: pipelining same-tick commands wins when many are in flight, but costs
     // a tick of latency to a lone command. ioredis reads this option on every call.
-    if (this.adaptivePipelining) this.client.options.enableAutoPipelining = this.inFlight >= this.options.batchFromInFlight;
-    // Below the batching threshold a command with its whole budget left is written to the socket
-    // at once, so ioredis' own commandTimeout bounds it exactly: no second timer needed.
-    if (this.adaptivePipelining && this.inFlight < this.options.batchFromInFlight && remaining >= this.options.commandTimeoutMs) {
-      this.inFlight++;
-      try {
-        return await this.breaker.execute(() => fn(this.client));
-      } catch (err) {
-        if (!(err instanceof BrokenCircuitError)) this.lastError = describeRedisError(err);
-        throw err;
-      } finally {
-        this.inFlight--;
-      }
-    }
+    const batching = this.inFlight >= this.options.batchFromInFlight;
+    if (this.adaptivePipelining) this.client.options.enableAutoPipelining = batching;
+    // An unbatched command with its whole budget left is written to the socket at once, so
+    // ioredis' own commandTimeout bounds it exactly. Otherwise the deadline is ours: ioredis starts
+    // a timeout only when an auto-pipeline batch is sent, and batches wait for each other, which
+    // against a hung Redis stacks timeouts.
+    const ownDeadline = !this.adaptivePipelining || batching || remaining < this.options.commandTimeoutMs;
     this.inFlight++;
-    // ioredis starts a command's timeout only when its auto-pipeline batch is sent, and a batch
-    // waits for the previous one: against a hung Redis that stacks timeouts. The deadline is ours.
     let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('Command timed out')), remaining);
-    });
     try {
-      return await Promise.race([this.breaker.execute(() => fn(this.client)), expired]);
+      const op = this.breaker.execute(() => fn(this.client));
+      if (!ownDeadline) return await op;
+      const expired = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('Command timed out')), remaining);
+      });
+      return await Promise.race([op, expired]);
     } catch (err) {
       if (!(err instanceof BrokenCircuitError)) this.lastError = describeRedisError(err);
       throw err;
