@@ -75,11 +75,9 @@ function expectWellFormed(res: Response, where: string, documented5xx: number[] 
   }
 }
 
-beforeAll(async () => {
-  fake = await startFakeShareKhan({ secretKey: SK_SECRET, apiKey: SK_API_KEY, versionId: '1005', customerId: 'C100' });
-  restoreLog = setLogDestination({ write: (line: string) => void logLines.push(line) });
-  t = await createTestApp({
-    LOG_LEVEL: 'debug',
+/** Keys, users and ShareKhan settings shared by the app under test and its Redis-down twin. */
+function appEnv(): Record<string, string> {
+  return {
     API_KEYS: `ops:admin:${ADMIN_KEY},paper:${PAPER}:${USER_KEY}`,
     TRADING_USERS: `${PAPER}:paper::,${LIVE}:live:C100:LOGIN100`,
     TOKEN_ENCRYPTION_KEYS: `k1:${ENC_KEY}`,
@@ -89,6 +87,15 @@ beforeAll(async () => {
     SHAREKHAN_SECRET_KEY: SK_SECRET,
     SHAREKHAN_VERSION_ID: '1005',
     SHAREKHAN_REDIRECT_URL: 'https://app.example.test/sharekhan/callback',
+  };
+}
+
+beforeAll(async () => {
+  fake = await startFakeShareKhan({ secretKey: SK_SECRET, apiKey: SK_API_KEY, versionId: '1005', customerId: 'C100' });
+  restoreLog = setLogDestination({ write: (line: string) => void logLines.push(line) });
+  t = await createTestApp({
+    LOG_LEVEL: 'debug',
+    ...appEnv(),
     SHAREKHAN_HTTP_TIMEOUT_MS: '2000',
     HTTP_BODY_LIMIT_BYTES: String(BODY_LIMIT),
     API_RATE_LIMIT: '1000000',
@@ -333,15 +340,7 @@ describe('Redis configured but unreachable (fallback mode)', () => {
   let down: TestApp;
   beforeAll(async () => {
     down = await createTestApp({
-      API_KEYS: `ops:admin:${ADMIN_KEY},paper:${PAPER}:${USER_KEY}`,
-      TRADING_USERS: `${PAPER}:paper::,${LIVE}:live:C100:LOGIN100`,
-      TOKEN_ENCRYPTION_KEYS: `k1:${ENC_KEY}`,
-      SHAREKHAN_API_BASE_URL: fake.baseUrl,
-      SHAREKHAN_LOGIN_URL: fake.loginUrl,
-      SHAREKHAN_API_KEY: SK_API_KEY,
-      SHAREKHAN_SECRET_KEY: SK_SECRET,
-      SHAREKHAN_VERSION_ID: '1005',
-      SHAREKHAN_REDIRECT_URL: 'https://app.example.test/sharekhan/callback',
+      ...appEnv(),
       REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
       CACHE_COMMAND_TIMEOUT_MS: '100',
       CACHE_CONNECT_TIMEOUT_MS: '200',

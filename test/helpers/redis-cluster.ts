@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import {
   REDIS_HOST,
+  probeClients,
   startRedis,
   type HostPort,
   type RedisProcess,
@@ -10,7 +11,6 @@ import {
 import { waitUntil } from './wait.js';
 
 const execFileAsync = promisify(execFile);
-const PROBE_CLIENT = { maxRetriesPerRequest: 1, commandTimeout: 1000 };
 
 export interface ClusterOptions {
   /** Number of masters, at least 3 (redis-cli refuses fewer). Default 3. */
@@ -95,15 +95,7 @@ export async function startCluster(
 
     await createCluster(nodes, replicasPerMaster, opts.password);
 
-    const probes = new Map<RedisProcess, Redis>();
-    const probe = (node: RedisProcess) => {
-      let client = probes.get(node);
-      if (!client) {
-        client = node.client(PROBE_CLIENT);
-        probes.set(node, client);
-      }
-      return client;
-    };
+    const probe = probeClients();
     const anyProbe = async <T>(
       fn: (client: Redis) => Promise<T>,
     ): Promise<T> => {

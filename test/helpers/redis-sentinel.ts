@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import {
   REDIS_HOST,
+  probeClients,
   startRedis,
   type HostPort,
   type RedisProcess,
@@ -43,7 +44,6 @@ export interface SentinelTopology {
 
 const SENTINEL_COUNT = 3;
 const QUORUM = 2;
-const PROBE_CLIENT = { maxRetriesPerRequest: 1, commandTimeout: 1000 };
 
 /**
  * One master, one replica, three sentinels (quorum 2, down-after 1 s) on loopback.
@@ -73,15 +73,7 @@ export async function startSentinelTopology(
       args: [...dataArgs, '--replicaof', REDIS_HOST, String(master.port)],
     });
     started.push(replica);
-    const probes = new Map<RedisProcess, Redis>();
-    const probe = (node: RedisProcess) => {
-      let client = probes.get(node);
-      if (!client) {
-        client = node.client(PROBE_CLIENT);
-        probes.set(node, client);
-      }
-      return client;
-    };
+    const probe = probeClients();
     await waitUntil(deadline, 'replica in sync', async () =>
       (await probe(replica).info('replication')).includes(
         'master_link_status:up',

@@ -550,3 +550,19 @@ function installProcessCleanup(): void {
     process.on(sig, onSignal);
   }
 }
+
+/**
+ * One short-timeout client per node, made on first use: topology helpers poll many nodes, and a
+ * default client would hang on a node a test has just killed. Closed with each node's stop().
+ */
+export function probeClients(): (node: RedisProcess) => Redis {
+  const clients = new Map<RedisProcess, Redis>();
+  return (node) => {
+    let client = clients.get(node);
+    if (!client) {
+      client = node.client({ maxRetriesPerRequest: 1, commandTimeout: 1000 });
+      clients.set(node, client);
+    }
+    return client;
+  };
+}
