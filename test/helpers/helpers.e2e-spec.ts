@@ -336,6 +336,8 @@ describe('cluster', () => {
         expect(cluster.replicas).toHaveLength(3);
         const owner = await cluster.nodeForKey('heal:key');
         await owner.client().set('heal:key', 'v');
+        // Replication is asynchronous: without WAIT the kill can beat the write to the replica.
+        expect(await owner.client().call('WAIT', '1', '2000')).toBe(1);
         const t1 = Date.now();
         await owner.kill();
         await cluster.waitForFailover(owner.port, 15_000);
