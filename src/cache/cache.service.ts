@@ -242,8 +242,19 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       return { state: 'claimed', authoritative: true, version: rec.version };
     }
     let reply: 1 | string;
+    let held: StoredRecord | null = null;
+    const deadline = performance.now() + this.options.commandTimeoutMs;
     try {
       reply = await gateway.run((c) => c.casAdd(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()));
+      held = reply === 1 ? null : decodeRecord(String(reply));
+      if (held?.tombstone) {
+        // Deleted, but by an instance whose clock runs ahead of ours: the key is free, so the
+        // claim moves past the tombstone's version once (as a live write does) and asks again.
+        this.hlc.observe(held.version);
+        rec.version = this.hlc.next();
+        reply = await gateway.run((c) => c.casAdd(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()), deadline);
+        held = reply === 1 ? null : decodeRecord(String(reply));
+      }
     } catch {
       return { state: 'unknown', authoritative: false };
     }
@@ -251,8 +262,9 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       this.mirror(k, rec);
       return { state: 'claimed', authoritative: true, version: rec.version };
     }
-    const held = decodeRecord(String(reply));
     if (!held) return { state: 'exists', authoritative: true };
+    // Deleted again, newer still, while we asked: nothing was written, let the caller decide.
+    if (held.tombstone) return { state: 'unknown', authoritative: false };
     this.hlc.observe(held.version);
     const entry = this.mirror(k, held);
     const v = entry && entry.version === held.version ? valueOf(entry) : deepFreeze(JSON.parse(held.json));

@@ -37,6 +37,22 @@ describe('CacheService.setIfAbsent on a real Redis shared by two instances', () 
     expect(await b.get('claim:2')).toBe('third');
   });
 
+  it('a key deleted by an instance whose clock runs ahead can be claimed by one whose clock lags', async () => {
+    const ahead = await startCache({ port: redis.port, instanceId: 'ahead', clock: () => Date.now() + 60_000 });
+    try {
+      await waitForMode(ahead, 'redis');
+      expect((await a.setIfAbsent('claim:skew', 'first')).state).toBe('claimed');
+      await ahead.delete('claim:skew');
+      // The tombstone's version is a minute ahead of a's clock: a plain version comparison would
+      // call the key taken although it is free.
+      expect(await a.setIfAbsent('claim:skew', 'second')).toMatchObject({ state: 'claimed', authoritative: true });
+      expect(await ahead.get('claim:skew')).toBe('second');
+      expect((await b.setIfAbsent('claim:skew', 'third')).state).toBe('exists');
+    } finally {
+      await ahead.onApplicationShutdown();
+    }
+  });
+
   it('with Redis down it never claims blindly: unknown for keys it does not hold, exists for keys it does', async () => {
     await a.set('claim:known', 'held');
     await redis.kill();
