@@ -74,9 +74,9 @@ export interface CacheModuleOptions {
   instanceId?: string;
   maxKeyLength?: number;
   /**
-   * Below this many commands in flight each command goes out on its own; from it on, commands
-   * are auto-pipelined and batched (MGET, multi-key CAS). A batch waits for the previous batch's
-   * round trip, which costs more latency than it saves at low concurrency. Default 8.
+   * Above this many commands in flight, concurrent GETs and CAS writes are coalesced (MGET,
+   * multi-key CAS). A batch answers all its callers at once, after its last key, which raises the
+   * tail latency of small bursts; from this concurrency on the saved commands win. Default 16.
    */
   batchFromInFlight?: number;
   /** Wall clock in ms; injectable so tests can move time. */
@@ -139,7 +139,7 @@ export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => strin
     requireRedisOnStartup: o.requireRedisOnStartup ?? false,
     instanceId: o.instanceId ?? randomId(),
     maxKeyLength: o.maxKeyLength ?? 512,
-    batchFromInFlight: o.batchFromInFlight ?? 8,
+    batchFromInFlight: o.batchFromInFlight ?? 16,
     clock: o.clock ?? Date.now,
   };
 }

@@ -18,7 +18,7 @@ import type {
 import { decodeRecord, encodeRecord, type StoredRecord } from './cache-codec.js';
 import { CoherenceBus } from './coherence-bus.js';
 import { HybridLogicalClock } from './hlc.js';
-import { MemoryStore, deepFreeze, type MemoryEntry } from './memory-store.js';
+import { MemoryStore, deepFreeze, entryOf, type MemoryEntry } from './memory-store.js';
 import { JOURNAL_POLICY, RecoveryJournal } from './recovery-journal.js';
 import { RedisGateway } from './redis-gateway.js';
 import { SnapshotFile, fromRow } from './snapshot-store.js';
@@ -399,7 +399,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     // One deadline for both attempts: a live write never waits longer than one command timeout.
     const deadline = performance.now() + this.options.commandTimeoutMs;
     try {
-      const first = await gateway.run(() => gateway.casSet(k, attempt.version, encodeRecord(attempt), pxat(attempt), this.publishChannel()), deadline);
+      const first = await gateway.run(() => gateway.casSet(k, attempt.version, encodeRecord(attempt), pxat(attempt), this.publishChannel()));
       if (first !== 1) {
         // Redis holds a version from a clock that runs ahead: this write is the newest thing the
         // caller knows, so it moves past that version once rather than being dropped.
@@ -692,14 +692,14 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       const [k, rec] = fromRow(row);
       if (rec.expiresAt !== null && rec.expiresAt <= now) continue;
       this.hlc.observe(rec.version);
-      if (this.memory.set(k, { ...rec, value: undefined })) this.snapshotStatus.loadedEntries++;
+      if (this.memory.set(k, entryOf(rec))) this.snapshotStatus.loadedEntries++;
     }
     for (const row of loaded.data.journal) {
       const [k, rec] = fromRow(row);
       if (rec.expiresAt !== null && rec.expiresAt <= now) continue;
       this.hlc.observe(rec.version);
       this.journal.record(k, rec);
-      this.memory.set(k, { ...rec, value: undefined });
+      this.memory.set(k, entryOf(rec));
       this.snapshotStatus.loadedJournal++;
     }
     this.knownEpoch = loaded.data.epoch;
@@ -754,7 +754,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private mirror(k: string, rec: StoredRecord): MemoryEntry | undefined {
     const existing = this.memory.peek(k);
     if (existing?.version === rec.version) return existing;
-    if (this.memory.set(k, { ...rec, value: undefined })) this.markDirty();
+    if (this.memory.set(k, entryOf(rec))) this.markDirty();
     return this.memory.peek(k);
   }
 

@@ -21,7 +21,7 @@ interface PendingRead {
   reject(e: unknown): void;
 }
 
-const MAX_BATCH = 256;
+const MAX_BATCH = 32;
 
 /**
  * Coalesces the reads and the compare-and-set writes issued while other commands are in flight

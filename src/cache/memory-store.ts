@@ -78,12 +78,17 @@ export class MemoryStore {
     return e;
   }
 
-  /** Stores the entry unless a newer version is already held. Returns whether it was stored. */
+  /**
+   * Stores the entry unless a newer version is already held. Returns whether it was stored.
+   * Takes ownership of the object (sets its size and recency in place: no copy on the write path).
+   */
   set(key: string, entry: Omit<MemoryEntry, 'bytes'>): boolean {
     const existing = this.map.get(key);
     if (existing && existing.version > entry.version) return false;
     if (existing) this.remove(key, existing);
-    const full: MemoryEntry = { ...entry, bytes: entryBytes(key, entry.json), seq: ++this.tick };
+    const full = entry as MemoryEntry;
+    full.bytes = entryBytes(key, entry.json);
+    full.seq = ++this.tick;
     this.map.set(key, full);
     this.totalBytes += full.bytes;
     this.evict();
@@ -138,6 +143,11 @@ export class MemoryStore {
     this.map.delete(key);
     this.totalBytes -= e.bytes;
   }
+}
+
+/** A store entry for a record, all fields present from the start (one object shape for V8). */
+export function entryOf(rec: Pick<MemoryEntry, 'version' | 'expiresAt' | 'tombstone' | 'json'>): MemoryEntry {
+  return { version: rec.version, expiresAt: rec.expiresAt, tombstone: rec.tombstone, json: rec.json, value: undefined, bytes: 0, l1: undefined, seq: 0 };
 }
 
 /** Rough footprint: UTF-16 key and JSON plus a fixed overhead per entry. */

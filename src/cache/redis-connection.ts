@@ -79,7 +79,8 @@ function tlsOptions(files: RedisTlsFiles | undefined): ConnectionOptions | undef
 /**
  * Options that keep every command bounded: nothing queues while disconnected, nothing is resent
  * blindly after a reconnect (a resent SET could land after a newer write), every command has a
- * timeout. Same-tick commands are pipelined automatically, which is where the throughput comes from.
+ * timeout. No auto-pipelining: the gateway's CommandBatcher coalesces concurrent reads and writes
+ * itself, and ioredis holds each auto-pipeline until the previous one is answered.
  */
 function boundedOptions(o: ResolvedCacheOptions): RedisOptions {
   return {
@@ -89,7 +90,7 @@ function boundedOptions(o: ResolvedCacheOptions): RedisOptions {
     maxRetriesPerRequest: 0,
     commandTimeout: o.commandTimeoutMs,
     connectTimeout: o.connectTimeoutMs,
-    enableAutoPipelining: true,
+    enableAutoPipelining: false,
     retryStrategy: (times) => reconnectDelay(times, o.reconnect.baseDelayMs, o.reconnect.maxDelayMs),
     // After a Sentinel failover the old master turns replica: reconnect (not resend) to find the new one.
     reconnectOnError: (err) => err.message.startsWith('READONLY'),

@@ -42,8 +42,7 @@ export class RedisGateway {
   private probeTimer: NodeJS.Timeout | null = null;
   private closing = false;
   private inFlight = 0;
-  /** Off for a Cluster: a mixed-slot pipeline is not redirected after a MOVED (see redis-connection). */
-  private readonly adaptivePipelining: boolean;
+  /** Standalone and Sentinel only: a Cluster batch would span slots. */
   private readonly batcher: CommandBatcher | null;
   reconnectAttempts = 0;
   lastError: string | null = null;
@@ -51,11 +50,10 @@ export class RedisGateway {
   constructor(private readonly options: ResolvedCacheOptions) {
     if (!options.redis) throw new Error('RedisGateway needs a Redis target');
     this.client = createRedisClient(options.redis, options) as CasClient;
-    this.adaptivePipelining = this.client.options.enableAutoPipelining === true;
     this.client.defineCommand('casSet', { numberOfKeys: 1, lua: CAS_SET_LUA });
     this.client.defineCommand('casAdd', { numberOfKeys: 1, lua: ADD_LUA });
     this.client.defineCommand('casSetMany', { lua: CAS_SET_MANY_LUA });
-    this.batcher = this.adaptivePipelining ? new CommandBatcher(this.client) : null;
+    this.batcher = options.redis.kind === 'cluster' ? null : new CommandBatcher(this.client);
     this.breaker = circuitBreaker(handleWhen(isTimeout), {
       breaker: new ConsecutiveBreaker(options.breaker.failureThreshold),
       halfOpenAfter: new ExponentialBackoff({
@@ -141,18 +139,14 @@ export class RedisGateway {
    * Runs one Redis operation through the breaker. Throws when Redis is not usable or the command
    * fails; the caller decides how to serve the operation from memory.
    */
-  async run<T>(fn: (client: CasClient) => Promise<T>, deadline = performance.now() + this.options.commandTimeoutMs): Promise<T> {
-    const remaining = deadline - performance.now();
+  async run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T> {
+    const remaining = deadline === undefined ? this.options.commandTimeoutMs : deadline - performance.now();
     if (remaining <= 0) throw new Error('Command timed out before it was sent');
-    // Adaptive batching: pipelining same-tick commands wins when many are in flight, but costs
-    // a tick of latency to a lone command. ioredis reads this option on every call.
-    const batching = this.inFlight >= this.options.batchFromInFlight;
-    if (this.adaptivePipelining) this.client.options.enableAutoPipelining = batching;
-    // An unbatched command with its whole budget left is written to the socket at once, so
-    // ioredis' own commandTimeout bounds it exactly. Otherwise the deadline is ours: ioredis starts
-    // a timeout only when an auto-pipeline batch is sent, and batches wait for each other, which
-    // against a hung Redis stacks timeouts.
-    const ownDeadline = !this.adaptivePipelining || batching || remaining < this.options.commandTimeoutMs;
+    // A command is written to the socket when it is issued (no auto-pipelining: ioredis sends one
+    // auto-pipeline at a time, so against a hung Redis queued batches would stack their timeouts),
+    // and ioredis' own commandTimeout then bounds it. Our timer is only needed for a partial budget
+    // (a retry within one deadline) and for a Cluster, where redirections happen inside the client.
+    const ownDeadline = this.batcher === null || remaining < this.options.commandTimeoutMs;
     this.inFlight++;
     let timer: NodeJS.Timeout | undefined;
     try {

@@ -176,6 +176,50 @@ describe('CacheService against a real Redis', () => {
     await waitForMode(cache, 'redis', 10_000);
   });
 
+  it('many operations in flight are coalesced into fewer Redis commands, each caller getting its own answer', async () => {
+    const admin = redis.client();
+    const keys = Array.from({ length: 128 }, (_, i) => `batch:${i}`);
+    await admin.config('RESETSTAT');
+    const writes = await Promise.all(keys.map((k, i) => cache.set(k, { i })));
+    expect(writes.every((w) => w.store === 'redis' && !w.journaled)).toBe(true);
+    const reads = await Promise.all(keys.map((k) => cache.read(k)));
+    reads.forEach((r, i) => expect(r).toMatchObject({ state: 'hit', source: 'redis', value: { i } }));
+    for (const [k, i] of [[keys[0], 0], [keys[127], 127]] as const) {
+      expect(decodeRecord((await admin.get(`t:${k}`))!)?.json).toBe(JSON.stringify({ i }));
+    }
+    const stats = await admin.info('commandstats');
+    const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    // 128 writes and 128 reads; scripts' own GET/SET calls are counted apart, so only top-level
+    // commands are compared (a few go out alone below the batching threshold).
+    expect(calls('evalsha') + calls('eval')).toBeLessThan(64);
+    expect(calls('mget')).toBeGreaterThan(0);
+    expect(calls('mget')).toBeLessThan(16);
+  });
+
+  it('SIGSTOP with many operations in flight (batched): none waits longer than the command timeout', async () => {
+    for (let i = 0; i < 64; i++) await cache.set(`hb:${i}`, i);
+    redis.pause();
+    try {
+      const load = loadLoop(async (i) => {
+        const k = `hb:${i % 64}`;
+        if (i % 4 === 0) await cache.set(k, i % 64);
+        else {
+          const r = await cache.read(k);
+          if (r.state !== 'hit') throw new Error(`read ${k}: ${r.state}`);
+        }
+      }, 64);
+      await waitForMode(cache, 'fallback', 3_000);
+      await sleep(300);
+      await load.stop();
+      expect(load.failures).toEqual([]);
+      expect(load.count).toBeGreaterThan(1_000);
+      expect(maxOf(load.latencies)).toBeLessThan(TIMEOUT + MARGIN);
+    } finally {
+      redis.resume();
+    }
+    await waitForMode(cache, 'redis', 10_000);
+  });
+
   it('a timed-out write during SIGSTOP never beats the newer write made after it', async () => {
     await cache.set('race', 'old-before');
     redis.pause();
