@@ -15,9 +15,13 @@ import { startRedis, type RedisProcess } from '../test/helpers/redis-server.js';
 Logger.overrideLogger(false);
 
 type Op = (i: number) => Promise<unknown>;
-interface Sample { opsPerSec: number; p50: number; p99: number; max: number; failed: number }
+interface Sample { opsPerSec: number; p50: number; p99: number; max: number; failed: number; ops: number }
+/** One subject's figures for one row over all rounds: medians, and its ratio to raw ioredis per round. */
+interface Row { opsPerSec: number; p99: number; ratio: number; ratioMin: number; ratioMax: number; redisUsPerOp: number | null }
 
-const DURATION_MS = Number(process.env.BENCH_MS ?? 2000);
+const DURATION_MS = Number(process.env.BENCH_MS ?? 1000);
+/** Subjects take turns in every round, so a slow spell of this noisy VM hits all of them alike. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const KEYS = 1000;
 const VALUE = { token: 'x'.repeat(64), user: 'PAPER_TRADER_001', n: 1 };
 
@@ -46,7 +50,19 @@ async function measure(op: Op, inFlight: number, ms = DURATION_MS): Promise<Samp
     }),
   );
   lat.sort((a, b) => a - b);
-  return { opsPerSec: Math.round((lat.length / ms) * 1000), p50: pct(lat, 50), p99: pct(lat, 99), max: lat[lat.length - 1] ?? 0, failed };
+  return { opsPerSec: Math.round((lat.length / ms) * 1000), p50: pct(lat, 50), p99: pct(lat, 99), max: lat[lat.length - 1] ?? 0, failed, ops: lat.length };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Microseconds Redis itself spent per operation (INFO commandstats), bench bookkeeping excluded. */
+async function redisUsec(admin: Redis): Promise<number> {
+  const info = await admin.info('commandstats');
+  let usec = 0;
+  for (const m of info.matchAll(/^cmdstat_(\w+):calls=\d+,usec=(\d+)/gm)) {
+    if (m[1] !== 'info' && m[1] !== 'config') usec += Number(m[2]);
+  }
+  return usec;
 }
 
 function pin(pid: number, cpu: string) {
@@ -95,15 +111,37 @@ async function throughput(redis: RedisProcess) {
       set: async (i) => map.set(`${i % KEYS}`, JSON.stringify(VALUE)),
     },
   };
-  const rows: Record<string, Record<string, Sample>> = {};
+  const admin = new Redis({ port: redis.port, host: '127.0.0.1' });
+  const names = Object.keys(subjects);
+  const rows: Record<string, Record<string, Row>> = {};
   for (const inFlight of [1, 64]) {
     for (const kind of ['get', 'set'] as const) {
-      for (const [name, s] of Object.entries(subjects)) {
-        await measure(s[kind], inFlight, 300); // warm-up
-        (rows[`${kind.toUpperCase()} x${inFlight}`] ??= {})[name] = await measure(s[kind], inFlight);
+      for (const name of names) await measure(subjects[name][kind], inFlight, 300); // warm-up
+      const samples: Record<string, { s: Sample; redisUs: number }[]> = {};
+      for (let r = 0; r < ROUNDS; r++) {
+        // Rotate the order each round: no subject always runs first (or right after a warm-up).
+        for (const name of [...names.slice(r % names.length), ...names.slice(0, r % names.length)]) {
+          await admin.config('RESETSTAT');
+          const s = await measure(subjects[name][kind], inFlight);
+          (samples[name] ??= []).push({ s, redisUs: await redisUsec(admin) });
+        }
       }
+      const row: Record<string, Row> = {};
+      for (const name of names) {
+        const ratios = samples[name].map((x, r) => x.s.opsPerSec / samples['raw ioredis'][r].s.opsPerSec);
+        row[name] = {
+          opsPerSec: median(samples[name].map((x) => x.s.opsPerSec)),
+          p99: median(samples[name].map((x) => x.s.p99)),
+          ratio: median(ratios),
+          ratioMin: Math.min(...ratios),
+          ratioMax: Math.max(...ratios),
+          redisUsPerOp: name === 'awaited Map' ? null : median(samples[name].map((x) => x.redisUs / Math.max(1, x.s.ops))),
+        };
+      }
+      rows[`${kind.toUpperCase()} x${inFlight}`] = row;
     }
   }
+  admin.disconnect();
   await cache.onApplicationShutdown();
   raw.disconnect();
   rawCas.disconnect();
@@ -139,7 +177,7 @@ async function main() {
     'node cpu0, redis cpu1': { node: '0', redis: '1' },
     'node and redis both cpu0': { node: '0', redis: '0' },
   };
-  const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString(), durationMs: DURATION_MS };
+  const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString(), durationMs: DURATION_MS, rounds: ROUNDS };
   for (const [label, p] of Object.entries(placements)) {
     const redis = await startRedis();
     pin(process.pid, p.node);
@@ -152,11 +190,14 @@ async function main() {
     results[label] = { throughput: tp, outage: { SIGKILL: kill, SIGSTOP: stop } };
     console.log(`\n## ${label}`);
     for (const [row, subj] of Object.entries(tp)) {
-      const base = subj['raw ioredis'].opsPerSec;
       console.log(
         `${row.padEnd(8)} ` +
           Object.entries(subj)
-            .map(([n, s]) => `${n}: ${s.opsPerSec} ops/s (${(s.opsPerSec / base).toFixed(2)}x raw, p99 ${s.p99.toFixed(2)} ms)`)
+            .map(
+              ([n, s]) =>
+                `${n}: ${s.opsPerSec} ops/s, ${s.ratio.toFixed(2)}x raw (${s.ratioMin.toFixed(2)}-${s.ratioMax.toFixed(2)}), p99 ${s.p99.toFixed(2)} ms` +
+                (s.redisUsPerOp === null ? '' : `, redis ${s.redisUsPerOp.toFixed(1)} us/op`),
+            )
             .join(' | '),
       );
     }

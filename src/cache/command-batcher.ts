@@ -24,10 +24,11 @@ interface PendingRead {
 const MAX_BATCH = 32;
 
 /**
- * Coalesces the reads and the compare-and-set writes issued while other commands are in flight
- * into one MGET and one multi-key script call per tick. A lone command is sent as it is (no added
- * tick of latency); under concurrency Redis runs one command instead of dozens, and Node encodes
- * and parses one. Standalone and Sentinel only: a Cluster batch would span slots.
+ * Coalesces the reads and the compare-and-set writes issued while many commands are in flight
+ * into MGETs and multi-key script calls, MAX_BATCH keys each, once per tick. Under concurrency
+ * Redis runs a few commands instead of dozens, and Node encodes and parses a few. Several batches
+ * rather than one: Redis starts on the first while Node still answers the callers of the previous
+ * one. Standalone and Sentinel only: a Cluster batch would span slots.
  */
 export class CommandBatcher {
   private writes: PendingWrite[] = [];
