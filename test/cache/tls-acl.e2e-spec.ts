@@ -86,7 +86,7 @@ describe('CacheService over TLS with an ACL user limited to its prefix and comma
     await cache.delete('k');
     expect(await cache.read('k')).toMatchObject({ state: 'miss' });
     // Concurrent operations go out batched (MGET, multi-key script): the ACL must allow those too.
-    const keys = Array.from({ length: 20 }, (_, i) => `c${i}`);
+    const keys = Array.from({ length: 48 }, (_, i) => `c${i}`);
     const written = await Promise.all(keys.map((k, i) => cache!.set(k, i)));
     expect(written.every((w) => w.store === 'redis')).toBe(true);
     const reader = await startCache({ ...options, l1: { enabled: false } });
