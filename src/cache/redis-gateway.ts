@@ -7,10 +7,12 @@ import {
   handleWhen,
   type CircuitBreakerPolicy,
 } from 'cockatiel';
+import type { RedisOptions } from 'ioredis';
 import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import type { ResolvedCacheOptions } from './cache.options.js';
 import { ADD_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './cas-script.js';
 import { CommandBatcher } from './command-batcher.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -44,6 +46,12 @@ export class RedisGateway {
   private inFlight = 0;
   /** Standalone and Sentinel only: a Cluster batch would span slots. */
   private readonly batcher: CommandBatcher | null;
+  /**
+   * Standalone and Sentinel: bounds commands once the connection is ready, in place of ioredis'
+   * per-command timer (ioredis' own timeout still bounds the connection handshake). Cluster keeps
+   * ioredis' timeout on every node and our timer per operation.
+   */
+  private readonly deadlines: DeadlineQueue | null;
   reconnectAttempts = 0;
   lastError: string | null = null;
 
@@ -53,7 +61,9 @@ export class RedisGateway {
     this.client.defineCommand('casSet', { numberOfKeys: 1, lua: CAS_SET_LUA });
     this.client.defineCommand('casAdd', { numberOfKeys: 1, lua: ADD_LUA });
     this.client.defineCommand('casSetMany', { lua: CAS_SET_MANY_LUA });
-    this.batcher = options.redis.kind === 'cluster' ? null : new CommandBatcher(this.client);
+    const cluster = options.redis.kind === 'cluster';
+    this.batcher = cluster ? null : new CommandBatcher(this.client);
+    this.deadlines = cluster ? null : new DeadlineQueue(options.commandTimeoutMs);
     this.breaker = circuitBreaker(handleWhen(isTimeout), {
       breaker: new ConsecutiveBreaker(options.breaker.failureThreshold),
       halfOpenAfter: new ExponentialBackoff({
@@ -70,11 +80,16 @@ export class RedisGateway {
       this.publish();
     });
     this.client.on('ready', () => {
+      // From here on every command goes through run(), the probe or close(), all bounded by
+      // `deadlines`; ioredis reads this option each time it sends a command.
+      if (this.deadlines) (this.client.options as RedisOptions).commandTimeout = undefined;
       this.connected = true;
       this.reconnectAttempts = 0;
       this.publish();
     });
     this.client.on('close', () => {
+      // The next connection's handshake (ready check, AUTH, SELECT) is bounded by ioredis again.
+      if (this.deadlines) (this.client.options as RedisOptions).commandTimeout = this.options.commandTimeoutMs;
       this.connected = false;
       this.publish();
     });
@@ -143,14 +158,15 @@ export class RedisGateway {
     const remaining = deadline === undefined ? this.options.commandTimeoutMs : deadline - performance.now();
     if (remaining <= 0) throw new Error('Command timed out before it was sent');
     // A command is written to the socket when it is issued (no auto-pipelining: ioredis sends one
-    // auto-pipeline at a time, so against a hung Redis queued batches would stack their timeouts),
-    // and ioredis' own commandTimeout then bounds it. Our timer is only needed for a partial budget
-    // (a retry within one deadline) and for a Cluster, where redirections happen inside the client.
+    // auto-pipeline at a time, so against a hung Redis queued batches would stack their timeouts)
+    // and bounded inside the breaker, so its timeout counts towards opening it. A timer of our own
+    // is only needed for a partial budget (a retry within one deadline) and on Cluster, where
+    // redirections happen inside the client.
     const ownDeadline = this.batcher === null || remaining < this.options.commandTimeoutMs;
     this.inFlight++;
     let timer: NodeJS.Timeout | undefined;
     try {
-      const op = this.breaker.execute(() => fn(this.client));
+      const op = this.breaker.execute(() => this.bounded(fn(this.client)));
       if (!ownDeadline) return await op;
       const expired = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('Command timed out')), remaining);
@@ -182,10 +198,16 @@ export class RedisGateway {
     this.stopProbing();
     this.availability.complete();
     try {
-      await this.client.quit();
+      await this.bounded(this.client.quit());
     } catch {
       this.client.disconnect();
     }
+    this.deadlines?.close();
+  }
+
+  /** A command sent on a ready connection, bounded by the command timeout. */
+  private bounded<T>(command: Promise<T>): Promise<T> {
+    return this.deadlines ? this.deadlines.bound(command) : command;
   }
 
   private publish(): void {
@@ -197,7 +219,7 @@ export class RedisGateway {
     // The breaker's own backoff decides when a probe may pass; this tick only offers one.
     this.probeTimer = setInterval(() => {
       if (!this.connected || this.breaker.state === CircuitState.HalfOpen) return;
-      this.breaker.execute(() => this.client.ping()).catch(() => undefined);
+      this.breaker.execute(() => this.bounded(this.client.ping())).catch(() => undefined);
     }, 50);
     this.probeTimer.unref();
   }

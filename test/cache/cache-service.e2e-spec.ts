@@ -1,5 +1,7 @@
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import { freePort } from '../helpers/ports.js';
+import { waitUntil } from '../helpers/wait.js';
+import type { Redis } from 'ioredis';
 import { CacheService } from '../../src/cache/cache.service.js';
 import { CacheStartupError, CacheValidationError } from '../../src/cache/cache.errors.js';
 import { decodeRecord } from '../../src/cache/cache-codec.js';
@@ -218,6 +220,28 @@ describe('CacheService against a real Redis', () => {
       redis.resume();
     }
     await waitForMode(cache, 'redis', 10_000);
+  });
+
+  it('a reconnect to a hung Redis is bounded too: the handshake times out and is retried', async () => {
+    // Commands on a ready connection are bounded by the gateway; the handshake of a new connection
+    // (ready check, AUTH, SELECT) only by ioredis' own timeout, which must be back on for it.
+    const client = (cache as unknown as { gateway: { client: Redis } }).gateway.client;
+    expect(client.options.commandTimeout).toBeUndefined();
+    await cache.set('handshake', 'known');
+    redis.pause();
+    try {
+      const before = cache.getStatus().reconnectAttempts;
+      client.disconnect(true);
+      await waitForMode(cache, 'fallback', 3_000);
+      expect(client.options.commandTimeout).toBe(TIMEOUT);
+      // Each attempt connects (the kernel accepts), then its ready check times out: several fit.
+      await waitUntil(Date.now() + 5_000, 'handshakes retried', async () => cache.getStatus().reconnectAttempts >= before + 3);
+      expect(await cache.read('handshake')).toMatchObject({ state: 'hit', source: 'memory' });
+    } finally {
+      redis.resume();
+    }
+    await waitForMode(cache, 'redis', 10_000);
+    expect(client.options.commandTimeout).toBeUndefined();
   });
 
   it('a timed-out write during SIGSTOP never beats the newer write made after it', async () => {
