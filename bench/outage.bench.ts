@@ -22,6 +22,8 @@ const CFG = {
   keysPerPhase: env('OUTAGE_KEYS', 500),
   /** Each worker starts at most one op per paceMs (0: back to back, yielding with setImmediate). */
   paceMs: env('OUTAGE_PACE_MS', 2),
+  /** Unmeasured load on keys of their own before the timeline starts (JIT, connections, caches). */
+  warmupMs: env('OUTAGE_WARMUP_MS', 2000),
   beforeMs: env('OUTAGE_BEFORE_MS', 3000),
   downMs: env('OUTAGE_DOWN_MS', 5000),
   afterMs: env('OUTAGE_AFTER_MS', 5000),
@@ -154,6 +156,22 @@ const SUBJECTS: SubjectDef[] = [
 
 const now = () => performance.now();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The load's shape on `warm:` keys, which no result counts. */
+async function warmUp(subject: Subject): Promise<void> {
+  const end = now() + CFG.warmupMs;
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: CFG.workers }, async () => {
+      while (now() < end) {
+        const i = n++;
+        const key = `warm:${i % CFG.keysPerPhase}`;
+        await (i % 4 === 0 ? subject.set(key, { seq: -1, token: TOKEN }) : subject.get(key)).catch(() => undefined);
+        await sleep(CFG.paceMs);
+      }
+    }),
+  );
+}
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
 /** taskset -a: every thread of the process (libuv pool, V8 workers, redis bio threads). */
@@ -298,6 +316,8 @@ async function runSubject(def: SubjectDef) {
   const redisKey = (phase: Phase, k: number) => `${keyPrefix}${phase}:${k}${keySuffix}`;
   const dataKeyRe = new RegExp(`^${escapeRe(keyPrefix)}(pre|out|post):\\d+${escapeRe(keySuffix)}$`);
   await capped(subject.get(PROBE));
+  // Not measured: otherwise the first subject would also pay for compiling ioredis' code.
+  await warmUp(subject);
 
   const t0 = now();
   const tl: Timeline = {
@@ -513,6 +533,9 @@ function summarise(name: string, config: string, r: Awaited<ReturnType<typeof ru
     outageP99Ms: pct(outLat, 99),
     outageMaxMs: outLat.at(-1) ?? 0,
     afterP99Ms: pct(postLat, 99),
+    // Redis up and settled, the first second (warm-up, recovery) left out of each side.
+    upBeforeP99Ms: pct(lat(idx((i) => s.t[i] >= 1000 && s.t[i] + s.lat[i] < tl.killAt)), 99),
+    upAfterP99Ms: pct(lat(idx((i) => s.t[i] >= tl.upAt + 1000)), 99),
     afterMaxMs: postLat.at(-1) ?? 0,
     outageReadHitPct: outReads.length ? (100 * outReads.filter((i) => s.res[i] === 0).length) / outReads.length : 0,
     outageWrites: landed(s, 'out', finalSeq.out),
@@ -544,11 +567,13 @@ type Summary = ReturnType<typeof summarise>;
 function table(rows: Summary[]): string {
   const f = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 1 ? n.toFixed(1) : n.toFixed(2));
   const frac = (a: number, b: number) => `${a}/${b}`;
-  const head = ['subject', 'ops', 'failed', 'fail@out', 'out p99', 'out max', 'after max', 'out hit%', 'out writes kept', 'out keys latest', 'stale', 'after writes kept', 'after SETs', 'pre keys back', 'landed', 'redis mode'];
+  const head = ['subject', 'ops', 'failed', 'up p99', 'up p99 after', 'fail@out', 'out p99', 'out max', 'after max', 'out hit%', 'out writes kept', 'out keys latest', 'stale', 'after writes kept', 'after SETs', 'pre keys back', 'landed', 'redis mode'];
   const body = rows.map((r) => [
     r.name,
     String(r.ops),
     String(r.failed),
+    f(r.upBeforeP99Ms),
+    f(r.upAfterP99Ms),
     String(r.failedOutage),
     f(r.outageP99Ms),
     f(r.outageMaxMs),
