@@ -46,6 +46,16 @@ describe('compare-and-set scripts', () => {
     expect(await c.pttl('m:new')).toBe(-1);
   });
 
+  it('batched: a key twice in one call is decided against what the call already wrote', async () => {
+    await c.set('d:1', rec(1, '"one"'));
+    // Newer first: the older second occurrence (say, a replayed write) must lose to it.
+    expect(await c.casMany(2, 'd:1', 'd:1', '', v(9), rec(9, '"nine"'), '0', v(5), rec(5, '"five"'), '0')).toEqual([1, v(9)]);
+    expect(await c.get('d:1')).toBe(rec(9, '"nine"'));
+    await c.set('d:2', rec(1, '"one"'));
+    expect(await c.casMany(2, 'd:2', 'd:2', '', v(5), rec(5, '"five"'), '0', v(9), rec(9, '"nine"'), '0')).toEqual([1, 1]);
+    expect(await c.get('d:2')).toBe(rec(9, '"nine"'));
+  });
+
   it('batched: a successful write publishes its invalidation (version and key, never the value)', async () => {
     const sub = redis.client();
     const got: string[] = [];
