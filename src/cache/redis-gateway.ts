@@ -160,9 +160,11 @@ export class RedisGateway {
     // A command is written to the socket when it is issued (no auto-pipelining: ioredis sends one
     // auto-pipeline at a time, so against a hung Redis queued batches would stack their timeouts)
     // and bounded inside the breaker, so its timeout counts towards opening it. A timer of our own
-    // is only needed for a partial budget (a retry within one deadline) and on Cluster, where
-    // redirections happen inside the client.
-    const ownDeadline = this.batcher === null || remaining < this.options.commandTimeoutMs;
+    // is needed for a partial budget (a retry within one deadline), on Cluster, where redirections
+    // happen inside the client, and while the breaker is not closed: a half-open breaker first
+    // waits for its probe and only then sends the command.
+    const ownDeadline =
+      this.batcher === null || remaining < this.options.commandTimeoutMs || this.breaker.state !== CircuitState.Closed;
     this.inFlight++;
     let timer: NodeJS.Timeout | undefined;
     try {
