@@ -55,7 +55,7 @@ ${WRITE_AND_PUBLISH}`;
 export const CAS_SET_MANY_LUA = `
 local ch = ARGV[1]
 local out = {}
--- One MGET instead of a GET per key: each redis.call has a fixed cost (about 10% of the script's
+-- One MGET instead of a GET per key: each redis.call has a fixed cost (5-10% of the script's
 -- server time per key, measured with 32 keys). A key can occur twice in one batch (a live write
 -- and a replayed one): a later occurrence compares against what this call already wrote.
 local curs = redis.call('MGET', unpack(KEYS))
