@@ -23,7 +23,7 @@ export class DeadlineQueue {
     private readonly message = 'Command timed out',
   ) {}
 
-  /** Operations started and not yet settled or expired (test and status use). */
+  /** Operations started and not yet settled or expired (for tests: the queue must drain). */
   get size(): number {
     let n = 0;
     for (let i = this.head; i < this.entries.length; i++) if (!this.entries[i].settled) n++;
