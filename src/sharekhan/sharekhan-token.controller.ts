@@ -1,10 +1,27 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Put, Post, Query, Req, ServiceUnavailableException } from '@nestjs/common';
-import type { Request } from 'express';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpException,
+  Inject,
+  Optional,
+  Param,
+  Put,
+  Post,
+  Query,
+  Req,
+  Res,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses, ApiZodBody } from '../common/openapi.js';
 import { ApiKeyAuth, CallerIdentity, RateLimited } from '../auth/auth.decorators.js';
 import { userIdSchema } from '../common/user-id.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
+import { LOGIN_BROWSER_RETURN, type LoginBrowserReturn } from './login-browser-return.js';
 import { ShareKhanSessionService, type Identity } from './sharekhan-session.service.js';
 import { callbackQuerySchema, submitTokenSchema, type CallbackQuery, type SubmitTokenBody } from './sharekhan-token.dto.js';
 import { ShareKhanTokenStore, type TokenStatus } from './token-store.service.js';
@@ -18,6 +35,7 @@ export class ShareKhanTokenController {
   constructor(
     private readonly store: ShareKhanTokenStore,
     private readonly session: ShareKhanSessionService,
+    @Optional() @Inject(LOGIN_BROWSER_RETURN) private readonly browserReturn?: LoginBrowserReturn,
   ) {}
 
   @Put('users/:userId/token')
@@ -102,9 +120,21 @@ export class ShareKhanTokenController {
   @ApiQuery({ name: 'state', required: true, type: String })
   @ApiOkResponse({ description: "Stored for the state's user; the answer shows a mask and a fingerprint" })
   @ApiErrorResponses(400, 502, 503, 504)
-  async callback(@Query(new ZodValidationPipe(callbackQuerySchema, 'query')) query: CallbackQuery, @Req() req: Request) {
-    const { token, store } = await this.session.completeLogin(query.request_token, query.state, req.ip);
-    return { present: true, usable: token.status === 'active', ...token, storedIn: store, cacheMode: this.store.cacheMode };
+  async callback(
+    @Query(new ZodValidationPipe(callbackQuerySchema, 'query')) query: CallbackQuery,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
+    // A browser (Accept prefers HTML) goes back to the page that started the login; API callers get JSON.
+    const browser = this.browserReturn && req.accepts(['json', 'html']) === 'html' ? this.browserReturn : null;
+    try {
+      const { token, store } = await this.session.completeLogin(query.request_token, query.state, req.ip);
+      if (browser) return res.redirect(303, browser.urlFor({ ok: true, token }));
+      res.json({ present: true, usable: token.status === 'active', ...token, storedIn: store, cacheMode: this.store.cacheMode });
+    } catch (err) {
+      if (!browser || !(err instanceof HttpException)) throw err;
+      res.redirect(303, browser.urlFor({ ok: false, statusCode: err.getStatus(), message: err.message }));
+    }
   }
 
   @Get('tokens')
