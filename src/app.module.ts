@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { AuthModule } from './auth/auth.module.js';
 import { CacheModule } from './cache/cache.module.js';
+import { ConsoleModule } from './console/console.module.js';
 import { HttpErrorFilter } from './common/http-error.filter.js';
 import { APP_CONFIG } from './config/config.constants.js';
 import type { AppConfig } from './config/load-config.js';
@@ -29,6 +30,7 @@ export class AppModule {
         AuthModule,
         ShareKhanAuthModule,
         OrchestratorModule,
+        ConsoleModule.forRoot(config.console),
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },

@@ -1,0 +1,61 @@
+import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiKeyAuth, Caller, type ApiCaller } from '../auth/index.js';
+import { APP_CONFIG } from '../config/config.constants.js';
+import type { AppConfig } from '../config/load-config.js';
+import { ShareKhanTokenStore, type TokenStatus } from '../sharekhan/token-store.service.js';
+import { TokenClock } from '../sharekhan/token-clock.js';
+import { tokenExpiry } from '../sharekhan/token-expiry.js';
+import { cacheModeNotice } from './cache-mode-notice.js';
+
+/** What the token store holds for a user, including `revoked`, which readiness reports as invalid. */
+export type StoredTokenState = 'active' | 'expired' | 'invalid' | 'revoked' | 'missing' | 'unknown';
+
+/**
+ * The one read the console needs beyond the public API: who the key is, the cache mode with what
+ * it means for trading, the next cut-off, and per visible user the stored token's state and last
+ * audit event (one call instead of two per user, which the rate limit would soon refuse).
+ */
+@ApiTags('console')
+@Controller('console/api')
+export class ConsoleOverviewController {
+  constructor(
+    private readonly store: ShareKhanTokenStore,
+    private readonly clock: TokenClock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Get('overview')
+  @Header('Cache-Control', 'no-store')
+  @ApiKeyAuth()
+  @ApiOperation({ summary: "The console's overview: caller, cache mode and its meaning, next cut-off, each visible user's stored token state and last audit event" })
+  @ApiOkResponse({ description: 'An admin key sees every trading user, a user-scoped key its own user only' })
+  async overview(@Caller() caller: ApiCaller) {
+    const own = caller.scope.kind === 'user' ? caller.scope.userId : null;
+    const users = this.config.orchestrator.users.filter((u) => caller.admin || u.userId === own);
+    const now = this.clock.now();
+    const { cutoffMinutesIst } = this.config.sharekhan;
+    return {
+      caller: { name: caller.name, admin: caller.admin, userId: own },
+      cache: cacheModeNotice(this.store.cacheMode),
+      cutoff: {
+        ist: `${pad(Math.floor(cutoffMinutesIst / 60))}:${pad(cutoffMinutesIst % 60)}`,
+        nextAt: new Date(tokenExpiry(now, cutoffMinutesIst, Number.POSITIVE_INFINITY)).toISOString(),
+      },
+      users: await Promise.all(
+        users.map(async ({ userId, mode }) => {
+          const [status, audit] = await Promise.all([this.store.status(userId), this.store.auditEvents(userId)]);
+          return { userId, mode, stored: storedState(status), lastEvent: audit.events[0] ?? null };
+        }),
+      ),
+    };
+  }
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+function storedState(status: TokenStatus): StoredTokenState {
+  if (status.state === 'missing') return 'missing';
+  if (status.state === 'unavailable') return 'unknown';
+  return status.view.status;
+}

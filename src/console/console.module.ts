@@ -1,0 +1,32 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { LOGIN_BROWSER_RETURN } from '../sharekhan/login-browser-return.js';
+import { ShareKhanAuthModule } from '../sharekhan/sharekhan.module.js';
+import { ConsoleAssetsController } from './console-assets.controller.js';
+import { ConsoleLoginReturn } from './console-login-return.js';
+import { ConsoleOverviewController } from './console-overview.controller.js';
+
+export interface ConsoleModuleOptions {
+  /** Serve /console (default outside production; CONSOLE_ENABLED in production). */
+  enabled: boolean;
+}
+
+/**
+ * The operator console: a static page at /console that drives the REST API with the operator's
+ * API key, one read endpoint of its own, and the browser return of the ShareKhan login callback.
+ * Disabled, it registers nothing and the callback answers JSON only. See docs/console.md.
+ */
+@Module({})
+export class ConsoleModule {
+  static forRoot(options: ConsoleModuleOptions): DynamicModule {
+    if (!options.enabled) return { module: ConsoleModule };
+    return {
+      module: ConsoleModule,
+      // Global so ShareKhanAuthModule's callback finds the browser return without importing us.
+      global: true,
+      imports: [ShareKhanAuthModule],
+      controllers: [ConsoleAssetsController, ConsoleOverviewController],
+      providers: [{ provide: LOGIN_BROWSER_RETURN, useClass: ConsoleLoginReturn }],
+      exports: [LOGIN_BROWSER_RETURN],
+    };
+  }
+}
