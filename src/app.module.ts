@@ -30,7 +30,7 @@ export class AppModule {
         AuthModule,
         ShareKhanAuthModule,
         OrchestratorModule,
-        ConsoleModule.forRoot(config.console),
+        ConsoleModule.forRoot({ ...config.console, users: config.orchestrator.users, cutoffMinutesIst: config.sharekhan.cutoffMinutesIst }),
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },

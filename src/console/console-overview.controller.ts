@@ -1,12 +1,11 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiKeyAuth, Caller, type ApiCaller } from '../auth/index.js';
-import { APP_CONFIG } from '../config/config.constants.js';
-import type { AppConfig } from '../config/load-config.js';
 import { ShareKhanTokenStore, type TokenStatus } from '../sharekhan/token-store.service.js';
 import { TokenClock } from '../sharekhan/token-clock.js';
 import { tokenExpiry } from '../sharekhan/token-expiry.js';
 import { cacheModeNotice } from './cache-mode-notice.js';
+import { CONSOLE_OPTIONS, type ConsoleModuleOptions } from './console.options.js';
 
 /** What the token store holds for a user, including `revoked`, which readiness reports as invalid. */
 export type StoredTokenState = 'active' | 'expired' | 'invalid' | 'revoked' | 'missing' | 'unknown';
@@ -22,7 +21,7 @@ export class ConsoleOverviewController {
   constructor(
     private readonly store: ShareKhanTokenStore,
     private readonly clock: TokenClock,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CONSOLE_OPTIONS) private readonly options: ConsoleModuleOptions,
   ) {}
 
   @Get('overview')
@@ -32,9 +31,9 @@ export class ConsoleOverviewController {
   @ApiOkResponse({ description: 'An admin key sees every trading user, a user-scoped key its own user only' })
   async overview(@Caller() caller: ApiCaller) {
     const own = caller.scope.kind === 'user' ? caller.scope.userId : null;
-    const users = this.config.orchestrator.users.filter((u) => caller.admin || u.userId === own);
+    const users = this.options.users.filter((u) => caller.admin || u.userId === own);
     const now = this.clock.now();
-    const { cutoffMinutesIst } = this.config.sharekhan;
+    const { cutoffMinutesIst } = this.options;
     return {
       caller: { name: caller.name, admin: caller.admin, userId: own },
       cache: cacheModeNotice(this.store.cacheMode),

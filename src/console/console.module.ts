@@ -4,11 +4,7 @@ import { ShareKhanAuthModule } from '../sharekhan/sharekhan.module.js';
 import { ConsoleAssetsController } from './console-assets.controller.js';
 import { ConsoleLoginReturn } from './console-login-return.js';
 import { ConsoleOverviewController } from './console-overview.controller.js';
-
-export interface ConsoleModuleOptions {
-  /** Serve /console (default outside production; CONSOLE_ENABLED in production). */
-  enabled: boolean;
-}
+import { CONSOLE_OPTIONS, type ConsoleModuleOptions } from './console.options.js';
 
 /**
  * The operator console: a static page at /console that drives the REST API with the operator's
@@ -25,7 +21,10 @@ export class ConsoleModule {
       global: true,
       imports: [ShareKhanAuthModule],
       controllers: [ConsoleAssetsController, ConsoleOverviewController],
-      providers: [{ provide: LOGIN_BROWSER_RETURN, useClass: ConsoleLoginReturn }],
+      providers: [
+        { provide: CONSOLE_OPTIONS, useValue: options },
+        { provide: LOGIN_BROWSER_RETURN, useClass: ConsoleLoginReturn },
+      ],
       exports: [LOGIN_BROWSER_RETURN],
     };
   }
