@@ -47,7 +47,11 @@ function errorText(status, data) {
   if (typeof m === 'string') parts.push(m);
   else if (Array.isArray(m)) parts.push(m.map(String).join('; '));
   const details = Array.isArray(data?.details) ? data.details : [];
-  for (const d of details) parts.push(typeof d === 'string' ? d : (d?.message ?? JSON.stringify(d)));
+  for (const d of details) {
+    if (typeof d === 'string') parts.push(d);
+    else if (d?.field && d?.problem) parts.push(`${d.field} ${d.problem}`);
+    else parts.push(d?.message ?? JSON.stringify(d));
+  }
   if (parts.length === 0) parts.push(`The server answered HTTP ${status}`);
   return parts.join(' — ');
 }
