@@ -195,6 +195,12 @@ describe('operator console', () => {
     await signIn(page, ADMIN_KEY);
     await page.click('tr[data-user="USER_B"] button[aria-label^="Manage"]');
     await page.waitForSelector('#detail:not([hidden])');
+    // A refused token: the API's reason is shown, and the field is emptied all the same.
+    await page.type('#submit-token', 'has spaces in it');
+    await clickAndWaitForMessage(page, '#submit-form button[type="submit"]', /printable ASCII without spaces.*\(HTTP 400\)$/);
+    expect(await page.$eval('#submit-token', (e) => (e as HTMLInputElement).value)).toBe('');
+    await page.focus('#submit-token');
+
     const token = `tok-manual-${randomBytes(18).toString('base64url')}`;
     secrets.add(token);
     // The token field has focus; type and submit with Enter.
