@@ -573,3 +573,54 @@ describe('OrchestratorModule: a retry on the same replica after Redis lost the c
     expect(ordersSent(fake).length).toBe(before);
   });
 });
+
+describe('OrchestratorModule: a slow 403 on one replica while another takes a new token (e2e)', () => {
+  let redis: RedisProcess;
+  let fake: FakeShareKhan;
+  let a: TestApp;
+  let b: TestApp;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
+    const prefix = `orch-403-${randomBytes(3).toString('hex')}:`;
+    a = await createTestApp(baseEnv(redis, fake, prefix));
+    b = await createTestApp(baseEnv(redis, fake, prefix));
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await fake?.close();
+    await redis?.stop();
+  });
+
+  it('the refusal of T1 on A never touches T2 submitted on B; both replicas trade with T2', async () => {
+    const t1 = fake.issueAccessToken('C200');
+    await submitToken(a, 'LIVE_USER_002', t1);
+    fake.revoke(t1);
+    fake.setLatency(300, '/orders');
+    const t2 = fake.issueAccessToken('C200');
+    let refused: request.Response;
+    try {
+      const pending = placeOrder(a, { userId: 'LIVE_USER_002', order: ORDER }).then((r) => r);
+      await waitUntil(Date.now() + 5_000, 'the order at the fake broker', async () => ordersSent(fake).length > 0, 10);
+      await submitToken(b, 'LIVE_USER_002', t2);
+      refused = await pending;
+    } finally {
+      fake.setLatency(0, '/orders');
+    }
+    expect(refused.body).toMatchObject({ code: 'BROKER_TOKEN_REJECTED' });
+
+    for (const app of [a, b]) {
+      await placeOrder(app, { userId: 'LIVE_USER_002', order: ORDER }).expect(201);
+      expect(ordersSent(fake).at(-1)!.headers['access-token']).toBe(t2);
+    }
+    // And T1 stays refused everywhere if it comes back (e.g. replayed by an old writer).
+    const resubmitted = await request(b.http).put('/sharekhan/users/LIVE_USER_002/token').set('x-api-key', ADMIN_KEY).send({ accessToken: t1 }).expect(200);
+    expect(resubmitted.body).toMatchObject({ usable: false, status: 'invalid' });
+    const again = await placeOrder(b, { userId: 'LIVE_USER_002', order: ORDER }).expect(424);
+    expect(again.body).toMatchObject({ code: 'TOKEN_INVALID' });
+    expect(again.body.message).toMatch(/HTTP 403/);
+  });
+});

@@ -225,7 +225,10 @@ export class ShareKhanTokenStore {
       fingerprint: rec.fingerprint,
       detail: `expires ${new Date(rec.expiresAt).toISOString()}${written.journaled ? '; stored in memory while Redis is unavailable' : ''}`,
     });
-    return { view: this.toView(userId, rec, written.version), store: written.store };
+    const view = this.toView(userId, rec, written.version);
+    // The same token again after the broker refused it: stored, but say at once that it is unusable.
+    const rejected = await this.rejectedMarker(userId, rec.fingerprint);
+    return { view: rejected ? { ...view, status: 'invalid', statusReason: rejected.reason } : view, store: written.store };
   }
 
   /**
