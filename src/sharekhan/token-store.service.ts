@@ -127,6 +127,8 @@ export class ShareKhanTokenStore {
   private readonly indexed = new Set<string>();
   private readonly pendingIndex = new Set<string>();
   private indexChain: Promise<void> = Promise.resolve();
+  /** Expired tokens whose `expired` event this process already saw written (or claimed). */
+  private readonly expiredNoticed = new Set<string>();
   /** Record versions whose decryption failure was already reported, so a hot path logs it once. */
   private readonly reportedBroken = new Set<string>();
 
@@ -317,9 +319,14 @@ export class ShareKhanTokenStore {
   /** One `expired` audit event per token, whichever instance notices first. */
   private async noticeExpired(userId: string, rec: StoredToken): Promise<void> {
     const key = expiredNoticeKey(userId, rec.fingerprint);
+    if (this.expiredNoticed.has(key)) return;
+    if (this.expiredNoticed.size > 10_000) this.expiredNoticed.clear();
     try {
       const claim = await this.cache.setIfAbsent(key, true, { expiresAt: keepUntil(rec) });
+      // `unknown` (Redis unreachable): ask again on a later lookup rather than write a second event.
+      if (claim.state === 'exists') this.expiredNoticed.add(key);
       if (claim.state !== 'claimed') return;
+      this.expiredNoticed.add(key);
     } catch {
       return;
     }
