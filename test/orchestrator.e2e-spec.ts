@@ -86,7 +86,8 @@ describe('OrchestratorModule (e2e)', () => {
   beforeAll(async () => {
     redis = await startRedis();
     fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
-    t = await createTestApp(baseEnv(redis, fake, `orch-${randomBytes(3).toString('hex')}:`));
+    // Signals claim under the default `refuse`: a claim timing out on a loaded machine would place nothing.
+    t = await createTestApp(baseEnv(redis, fake, `orch-${randomBytes(3).toString('hex')}:`, { CACHE_COMMAND_TIMEOUT_MS: '1000' }));
     masterToken = fake.issueAccessToken('C100');
     await submitToken(t, 'MASTER_USER_001', masterToken);
     await submitToken(t, 'PAPER_TRADER_001', `paper-${randomBytes(12).toString('hex')}`);
@@ -547,7 +548,11 @@ describe('OrchestratorModule: a retry on the same replica after Redis lost the c
     fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
     for (const policy of ['refuse', 'proceed']) {
       apps[policy] = await createTestApp(
-        baseEnv(redis, fake, `orch-same-${policy}-${randomBytes(3).toString('hex')}:`, { ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: policy }),
+        // A generous command timeout: under `refuse` a claim that times out on a loaded machine places nothing.
+        baseEnv(redis, fake, `orch-same-${policy}-${randomBytes(3).toString('hex')}:`, {
+          ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: policy,
+          CACHE_COMMAND_TIMEOUT_MS: '2000',
+        }),
       );
     }
   });
