@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { vi } from 'vitest';
+import { CacheService } from '../src/cache/cache.service.js';
 import { PremarketCheckService } from '../src/orchestrator/premarket-check.service.js';
 import { TokenClock } from '../src/sharekhan/token-clock.js';
 import { ShareKhanTokenStore } from '../src/sharekhan/token-store.service.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { createTestApp as createApp, type TestApp } from './helpers/app.js';
 import { startFakeShareKhan, type FakeShareKhan } from './helpers/fake-sharekhan.js';
 import { startRedis, type RedisProcess } from './helpers/redis-server.js';
 import { waitUntil } from './helpers/wait.js';
@@ -54,6 +55,14 @@ function baseEnv(redis: RedisProcess, fake: FakeShareKhan, prefix: string, extra
     ORCHESTRATOR_ORDER_TIMEOUT_MS: '600',
     ...extra,
   };
+}
+
+/** The app once its cache uses Redis: signals claim under the default `refuse`, which places nothing before that. */
+async function createTestApp(env: Record<string, string>): Promise<TestApp> {
+  const app = await createApp(env);
+  const cache = app.get(CacheService);
+  await waitUntil(Date.now() + 10_000, 'the cache to use Redis', async () => cache.mode === 'redis', 20);
+  return app;
 }
 
 const byText = (x: string, y: string) => x.localeCompare(y);
