@@ -211,7 +211,8 @@ describe('operator console', () => {
     expect(await page.$eval('#message', (e) => e.textContent)).toMatch(/^Token stored for USER_B \(\*\*\*\*.{4}, fingerprint [0-9a-f:sha256]+, in redis\)/);
     expect(await page.$eval('tr[data-user="USER_B"] [data-field="time-left"]', (e) => e.textContent)).toMatch(/\d+ (h|min|s)/);
     await page.waitForFunction(() => /submitted by ops/.test(document.querySelector('tr[data-user="USER_B"] [data-field="last-event"]')?.textContent ?? ''));
-    expect(await page.$$eval('#audit tbody tr td:nth-child(2)', (tds) => tds.map((td) => td.textContent))).toContain('submitted');
+    // The open audit trail reloads after the submission.
+    await page.waitForFunction(() => [...document.querySelectorAll('#audit tbody tr td:nth-child(2)')].some((td) => td.textContent === 'submitted'));
 
     const found = await app.get(ShareKhanTokenStore).lookup('USER_B');
     expect(found.kind === 'found' && found.accessToken).toBe(token);
