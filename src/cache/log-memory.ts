@@ -1,0 +1,104 @@
+import { VERSION_LENGTH } from './hlc.js';
+
+/** What a log keeps: at most `maxEntries` members, none older than `maxAgeMs` (null: no age bound). */
+export interface LogLimits {
+  maxEntries: number;
+  maxAgeMs?: number | null;
+}
+
+/** Most logs held in memory; the least recently used one without unconfirmed appends goes first. */
+export const MAX_LOGS_IN_MEMORY = 10_000;
+
+/**
+ * This instance's copy of each append log: what it appended and what it last read from Redis,
+ * as sorted member strings (`<version>|<json>`, so string order is version order). It answers
+ * reads while Redis cannot, and is what re-seeds a Redis that came back empty.
+ */
+export class LogMemory {
+  private readonly logs = new Map<string, { members: string[]; limits: LogLimits | null }>();
+
+  constructor(private readonly pinned: (key: string) => boolean) {}
+
+  get size(): number {
+    return this.logs.size;
+  }
+
+  get(key: string): string[] | undefined {
+    const log = this.logs.get(key);
+    if (!log) return undefined;
+    // Most recently used last, for eviction.
+    this.logs.delete(key);
+    this.logs.set(key, log);
+    return log.members;
+  }
+
+  limitsOf(key: string): LogLimits | null {
+    return this.logs.get(key)?.limits ?? null;
+  }
+
+  /** Union of what memory holds and `members`, bounded like Redis bounds the log. */
+  merge(key: string, members: readonly string[], limits: LogLimits | null, cutoff: string | null): void {
+    const log = this.logs.get(key);
+    const known = limits ?? log?.limits ?? null;
+    const merged = union(log?.members ?? [], members);
+    this.logs.delete(key);
+    this.logs.set(key, { members: bound(merged, known, cutoff), limits: known });
+    this.evict();
+  }
+
+  /** Memory holds exactly what Redis answered plus `pending` (appends Redis has not confirmed). */
+  replace(key: string, members: readonly string[], pending: readonly string[]): void {
+    const limits = this.logs.get(key)?.limits ?? null;
+    this.logs.delete(key);
+    this.logs.set(key, { members: union(members, pending), limits });
+    this.evict();
+  }
+
+  entries(): [string, string[], LogLimits | null][] {
+    return [...this.logs].map(([k, v]) => [k, v.members, v.limits]);
+  }
+
+  private evict(): void {
+    if (this.logs.size <= MAX_LOGS_IN_MEMORY) return;
+    for (const key of this.logs.keys()) {
+      if (this.logs.size <= MAX_LOGS_IN_MEMORY) return;
+      if (!this.pinned(key)) this.logs.delete(key);
+    }
+  }
+}
+
+/** Sorted, duplicate-free union of two sorted member lists. */
+export function union(a: readonly string[], b: readonly string[]): string[] {
+  if (b.length === 0) return [...a];
+  if (a.length === 0) return [...b];
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    let next: string;
+    if (j >= b.length || (i < a.length && x < y)) next = a[i++];
+    else if (i >= a.length || y < x) next = b[j++];
+    else {
+      next = x;
+      i++;
+      j++;
+    }
+    if (out.length === 0 || out[out.length - 1] !== next) out.push(next);
+  }
+  return out;
+}
+
+/** Drops members below the age cut-off (a version prefix), then the oldest beyond the count. */
+export function bound(members: string[], limits: LogLimits | null, cutoff: string | null): string[] {
+  let start = 0;
+  if (cutoff !== null) while (start < members.length && members[start] < cutoff) start++;
+  if (limits) start = Math.max(start, members.length - limits.maxEntries);
+  return start > 0 ? members.slice(start) : members;
+}
+
+/** The version a member starts with. */
+export function versionOf(member: string): string {
+  return member.slice(0, VERSION_LENGTH);
+}
