@@ -51,7 +51,7 @@ async function settled(...caches: CacheService[]): Promise<void> {
  * hits Redis and lasts 400 ms. Appends are paced so the outage falls in the middle of both streams.
  */
 async function appendThroughFault(redis: RedisProcess, fault: Fault, appendA: (i: number) => Promise<unknown>, appendB: (i: number) => Promise<unknown>) {
-  let faulted: Promise<void> | null = null;
+  let faulted: Promise<void> = Promise.resolve();
   let endedAt = -1;
   let done = 0;
   const nemesis = async () => {

@@ -99,9 +99,10 @@ export class RecoveryJournal {
 
   /** Keeps a log member until Redis confirms it; when full, the oldest member of any log is dropped (and counted). */
   recordLog(key: string, version: string, member: string): void {
-    let members = this.logs.get(key);
-    if (members?.has(version)) return;
+    if (this.logs.get(key)?.has(version)) return;
     if (this.logMembers >= this.limits.maxEntries) this.dropOldestLogMember();
+    // Fetched after dropping: the drop may have removed this log's map.
+    let members = this.logs.get(key);
     if (!members) {
       members = new Map();
       this.logs.set(key, members);
