@@ -126,7 +126,7 @@ export class OrchestratorController {
   @Get('users/:userId/orders')
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: "A user's recent orders (paper fills, live orders, unknown outcomes)" })
-  @ApiOkResponse({ description: 'The orders, newest first; complete=false when the cache could not be read' })
+  @ApiOkResponse({ description: 'The orders, newest last; complete=false when the cache could not be read' })
   @ApiErrorResponses(404)
   async listOrders(@Param('userId') userId: string) {
     const user = this.users.get(userId);
