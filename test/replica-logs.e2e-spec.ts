@@ -11,6 +11,7 @@ import { sleep, startCache, waitForMode } from './cache/cache-harness.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { startFakeShareKhan } from './helpers/fake-sharekhan.js';
 import { startRedis, type RedisProcess } from './helpers/redis-server.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 import { waitUntil } from './helpers/wait.js';
 
 /**
@@ -20,20 +21,22 @@ import { waitUntil } from './helpers/wait.js';
 
 const N = 1_000;
 const FAST = { commandTimeoutMs: 250, reconnect: { baseDelayMs: 20, maxDelayMs: 200 }, breaker: { failureThreshold: 2, halfOpenAfterMs: 100 } };
-type Fault = 'kill-restart-empty' | 'pause';
+type Fault = 'kill-restart-empty' | 'pause' | 'cut-replica-a';
 
-/** One Redis and two caches on it (two replicas), all stopped when the test ends. */
-async function twoReplicas(): Promise<{ redis: RedisProcess; a: CacheService; b: CacheService }> {
+/** One Redis and two caches on it (two replicas, A through a TCP fault proxy), all stopped when the test ends. */
+async function twoReplicas(): Promise<{ redis: RedisProcess; proxy: TcpProxy; a: CacheService; b: CacheService }> {
   const redis = await startRedis();
   onTestFinished(() => redis.stop());
+  const proxy = await startTcpProxy(redis.port);
+  onTestFinished(() => proxy.close());
   const caches: CacheService[] = [];
-  for (const id of ['ra', 'rb']) {
-    const cache = await startCache({ port: redis.port, instanceId: id, ...FAST });
+  for (const [id, port] of [['ra', proxy.port], ['rb', redis.port]] as const) {
+    const cache = await startCache({ port, instanceId: id, ...FAST });
     onTestFinished(() => cache.onApplicationShutdown());
     await waitForMode(cache, 'redis');
     caches.push(cache);
   }
-  return { redis, a: caches[0], b: caches[1] };
+  return { redis, proxy, a: caches[0], b: caches[1] };
 }
 
 /** Nothing left to replay or re-seed, in `redis` mode. */
@@ -50,7 +53,7 @@ async function settled(...caches: CacheService[]): Promise<void> {
  * Both replicas append N events each at the same time; when replica A is a third through, the fault
  * hits Redis and lasts 400 ms. Appends are paced so the outage falls in the middle of both streams.
  */
-async function appendThroughFault(redis: RedisProcess, fault: Fault, appendA: (i: number) => Promise<unknown>, appendB: (i: number) => Promise<unknown>) {
+async function appendThroughFault({ redis, proxy }: { redis: RedisProcess; proxy: TcpProxy }, fault: Fault, appendA: (i: number) => Promise<unknown>, appendB: (i: number) => Promise<unknown>) {
   let faulted: Promise<void> = Promise.resolve();
   let endedAt = -1;
   let done = 0;
@@ -59,6 +62,11 @@ async function appendThroughFault(redis: RedisProcess, fault: Fault, appendA: (i
       redis.pause();
       await sleep(400);
       redis.resume();
+    } else if (fault === 'cut-replica-a') {
+      // Only A loses Redis; B keeps appending live.
+      proxy.cut();
+      await sleep(400);
+      proxy.restore();
     } else {
       await redis.kill();
       await sleep(400);
@@ -100,14 +108,15 @@ afterAll(() => vi.restoreAllMocks());
 describe('Audit trail on two replicas', () => {
   const config = { sharekhan: { audit: { maxEvents: 5_000, ttlMs: 3_600_000 } } } as AppConfig;
 
-  for (const fault of ['kill-restart-empty', 'pause'] as const) {
+  for (const fault of ['kill-restart-empty', 'pause', 'cut-replica-a'] as const) {
     it(`1,000 events from each replica at once, Redis ${fault} in the middle: 2,000 events, in order, none twice`, async () => {
-      const { redis, a, b } = await twoReplicas();
+      const fleet = await twoReplicas();
+      const { a, b } = fleet;
       const auditA = new TokenAuditLog(a, new TokenClock(), config);
       const auditB = new TokenAuditLog(b, new TokenClock(), config);
       const actor = { who: 'test', source: 'api' };
       await appendThroughFault(
-        redis,
+        fleet,
         fault,
         (i) => auditA.append('USER_X', { action: 'submitted', actor, detail: `A-${i}` }),
         (i) => auditB.append('USER_X', { action: 'submitted', actor, detail: `B-${i}` }),
@@ -128,7 +137,8 @@ describe('Audit trail on two replicas', () => {
 
 describe('Order history on two replicas', () => {
   it('1,000 orders from each replica at once, Redis killed and restarted empty in the middle: all 2,000, in order, none twice', async () => {
-    const { redis, a, b } = await twoReplicas();
+    const fleet = await twoReplicas();
+    const { a, b } = fleet;
     const settings = { orderHistoryLimit: 5_000, orderHistoryTtlMs: 3_600_000 } as OrchestratorSettings;
     const bookA = new OrderBook(a, settings);
     const bookB = new OrderBook(b, settings);
@@ -149,7 +159,7 @@ describe('Order history on two replicas', () => {
       at: new Date().toISOString(),
     });
     await appendThroughFault(
-      redis,
+      fleet,
       'kill-restart-empty',
       (i) => bookA.append(entry(`A-${i}`)),
       (i) => bookB.append(entry(`B-${i}`)),

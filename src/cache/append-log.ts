@@ -107,6 +107,9 @@ export class AppendLog {
       this.deps.pending();
       return { version, store: 'memory', journaled: true };
     }
+    // A read answered while this append was in flight replaced the memory copy without it; the copy
+    // is what re-seeds an emptied Redis, so an acknowledged append must be in it.
+    this.memory.merge(k, [member], limits, this.cutoff(limits.maxAgeMs));
     return { version, store: 'redis', journaled: false };
   }
 
