@@ -5,6 +5,7 @@ import { formatVersion, type HybridLogicalClock } from './hlc.js';
 import { LogMemory, bound, union, versionOf, type LogLimits } from './log-memory.js';
 import type { RecoveryJournal } from './recovery-journal.js';
 import type { RedisGateway } from './redis-gateway.js';
+import type { SnapshotLogRow } from './snapshot-store.js';
 
 export type { LogLimits } from './log-memory.js';
 
@@ -61,6 +62,8 @@ export interface AppendLogDeps {
   reseeding: () => boolean;
   /** An append timed out or failed in `redis` mode: replay it soon. */
   pending: () => void;
+  /** The logs changed: the snapshot file (if any) is due. */
+  changed: () => void;
 }
 
 type LogClient = { logAppend(key: string, ...args: string[]): Promise<number> };
@@ -93,6 +96,7 @@ export class AppendLog {
     const version = this.deps.hlc.next();
     const member = `${version}|${json}`;
     this.memory.merge(k, [member], limits, this.cutoff(limits.maxAgeMs));
+    this.deps.changed();
     const { gateway, journal } = this.deps;
     if (!gateway) return { version, store: 'memory', journaled: false };
     if (!this.deps.redisUsable()) {
@@ -149,6 +153,7 @@ export class AppendLog {
         const batch = pending.slice(i, i + LOG_BATCH);
         await this.send(k, limits, batch);
         journal.settleLog(k, batch.map(versionOf));
+        this.deps.changed();
         this.replayed += batch.length;
       }
     }
@@ -166,6 +171,25 @@ export class AppendLog {
         this.reseeded += batch.length;
       }
     }
+  }
+
+  /** Every log copy and its unconfirmed appends, for the snapshot file. */
+  snapshotRows(): SnapshotLogRow[] {
+    return this.memory.entries().map(([k, members, limits]) => [k, limits?.maxEntries ?? 0, limits?.maxAgeMs ?? 0, this.deps.journal.pendingLog(k), members]);
+  }
+
+  /** Start-up from the snapshot: copies come back, unconfirmed appends are journaled again for replay. */
+  load(rows: readonly SnapshotLogRow[]): number {
+    let pending = 0;
+    for (const [k, maxEntries, maxAgeMs, unconfirmed, members] of rows) {
+      const limits = maxEntries > 0 ? { maxEntries, maxAgeMs: maxAgeMs > 0 ? maxAgeMs : null } : null;
+      const all = union([...members].sort(), [...unconfirmed].sort());
+      this.memory.merge(k, all, limits, this.cutoff(limits?.maxAgeMs));
+      if (all.length > 0) this.deps.hlc.observe(versionOf(all[all.length - 1]));
+      for (const m of [...unconfirmed].sort()) this.deps.journal.recordLog(k, versionOf(m), m);
+      pending += unconfirmed.length;
+    }
+    return pending;
   }
 
   private send(k: string, limits: LogLimits, members: string[]): Promise<number> {

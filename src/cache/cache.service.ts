@@ -110,6 +110,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       redisUsable: () => this.gateway!.available && this.mode !== 'fallback',
       reseeding: () => this.reseeding,
       pending: () => this.scheduleDrain(),
+      changed: () => this.markDirty(),
     });
     this.markerKey = this.options.keyPrefix;
     this.channel = `${this.options.keyPrefix}cache:l1`;
@@ -734,6 +735,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       this.memory.set(k, entryOf(rec));
       this.snapshotStatus.loadedJournal++;
     }
+    this.snapshotStatus.loadedJournal += this.logs.load(loaded.data.logs ?? []);
     this.knownEpoch = loaded.data.epoch;
     this.logger.log(
       `Loaded cache snapshot from ${file.path}: ${this.snapshotStatus.loadedEntries} entries, ${this.snapshotStatus.loadedJournal} writes to replay`,
@@ -763,7 +765,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       const journal = this.journal.snapshot();
       const at = this.clock();
       try {
-        this.snapshotStatus.lastSaveBytes = await file.save(this.knownEpoch, memory, journal, at);
+        this.snapshotStatus.lastSaveBytes = await file.save(this.knownEpoch, memory, journal, at, this.logs.snapshotRows());
         this.snapshotStatus.saves++;
         this.snapshotStatus.lastSavedAt = new Date(at).toISOString();
         this.snapshotStatus.lastSaveError = null;

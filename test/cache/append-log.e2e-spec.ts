@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { vi } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -143,6 +147,27 @@ describe('Append logs (real redis-server)', () => {
     await settled(a);
     expect(await client.zrange(logKey('known'), '0', '-1')).toHaveLength(2);
     expect(await values(a, 'known')).toEqual(['before', 'during']);
+  });
+
+  it('an instance restarted during an outage brings its unconfirmed appends back from the snapshot file', async () => {
+    const { redis, client, replica } = await fixture();
+    const dir = mkdtempSync(join(tmpdir(), 'applog-snap-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const snapshot = { path: join(dir, 'cache.snap'), key: randomBytes(32).toString('base64'), debounceMs: 20 };
+    const first = await replica('one', { snapshot });
+    await first.appendLog('l', 'before', LIMITS);
+    await redis.kill();
+    await waitForMode(first, 'fallback');
+    for (let i = 0; i < 5; i++) expect((await first.appendLog('l', `outage-${i}`, LIMITS)).journaled).toBe(true);
+    await first.onApplicationShutdown();
+    const second = await startCache({ port: redis.port, instanceId: 'two', snapshot, ...FAST });
+    onTestFinished(() => second.onApplicationShutdown());
+    expect(second.getStatus().journalSize).toBe(5);
+    // A Redis back empty gets both: the confirmed entry from the copy, the unconfirmed from the journal.
+    await redis.restart();
+    await settled(second);
+    expect(await client.zcard(logKey('l'))).toBe(6);
+    expect(await values(second, 'l')).toEqual(['before', ...Array.from({ length: 5 }, (_, i) => `outage-${i}`)]);
   });
 
   it('without Redis (memory mode) a log is authoritative: miss, then hit', async () => {
