@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { CacheValidationError } from './cache.errors.js';
 import type { ReadSource, ReadState, WriteResult } from './cache.types.js';
 import { LOG_APPEND_LUA } from './append-log-script.js';
@@ -46,6 +47,8 @@ export interface AppendLogStatus {
   /** Journaled appends written to Redis on recovery, and members written back to an emptied Redis. */
   replayed: number;
   reseeded: number;
+  /** Journaled appends Redis refused for good (NOPERM, WRONGTYPE, ...): dropped from the journal, logged once. */
+  quarantined: number;
 }
 
 export interface AppendLogDeps {
@@ -76,9 +79,11 @@ type LogClient = { logAppend(key: string, ...args: string[]): Promise<number> };
  * See docs/cache.md, "Append logs".
  */
 export class AppendLog {
+  private readonly logger = new Logger('AppendLog');
   private readonly memory: LogMemory;
   private replayed = 0;
   private reseeded = 0;
+  private quarantined = 0;
 
   constructor(private readonly deps: AppendLogDeps) {
     this.memory = new LogMemory((k) => deps.journal.hasLog(k));
@@ -86,7 +91,7 @@ export class AppendLog {
   }
 
   status(): AppendLogStatus {
-    return { held: this.memory.size, replayed: this.replayed, reseeded: this.reseeded };
+    return { held: this.memory.size, replayed: this.replayed, reseeded: this.reseeded, quarantined: this.quarantined };
   }
 
   async append(key: string, value: unknown, limits: LogLimits): Promise<WriteResult> {
@@ -151,10 +156,17 @@ export class AppendLog {
       for (let i = 0; i < pending.length; i += LOG_BATCH) {
         if (!gateway!.available) throw new Error('Redis went away during replay');
         const batch = pending.slice(i, i + LOG_BATCH);
-        await this.send(k, limits, batch);
+        try {
+          await this.send(k, limits, batch);
+          this.replayed += batch.length;
+        } catch (err) {
+          // A refusal that retrying cannot change must not hold the cache in `recovering` for good.
+          if (!isPermanent(err)) throw err;
+          if (this.quarantined === 0) this.logger.warn(`Append log replay refused by Redis (${(err as Error).message.split(' ')[0]}): ${batch.length} entries dropped from the journal; getLogStatus().quarantined counts them`);
+          this.quarantined += batch.length;
+        }
         journal.settleLog(k, batch.map(versionOf));
         this.deps.changed();
-        this.replayed += batch.length;
       }
     }
   }
@@ -217,6 +229,12 @@ export class AppendLog {
     this.deps.fullKey(key);
     return `${this.deps.keyPrefix}\x1flog:${key}`;
   }
+}
+
+/** Redis answered with an error about the command itself, not about its own state right now. */
+function isPermanent(err: unknown): boolean {
+  if (!(err instanceof Error) || err.name !== 'ReplyError') return false;
+  return !/^(OOM|BUSY|LOADING|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|NOSCRIPT)\b/.test(err.message);
 }
 
 function checkLimits(limits: LogLimits): void {

@@ -170,6 +170,20 @@ describe('Append logs (real redis-server)', () => {
     expect(await values(second, 'l')).toEqual(['before', ...Array.from({ length: 5 }, (_, i) => `outage-${i}`)]);
   });
 
+  it('an append Redis refuses for good (NOPERM) is quarantined: counted, dropped from the journal, and the cache does not stay in recovery', async () => {
+    const redis = await startRedis({ aclUsers: ['app on >app-pass ~* &* +@all -zadd', 'default off'] });
+    onTestFinished(() => redis.stop());
+    const cache = await startCache({ redis: { kind: 'standalone', host: '127.0.0.1', port: redis.port, username: 'app', password: 'app-pass' }, ...FAST });
+    onTestFinished(() => cache.onApplicationShutdown());
+    await waitForMode(cache, 'redis');
+    expect((await cache.appendLog('l', 'refused', LIMITS)).journaled).toBe(true);
+    await waitUntil(Date.now() + 10_000, 'the refused append quarantined', async () => cache.getLogStatus().quarantined === 1);
+    await settled(cache);
+    expect(cache.mode).toBe('redis');
+    const read = await cache.readLog('l');
+    expect(read).toMatchObject({ state: 'miss', source: 'redis' });
+  });
+
   it('without Redis (memory mode) a log is authoritative: miss, then hit', async () => {
     const cache = new CacheService({ redis: null, keyPrefix: 't:' });
     await cache.onModuleInit();
