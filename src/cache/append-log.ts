@@ -133,18 +133,18 @@ export class AppendLog {
         const answered = union(stored, pending);
         if (!this.deps.reseeding()) {
           this.memory.replace(k, stored, pending);
-          return this.result<T>(answered, cutoff, options, 'redis', true);
+          return this.result<T>(k, answered, cutoff, options, 'redis', true);
         }
         // Re-seeding: memory may hold members the emptied Redis does not have back yet; keep them.
         this.memory.merge(k, answered, null, cutoff);
-        return this.result<T>(this.memory.get(k) ?? answered, cutoff, options, 'redis', true);
+        return this.result<T>(k, this.memory.get(k) ?? answered, cutoff, options, 'redis', true);
       } catch {
         // Served from memory below.
       }
     }
     const local = this.memory.get(k);
     if (!local) return { state: gateway ? 'unavailable' : 'miss', source: 'none', entries: [], complete: !gateway };
-    return this.result<T>(local, cutoff, options, 'memory', !gateway);
+    return this.result<T>(k, local, cutoff, options, 'memory', !gateway);
   }
 
   /** Appends journaled while Redis could not confirm them, merged into Redis (a union). */
@@ -210,11 +210,11 @@ export class AppendLog {
     return this.deps.gateway!.run((c) => (c as unknown as LogClient).logAppend(k, String(limits.maxEntries), cutoff, ttl, ...members));
   }
 
-  private result<T>(members: string[], cutoff: string | null, options: LogReadOptions, source: 'redis' | 'memory', complete: boolean): LogReadResult<T> {
+  private result<T>(k: string, members: string[], cutoff: string | null, options: LogReadOptions, source: 'redis' | 'memory', complete: boolean): LogReadResult<T> {
     let list = bound(members, null, cutoff);
     if (options.order !== 'oldest-first') list = [...list].reverse();
     if (options.limit !== undefined) list = list.slice(0, Math.max(0, options.limit));
-    const entries = list.map((m) => ({ version: versionOf(m), value: JSON.parse(m.slice(versionOf(m).length + 1)) as T }));
+    const entries = list.map((m) => ({ version: versionOf(m), value: this.memory.valueOf(k, m) as T }));
     return { state: entries.length > 0 ? 'hit' : 'miss', source, entries, complete };
   }
 

@@ -1,4 +1,5 @@
 import { VERSION_LENGTH } from './hlc.js';
+import { deepFreeze } from './memory-store.js';
 
 /** What a log keeps: at most `maxEntries` members, none older than `maxAgeMs` (null: no age bound). */
 export interface LogLimits {
@@ -15,7 +16,7 @@ export const MAX_LOGS_IN_MEMORY = 10_000;
  * reads while Redis cannot, and is what re-seeds a Redis that came back empty.
  */
 export class LogMemory {
-  private readonly logs = new Map<string, { members: string[]; limits: LogLimits | null }>();
+  private readonly logs = new Map<string, HeldLog>();
 
   constructor(private readonly pinned: (key: string) => boolean) {}
 
@@ -42,16 +43,33 @@ export class LogMemory {
     const known = limits ?? log?.limits ?? null;
     const merged = union(log?.members ?? [], members);
     this.logs.delete(key);
-    this.logs.set(key, { members: bound(merged, known, cutoff), limits: known });
+    this.logs.set(key, { members: bound(merged, known, cutoff), limits: known, values: log?.values ?? new Map() });
     this.evict();
   }
 
   /** Memory holds exactly what Redis answered plus `pending` (appends Redis has not confirmed). */
   replace(key: string, members: readonly string[], pending: readonly string[]): void {
-    const limits = this.logs.get(key)?.limits ?? null;
+    const log = this.logs.get(key);
     this.logs.delete(key);
-    this.logs.set(key, { members: union(members, pending), limits });
+    this.logs.set(key, { members: union(members, pending), limits: log?.limits ?? null, values: log?.values ?? new Map() });
     this.evict();
+  }
+
+  /**
+   * A member's value, parsed once while memory holds the log (deep-frozen: every reader shares it);
+   * a log read is then one ZRANGE and no JSON parsing for entries seen before.
+   */
+  valueOf(key: string, member: string): unknown {
+    const log = this.logs.get(key);
+    const cached = log?.values.get(member);
+    if (cached !== undefined) return cached;
+    const value = deepFreeze(JSON.parse(member.slice(VERSION_LENGTH + 1)) as unknown);
+    if (log) {
+      // Members trimmed or replaced leave their parsed values behind: drop them now and then.
+      if (log.values.size > 2 * log.members.length + 64) log.values.clear();
+      log.values.set(member, value);
+    }
+    return value;
   }
 
   entries(): [string, string[], LogLimits | null][] {
@@ -65,6 +83,12 @@ export class LogMemory {
       if (!this.pinned(key)) this.logs.delete(key);
     }
   }
+}
+
+interface HeldLog {
+  members: string[];
+  limits: LogLimits | null;
+  values: Map<string, unknown>;
 }
 
 /** Sorted, duplicate-free union of two sorted member lists. */
