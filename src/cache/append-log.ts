@@ -42,8 +42,9 @@ export interface LogReadResult<T> {
 }
 
 export interface AppendLogStatus {
-  /** Logs this instance holds a copy of. */
+  /** Logs this instance holds a copy of, and the approximate bytes of their members. */
   held: number;
+  heldBytes: number;
   /** Journaled appends written to Redis on recovery, and members written back to an emptied Redis. */
   replayed: number;
   reseeded: number;
@@ -91,7 +92,7 @@ export class AppendLog {
   }
 
   status(): AppendLogStatus {
-    return { held: this.memory.size, replayed: this.replayed, reseeded: this.reseeded, quarantined: this.quarantined };
+    return { held: this.memory.size, heldBytes: this.memory.bytes, replayed: this.replayed, reseeded: this.reseeded, quarantined: this.quarantined };
   }
 
   async append(key: string, value: unknown, limits: LogLimits): Promise<WriteResult> {

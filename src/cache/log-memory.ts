@@ -7,8 +7,12 @@ export interface LogLimits {
   maxAgeMs?: number | null;
 }
 
-/** Most logs held in memory; the least recently used one without unconfirmed appends goes first. */
+/**
+ * Most logs, and most member bytes, held in memory; beyond either the least recently used log
+ * without unconfirmed appends goes first.
+ */
 export const MAX_LOGS_IN_MEMORY = 10_000;
+export const MAX_LOG_BYTES_IN_MEMORY = 32 * 1024 * 1024;
 
 /**
  * This instance's copy of each append log: what it appended and what it last read from Redis,
@@ -17,11 +21,16 @@ export const MAX_LOGS_IN_MEMORY = 10_000;
  */
 export class LogMemory {
   private readonly logs = new Map<string, HeldLog>();
+  private heldBytes = 0;
 
   constructor(private readonly pinned: (key: string) => boolean) {}
 
   get size(): number {
     return this.logs.size;
+  }
+
+  get bytes(): number {
+    return this.heldBytes;
   }
 
   get(key: string): string[] | undefined {
@@ -42,17 +51,13 @@ export class LogMemory {
     const log = this.logs.get(key);
     const known = limits ?? log?.limits ?? null;
     const merged = union(log?.members ?? [], members);
-    this.logs.delete(key);
-    this.logs.set(key, { members: bound(merged, known, cutoff), limits: known, values: log?.values ?? new Map() });
-    this.evict();
+    this.put(key, { members: bound(merged, known, cutoff), limits: known, values: log?.values ?? new Map(), bytes: 0 });
   }
 
   /** Memory holds exactly what Redis answered plus `pending` (appends Redis has not confirmed). */
   replace(key: string, members: readonly string[], pending: readonly string[]): void {
     const log = this.logs.get(key);
-    this.logs.delete(key);
-    this.logs.set(key, { members: union(members, pending), limits: log?.limits ?? null, values: log?.values ?? new Map() });
-    this.evict();
+    this.put(key, { members: union(members, pending), limits: log?.limits ?? null, values: log?.values ?? new Map(), bytes: 0 });
   }
 
   /**
@@ -76,12 +81,25 @@ export class LogMemory {
     return [...this.logs].map(([k, v]) => [k, v.members, v.limits]);
   }
 
-  private evict(): void {
-    if (this.logs.size <= MAX_LOGS_IN_MEMORY) return;
-    for (const key of this.logs.keys()) {
-      if (this.logs.size <= MAX_LOGS_IN_MEMORY) return;
-      if (!this.pinned(key)) this.logs.delete(key);
+  /** Stores the log as the most recently used one, then evicts down to the bounds. */
+  private put(key: string, log: HeldLog): void {
+    this.drop(key);
+    // Strings are UTF-16 in memory; the member text is what dominates.
+    for (const m of log.members) log.bytes += 2 * m.length;
+    this.logs.set(key, log);
+    this.heldBytes += log.bytes;
+    if (this.logs.size <= MAX_LOGS_IN_MEMORY && this.heldBytes <= MAX_LOG_BYTES_IN_MEMORY) return;
+    for (const k of this.logs.keys()) {
+      if (this.logs.size <= MAX_LOGS_IN_MEMORY && this.heldBytes <= MAX_LOG_BYTES_IN_MEMORY) return;
+      if (k !== key && !this.pinned(k)) this.drop(k);
     }
+  }
+
+  private drop(key: string): void {
+    const log = this.logs.get(key);
+    if (!log) return;
+    this.heldBytes -= log.bytes;
+    this.logs.delete(key);
   }
 }
 
@@ -89,6 +107,7 @@ interface HeldLog {
   members: string[];
   limits: LogLimits | null;
   values: Map<string, unknown>;
+  bytes: number;
 }
 
 /** Sorted, duplicate-free union of two sorted member lists. */
