@@ -132,6 +132,8 @@ export class AppendLog {
         const stored = await gateway.run((c) => c.zrange(k, '0', '-1'));
         const pending = journal.pendingLog(k);
         const answered = union(stored, pending);
+        // An append made after reading orders after what was read, whatever this instance's clock says.
+        if (stored.length > 0) this.deps.hlc.observe(versionOf(stored[stored.length - 1]));
         if (!this.deps.reseeding()) {
           this.memory.replace(k, stored, pending);
           return this.result<T>(k, answered, cutoff, options, 'redis', true);

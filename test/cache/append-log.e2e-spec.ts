@@ -62,6 +62,16 @@ describe('Append logs (real redis-server)', () => {
     expect(await a.readLog('never-written')).toMatchObject({ state: 'miss', source: 'redis', entries: [], complete: true });
   });
 
+  it('an append made after reading the log orders after what was read, even from a replica whose clock runs 30 s behind', async () => {
+    const { replica } = await fixture();
+    const ahead = await replica('ra', { clock: () => Date.now() + 30_000 });
+    const behind = await replica('rb');
+    await ahead.appendLog('l', 'first', LIMITS);
+    expect(await values(behind, 'l')).toEqual(['first']);
+    await behind.appendLog('l', 'second', LIMITS);
+    expect(await values(behind, 'l')).toEqual(['first', 'second']);
+  });
+
   it('a log and a plain value of the same name never meet (no WRONGTYPE)', async () => {
     const { replica } = await fixture();
     const a = await replica('ra');
