@@ -123,6 +123,7 @@ export class ShareKhanTokenStore {
   private readonly logger = new Logger('ShareKhanTokenStore');
   private readonly settings: AppConfig['sharekhan'];
   private readonly indexed = new Set<string>();
+  private legacyIndexRead = false;
   /** Expired tokens whose `expired` event this process already saw written (or claimed). */
   private readonly expiredNoticed = new Set<string>();
   /** Record versions whose decryption failure was already reported, so a hot path logs it once. */
@@ -389,9 +390,19 @@ export class ShareKhanTokenStore {
   }
 
   private async indexedUsers(): Promise<{ users: string[]; complete: boolean }> {
+    if (!this.legacyIndexRead) await this.importLegacyIndex();
     const r = await this.cache.readLog<string>(TOKEN_INDEX_KEY, { order: 'oldest-first' });
     for (const e of r.entries) if (typeof e.value === 'string' && USER_ID_PATTERN.test(e.value)) this.indexed.add(e.value);
     return { users: [...this.indexed].sort(), complete: r.complete };
+  }
+
+  /** Once per process: users in the index value older versions kept (`{ users }` under the same name) join the log. */
+  private async importLegacyIndex(): Promise<void> {
+    const r = await this.cache.read<{ users?: unknown }>(TOKEN_INDEX_KEY);
+    if (r.state === 'unavailable') return;
+    this.legacyIndexRead = true;
+    const users = r.state === 'hit' && Array.isArray(r.value?.users) ? r.value.users : [];
+    for (const u of users) if (typeof u === 'string' && USER_ID_PATTERN.test(u)) await this.addToIndex(u);
   }
 }
 
