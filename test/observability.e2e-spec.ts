@@ -431,4 +431,47 @@ describe('Kubernetes manifests under deploy/', () => {
     expect(referenced.size).toBeGreaterThan(0);
     expect([...referenced].filter((name) => !isKnown(name))).toEqual([]);
   });
+
+  it('set what a production pod cannot start or trade without: Redis, TRADING_USERS, SHAREKHAN_REDIRECT_URL', () => {
+    const settings = Object.assign({}, ...[...byKind('ConfigMap'), ...byKind('Secret')].map((d) => ({ ...d.data, ...d.stringData })));
+    expect(settings.NODE_ENV).toBe('production');
+    expect(Object.keys(settings)).toEqual(expect.arrayContaining(['TRADING_USERS', 'SHAREKHAN_REDIRECT_URL', 'REDIS_URL', 'TOKEN_ENCRYPTION_KEYS']));
+    expect(settings.SHAREKHAN_REDIRECT_URL).toMatch(/^https:\/\/.+\/sharekhan\/callback$/);
+  });
+
+  it('run an image the repository builds: a multi-stage, non-root Node 24 Dockerfile named as in the README', () => {
+    const root = join(import.meta.dirname, '..');
+    const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    const instructions = dockerfile
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => {
+        const [op, ...rest] = l.split(/\s+/);
+        return { op: op.toUpperCase(), args: rest.join(' ') };
+      });
+    const stages = instructions.filter((i) => i.op === 'FROM').map((i) => i.args);
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    for (const from of stages) expect(from).toMatch(/^node:24[-.\w]* AS \w+$/i);
+    const runs = instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join(' && ');
+    for (const step of ['npm ci', 'npm run build', 'npm prune --omit=dev']) expect(runs).toContain(step);
+    // The last stage runs as the numeric non-root user the Deployment demands, and starts dist/main.
+    const last = instructions.slice(instructions.findLastIndex((i) => i.op === 'FROM'));
+    const pod = byKind('Deployment')[0].spec.template.spec;
+    const user = last.filter((i) => i.op === 'USER').at(-1)?.args ?? 'root';
+    expect(user.split(':')[0]).toBe(String(pod.securityContext.runAsUser));
+    expect(last.some((i) => i.op === 'COPY' && i.args.includes('--from='))).toBe(true);
+    expect(last.find((i) => i.op === 'CMD')?.args).toBe('["node", "dist/main"]');
+    const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
+    expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.git']));
+
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const built = /docker build -t (\S+) \./.exec(readme)?.[1];
+    expect(built).toBeDefined();
+    expect(pod.containers[0].image).toBe(built);
+    // start:prod runs the compiled dist/: the README says to build first.
+    const build = readme.indexOf('npm run build');
+    expect(build).toBeGreaterThan(-1);
+    expect(readme.indexOf('start:prod', build)).toBeGreaterThan(build);
+  });
 });
