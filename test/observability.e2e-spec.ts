@@ -2,7 +2,9 @@ import { Logger as NestLogger, RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { ModulesContainer } from '@nestjs/core';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { onTestFinished, vi } from 'vitest';
 import request from 'supertest';
 import { parse as parseYaml } from 'yaml';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -10,10 +12,14 @@ import { join } from 'node:path';
 import { PinoLogger } from 'nestjs-pino';
 import { Gauge } from 'prom-client';
 import { CacheService } from '../src/cache/cache.service.js';
+import { startApp } from '../src/bootstrap.js';
+import { loadConfig } from '../src/config/load-config.js';
 import { configSections } from '../src/config/sections.js';
+import { ReadinessService } from '../src/orchestrator/readiness.service.js';
 import { setLogDestination } from '../src/observability/logging.js';
 import { MetricsService } from '../src/observability/metrics.service.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { captureLogs } from './helpers/logs.js';
 import { registeredRoutes, toOpenApiPath } from './helpers/routes.js';
 import { startRedis, type RedisProcess } from './helpers/redis-server.js';
 import { waitUntil } from './helpers/wait.js';
@@ -252,6 +258,63 @@ describe('structured logs: request ids and redaction (real log output)', () => {
     await waitUntil(Date.now() + 2_000, 'log line', async () => lines.some((l) => l.includes('after-probes')), 10);
     const newLines = lines.slice(before).map((l) => JSON.parse(l));
     expect(newLines.filter((l) => l.req?.url === '/health/live' || l.req?.url === '/metrics')).toHaveLength(0);
+  });
+});
+
+describe("an operator's first start (real log output)", () => {
+  const ENC = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+
+  async function started(env: Record<string, string>) {
+    const logs = captureLogs();
+    const app = await startApp(loadConfig({ PORT: '0', LOG_LEVEL: 'info', ...env }));
+    onTestFinished(() => app.close());
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    const lineWith = (text: string) => waitUntil(Date.now() + 3_000, `a line with "${text}"`, async () => logs.lines.some((l) => l.includes(text)), 10);
+    return { app, port, logs, lineWith };
+  }
+
+  it('production: JSON lines and one "Listening on port" line with the port and the cache mode', async () => {
+    const { port, logs, lineWith } = await started({ NODE_ENV: 'production', ALLOW_MEMORY_ONLY_IN_PRODUCTION: 'true', TOKEN_ENCRYPTION_KEYS: ENC });
+    await lineWith('Listening on port');
+    const [line] = logs.matching('Listening on port');
+    expect(line).toMatchObject({ level: 'info', context: 'Bootstrap', msg: `Listening on port ${port} (NODE_ENV production, cache mode memory)` });
+    for (const l of logs.lines) expect(() => JSON.parse(l), l).not.toThrow();
+  });
+
+  it('development: readable lines from pino-pretty, not JSON', async () => {
+    const { port, logs, lineWith } = await started({ NODE_ENV: 'development' });
+    await lineWith('Listening on port');
+    const line = logs.lines.find((l) => l.includes('Listening on port'))!;
+    expect(line).toContain(`Listening on port ${port} (NODE_ENV development, cache mode memory)`);
+    expect(line).toMatch(/INFO/);
+    expect(() => JSON.parse(line)).toThrow();
+  });
+
+  it('no X-Powered-By header', async () => {
+    const { port } = await started({ NODE_ENV: 'test', LOG_LEVEL: 'silent' });
+    const res = await request(`http://127.0.0.1:${port}`).get('/health/live');
+    expect(res.status).toBe(200);
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it('a 500 logs its cause once, with the request id, and no meaningless stack', async () => {
+    const key = 'ops-key-0123456789abcdef';
+    const { app, port, logs, lineWith } = await started({ NODE_ENV: 'test', API_KEYS: `ops:admin:${key}` });
+    vi.spyOn(app.get(ReadinessService), 'check').mockRejectedValue(new TypeError('readiness index is corrupt'));
+    const res = await request(`http://127.0.0.1:${port}`).get('/orchestrator/readiness').set('x-api-key', key).set('x-request-id', 'five-hundred-1');
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Internal error; it has been logged' });
+    await lineWith('answered 500');
+    const mine = logs.json().filter((l) => l.requestId === 'five-hundred-1');
+    const cause = mine.filter((l) => JSON.stringify(l).includes('readiness index is corrupt'));
+    expect(cause).toHaveLength(1);
+    expect(cause[0]).toMatchObject({ level: 'error', context: 'HttpErrorFilter' });
+    expect(cause[0].msg).toContain('TypeError');
+    const response = mine.find((l) => l.res?.statusCode === 500)!;
+    expect(response).toMatchObject({ level: 'error', msg: 'GET /orchestrator/readiness answered 500' });
+    expect(response.err).toBeUndefined();
+    expect(logs.lines.join('\n')).not.toMatch(/failed with status code|"stack"|\n\s+at /);
+    expect(logs.lines.join('\n')).not.toContain(key);
   });
 });
 

@@ -292,14 +292,14 @@ describe('OrchestratorModule (e2e)', () => {
     ])('order with %s is a 400 saying what is wrong, and nothing is sent', async (_name, body, message) => {
       const before = fake.requests.length;
       const res = await placeOrder(t, body).expect(400);
-      expect(JSON.stringify(res.body.message)).toMatch(message);
+      expect(JSON.stringify(res.body.details)).toMatch(message);
       expect(fake.requests.length).toBe(before);
     });
 
     it('malformed JSON and bad signals are 400', async () => {
       await request(t.http).post('/orchestrator/orders').set('x-api-key', ADMIN_KEY).set('content-type', 'application/json').send('{"userId":').expect(400);
       const noId = await signal(t, { users: 'all', order: ORDER }).expect(400);
-      expect(JSON.stringify(noId.body.message)).toMatch(/signalId/);
+      expect(noId.body.details).toContainEqual({ field: 'body.signalId', problem: expect.any(String) });
       await signal(t, { signalId: 'x', users: 'everyone', order: ORDER }).expect(400);
       await signal(t, { signalId: 'x', users: [], order: ORDER }).expect(400);
       await signal(t, { signalId: 'x', users: 'all', order: { ...ORDER, quantity: -1 } }).expect(400);

@@ -1,5 +1,4 @@
 import {
-  BadRequestException,
   Body,
   Controller,
   ForbiddenException,
@@ -13,7 +12,9 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { fromLines } from '../common/field-problems.js';
 import { reason } from '../common/http-error.filter.js';
+import { InvalidRequestException } from '../common/invalid-request.exception.js';
 import { ApiErrorResponses, ApiZodBody } from '../common/openapi.js';
 import { ApiKeyAuth, ApiKeyService, Caller, type ApiCaller } from '../auth/index.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
@@ -90,7 +91,7 @@ export class OrchestratorController {
     assertMayActOn(caller, targets);
     // The order must be valid on its own before anyone trades; the account fields are the user's.
     const probe = orderFor({ userId: 'PROBE', customerId: 'PROBE', loginId: 'PROBE' }, body.order);
-    if (!probe.ok) throw new BadRequestException(probe.problems.map((p) => `body.${p}`));
+    if (!probe.ok) throw new InvalidRequestException(fromLines(probe.problems.map((p) => `body.${p}`)));
     return this.fanout.fanOut(body.signalId, targets, body.order);
   }
 
@@ -137,7 +138,7 @@ export class OrchestratorController {
 
   private async placeFor(user: NonNullable<ReturnType<UserRegistry['get']>>, body: PlaceOrderBody): Promise<OrderResult> {
     const built = orderFor(user, body.order);
-    if (!built.ok) throw new BadRequestException(built.problems.map((p) => `body.${p}`));
+    if (!built.ok) throw new InvalidRequestException(fromLines(built.problems.map((p) => `body.${p}`)));
     return this.executor.execute(user, built.order);
   }
 }
