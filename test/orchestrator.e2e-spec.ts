@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
-import { vi } from 'vitest';
+import { onTestFinished, vi } from 'vitest';
 import { PremarketCheckService } from '../src/orchestrator/premarket-check.service.js';
 import { TokenClock } from '../src/sharekhan/token-clock.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { captureLogs } from './helpers/logs.js';
 import { startFakeShareKhan, type FakeShareKhan } from './helpers/fake-sharekhan.js';
 import { startRedis, type RedisProcess } from './helpers/redis-server.js';
 import { waitUntil } from './helpers/wait.js';
@@ -410,5 +411,48 @@ describe('OrchestratorModule with Redis killed in the middle of a fan-out (e2e)'
     const retry = await signal(a, { signalId: 'kill-1', users: ['MASTER_USER_001', 'LIVE_USER_002', 'PAPER_TRADER_001'], order: ORDER }).expect(200);
     expect(retry.body.summary).toMatchObject({ replayed: 3 });
     expect(ordersSent(fake).length).toBe(before + 2);
+  });
+});
+
+describe('what an operator can alert on: tokens missing, orders placed and refused (e2e)', () => {
+  /** One sample of a Prometheus exposition, 0 when absent. */
+  const sample = (text: string, name: string, labels: string) =>
+    Number(new RegExp(`^${name}\\{${labels.replace(/[{}]/g, '')}\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  const scrape = async (t: TestApp) => (await request(t.http).get('/metrics').expect(200)).text;
+
+  it('counts configured users without any token as missing, and every order by mode and outcome with one log line', async () => {
+    const redis = await startRedis();
+    onTestFinished(() => redis.stop());
+    const fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
+    onTestFinished(() => fake.close());
+    const logs = captureLogs();
+    const t = await createTestApp({ ...baseEnv(redis, fake, `orch-mon-${randomBytes(3).toString('hex')}:`), LOG_LEVEL: 'info' });
+    onTestFinished(() => t.close());
+
+    // Nobody has submitted anything yet: all four trading users cannot trade.
+    let text = await scrape(t);
+    expect(sample(text, 'broker_tokens', 'status="missing"')).toBe(4);
+    const paperToken = `paper-${randomBytes(12).toString('hex')}`;
+    await submitToken(t, 'PAPER_TRADER_001', paperToken);
+    text = await scrape(t);
+    expect(sample(text, 'broker_tokens', 'status="missing"')).toBe(3);
+    expect(sample(text, 'broker_tokens', 'status="active"')).toBe(1);
+
+    await placeOrder(t, { userId: 'PAPER_TRADER_001', order: ORDER }).expect(201);
+    await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(412);
+    await placeOrder(t, { userId: 'NOBODY_001', order: ORDER }).expect(404);
+    text = await scrape(t);
+    expect(sample(text, 'orchestrator_orders_total', 'mode="paper",outcome="placed"')).toBe(1);
+    expect(sample(text, 'orchestrator_orders_total', 'mode="live",outcome="not_placed"')).toBe(1);
+    expect(sample(text, 'orchestrator_orders_total', 'mode="none",outcome="not_placed"')).toBe(1);
+
+    const lines = logs.json().filter((l) => l.context === 'Orders');
+    expect(lines.map((l) => l.msg)).toEqual([
+      expect.stringMatching(/^Order placed for PAPER_TRADER_001 \(paper\) B 2 RELIANCE: order id PAPER-/),
+      'Order not_placed for LIVE_USER_002 (live) B 2 RELIANCE: TOKEN_MISSING, HTTP 412',
+      'Order not_placed for NOBODY_001 (none): USER_UNKNOWN, HTTP 404',
+    ]);
+    expect(lines.every((l) => l.level === 'info')).toBe(true);
+    expect(logs.lines.join('\n')).not.toContain(paperToken);
   });
 });
