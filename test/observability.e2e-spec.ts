@@ -15,7 +15,9 @@ import { CacheService } from '../src/cache/cache.service.js';
 import { startApp } from '../src/bootstrap.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { configSections } from '../src/config/sections.js';
+import { placeOrderBodySchema, signalBodySchema } from '../src/orchestrator/orchestrator.schemas.js';
 import { ReadinessService } from '../src/orchestrator/readiness.service.js';
+import { submitTokenSchema } from '../src/sharekhan/sharekhan-token.dto.js';
 import { setLogDestination } from '../src/observability/logging.js';
 import { MetricsService } from '../src/observability/metrics.service.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
@@ -423,6 +425,45 @@ describe('OpenAPI document at /docs', () => {
   it('documents every route the app registers, each with a summary, a described 2xx response and a real body schema', async () => {
     expect(registeredRoutes(t).length).toBeGreaterThanOrEqual(4);
     expect(await documentationProblems()).toEqual([]);
+  });
+
+  it('gives each 2xx a body schema, each error an example of its own status, each body a realistic example', async () => {
+    const doc = (await request(t.http).get('/docs-json')).body as { info: { description: string }; paths: Record<string, Record<string, any>> };
+    const problems: string[] = [];
+    const bodySchemas: Record<string, { safeParse(v: unknown): { success: boolean } }> = {
+      'put /sharekhan/users/{userId}/token': submitTokenSchema,
+      'post /orchestrator/orders': placeOrderBodySchema,
+      'post /orchestrator/signals': signalBodySchema,
+    };
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const where = `${method} ${path}`;
+        for (const [code, res] of Object.entries(op.responses ?? {}) as [string, any][]) {
+          const [type, content] = Object.entries(res.content ?? {})[0] ?? [];
+          const schema = (content as any)?.schema;
+          if (code.startsWith('2')) {
+            const typed = type === 'text/plain' ? schema?.type === 'string' : Boolean(schema?.properties || schema?.items || schema?.$ref);
+            if (!typed) problems.push(`${where} ${code}: no response schema`);
+          } else if (Number(code) >= 400 && !path.startsWith('/health/')) {
+            if (schema?.example?.statusCode !== Number(code)) problems.push(`${where} ${code}: example is ${JSON.stringify(schema?.example?.statusCode)}`);
+            if (typeof schema?.example?.message !== 'string') problems.push(`${where} ${code}: example has no message`);
+          }
+        }
+        if (op.requestBody) {
+          const example = op.requestBody.content?.['application/json']?.schema?.example;
+          if (!example) problems.push(`${where}: request body without a hand-written example`);
+          else if (!bodySchemas[where]) problems.push(`${where}: example not checked by this test (add its schema)`);
+          else if (!bodySchemas[where].safeParse(example).success) problems.push(`${where}: example is not a valid body`);
+        }
+        for (const param of op.parameters ?? []) {
+          if (param.in === 'path' && (param.example ?? param.schema?.example) === undefined) problems.push(`${where}: path parameter ${param.name} without an example`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(doc.paths['/orchestrator/orders'].post.responses['412'].content['application/json'].schema.example).toMatchObject({ code: 'TOKEN_MISSING', outcome: 'not_placed' });
+    // Pages a browser can open, never a path inside the repository.
+    expect(doc.info.description).not.toMatch(/docs\/|src\/|\.md\b/);
   });
 });
 

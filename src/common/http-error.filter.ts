@@ -75,8 +75,9 @@ export class HttpErrorFilter implements ExceptionFilter {
       if (status === 404 && typeof raw === 'string' && ROUTE_NOT_FOUND.test(raw)) {
         return { status, error: reason(status), message: `No route ${req.method} ${req.path}: see /docs for the routes this app serves` };
       }
-      if (status >= 500) this.logger.error(`${status} on ${req.method} ${req.route?.path ?? req.path}: ${String(raw)}`);
-      return { status, error: reason(status), message: String(raw), details: given };
+      const text = typeof raw === 'string' ? raw : exception.message;
+      if (status >= 500) this.logger.error(`${status} on ${req.method} ${req.route?.path ?? req.path}: ${text}`);
+      return { status, error: reason(status), message: text, details: given };
     }
     if (isBodyParserError(exception)) {
       switch (exception.type) {
