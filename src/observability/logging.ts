@@ -48,7 +48,12 @@ export async function usePrettyLogs(pretty: boolean): Promise<void> {
   if (!pretty) return;
   try {
     const { prettyFactory } = await import('pino-pretty');
-    format = prettyFactory({ colorize: Boolean(process.stdout.isTTY), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+    format = prettyFactory({
+      colorize: Boolean(process.stdout.isTTY),
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,context',
+      messageFormat: '{if context}[{context}] {end}{msg}',
+    });
   } catch {
     // Pruned from the image: JSON it is.
   }
