@@ -79,7 +79,8 @@ function expectErrorShape(res: Response, where: string): void {
   expect(res.body, where).toMatchObject({ statusCode: res.status, error: expect.any(String), message: expect.any(String) });
   expect(res.body.message, where).not.toMatch(/Invalid input|expected \w+, received|Cannot [A-Z]+ \//);
   const keys = Object.keys(res.body).sort();
-  expect(keys.filter((k) => k !== 'details'), where).toEqual(['error', 'message', 'statusCode']);
+  expect(keys.filter((k) => k !== 'details' && k !== 'code'), where).toEqual(['error', 'message', 'statusCode']);
+  if (keys.includes('code')) expect(res.body.code, where).toMatch(/^[A-Z_]+$/);
   if (keys.includes('details')) {
     expect(res.body.details.length, where).toBeGreaterThan(0);
     for (const d of res.body.details) {

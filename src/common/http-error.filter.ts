@@ -3,11 +3,13 @@ import type { Request, Response } from 'express';
 import { CacheValidationError } from '../cache/cache.errors.js';
 import { fromLines, sentenceFor, type FieldProblem } from './field-problems.js';
 
-/** The one error shape: a sentence in `message`, per-field problems (400s only) in `details`. */
+/** The one error shape: a sentence in `message`, a typed error's `code`, per-field problems (400s only) in `details`. */
 export interface ErrorBody {
   statusCode: number;
   error: string;
   message: string;
+  /** A typed error's code callers can switch on (e.g. CUSTOMER_MISMATCH). */
+  code?: string;
   details?: FieldProblem[];
 }
 
@@ -15,6 +17,7 @@ interface Described {
   status: number;
   error: string;
   message: string;
+  code?: string;
   details?: FieldProblem[];
 }
 
@@ -49,9 +52,15 @@ export class HttpErrorFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
-    const { status, message, error, details } = this.describe(exception, req);
+    const { status, message, error, details, code } = this.describe(exception, req);
     if (res.headersSent) return;
-    const body: ErrorBody = { statusCode: status, error, message, ...(details && details.length > 0 ? { details } : {}) };
+    const body: ErrorBody = {
+      statusCode: status,
+      error,
+      message,
+      ...(code ? { code } : {}),
+      ...(details && details.length > 0 ? { details } : {}),
+    };
     res.status(status).json(body);
   }
 
@@ -68,16 +77,18 @@ export class HttpErrorFilter implements ExceptionFilter {
       const body = exception.getResponse();
       const raw = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? exception.message);
       const given = typeof body === 'object' ? (body as { details?: FieldProblem[] }).details : undefined;
+      // A typed error's code (e.g. CUSTOMER_MISMATCH) travels with it, so callers can switch on it.
+      const code = typeof body === 'object' && typeof (body as { code?: unknown }).code === 'string' ? (body as { code: string }).code : undefined;
       if (Array.isArray(raw)) {
         const details = given ?? fromLines(raw.map(String));
-        return { status, error: reason(status), message: sentenceFor(details), details };
+        return { status, error: reason(status), message: sentenceFor(details), details, code };
       }
       if (status === 404 && typeof raw === 'string' && ROUTE_NOT_FOUND.test(raw)) {
         return { status, error: reason(status), message: `No route ${req.method} ${req.path}: see /docs for the routes this app serves` };
       }
       const text = typeof raw === 'string' ? raw : exception.message;
       if (status >= 500) this.logger.error(`${status} on ${req.method} ${req.route?.path ?? req.path}: ${text}`);
-      return { status, error: reason(status), message: text, details: given };
+      return { status, error: reason(status), message: text, details: given, code };
     }
     if (isBodyParserError(exception)) {
       switch (exception.type) {

@@ -37,6 +37,7 @@ export const ERROR_BODY_SCHEMA: SchemaObject = {
         properties: { field: { type: 'string', example: 'body.accessToken' }, problem: { type: 'string' } },
       },
     },
+    code: { type: 'string', example: 'CUSTOMER_MISMATCH', description: 'Present on typed errors: a stable code to switch on' },
   },
 };
 

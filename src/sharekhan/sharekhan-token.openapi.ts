@@ -18,6 +18,7 @@ export const TOKEN_VIEW: SchemaObject = obj({
   submittedBy: str('API key name (or the login flow) that stored it'),
   version: str(),
   lastValidatedAt: nullable(time()),
+  statusReason: nullable(str('Why the token is not usable (revoked by whom and when, refused by ShareKhan, ...)')),
 });
 
 const viewProps = TOKEN_VIEW.properties as Record<string, SchemaObject>;
@@ -32,16 +33,18 @@ export const TOKEN_STORED: SchemaObject = obj({
 
 export const TOKEN_STATUS: SchemaObject = {
   ...obj(
-    { userId: str(), present: bool(), usable: bool(), status: oneOf(['active', 'expired', 'invalid', 'revoked', 'missing']), reason: nullable(str()), ...viewProps, cacheMode: CACHE_MODE },
+    { userId: str(), present: nullable(bool('null when it cannot be told (Redis unreachable)')), usable: bool(), status: oneOf(['active', 'expired', 'invalid', 'revoked', 'missing', 'unknown']), reason: nullable(str()), ...viewProps, cacheMode: CACHE_MODE },
     [...Object.keys(viewProps).filter((k) => k !== 'userId' && k !== 'status'), 'reason', 'cacheMode'],
   ),
-  description: 'present: false (status missing) carries only userId, present, usable and status',
+  description: 'present: false (status missing) or null (status unknown) carries only userId, present, usable, status and reason',
 };
 
 export const TOKEN_REVOKED: SchemaObject = obj({
   userId: str(),
-  revoked: bool('False when there was nothing to revoke'),
+  revoked: bool('False when nothing changed (already revoked, or no token)'),
   status: oneOf(['revoked', 'missing']),
+  alreadyRevoked: bool(),
+  message: str(),
   token: nullable(TOKEN_VIEW),
   cacheMode: CACHE_MODE,
 });
