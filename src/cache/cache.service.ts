@@ -21,6 +21,7 @@ import { HybridLogicalClock } from './hlc.js';
 import { MemoryStore, deepFreeze, entryOf, type MemoryEntry } from './memory-store.js';
 import { JOURNAL_POLICY, RecoveryJournal } from './recovery-journal.js';
 import { RedisGateway } from './redis-gateway.js';
+import { ReplayQuarantine, isPoisonError } from './replay-quarantine.js';
 import { SnapshotFile, fromRow } from './snapshot-store.js';
 
 const REPLAY_BATCH = 64;
@@ -47,6 +48,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly journal: RecoveryJournal;
   private readonly gateway: RedisGateway | null;
   private readonly modeSubject: BehaviorSubject<CacheMode>;
+  private readonly quarantine = new ReplayQuarantine(this.logger);
   private readonly transitionSubject = new Subject<ModeTransition>();
   private lastTransitionAt = new Date();
   private transitions = 0;
@@ -294,6 +296,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       journalDropped: this.journal.dropped,
       replayed: this.replayed,
       replayRejected: this.replayRejected,
+      replayQuarantined: this.quarantine.quarantined,
       lastError: this.gateway?.lastError ?? null,
       lastTransitionAt: this.lastTransitionAt.toISOString(),
       transitions: this.transitions,
@@ -540,8 +543,9 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
             this.journalSettle(k, rec.version);
             return;
           }
-          const result = await gateway.run(() => gateway.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()));
+          const result = await this.replayOne(k, rec);
           this.journalSettle(k, rec.version);
+          if (result === null) return;
           if (result === 1) {
             // Redis now holds exactly the copy memory has: nothing to reconcile.
             this.replayed++;
@@ -552,6 +556,27 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
           await this.reconcile(k);
         }),
       );
+    }
+  }
+
+  /** One replayed compare-and-set; null when Redis rejects the entry for good (quarantined). */
+  private async replayOne(k: string, rec: StoredRecord): Promise<1 | string | null> {
+    const gateway = this.gateway!;
+    const args = [k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()] as const;
+    try {
+      return await gateway.run(() => gateway.casSet(...args));
+    } catch (err) {
+      if (!isPoisonError(err)) throw err;
+    }
+    // A coalesced batch fails as a whole: only the entry's own script call may condemn it.
+    try {
+      return await gateway.run((c) => c.casSet(...args));
+    } catch (err) {
+      if (!isPoisonError(err)) throw err;
+      this.quarantine.record(k, err as Error);
+      this.journalSettle(k, rec.version);
+      await this.reconcile(k).catch(() => this.forget(k));
+      return null;
     }
   }
 
@@ -781,16 +806,24 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) {
         throw new CacheValidationError('ttlMs must be a positive number of milliseconds');
       }
-      return this.clock() + Math.ceil(ttl);
+      return storableExpiry(this.clock() + Math.ceil(ttl), 'ttlMs');
     }
     if ('expiresAt' in options) {
       const at = options.expiresAt instanceof Date ? options.expiresAt.getTime() : options.expiresAt;
       if (typeof at !== 'number' || !Number.isFinite(at)) throw new CacheValidationError('expiresAt must be a Date or epoch milliseconds');
       if (at <= this.clock()) throw new CacheValidationError('expiresAt is in the past');
-      return Math.ceil(at);
+      return storableExpiry(Math.ceil(at), 'expiresAt');
     }
     return null;
   }
+}
+
+/** The latest instant a Date (and so an exact JS number and a Redis PXAT) can hold: beyond it Redis rejects the write on replay. */
+const MAX_EXPIRES_AT = 8.64e15;
+
+function storableExpiry(at: number, field: string): number {
+  if (at > MAX_EXPIRES_AT) throw new CacheValidationError(`${field} is too large: the expiry must fall before ${new Date(MAX_EXPIRES_AT).toISOString()}`);
+  return at;
 }
 
 function serialise(value: unknown): string {

@@ -43,6 +43,8 @@ export interface CacheStatus {
   journalDropped: number;
   replayed: number;
   replayRejected: number;
+  /** Journaled writes Redis rejected for good on replay (wrong type, bad argument): dropped, logged once each. */
+  replayQuarantined: number;
   lastError: string | null;
   lastTransitionAt: string;
   transitions: number;

@@ -116,6 +116,12 @@ export class CacheMetrics implements CacheObserver {
       'Journaled writes not applied on replay because Redis already held a newer version',
       () => status().replayRejected,
     );
+    monotonic(
+      registry,
+      'cache_replay_quarantined_writes_total',
+      'Journaled writes Redis rejected for good on replay (wrong type, bad argument), dropped so recovery can finish',
+      () => status().replayQuarantined,
+    );
     monotonic(registry, 'cache_journal_dropped_total', 'Journaled writes dropped because the journal was full', () => status().journalDropped);
     monotonic(registry, 'cache_memory_evictions_total', 'Entries evicted from the in-memory store to stay within its bounds', () => status().memoryEvictions);
     monotonic(registry, 'cache_redis_reconnect_attempts_total', 'Redis reconnect attempts', () => status().reconnectAttempts);
