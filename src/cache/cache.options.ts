@@ -79,6 +79,12 @@ export interface CacheModuleOptions {
    * tail latency of small bursts; from this concurrency on the saved commands win. Default 16.
    */
   batchFromInFlight?: number;
+  /**
+   * After Redis comes back empty, claims (setIfAbsent) of keys Redis does not hold are refused
+   * for this long, so every live replica can reconnect and re-seed what it holds first.
+   * Default: 10 x reconnect.maxDelayMs + breaker.halfOpenAfterMaxMs, at least 5 s.
+   */
+  reseedWindowMs?: number;
   /** Wall clock in ms; injectable so tests can move time. */
   clock?: () => number;
 }
@@ -141,5 +147,7 @@ export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => strin
     maxKeyLength: o.maxKeyLength ?? 512,
     batchFromInFlight: o.batchFromInFlight ?? 16,
     clock: o.clock ?? Date.now,
+    reseedWindowMs:
+      o.reseedWindowMs ?? Math.max(5_000, 10 * (o.reconnect?.maxDelayMs ?? 500) + (o.breaker?.halfOpenAfterMaxMs ?? 5_000)),
   };
 }

@@ -22,6 +22,8 @@ import { MemoryStore, deepFreeze, entryOf, type MemoryEntry } from './memory-sto
 import { JOURNAL_POLICY, RecoveryJournal } from './recovery-journal.js';
 import { RedisGateway } from './redis-gateway.js';
 import { ReplayQuarantine, isPoisonError } from './replay-quarantine.js';
+import { ClaimReleases } from './claim-release.js';
+import { epochOf } from './reseed-window.js';
 import { SnapshotFile, fromRow } from './snapshot-store.js';
 
 const REPLAY_BATCH = 64;
@@ -49,6 +51,9 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly gateway: RedisGateway | null;
   private readonly modeSubject: BehaviorSubject<CacheMode>;
   private readonly quarantine = new ReplayQuarantine(this.logger);
+  private readonly releases = new ClaimReleases();
+  private releaseTimer: NodeJS.Timeout | null = null;
+  private releaseDelay = RESYNC_RETRY_MIN_MS;
   private readonly transitionSubject = new Subject<ModeTransition>();
   private lastTransitionAt = new Date();
   private transitions = 0;
@@ -157,6 +162,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     this.closing = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
     this.availabilitySub?.unsubscribe();
     if (this.resyncing) await this.resyncing.catch(() => undefined);
     await this.bus?.close();
@@ -239,34 +245,44 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const gateway = this.gateway;
     if (!gateway || !this.redisUsableFor(k)) {
       if (known && !known.tombstone) return { state: 'exists', value: valueOf(known) as T, authoritative: !gateway };
-      if (gateway) return { state: 'unknown', authoritative: false };
+      if (gateway) return { state: 'unknown', reason: 'unreachable', authoritative: false };
       this.mirror(k, rec);
       return { state: 'claimed', authoritative: true, version: rec.version };
     }
-    let reply: 1 | string;
+    // A live copy held here wins before Redis decides: the script puts it back if Redis lacks it.
+    const seed = known && !known.tombstone ? [known.version, encodeRecord(known), pxat(known)] : ['', '', '0'];
+    const keys = gateway.isCluster ? [k] : [k, this.markerKey];
+    const claim = (deadline?: number) =>
+      gateway.run((c) => c.casClaim(keys.length, ...keys, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel(), ...seed), deadline);
+    let reply: 0 | 1 | string;
     let held: StoredRecord | null = null;
     const deadline = performance.now() + this.options.commandTimeoutMs;
     try {
-      reply = await gateway.run((c) => c.casAdd(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()));
-      held = reply === 1 ? null : decodeRecord(String(reply));
+      if (gateway.isCluster && !(await this.clusterClaimsOpen(deadline))) return { state: 'unknown', reason: 'reseeding', authoritative: false };
+      reply = await claim(gateway.isCluster ? deadline : undefined);
+      held = reply === 1 || reply === 0 ? null : decodeRecord(String(reply));
       if (held?.tombstone) {
         // Deleted, but by an instance whose clock runs ahead of ours: the key is free, so the
         // claim moves past the tombstone's version once (as a live write does) and asks again.
         this.hlc.observe(held.version);
         rec.version = this.hlc.next();
-        reply = await gateway.run((c) => c.casAdd(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()), deadline);
-        held = reply === 1 ? null : decodeRecord(String(reply));
+        reply = await claim(deadline);
+        held = reply === 1 || reply === 0 ? null : decodeRecord(String(reply));
       }
     } catch {
-      return { state: 'unknown', authoritative: false };
+      // The script may still run after the timeout: withdraw this attempt's claim once Redis answers.
+      this.releases.add(k, rec.version);
+      this.scheduleReleases();
+      return { state: 'unknown', reason: 'timeout', authoritative: false };
     }
+    if (reply === 0) return { state: 'unknown', reason: 'reseeding', authoritative: false };
     if (reply === 1) {
       this.mirror(k, rec);
       return { state: 'claimed', authoritative: true, version: rec.version };
     }
     if (!held) return { state: 'exists', authoritative: true };
     // Deleted again, newer still, while we asked: nothing was written, let the caller decide.
-    if (held.tombstone) return { state: 'unknown', authoritative: false };
+    if (held.tombstone) return { state: 'unknown', reason: 'unreachable', authoritative: false };
     this.hlc.observe(held.version);
     const entry = this.mirror(k, held);
     const v = entry && entry.version === held.version ? valueOf(entry) : deepFreeze(JSON.parse(held.json));
@@ -309,6 +325,9 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       reseeding: this.reseeding,
       reseeded: this.reseeded,
       reseedRejected: this.reseedRejected,
+      reseedWindowMs: this.options.reseedWindowMs,
+      claimReleasesPending: this.releases.size,
+      claimsWithdrawn: this.releases.withdrawn,
       l1: {
         enabled: this.bus !== null,
         live: this.bus?.isLive ?? false,
@@ -481,7 +500,10 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const link = this.linkUps;
     // Still in fallback while asking: reads come from memory, writes are journaled.
     const epoch = await gateway.run((c) => c.get(this.markerKey));
-    const emptied = epoch === null || (this.knownEpoch !== null && epoch !== this.knownEpoch);
+    const emptied = epoch === null || (this.knownEpoch !== null && epochOf(epoch) !== this.knownEpoch);
+    // An instance that held this deployment's data keeps new claims refused until the fleet re-seeded.
+    const windowed = emptied && (this.knownEpoch !== null || this.memory.size > 0);
+    const opened = windowed ? await this.openReseedWindow() : null;
     let candidates: [string, MemoryEntry][] = [];
     if (emptied) {
       // From here until re-seeding is done, keys known in memory are not read from Redis.
@@ -499,14 +521,15 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       this.setMode('recovering', `replaying ${this.journal.size} journaled writes${candidates.length > 0 ? `, re-seeding ${candidates.length} keys` : ''}`);
     }
     await this.replayJournal();
+    await this.drainReleases();
     if (emptied) {
-      await this.reseed(candidates);
+      await this.reseed(candidates, windowed);
       this.reseeding = false;
     }
     if (link !== this.linkUps) throw new Error('Redis connection changed during recovery');
-    const current = epoch ?? (await this.claimEpoch());
+    const current = opened ?? epoch ?? (await this.claimEpoch());
     if (link !== this.linkUps) throw new Error('Redis connection changed during recovery');
-    this.knownEpoch = current;
+    this.knownEpoch = epochOf(current);
     if (this.journal.size > 0) {
       // Writes that failed or were journaled during this pass: another pass, same mode.
       this.resyncRequested = true;
@@ -518,6 +541,47 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       this.setMode('redis', work ? 'journal replayed' : 'Redis available');
       this.journalFullWarned = false;
     }
+  }
+
+  /** Opens or extends the fleet's re-seed window (a new epoch if the marker is missing); returns the marker. */
+  private openReseedWindow(): Promise<string> {
+    const mine = `${this.clock()}-${this.options.instanceId}-${randomBytes(4).toString('hex')}`;
+    return this.gateway!.run((c) => c.openReseedWindow(this.markerKey, mine, String(this.options.reseedWindowMs)));
+  }
+
+  /** Cluster: the marker lives in another slot than the key, so the window is checked before the claim. */
+  private async clusterClaimsOpen(deadline: number): Promise<boolean> {
+    const marker = await this.gateway!.run((c) => c.get(this.markerKey), deadline);
+    if (marker === null) return false;
+    const bar = marker.indexOf('|');
+    return bar < 0 || Number(marker.slice(bar + 1)) <= this.clock();
+  }
+
+  /** Withdraws timed-out claims (see claim-release.ts); what fails stays pending for the next try. */
+  private async drainReleases(): Promise<void> {
+    const gateway = this.gateway!;
+    for (const [k, version] of this.releases.entries()) {
+      const tomb: StoredRecord = { version, expiresAt: this.clock() + this.options.tombstoneTtlMs, tombstone: true, json: '' };
+      const done = await gateway.run((c) => c.releaseClaim(k, version, encodeRecord(tomb), pxat(tomb), this.publishChannel()));
+      if (done === 1) this.releases.withdrawn++;
+      this.releases.settle(k, version);
+    }
+  }
+
+  private scheduleReleases(): void {
+    if (this.releaseTimer || this.closing) return;
+    this.releaseTimer = setTimeout(() => {
+      this.releaseTimer = null;
+      if (this.releases.size === 0 || !this.gateway?.available) return; // resync drains them on the way back
+      this.drainReleases().then(
+        () => (this.releaseDelay = RESYNC_RETRY_MIN_MS),
+        () => {
+          this.releaseDelay = Math.min(this.releaseDelay * 2, RESYNC_RETRY_MAX_MS);
+          this.scheduleReleases();
+        },
+      );
+    }, this.releaseDelay);
+    this.releaseTimer.unref();
   }
 
   /** Sets this deployment's marker unless another instance just did; returns the one in force. */
@@ -584,10 +648,12 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
    * Redis lost the data: write back every copy memory still holds (values and tombstones), with
    * the same compare-and-set, so the newest copy anywhere in the fleet wins and nothing older does.
    */
-  private async reseed(entries: [string, MemoryEntry][]): Promise<void> {
+  private async reseed(entries: [string, MemoryEntry][], windowed: boolean): Promise<void> {
     const gateway = this.gateway!;
     for (let i = 0; i < entries.length; i += REPLAY_BATCH) {
       if (!gateway.available) throw new Error('Redis went away during re-seed');
+      // Claims stay refused while any replica is still writing back what it holds.
+      if (windowed && i > 0 && i % (REPLAY_BATCH * 16) === 0) await this.openReseedWindow();
       const batch = entries.slice(i, i + REPLAY_BATCH);
       await Promise.all(
         batch.map(async ([k, e]) => {

@@ -62,6 +62,11 @@ export interface CacheStatus {
   /** Keys written back by re-seeding, and those Redis already held at a newer version. */
   reseeded: number;
   reseedRejected: number;
+  /** After Redis came back empty, claims of keys it does not hold are refused this long (fleet-wide, from the first re-seeding replica). */
+  reseedWindowMs: number;
+  /** Timed-out claims waiting to be withdrawn, and those withdrawn so far (see docs/cache.md). */
+  claimReleasesPending: number;
+  claimsWithdrawn: number;
   l1: L1Status;
   snapshot: SnapshotStatus;
 }
@@ -101,6 +106,12 @@ export interface CacheObserver {
 /** Outcome of `setIfAbsent`: see CacheService.setIfAbsent. */
 export interface ClaimResult<T> {
   state: 'claimed' | 'exists' | 'unknown';
+  /**
+   * Why an `unknown`: `unreachable` (Redis could not be asked), `timeout` (asked, no answer in
+   * time: the claim may land later and is then withdrawn), `reseeding` (Redis came back empty and
+   * the fleet has not re-seeded it yet: retry shortly, do not proceed without the claim).
+   */
+  reason?: 'unreachable' | 'timeout' | 'reseeding';
   value?: T;
   version?: string;
   authoritative: boolean;
