@@ -85,8 +85,15 @@ export interface CacheModuleOptions {
    * Default: 10 x reconnect.maxDelayMs + breaker.halfOpenAfterMaxMs, at least 5 s.
    */
   reseedWindowMs?: number;
-  /** Wall clock in ms; injectable so tests can move time. */
+  /** Wall clock in ms; injectable so tests can move time (or skew one instance). */
   clock?: () => number;
+  /**
+   * Writes are stamped with this clock corrected by its offset to Redis' TIME, measured on every
+   * connect and every `clockSyncIntervalMs` (default 30 s). An offset above `maxClockSkewMs`
+   * (default 60 s) is still corrected but reported: status, health, a metric and one log line.
+   */
+  clockSyncIntervalMs?: number;
+  maxClockSkewMs?: number;
 }
 
 export interface ResolvedSnapshotOptions {
@@ -147,6 +154,8 @@ export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => strin
     maxKeyLength: o.maxKeyLength ?? 512,
     batchFromInFlight: o.batchFromInFlight ?? 16,
     clock: o.clock ?? Date.now,
+    clockSyncIntervalMs: o.clockSyncIntervalMs ?? 30_000,
+    maxClockSkewMs: o.maxClockSkewMs ?? 60_000,
     reseedWindowMs:
       o.reseedWindowMs ?? Math.max(5_000, 10 * (o.reconnect?.maxDelayMs ?? 500) + (o.breaker?.halfOpenAfterMaxMs ?? 5_000)),
   };

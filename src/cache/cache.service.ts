@@ -24,6 +24,7 @@ import { RedisGateway } from './redis-gateway.js';
 import { ReplayQuarantine, isPoisonError } from './replay-quarantine.js';
 import { ClaimReleases } from './claim-release.js';
 import { epochOf } from './reseed-window.js';
+import { ClockOffset } from './clock-offset.js';
 import { SnapshotFile, fromRow } from './snapshot-store.js';
 
 const REPLAY_BATCH = 64;
@@ -45,6 +46,8 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('CacheService');
   private readonly options: ResolvedCacheOptions;
   private readonly clock: () => number;
+  private readonly clockOffset: ClockOffset;
+  private clockTimer: NodeJS.Timeout | null = null;
   private readonly hlc: HybridLogicalClock;
   private readonly memory: MemoryStore;
   private readonly journal: RecoveryJournal;
@@ -99,7 +102,9 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
 
   constructor(@Inject(MODULE_OPTIONS_TOKEN) options: CacheModuleOptions) {
     this.options = resolveCacheOptions(options, () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 8));
-    this.clock = this.options.clock;
+    this.clockOffset = new ClockOffset(this.options.clock, this.options.maxClockSkewMs, this.logger);
+    // Everything that stamps or compares time uses the fleet's agreed time (Redis' clock).
+    this.clock = this.clockOffset.now;
     this.hlc = new HybridLogicalClock(this.options.instanceId, this.clock);
     this.journal = new RecoveryJournal(this.options.journal, this.clock);
     this.memory = new MemoryStore(this.options.memory, this.clock, (k) => this.journal.has(k));
@@ -146,6 +151,10 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     this.availabilitySub = this.gateway.available$.subscribe((up) => this.onAvailability(up));
+    this.clockTimer = setInterval(() => {
+      if (this.gateway?.available) this.measureClock().catch(() => undefined);
+    }, this.options.clockSyncIntervalMs);
+    this.clockTimer.unref();
     this.gateway.start();
     this.bus?.start();
     if (this.options.requireRedisOnStartup) {
@@ -163,6 +172,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.releaseTimer) clearTimeout(this.releaseTimer);
+    if (this.clockTimer) clearInterval(this.clockTimer);
     this.availabilitySub?.unsubscribe();
     if (this.resyncing) await this.resyncing.catch(() => undefined);
     await this.bus?.close();
@@ -328,6 +338,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       reseedWindowMs: this.options.reseedWindowMs,
       claimReleasesPending: this.releases.size,
       claimsWithdrawn: this.releases.withdrawn,
+      clock: this.clockOffset.status(),
       l1: {
         enabled: this.bus !== null,
         live: this.bus?.isLive ?? false,
@@ -498,6 +509,8 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const returning = this.mode !== 'redis';
     // Which connection this pass talks to: if Redis restarts mid-pass, the new one is unchecked.
     const link = this.linkUps;
+    // Before anything is replayed or written: the offset to the fleet's clock may have changed.
+    await this.measureClock();
     // Still in fallback while asking: reads come from memory, writes are journaled.
     const epoch = await gateway.run((c) => c.get(this.markerKey));
     const emptied = epoch === null || (this.knownEpoch !== null && epochOf(epoch) !== this.knownEpoch);
@@ -541,6 +554,11 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       this.setMode('redis', work ? 'journal replayed' : 'Redis available');
       this.journalFullWarned = false;
     }
+  }
+
+  private measureClock(): Promise<void> {
+    const gateway = this.gateway!;
+    return this.clockOffset.measure(() => gateway.run((c) => c.time()));
   }
 
   /** Opens or extends the fleet's re-seed window (a new epoch if the marker is missing); returns the marker. */

@@ -1,3 +1,5 @@
+import type { ClockStatus } from './clock-offset.js';
+
 export type CacheMode = 'memory' | 'redis' | 'fallback' | 'recovering';
 
 export interface ModeTransition {
@@ -67,6 +69,8 @@ export interface CacheStatus {
   /** Timed-out claims waiting to be withdrawn, and those withdrawn so far (see docs/cache.md). */
   claimReleasesPending: number;
   claimsWithdrawn: number;
+  /** This instance's offset to Redis' clock, used to stamp every write (see docs/cache.md). */
+  clock: ClockStatus;
   l1: L1Status;
   snapshot: SnapshotStatus;
 }

@@ -109,6 +109,22 @@ export class CacheMetrics implements CacheObserver {
         this.set(status().connected ? 1 : 0);
       },
     });
+    new Gauge({
+      name: 'cache_clock_offset_seconds',
+      help: "Redis' clock minus this instance's, as last measured; writes are stamped with the corrected time",
+      registers,
+      collect() {
+        this.set(status().clock.offsetMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'cache_clock_skew_exceeded',
+      help: "1 while this instance's clock is further off Redis' than maxClockSkewMs (fix the host's time sync)",
+      registers,
+      collect() {
+        this.set(status().clock.skewExceeded ? 1 : 0);
+      },
+    });
     monotonic(registry, 'cache_replayed_writes_total', 'Journaled writes replayed to Redis after an outage', () => status().replayed);
     monotonic(
       registry,
