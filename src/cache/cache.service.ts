@@ -263,7 +263,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const seed = known && !known.tombstone ? [known.version, encodeRecord(known), pxat(known)] : ['', '', '0'];
     const keys = gateway.isCluster ? [k] : [k, this.markerKey];
     const claim = (deadline?: number) =>
-      gateway.run((c) => c.casClaim(keys.length, ...keys, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel(), ...seed), deadline);
+      gateway.run((c) => c.casClaim(keys.length, ...keys, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel(), ...seed, String(this.clock())), deadline);
     let reply: 0 | 1 | string;
     let held: StoredRecord | null = null;
     const deadline = performance.now() + this.options.commandTimeoutMs;
@@ -556,15 +556,16 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private measureClock(): Promise<void> {
+  /** A failed measurement keeps the last offset: it must never hold up recovery. */
+  private async measureClock(): Promise<void> {
     const gateway = this.gateway!;
-    return this.clockOffset.measure(() => gateway.run((c) => c.time()));
+    await this.clockOffset.measure(() => gateway.run((c) => c.time())).catch((err: unknown) => this.clockOffset.failed(err));
   }
 
   /** Opens or extends the fleet's re-seed window (a new epoch if the marker is missing); returns the marker. */
   private openReseedWindow(): Promise<string> {
     const mine = `${this.clock()}-${this.options.instanceId}-${randomBytes(4).toString('hex')}`;
-    return this.gateway!.run((c) => c.openReseedWindow(this.markerKey, mine, String(this.options.reseedWindowMs)));
+    return this.gateway!.run((c) => c.openReseedWindow(this.markerKey, mine, String(this.options.reseedWindowMs), String(this.clock())));
   }
 
   /** Cluster: the marker lives in another slot than the key, so the window is checked before the claim. */

@@ -20,6 +20,7 @@ export class ClockOffset {
   private offset = 0;
   private measuredAt: number | null = null;
   private exceeded = false;
+  private refused = false;
   readonly now: () => number;
 
   constructor(
@@ -47,6 +48,13 @@ export class ClockOffset {
       );
     } else if (!exceeded && this.exceeded) this.logger.log(`Clock skew back within ${this.maxSkewMs / 1000} s of Redis' clock`);
     this.exceeded = exceeded;
+  }
+
+  /** Redis refused TIME (an ACL without +time): reported once, the last offset stays in use. */
+  failed(err: unknown): void {
+    if (!(err instanceof Error) || !/NOPERM/.test(err.message) || this.refused) return;
+    this.refused = true;
+    this.logger.warn(`Redis refuses TIME (${err.message.split('\n')[0]}): writes are stamped with this host's own clock; allow +time in the cache's ACL user`);
   }
 
   status(): ClockStatus {

@@ -35,7 +35,7 @@ type CasClient = RedisClient & {
   /** See RELEASE_CLAIM_LUA: 1 when the timed-out claim was withdrawn. */
   releaseClaim(key: string, version: string, tombstone: string, pxat: string, channel: string): Promise<0 | 1>;
   /** See OPEN_WINDOW_LUA: the marker value now in force. */
-  openReseedWindow(marker: string, epoch: string, windowMs: string): Promise<string>;
+  openReseedWindow(marker: string, epoch: string, windowMs: string, now: string): Promise<string>;
 };
 
 /**

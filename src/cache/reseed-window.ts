@@ -1,7 +1,7 @@
 import { VERSION_LENGTH } from './hlc.js';
 
 /**
- * The deployment's marker key holds `<epoch>` or `<epoch>|<window end, Redis TIME ms>`. The epoch
+ * The deployment's marker key holds `<epoch>` or `<epoch>|<window end, ms>`. The epoch
  * changes when Redis comes back empty; the window is how long, after that, claims of keys Redis
  * does not hold are refused: long enough for every live replica to reconnect and re-seed what it
  * holds (see docs/cache.md, "Claims after Redis restarts empty").
@@ -11,16 +11,14 @@ export function epochOf(marker: string): string {
   return bar < 0 ? marker : marker.slice(0, bar);
 }
 
-/** `now` in ms by Redis' own clock, inside a script. */
-const REDIS_NOW = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
-
 /**
  * Opens (marker missing: a new epoch) or extends (to at least now + window) the re-seed window,
- * keeping the epoch. KEYS: marker. ARGV: new epoch id, window ms. Returns the marker value.
+ * keeping the epoch. Times are the fleet's clock (each instance's offset to Redis TIME applied:
+ * no TIME call here, so the ACL needs nothing more for scripts).
+ * KEYS: marker. ARGV: new epoch id, window ms, now ms. Returns the marker value.
  */
 export const OPEN_WINDOW_LUA = `
-${REDIS_NOW}
+local now = tonumber(ARGV[3])
 local m = redis.call('GET', KEYS[1])
 local epoch, ends = ARGV[1], 0
 if m then
@@ -47,7 +45,8 @@ return v
  *   answered with its own claim;
  * - with KEYS[2] (the marker; omitted on Cluster), a key Redis does not hold live is not granted
  *   (reply 0) while the marker is missing or its re-seed window is open.
- * KEYS: key[, marker]. ARGV: version, record, PXAT, L1 channel, seed version, seed record, seed PXAT.
+ * KEYS: key[, marker]. ARGV: version, record, PXAT, L1 channel, seed version, seed record, seed PXAT,
+ * now (ms, the fleet's clock).
  * Returns 1 when written, 0 when refused for now, otherwise the stored record.
  */
 export const CLAIM_LUA = `
@@ -70,10 +69,7 @@ if #KEYS > 1 then
   local m = redis.call('GET', KEYS[2])
   if not m then return 0 end
   local mbar = string.find(m, '|', 1, true)
-  if mbar then
-    ${REDIS_NOW}
-    if now < (tonumber(string.sub(m, mbar + 1)) or 0) then return 0 end
-  end
+  if mbar and tonumber(ARGV[8]) < (tonumber(string.sub(m, mbar + 1)) or 0) then return 0 end
 end
 if cur and string.sub(cur, 1, ${VERSION_LENGTH}) >= ARGV[1] then return cur end
 if ARGV[3] ~= '0' then
