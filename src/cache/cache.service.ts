@@ -514,8 +514,9 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     // Still in fallback while asking: reads come from memory, writes are journaled.
     const epoch = await gateway.run((c) => c.get(this.markerKey));
     const emptied = epoch === null || (this.knownEpoch !== null && epochOf(epoch) !== this.knownEpoch);
-    // An instance that held this deployment's data keeps new claims refused until the fleet re-seeded.
-    const windowed = emptied && (this.knownEpoch !== null || this.memory.size > 0);
+    // An instance that has seen this deployment's marker (live or in its snapshot) was part of the fleet
+    // Redis lost: new claims stay refused until every replica could re-seed (docs/cache.md).
+    const windowed = emptied && this.knownEpoch !== null;
     const opened = windowed ? await this.openReseedWindow() : null;
     let candidates: [string, MemoryEntry][] = [];
     if (emptied) {
