@@ -151,9 +151,13 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     this.availabilitySub = this.gateway.available$.subscribe((up) => this.onAvailability(up));
+    // Often enough that a marker lost without a reconnect (FLUSHALL) is noticed within a re-seed window.
+    const every = Math.min(this.options.clockSyncIntervalMs, Math.max(1_000, this.options.reseedWindowMs / 2));
     this.clockTimer = setInterval(() => {
-      if (this.gateway?.available) this.measureClock().catch(() => undefined);
-    }, this.options.clockSyncIntervalMs);
+      if (!this.gateway?.available) return;
+      this.measureClock().catch(() => undefined);
+      this.checkMarker().catch(() => undefined);
+    }, every);
     this.clockTimer.unref();
     this.gateway.start();
     this.bus?.start();
@@ -264,20 +268,20 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const keys = gateway.isCluster ? [k] : [k, this.markerKey];
     const claim = (deadline?: number) =>
       gateway.run((c) => c.casClaim(keys.length, ...keys, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel(), ...seed, String(this.clock())), deadline);
-    let reply: 0 | 1 | string;
+    let reply: 0 | 1 | 2 | string;
     let held: StoredRecord | null = null;
     const deadline = performance.now() + this.options.commandTimeoutMs;
     try {
       if (gateway.isCluster && !(await this.clusterClaimsOpen(deadline))) return { state: 'unknown', reason: 'reseeding', authoritative: false };
       reply = await claim(gateway.isCluster ? deadline : undefined);
-      held = reply === 1 || reply === 0 ? null : decodeRecord(String(reply));
+      held = typeof reply === 'number' ? null : decodeRecord(String(reply));
       if (held?.tombstone) {
         // Deleted, but by an instance whose clock runs ahead of ours: the key is free, so the
         // claim moves past the tombstone's version once (as a live write does) and asks again.
         this.hlc.observe(held.version);
         rec.version = this.hlc.next();
         reply = await claim(deadline);
-        held = reply === 1 || reply === 0 ? null : decodeRecord(String(reply));
+        held = typeof reply === 'number' ? null : decodeRecord(String(reply));
       }
     } catch {
       // The script may still run after the timeout: withdraw this attempt's claim once Redis answers.
@@ -285,7 +289,9 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       this.scheduleReleases();
       return { state: 'unknown', reason: 'timeout', authoritative: false };
     }
-    if (reply === 0) return { state: 'unknown', reason: 'reseeding', authoritative: false };
+    // Marker gone while connected (FLUSHALL, a failover to an empty replica): recover as after a restart.
+    if (reply === 2) this.kickResync();
+    if (reply === 0 || reply === 2) return { state: 'unknown', reason: 'reseeding', authoritative: false };
     if (reply === 1) {
       this.mirror(k, rec);
       return { state: 'claimed', authoritative: true, version: rec.version };
@@ -555,6 +561,13 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       this.setMode('redis', work ? 'journal replayed' : 'Redis available');
       this.journalFullWarned = false;
     }
+  }
+
+  /** Redis lost the marker (or got another) while this instance stayed connected: recover as after a restart. */
+  private async checkMarker(): Promise<void> {
+    if (this.mode !== 'redis' || this.resyncing || this.knownEpoch === null) return;
+    const marker = await this.gateway!.run((c) => c.get(this.markerKey));
+    if (marker === null || epochOf(marker) !== this.knownEpoch) this.kickResync();
   }
 
   /** A failed measurement keeps the last offset: it must never hold up recovery. */

@@ -30,8 +30,8 @@ type CasClient = RedisClient & {
   /** See ADD_LUA: 1 when written, else the record that holds the key. */
   casAdd(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
   casSetMany(numKeys: number, ...args: string[]): Promise<(1 | string)[]>;
-  /** See CLAIM_LUA: 1 when written, 0 when refused until the fleet has re-seeded, else the record that holds the key. */
-  casClaim(numKeys: number, ...args: string[]): Promise<0 | 1 | string>;
+  /** See CLAIM_LUA: 1 when written, 0 or 2 when refused until the fleet has re-seeded, else the record that holds the key. */
+  casClaim(numKeys: number, ...args: string[]): Promise<0 | 1 | 2 | string>;
   /** See RELEASE_CLAIM_LUA: 1 when the timed-out claim was withdrawn. */
   releaseClaim(key: string, version: string, tombstone: string, pxat: string, channel: string): Promise<0 | 1>;
   /** See OPEN_WINDOW_LUA: the marker value now in force. */

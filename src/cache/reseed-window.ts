@@ -47,7 +47,9 @@ return v
  *   (reply 0) while the marker is missing or its re-seed window is open.
  * KEYS: key[, marker]. ARGV: version, record, PXAT, L1 channel, seed version, seed record, seed PXAT,
  * now (ms, the fleet's clock).
- * Returns 1 when written, 0 when refused for now, otherwise the stored record.
+ * Returns 1 when written, 0 when refused while the window is open, 2 when refused because the
+ * marker is missing (Redis lost it while connected: the caller starts a recovery pass), otherwise
+ * the stored record.
  */
 export const CLAIM_LUA = `
 local cur = redis.call('GET', KEYS[1])
@@ -67,7 +69,7 @@ if cur then
 end
 if #KEYS > 1 then
   local m = redis.call('GET', KEYS[2])
-  if not m then return 0 end
+  if not m then return 2 end
   local mbar = string.find(m, '|', 1, true)
   if mbar and tonumber(ARGV[8]) < (tonumber(string.sub(m, mbar + 1)) or 0) then return 0 end
 end

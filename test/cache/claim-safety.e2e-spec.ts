@@ -84,6 +84,23 @@ describe('Signal claims when Redis fails (real redis-server)', () => {
     expect(await c.setIfAbsent('k', 1)).toMatchObject({ state: 'claimed' });
   });
 
+  it('Redis emptied while everyone stays connected (FLUSHALL): B never claims what A completed; both re-seed', async () => {
+    const { redis, a, b } = await fleetOfTwo();
+    expect((await a.setIfAbsent('sig:f', { state: 'claimed' })).state).toBe('claimed');
+    await a.set('sig:f', { state: 'done' });
+    await redis.client().flushall();
+    const answers: string[] = [];
+    await eventually('B answered from the re-seeded Redis', async () => {
+      const r = await b.setIfAbsent('sig:f', { state: 'claimed', by: 'b' });
+      answers.push(r.state);
+      return r.state !== 'unknown';
+    });
+    expect(answers.at(-1)).toBe('exists');
+    expect(answers).not.toContain('claimed');
+    expect(await b.get('sig:f')).toEqual({ state: 'done' });
+    expect(a.getStatus().emptyRedisDetections + b.getStatus().emptyRedisDetections).toBeGreaterThanOrEqual(1);
+  });
+
   it('a claim this instance holds wins before Redis: lost from Redis, it is put back and answered exists', async () => {
     const redis = await useRedis();
     const a = await useCache({ port: redis.port, instanceId: 'a', ...FAST });
