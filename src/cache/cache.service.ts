@@ -595,8 +595,13 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const gateway = this.gateway!;
     for (const [k, version] of this.releases.entries()) {
       const tomb: StoredRecord = { version, expiresAt: this.clock() + this.options.tombstoneTtlMs, tombstone: true, json: '' };
-      const done = await gateway.run((c) => c.releaseClaim(k, version, encodeRecord(tomb), pxat(tomb), this.publishChannel()));
-      if (done === 1) this.releases.withdrawn++;
+      try {
+        const done = await gateway.run((c) => c.releaseClaim(k, version, encodeRecord(tomb), pxat(tomb), this.publishChannel()));
+        if (done === 1) this.releases.withdrawn++;
+      } catch (err) {
+        // The key holds something no claim script wrote (WRONGTYPE): nothing of ours to withdraw.
+        if (!isPoisonError(err)) throw err;
+      }
       this.releases.settle(k, version);
     }
   }
@@ -917,7 +922,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-/** The latest instant a Date (and so an exact JS number and a Redis PXAT) can hold: beyond it Redis rejects the write on replay. */
+/** The latest instant a Date can hold: an exact JS number, well inside what Redis' PXAT takes, so an accepted expiry is never rejected on replay. */
 const MAX_EXPIRES_AT = 8.64e15;
 
 function storableExpiry(at: number, field: string): number {
