@@ -26,6 +26,8 @@ export class CacheHealthIndicator {
       lastTransitionAt: s.lastTransitionAt,
       clockOffsetMs: s.clock.offsetMs,
       clockSkewExceeded: s.clock.skewExceeded,
+      // Why Redis is not in use (no secrets: connection errors are described without arguments).
+      lastError: s.mode === 'redis' || s.mode === 'memory' ? null : s.lastError,
     };
     const indicator = this.health.check(key);
     if ((s.mode === 'redis' || s.mode === 'memory') && !s.clock.skewExceeded) return indicator.up(details);
