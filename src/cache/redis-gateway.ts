@@ -12,6 +12,8 @@ import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import type { ResolvedCacheOptions } from './cache.options.js';
 import { ADD_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './cas-script.js';
 import { CommandBatcher } from './command-batcher.js';
+import { CLAIM_LUA, OPEN_WINDOW_LUA } from './reseed-window.js';
+import { RELEASE_CLAIM_LUA } from './claim-release.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
 
@@ -28,6 +30,12 @@ type CasClient = RedisClient & {
   /** See ADD_LUA: 1 when written, else the record that holds the key. */
   casAdd(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
   casSetMany(numKeys: number, ...args: string[]): Promise<(1 | string)[]>;
+  /** See CLAIM_LUA: 1 when written, 0 or 2 when refused until the fleet has re-seeded, else the record that holds the key. */
+  casClaim(numKeys: number, ...args: string[]): Promise<0 | 1 | 2 | string>;
+  /** See RELEASE_CLAIM_LUA: 1 when the timed-out claim was withdrawn. */
+  releaseClaim(key: string, version: string, tombstone: string, pxat: string, channel: string): Promise<0 | 1>;
+  /** See OPEN_WINDOW_LUA: the marker value now in force. */
+  openReseedWindow(marker: string, epoch: string, windowMs: string, now: string): Promise<string>;
 };
 
 /**
@@ -54,6 +62,9 @@ export class RedisGateway {
   private readonly deadlines: DeadlineQueue | null;
   reconnectAttempts = 0;
   lastError: string | null = null;
+  /** Why the last connection ended: its own error, else that it was closed. */
+  private closeCause: string | null = null;
+  private errorSinceReady: string | null = null;
 
   constructor(private readonly options: ResolvedCacheOptions) {
     if (!options.redis) throw new Error('RedisGateway needs a Redis target');
@@ -61,6 +72,9 @@ export class RedisGateway {
     this.client.defineCommand('casSet', { numberOfKeys: 1, lua: CAS_SET_LUA });
     this.client.defineCommand('casAdd', { numberOfKeys: 1, lua: ADD_LUA });
     this.client.defineCommand('casSetMany', { lua: CAS_SET_MANY_LUA });
+    this.client.defineCommand('casClaim', { lua: CLAIM_LUA });
+    this.client.defineCommand('releaseClaim', { numberOfKeys: 1, lua: RELEASE_CLAIM_LUA });
+    this.client.defineCommand('openReseedWindow', { numberOfKeys: 1, lua: OPEN_WINDOW_LUA });
     const cluster = options.redis.kind === 'cluster';
     this.batcher = cluster ? null : new CommandBatcher(this.client);
     this.deadlines = cluster ? null : new DeadlineQueue(options.commandTimeoutMs);
@@ -72,6 +86,8 @@ export class RedisGateway {
       }),
     });
     this.breaker.onBreak(() => {
+      // Fires before the failing command's own error is recorded: name the cause here.
+      this.lastError = `Redis not answering: ${options.breaker.failureThreshold} command(s) in a row timed out (circuit breaker open)`;
       this.startProbing();
       this.publish();
     });
@@ -85,11 +101,17 @@ export class RedisGateway {
       if (this.deadlines) (this.client.options as RedisOptions).commandTimeout = undefined;
       this.connected = true;
       this.reconnectAttempts = 0;
+      this.errorSinceReady = null;
+      this.closeCause = null;
       this.publish();
     });
     this.client.on('close', () => {
       // The next connection's handshake (ready check, AUTH, SELECT) is bounded by ioredis again.
       if (this.deadlines) (this.client.options as RedisOptions).commandTimeout = this.options.commandTimeoutMs;
+      if (this.connected) {
+        this.closeCause = this.errorSinceReady ?? 'connection to Redis closed (server stopped, restarted or the network dropped it)';
+        this.lastError = this.closeCause;
+      }
       this.connected = false;
       this.publish();
     });
@@ -99,6 +121,7 @@ export class RedisGateway {
     // Errors are recorded, not logged: the mode transition they cause is the one log line.
     this.client.on('error', (err: Error) => {
       this.lastError = describeRedisError(err);
+      this.errorSinceReady = this.lastError;
     });
   }
 
@@ -109,6 +132,15 @@ export class RedisGateway {
 
   get available(): boolean {
     return this.connected && this.breaker.state === CircuitState.Closed;
+  }
+
+  get isCluster(): boolean {
+    return this.batcher === null;
+  }
+
+  /** The cause an operator needs: the closed connection's, or the last command error (a timeout). */
+  get unavailableReason(): string | null {
+    return this.connected ? this.lastError : (this.closeCause ?? this.lastError);
   }
 
   get isConnected(): boolean {
@@ -175,7 +207,8 @@ export class RedisGateway {
       });
       return await Promise.race([op, expired]);
     } catch (err) {
-      if (!(err instanceof BrokenCircuitError)) this.lastError = describeRedisError(err);
+      // Commands failing on a closed connection would hide why it closed.
+      if (!(err instanceof BrokenCircuitError) && this.connected) this.lastError = describeRedisError(err);
       throw err;
     } finally {
       clearTimeout(timer);

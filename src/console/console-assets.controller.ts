@@ -13,7 +13,7 @@ export class ConsoleAssetsController {
   @Get()
   @ApiOperation({ summary: 'The operator console page (sign in with an API key; see docs/console.md)' })
   @ApiProduces('text/html')
-  @ApiOkResponse({ description: 'The page, with a Content-Security-Policy that allows only its own script and stylesheet' })
+  @ApiOkResponse({ description: 'The page, with a Content-Security-Policy that allows only its own script and stylesheet', schema: { type: 'string' } })
   page(@Res() res: Response): void {
     this.send(res, 'index.html');
   }
@@ -21,7 +21,7 @@ export class ConsoleAssetsController {
   @Get('console.js')
   @ApiOperation({ summary: "The console's script (one ES module)" })
   @ApiProduces('text/javascript')
-  @ApiOkResponse({ description: 'Static file' })
+  @ApiOkResponse({ description: 'Static file', schema: { type: 'string' } })
   script(@Res() res: Response): void {
     this.send(res, 'console.js');
   }
@@ -29,7 +29,7 @@ export class ConsoleAssetsController {
   @Get('console.css')
   @ApiOperation({ summary: "The console's stylesheet" })
   @ApiProduces('text/css')
-  @ApiOkResponse({ description: 'Static file' })
+  @ApiOkResponse({ description: 'Static file', schema: { type: 'string' } })
   style(@Res() res: Response): void {
     this.send(res, 'console.css');
   }

@@ -1,10 +1,12 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkBody } from '../common/openapi.js';
 import { ApiKeyAuth, Caller, type ApiCaller } from '../auth/index.js';
 import { ShareKhanTokenStore, type TokenStatus } from '../sharekhan/token-store.service.js';
 import { TokenClock } from '../sharekhan/token-clock.js';
 import { tokenExpiry } from '../sharekhan/token-expiry.js';
 import { cacheModeNotice } from './cache-mode-notice.js';
+import { CONSOLE_OVERVIEW } from './console-overview.openapi.js';
 import { CONSOLE_OPTIONS, type ConsoleModuleOptions } from './console.options.js';
 
 /** What the token store holds for a user, including `revoked`, which readiness reports as invalid. */
@@ -28,7 +30,7 @@ export class ConsoleOverviewController {
   @Header('Cache-Control', 'no-store')
   @ApiKeyAuth()
   @ApiOperation({ summary: "The console's overview: caller, cache mode and its meaning, next cut-off, each visible user's stored token state and last audit event" })
-  @ApiOkResponse({ description: 'An admin key sees every trading user, a user-scoped key its own user only' })
+  @ApiOkBody(200, 'An admin key sees every trading user, a user-scoped key its own user only', CONSOLE_OVERVIEW)
   async overview(@Caller() caller: ApiCaller) {
     const own = caller.scope.kind === 'user' ? caller.scope.userId : null;
     const users = this.options.users.filter((u) => caller.admin || u.userId === own);
