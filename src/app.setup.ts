@@ -11,6 +11,8 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   // Nest's own Logger calls (and any buffered during start-up) go through pino from here on.
   app.useLogger(app.get(Logger));
   app.useBodyParser('json', { limit: config.app.bodyLimitBytes });
+  // req.ip is the client's address only when the ingress hop is trusted; the rate limit counts by it.
+  app.set('trust proxy', config.app.trustProxy);
   if (config.observability.docs.enabled) setupOpenApi(app);
   app.enableShutdownHooks();
 }

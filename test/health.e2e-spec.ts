@@ -173,7 +173,9 @@ describe('startup probe with Redis configured but unreachable', () => {
     const redis = await startRedis();
     const url = redis.url;
     await redis.stop();
-    const t = await createTestApp({ REDIS_URL: url, HEALTH_STARTUP_REDIS_GRACE_MS: '1000' });
+    const t = await createTestApp({ REDIS_URL: url }, (c) => {
+      c.observability.health.startupRedisGraceMs = 1_000;
+    });
     try {
       const early = await probe(t, 'startup');
       expect(early.status).toBe(503);

@@ -3,6 +3,7 @@ import request from 'supertest';
 import { vi } from 'vitest';
 import { PremarketCheckService } from '../src/orchestrator/premarket-check.service.js';
 import { TokenClock } from '../src/sharekhan/token-clock.js';
+import type { AppConfig } from '../src/config/load-config.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { startFakeShareKhan, type FakeShareKhan } from './helpers/fake-sharekhan.js';
 import { startRedis, type RedisProcess } from './helpers/redis-server.js';
@@ -50,10 +51,17 @@ function baseEnv(redis: RedisProcess, fake: FakeShareKhan, prefix: string, extra
     API_KEYS: `ops:admin:${ADMIN_KEY},master:MASTER_USER_001:${MASTER_KEY}`,
     API_RATE_LIMIT: '100000',
     TRADING_USERS: USERS,
-    ORCHESTRATOR_ORDER_TIMEOUT_MS: '600',
     ...extra,
   };
 }
+
+/** Orders hang at most 600 ms here (a module option, no variable); `fanout` 1 serialises a signal. */
+const tuned =
+  (fanout?: number) =>
+  (c: AppConfig): void => {
+    c.orchestrator.orderTimeoutMs = 600;
+    if (fanout !== undefined) c.orchestrator.fanoutConcurrency = fanout;
+  };
 
 const byText = (x: string, y: string) => x.localeCompare(y);
 const ordersSent = (fake: FakeShareKhan) => fake.requestsTo('POST', '/orders');
@@ -85,7 +93,7 @@ describe('OrchestratorModule (e2e)', () => {
   beforeAll(async () => {
     redis = await startRedis();
     fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
-    t = await createTestApp(baseEnv(redis, fake, `orch-${randomBytes(3).toString('hex')}:`));
+    t = await createTestApp(baseEnv(redis, fake, `orch-${randomBytes(3).toString('hex')}:`), tuned());
     masterToken = fake.issueAccessToken('C100');
     await submitToken(t, 'MASTER_USER_001', masterToken);
     await submitToken(t, 'PAPER_TRADER_001', `paper-${randomBytes(12).toString('hex')}`);
@@ -358,8 +366,8 @@ describe('OrchestratorModule with Redis killed in the middle of a fan-out (e2e)'
     fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
     const prefix = `orch-kill-${randomBytes(3).toString('hex')}:`;
     // Two instances on one Redis: A trades; B is "another pod" whose writes A never read.
-    a = await createTestApp(baseEnv(redis, fake, prefix, { ORCHESTRATOR_FANOUT_CONCURRENCY: '1' }));
-    b = await createTestApp(baseEnv(redis, fake, prefix));
+    a = await createTestApp(baseEnv(redis, fake, prefix), tuned(1));
+    b = await createTestApp(baseEnv(redis, fake, prefix), tuned());
   });
 
   afterAll(async () => {

@@ -1,3 +1,4 @@
+import { incrementWindow, type CounterHit } from './atomic-counter.js';
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { BehaviorSubject, Subject, distinctUntilChanged, filter, firstValueFrom, map, of, timeout, type Observable, type Subscription } from 'rxjs';
@@ -269,6 +270,11 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const entry = this.mirror(k, held);
     const v = entry && entry.version === held.version ? valueOf(entry) : deepFreeze(JSON.parse(held.json));
     return { state: 'exists', value: v as T, authoritative: true };
+  }
+
+  /** Shared fixed-window counter (rate limits); null while Redis is not usable. See atomic-counter.ts. */
+  incrementWindow(key: string, windowMs: number): Promise<CounterHit | null> {
+    return incrementWindow(this.gateway, this.fullKey(key), windowMs);
   }
 
   async delete(key: string): Promise<WriteResult> {

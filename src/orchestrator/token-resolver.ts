@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CacheService } from '../cache/cache.service.js';
-import type { OrchestratorSettings, TradingUser } from '../config/orchestrator.section.js';
+import { CacheService } from '../cache/index.js';
+import type { OrchestratorSettings, TradingUser } from './orchestrator.options.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
-import { fingerprintOf, maskOf } from './token-fingerprint.js';
+import { maskToken as maskOf, tokenFingerprint as fingerprintOf } from '../sharekhan/index.js';
 import { TOKEN_STORE, type AuditActorLike, type TokenStorePort, type TokenViewLike } from './token-store.port.js';
 
 export interface ResolvedToken {

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Put, Post, Query, Req, 
 import type { Request } from 'express';
 import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses, ApiZodBody } from '../common/openapi.js';
-import { ApiKeyAuth, CallerIdentity, RateLimited } from '../auth/auth.decorators.js';
+import { ApiKeyAuth, CallerIdentity, RateLimited } from '../auth/index.js';
 import { userIdSchema } from '../common/user-id.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { ShareKhanSessionService, type Identity } from './sharekhan-session.service.js';
