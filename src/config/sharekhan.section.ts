@@ -41,19 +41,19 @@ export function parseTokenKeys(raw: string | undefined): { keys: TokenKeySpec[];
   return { keys, problems };
 }
 
-const httpUrl = () =>
+const httpUrl = (def: string) =>
   optionalString().pipe(
     z
       .string()
       .url({ error: 'an absolute http(s) URL' })
       .refine((u) => /^https?:\/\//.test(u), { error: 'an absolute http(s) URL' })
-      .optional(),
+      .default(def),
   );
 
 const schema = z
   .object({
     NODE_ENV: optionalString(),
-    SHAREKHAN_API_BASE_URL: httpUrl(),
+    SHAREKHAN_API_BASE_URL: httpUrl('https://api.sharekhan.com/skapi/services'),
     SHAREKHAN_API_KEY: optionalString(),
     SHAREKHAN_SECRET_KEY: optionalString().refine((v) => v === undefined || Buffer.byteLength(v, 'utf8') === 32, {
       error: 'exactly 32 bytes (UTF-8), as issued by ShareKhan',
@@ -96,7 +96,7 @@ export const sharekhanSection = defineSection({
       // Exact id only: a variable whose suffix is no user id is never read as anyone's token.
       if (USER_ID_PATTERN.test(userId)) staticTokens[userId] = value.trim();
     }
-    const apiBaseUrl = e.SHAREKHAN_API_BASE_URL ?? 'https://api.sharekhan.com/skapi/services';
+    const apiBaseUrl = e.SHAREKHAN_API_BASE_URL;
     return {
       // No keys outside production: the module makes a throwaway one and warns.
       encryption: keys.length > 0 ? { keys, activeKeyId: keys[0].id } : undefined,
