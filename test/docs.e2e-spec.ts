@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { z } from 'zod';
 import { configSections } from '../src/config/sections.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { registeredRoutes } from './helpers/routes.js';
@@ -23,7 +24,7 @@ describe('the project docs tell the truth', () => {
     const lines = [...envExample.matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=(.*)$/gm)].map(([, name, value]) => ({ name, value: value.trim() }));
     expect(lines.map((l) => l.name).filter((n) => !variables.includes(n))).toEqual([]);
     expect(lines.length).toBe(new Set(lines.map((l) => l.name)).size);
-    const shape = (name: string) => Object.values(configSections).find((sec) => name in sec.schema.shape)!.schema.shape[name];
+    const shape = (name: string) => Object.values(configSections).find((sec) => name in sec.schema.shape)!.schema.shape[name] as z.ZodType;
     const wrong = lines.flatMap(({ name, value }) => {
       const parsed = shape(name).safeParse(undefined);
       const def = parsed.success ? parsed.data : undefined;

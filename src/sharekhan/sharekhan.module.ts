@@ -5,6 +5,7 @@ import { ShareKhanSessionService } from './sharekhan-session.service.js';
 import { ShareKhanTokenController } from './sharekhan-token.controller.js';
 import { SHAREKHAN_MODULE_OPTIONS, ShareKhanConfigurableModule } from './sharekhan.module-definition.js';
 import { SHAREKHAN_SETTINGS, resolveShareKhanOptions, type ShareKhanModuleOptions, type ShareKhanSettings } from './sharekhan.options.js';
+import { StaticTokens } from './static-tokens.js';
 import { TokenAuditLog } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenKeyRing } from './token-crypto.js';
@@ -49,8 +50,9 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
     ShareKhanClientFactory,
     ShareKhanSessionService,
     TokenMetrics,
+    StaticTokens,
   ],
-  exports: [ShareKhanTokenStore, ShareKhanClientFactory, TokenClock, SHAREKHAN_SETTINGS],
+  exports: [ShareKhanTokenStore, ShareKhanClientFactory, TokenClock, StaticTokens, SHAREKHAN_SETTINGS],
 })
 export class ShareKhanAuthModule extends ShareKhanConfigurableModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
