@@ -16,6 +16,13 @@ describe('the project docs tell the truth', () => {
     expect(variables.filter((v) => !new RegExp(`^#?\\s*${v}=`, 'm').test(envExample))).toEqual([]);
   });
 
+  it('"Use it in your Nest app" is exactly the consumer fixture the package test installs', () => {
+    for (const file of ['src/app.module.ts', 'src/main.ts']) {
+      const code = readFileSync(`test/fixtures/consumer-app/${file}`, 'utf8');
+      expect(readme).toContain('```ts\n' + code + '```');
+    }
+  });
+
   it('the app has at most 40 variables; the rest are module options', () => {
     expect(variables.length).toBeLessThanOrEqual(40);
   });
@@ -28,7 +35,7 @@ describe('the project docs tell the truth', () => {
     const wrong = lines.flatMap(({ name, value }) => {
       const parsed = shape(name).safeParse(undefined);
       const def = parsed.success ? parsed.data : undefined;
-      const shown = def === undefined ? '' : Array.isArray(def) ? def.join(',') : String(def);
+      const shown = def === undefined ? '' : Array.isArray(def) ? def.join(',') : String(def as string | number | boolean);
       return shown === value ? [] : [`${name}: example ${JSON.stringify(value)}, code ${JSON.stringify(shown)}`];
     });
     expect(wrong).toEqual([]);

@@ -100,7 +100,10 @@ export function resolveOrchestratorOptions(
   const envTokens = new Map<string, string>();
   const stray: string[] = [];
   // Exact id only: a token under another spelling must never reach a configured user.
-  for (const [userId, token] of staticTokens) (known.has(userId) ? envTokens.set(userId, token) : stray.push(userId));
+  for (const [userId, token] of staticTokens) {
+    if (known.has(userId)) envTokens.set(userId, token);
+    else stray.push(userId);
+  }
   const premarketTimes: PremarketTime[] = [];
   for (const label of o.premarketCheck.timesIst) {
     const [hour, minute] = label.split(':').map(Number);
