@@ -27,7 +27,12 @@ export class AppModule {
         AuthModule.forRootAsync({ inject: [APP_CONFIG], useFactory: (c: AppConfig) => c.auth }),
         ShareKhanAuthModule.forRootAsync({
           inject: [APP_CONFIG, MetricsService],
-          useFactory: (c: AppConfig, metrics: MetricsService) => ({ ...c.sharekhan, metricsRegistry: metrics.registry }),
+          // Tokens only for the trading users, each for its own ShareKhan account.
+          useFactory: (c: AppConfig, metrics: MetricsService) => ({
+            ...c.sharekhan,
+            accounts: (c.orchestrator.users ?? []).map((u) => ({ userId: u.userId, customerId: u.customerId ?? '' })),
+            metricsRegistry: metrics.registry,
+          }),
         }),
         OrchestratorModule.forRootAsync({ inject: [APP_CONFIG], useFactory: (c: AppConfig) => c.orchestrator }),
       ],

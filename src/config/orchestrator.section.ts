@@ -13,7 +13,7 @@ const orchestratorEnvSchema = z.object({
   TRADING_USERS: optionalString(),
   // Unset means the default; set but empty turns the scheduled check off.
   ORCHESTRATOR_PREMARKET_CHECK_IST: z.string().default('08:45,09:10'),
-  ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: enumVar(['proceed', 'refuse'] as const, 'proceed'),
+  ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: enumVar(['proceed', 'refuse'] as const, 'refuse'),
 });
 
 /** Environment variables of the orchestrator: who trades, when the pre-market check runs, the idempotency policy. */

@@ -1,9 +1,9 @@
 import { Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import {
-  BrokerNetworkError,
   SHAREKHAN_SETTINGS,
   ShareKhanClientFactory,
+  ShareKhanNotConfiguredError,
   ShareKhanTokenStore,
   type ShareKhanSettings,
 } from '../sharekhan/index.js';
@@ -25,10 +25,7 @@ import { UserRegistry } from './user-registry.js';
 
 /** Without a ShareKhan API key no live order can be sent; say so per order instead of failing start-up. */
 const notConfiguredClient: LiveOrderClient = {
-  placeOrder: () =>
-    Promise.reject(
-      new BrokerNetworkError('ShareKhan is not configured (no API key: SHAREKHAN_API_KEY in the app); nothing was sent', { operation: 'placeOrder', outcomeUnknown: false }, undefined),
-    ),
+  placeOrder: () => Promise.reject(new ShareKhanNotConfiguredError('SHAREKHAN_API_KEY')),
 };
 
 /**
@@ -82,7 +79,7 @@ export class OrchestratorModule extends OrchestratorConfigurableModule implement
     const live = this.settings.users.filter((u) => u.mode === 'live').length;
     this.logger.log(`${this.settings.users.length} trading users (${live} live, ${this.settings.users.length - live} paper)`);
     if (live > 0 && !this.clients.configured) {
-      this.logger.warn('ShareKhan has no API key (SHAREKHAN_API_KEY): every live order is refused (BROKER_UNREACHABLE) until it is set');
+      this.logger.warn('SHAREKHAN_API_KEY is not set: every live order is refused (BROKER_NOT_CONFIGURED) until it is');
     }
     if (this.settings.strayEnvTokenVars.length > 0) {
       // Ids only: a token under an id that is not a trading user is never used for anyone.

@@ -51,6 +51,18 @@ export const shareKhanOptionsSchema = z
     staticTokens: z
       .record(z.string().regex(USER_ID_PATTERN, { error: 'user ids of 1-64 characters A-Z, 0-9 or _' }), z.string().min(1))
       .default({}),
+    /**
+     * The users a token may be stored for, each with its ShareKhan customer id (a token for another
+     * account is refused). Empty: the token service stands alone and accepts any valid user id.
+     */
+    accounts: z
+      .array(
+        z.object({
+          userId: z.string().regex(USER_ID_PATTERN, { error: 'a user id of 1-64 characters A-Z, 0-9 or _' }),
+          customerId: z.string().default(''),
+        }),
+      )
+      .default([]),
     /** The app's Prometheus registry; without one the module keeps no metrics. */
     metricsRegistry: z.custom<Registry>((v) => typeof v === 'object' && v !== null && typeof (v as Registry).metrics === 'function').optional(),
   })
