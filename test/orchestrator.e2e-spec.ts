@@ -507,12 +507,14 @@ describe('OrchestratorModule: what an operator is told on the first day (e2e)', 
     fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
     const env: Record<string, string> = {
       ...baseEnv(redis, fake, `orch-day1-${randomBytes(3).toString('hex')}:`),
-      SHAREKHAN_TOKEN_MAX_LIFETIME_HOURS: '1',
       SHAREKHAN_TOKEN_CUTOFF_IST: istClock(12 * 3600_000),
     };
     delete env.SHAREKHAN_API_KEY;
     delete env.SHAREKHAN_SECRET_KEY;
-    t = await createTestApp(env);
+    t = await createTestApp(env, (c) => {
+      tuned()(c);
+      c.sharekhan.maxLifetimeMs = 3_600_000;
+    });
   });
 
   afterAll(async () => {
