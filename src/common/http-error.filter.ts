@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { CacheValidationError } from '../cache/cache.errors.js';
+import { CacheValidationError } from '../cache/index.js';
 
 interface BodyParserError {
   type: string;
