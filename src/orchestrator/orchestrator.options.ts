@@ -60,7 +60,7 @@ export const orchestratorOptionsSchema = z.object({
   fanoutConcurrency: z.number().int().min(1).max(64).default(4),
   idempotencyTtlMs: z.number().int().min(60_000).max(30 * 86_400_000).default(2 * 86_400_000),
   /** What a signal does when the cache cannot say whether it was already placed for a user. */
-  idempotencyWhenUnavailable: z.enum(['proceed', 'refuse'], { error: 'proceed or refuse' }).default('proceed'),
+  idempotencyWhenUnavailable: z.enum(['proceed', 'refuse'], { error: 'proceed or refuse' }).default('refuse'),
   paperRequiresToken: z.boolean().default(true),
   orderHistoryLimit: z.number().int().min(1).max(10_000).default(500),
   orderHistoryTtlMs: z.number().int().min(60_000).max(90 * 86_400_000).default(7 * 86_400_000),
