@@ -34,7 +34,10 @@ export class AppModule {
             metricsRegistry: metrics.registry,
           }),
         }),
-        OrchestratorModule.forRootAsync({ inject: [APP_CONFIG], useFactory: (c: AppConfig) => c.orchestrator }),
+        OrchestratorModule.forRootAsync({
+          inject: [APP_CONFIG, MetricsService],
+          useFactory: (c: AppConfig, metrics: MetricsService) => ({ ...c.orchestrator, metricsRegistry: metrics.registry }),
+        }),
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },

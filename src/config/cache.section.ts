@@ -16,6 +16,9 @@ const parseHostPort = (s: string) => {
 };
 
 const cacheEnvSchema = z.object({
+    NODE_ENV: optionalString(),
+    // Several replicas on their own memory stores each hold different tokens: production needs Redis unless told otherwise.
+    ALLOW_MEMORY_ONLY_IN_PRODUCTION: boolVar(false),
     REDIS_URL: optionalString().pipe(
       z
         .string()
@@ -37,7 +40,6 @@ const cacheEnvSchema = z.object({
     REDIS_CLUSTER_NODES: hostPortList(),
     CACHE_KEY_PREFIX: z.string().max(64, { error: 'at most 64 characters' }).default('tb:'),
     CACHE_COMMAND_TIMEOUT_MS: intVar(250, 10, 60_000),
-    CACHE_REQUIRE_REDIS_ON_STARTUP: boolVar(false),
     CACHE_L1_ENABLED: boolVar(false),
     CACHE_SNAPSHOT_PATH: optionalString(),
     CACHE_SNAPSHOT_KEY: optionalString().refine((v) => v === undefined || isKey32(v), {
@@ -45,6 +47,15 @@ const cacheEnvSchema = z.object({
     }),
   })
   .superRefine((e, ctx) => {
+    const noRedis = !e.REDIS_URL && !e.REDIS_HOST && e.REDIS_SENTINELS.length === 0 && e.REDIS_CLUSTER_NODES.length === 0;
+    if (noRedis && e.NODE_ENV === 'production' && !e.ALLOW_MEMORY_ONLY_IN_PRODUCTION) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_URL'],
+        message:
+          'a Redis in production (REDIS_URL, REDIS_HOST, REDIS_SENTINELS or REDIS_CLUSTER_NODES): without one each replica keeps its own tokens; for a single replica on the memory store set ALLOW_MEMORY_ONLY_IN_PRODUCTION=true',
+      });
+    }
     if (e.CACHE_SNAPSHOT_PATH !== undefined && e.CACHE_SNAPSHOT_KEY === undefined) {
       ctx.addIssue({ code: 'custom', path: ['CACHE_SNAPSHOT_KEY'], message: 'base64 of 32 bytes, required when CACHE_SNAPSHOT_PATH is set' });
     }
@@ -64,7 +75,6 @@ export const cacheSection = defineSection({
     redis: redisTarget(e),
     keyPrefix: e.CACHE_KEY_PREFIX,
     commandTimeoutMs: e.CACHE_COMMAND_TIMEOUT_MS,
-    requireRedisOnStartup: e.CACHE_REQUIRE_REDIS_ON_STARTUP,
     instanceId: instanceIdFor(env.HOSTNAME),
     l1: { enabled: e.CACHE_L1_ENABLED },
     snapshot:

@@ -14,6 +14,7 @@ import { resolveOrchestratorOptions, type OrchestratorModuleOptions, type Orches
 import { LIVE_ORDER_CLIENT, ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import { OrderBook } from './order-book.js';
 import { OrderExecutor } from './order-executor.js';
+import { OrderMetrics } from './order-metrics.js';
 import { PaperBroker } from './paper-broker.js';
 import { PremarketCheckService } from './premarket-check.service.js';
 import { ReadinessService } from './readiness.service.js';
@@ -58,6 +59,7 @@ const notConfiguredClient: LiveOrderClient = {
     LiveBroker,
     OrderBook,
     OrderExecutor,
+    OrderMetrics,
     SignalClaims,
     SignalFanout,
     ReadinessService,

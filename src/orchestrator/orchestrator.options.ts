@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { parseModuleOptions } from '../common/module-options.js';
 import { USER_ID_PATTERN } from '../common/user-id.js';
@@ -68,6 +69,8 @@ export const orchestratorOptionsSchema = z.object({
   orderTimeoutMs: z.number().int().min(100).max(120_000).default(8_000),
   /** Shown in "token missing" errors; `{userId}` is replaced. */
   tokenSubmitHint: z.string().max(200).default('PUT /sharekhan/users/{userId}/token'),
+  /** The app's Prometheus registry (for `orchestrator_orders_total`); without one, no metrics. */
+  metricsRegistry: z.custom<Registry>((v) => typeof v === 'object' && v !== null && typeof (v as Registry).metrics === 'function').optional(),
 });
 
 export type OrchestratorModuleOptions = z.input<typeof orchestratorOptionsSchema>;
@@ -89,6 +92,7 @@ export interface OrchestratorSettings {
   orderHistoryTtlMs: number;
   orderTimeoutMs: number;
   tokenSubmitPath: string;
+  metricsRegistry?: Registry;
 }
 
 export function resolveOrchestratorOptions(
@@ -123,5 +127,6 @@ export function resolveOrchestratorOptions(
     orderHistoryTtlMs: o.orderHistoryTtlMs,
     orderTimeoutMs: o.orderTimeoutMs,
     tokenSubmitPath: o.tokenSubmitHint,
+    metricsRegistry: o.metricsRegistry,
   };
 }

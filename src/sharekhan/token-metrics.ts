@@ -7,7 +7,8 @@ const COLLECT_TIMEOUT_MS = 1_000;
 const STATUSES = ['active', 'expired', 'invalid', 'revoked', 'missing', 'unknown'] as const;
 
 /**
- * `broker_tokens{status}` on every scrape, counted from the index (no scan), in the registry the
+ * `broker_tokens{status}` on every scrape, counted from the index (no scan) plus the configured
+ * accounts it lacks (counted missing), in the registry the
  * app passed as `metricsRegistry`; without one the module keeps no metrics.
  */
 @Injectable()
@@ -42,6 +43,11 @@ export class TokenMetrics implements OnModuleInit, OnModuleDestroy {
     if (this.gauge) this.settings.metricsRegistry?.removeSingleMetric('broker_tokens');
   }
 
+  /** The users expected to hold a token: the configured accounts without a static one. */
+  private expected(): string[] {
+    return this.settings.accounts.map((a) => a.userId).filter((id) => !this.settings.staticTokens.has(id));
+  }
+
   /** Null (stale gauge dropped) when the store cannot answer within a second: one slow module never breaks a scrape. */
   private async count(): Promise<Record<string, number> | null> {
     let timer: NodeJS.Timeout | undefined;
@@ -57,6 +63,9 @@ export class TokenMetrics implements OnModuleInit, OnModuleDestroy {
         const key = status.state === 'present' ? status.view.status : status.state === 'missing' ? 'missing' : 'unknown';
         counts[key] += 1;
       }
+      // Users who must trade but never had a token are not in the index: count them missing too.
+      const indexed = new Set(users.map((u) => u.userId));
+      counts.missing += this.expected().filter((id) => !indexed.has(id)).length;
       if (this.failing) this.logger.log('broker_tokens can be counted again');
       this.failing = false;
       return counts;
