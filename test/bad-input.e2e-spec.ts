@@ -386,7 +386,7 @@ describe('one error shape: { statusCode, error, message, details? } with a sente
   });
 
   it('throttled: 429 in the same shape', async () => {
-    const limited = await createTestApp({ ...appEnv(), API_RATE_LIMIT: '1', API_RATE_LIMIT_WINDOW_SECONDS: '60' });
+    const limited = await createTestApp({ ...appEnv(), API_RATE_LIMIT: '1' });
     onTestFinished(() => limited.close());
     await request(limited.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY);
     const res = await request(limited.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY);
