@@ -17,6 +17,7 @@ import type {
   SnapshotStatus,
   WriteResult,
 } from './cache.types.js';
+import { AppendLog, type AppendLogStatus, type LogLimits, type LogReadOptions, type LogReadResult } from './append-log.js';
 import { decodeRecord, encodeRecord, type StoredRecord } from './cache-codec.js';
 import { CoherenceBus } from './coherence-bus.js';
 import { HybridLogicalClock } from './hlc.js';
@@ -54,6 +55,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly memory: MemoryStore;
   private readonly journal: RecoveryJournal;
   private readonly gateway: RedisGateway | null;
+  private readonly logs: AppendLog;
   private readonly modeSubject: BehaviorSubject<CacheMode>;
   private readonly quarantine = new ReplayQuarantine(this.logger);
   private readonly releases = new ClaimReleases();
@@ -120,6 +122,18 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     this.memory = new MemoryStore(this.options.memory, this.clock, (k) => this.journal.has(k));
     this.gateway = this.options.redis ? new RedisGateway(this.options) : null;
     this.modeSubject = new BehaviorSubject<CacheMode>(this.gateway ? 'fallback' : 'memory');
+    this.logs = new AppendLog({
+      gateway: this.gateway,
+      hlc: this.hlc,
+      journal: this.journal,
+      clock: this.clock,
+      fullKey: (k) => this.fullKey(k),
+      keyPrefix: this.options.keyPrefix,
+      redisUsable: () => this.gateway!.available && this.mode !== 'fallback',
+      reseeding: () => this.reseeding,
+      pending: () => this.scheduleDrain(),
+      changed: () => this.markDirty(),
+    });
     this.markerKey = this.options.keyPrefix;
     this.channel = `${this.options.keyPrefix}cache:l1`;
     this.bus =
@@ -328,6 +342,23 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const entry = this.mirror(k, held);
     const v = entry && entry.version === held.version ? valueOf(entry) : deepFreeze(JSON.parse(held.json));
     return { state: 'exists', value: v as T, authoritative: true };
+  }
+
+  /**
+   * Appends `value` to an append-only log (audit trails, histories, indexes): appends from every
+   * instance merge, none overwrites another, ordered by version. See append-log.ts.
+   */
+  appendLog(key: string, value: unknown, limits: LogLimits): Promise<WriteResult> {
+    return this.logs.append(key, value, limits);
+  }
+
+  /** A slice of a log, newest or oldest first; `unavailable` when neither Redis nor memory can answer. */
+  readLog<T>(key: string, options?: LogReadOptions): Promise<LogReadResult<T>> {
+    return this.logs.read<T>(key, options);
+  }
+
+  getLogStatus(): AppendLogStatus {
+    return this.logs.status();
   }
 
   /** Shared fixed-window counter (rate limits); null while Redis is not usable. See atomic-counter.ts. */
@@ -571,9 +602,11 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       this.setMode('recovering', `replaying ${this.journal.size} journaled writes${candidates.length > 0 ? `, re-seeding ${candidates.length} keys` : ''}`);
     }
     await this.replayJournal();
+    await this.logs.replay();
     await this.drainReleases();
     if (emptied) {
       await this.reseed(candidates, windowed);
+      await this.logs.reseed();
       this.reseeding = false;
     }
     if (link !== this.linkUps) throw new Error('Redis connection changed during recovery');
@@ -862,6 +895,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       this.memory.set(k, entryOf(rec));
       this.snapshotStatus.loadedJournal++;
     }
+    this.snapshotStatus.loadedJournal += this.logs.load(loaded.data.logs ?? []);
     this.knownEpoch = loaded.data.epoch;
     this.logger.log(
       `Loaded cache snapshot from ${file.path}: ${this.snapshotStatus.loadedEntries} entries, ${this.snapshotStatus.loadedJournal} writes to replay`,
@@ -891,7 +925,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       const journal = this.journal.snapshot();
       const at = this.clock();
       try {
-        this.snapshotStatus.lastSaveBytes = await file.save(this.knownEpoch, memory, journal, at);
+        this.snapshotStatus.lastSaveBytes = await file.save(this.knownEpoch, memory, journal, at, this.logs.snapshotRows());
         this.snapshotStatus.saves++;
         this.snapshotStatus.lastSavedAt = new Date(at).toISOString();
         this.snapshotStatus.lastSaveError = null;
