@@ -55,7 +55,6 @@ beforeAll(async () => {
     API_KEYS: `ops:admin:${ADMIN_KEY},ua:USER_A:${USER_A_KEY}`,
     TRADING_USERS: 'USER_A:live:C100:LOGIN100,USER_B:paper::',
     SHAREKHAN_API_BASE_URL: fake.baseUrl,
-    SHAREKHAN_LOGIN_URL: fake.loginUrl,
     SHAREKHAN_API_KEY: SK_API_KEY,
     SHAREKHAN_SECRET_KEY: SECRET,
     SHAREKHAN_VERSION_ID: '1005',

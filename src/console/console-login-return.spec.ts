@@ -1,4 +1,4 @@
-import type { TokenView } from '../sharekhan/token-store.service.js';
+import type { TokenView } from '../sharekhan/index.js';
 import { cacheModeNotice } from './cache-mode-notice.js';
 import { ConsoleLoginReturn } from './console-login-return.js';
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { LoginBrowserReturn, LoginOutcome } from '../sharekhan/login-browser-return.js';
+import type { LoginBrowserReturn, LoginOutcome } from '../sharekhan/index.js';
 
 export const CONSOLE_PATH = '/console';
 

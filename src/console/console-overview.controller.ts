@@ -2,9 +2,7 @@ import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiOkBody } from '../common/openapi.js';
 import { ApiKeyAuth, Caller, type ApiCaller } from '../auth/index.js';
-import { ShareKhanTokenStore, type TokenStatus } from '../sharekhan/token-store.service.js';
-import { TokenClock } from '../sharekhan/token-clock.js';
-import { tokenExpiry } from '../sharekhan/token-expiry.js';
+import { SHAREKHAN_SETTINGS, ShareKhanTokenStore, TokenClock, type ShareKhanSettings, type TokenStatus } from '../sharekhan/index.js';
 import { cacheModeNotice } from './cache-mode-notice.js';
 import { CONSOLE_OVERVIEW } from './console-overview.openapi.js';
 import { CONSOLE_OPTIONS, type ConsoleModuleOptions } from './console.options.js';
@@ -24,6 +22,7 @@ export class ConsoleOverviewController {
     private readonly store: ShareKhanTokenStore,
     private readonly clock: TokenClock,
     @Inject(CONSOLE_OPTIONS) private readonly options: ConsoleModuleOptions,
+    @Inject(SHAREKHAN_SETTINGS) private readonly sharekhan: Pick<ShareKhanSettings, 'cutoffMinutesIst'>,
   ) {}
 
   @Get('overview')
@@ -35,13 +34,13 @@ export class ConsoleOverviewController {
     const own = caller.scope.kind === 'user' ? caller.scope.userId : null;
     const users = this.options.users.filter((u) => caller.admin || u.userId === own);
     const now = this.clock.now();
-    const { cutoffMinutesIst } = this.options;
+    const { cutoffMinutesIst } = this.sharekhan;
     return {
       caller: { name: caller.name, admin: caller.admin, userId: own },
       cache: cacheModeNotice(this.store.cacheMode),
       cutoff: {
         ist: `${pad(Math.floor(cutoffMinutesIst / 60))}:${pad(cutoffMinutesIst % 60)}`,
-        nextAt: new Date(tokenExpiry(now, cutoffMinutesIst, Number.POSITIVE_INFINITY)).toISOString(),
+        nextAt: new Date(nextCutoff(now, cutoffMinutesIst)).toISOString(),
       },
       users: await Promise.all(
         users.map(async ({ userId, mode }) => {
@@ -54,6 +53,16 @@ export class ConsoleOverviewController {
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
+
+/** India keeps UTC+05:30 all year, so the next cut-off is plain arithmetic. */
+const IST_OFFSET_MS = 330 * 60_000;
+const DAY_MS = 86_400_000;
+function nextCutoff(now: number, cutoffMinutesIst: number): number {
+  const ist = now + IST_OFFSET_MS;
+  let cutoff = Math.floor(ist / DAY_MS) * DAY_MS + cutoffMinutesIst * 60_000;
+  if (cutoff <= ist) cutoff += DAY_MS;
+  return cutoff - IST_OFFSET_MS;
+}
 
 function storedState(status: TokenStatus): StoredTokenState {
   if (status.state === 'missing') return 'missing';

@@ -1,8 +1,17 @@
 import type { SchemaObject } from '@nestjs/swagger';
 import { CACHE_MODE, bool, list, nullable, obj, oneOf, str, time } from '../common/openapi-schema.js';
-import { AUDIT_TRAIL } from '../sharekhan/sharekhan-token.openapi.js';
 
-const AUDIT_EVENT = (AUDIT_TRAIL.properties!.events as SchemaObject).items as SchemaObject;
+/** One audit event, as GET /sharekhan/users/{userId}/audit lists them. */
+const AUDIT_EVENT: SchemaObject = obj({
+  at: time(),
+  userId: str(),
+  action: str(undefined, { example: 'submitted' }),
+  who: str('API key name, login-callback, ...'),
+  source: str(),
+  clientAddress: nullable(str()),
+  fingerprint: nullable(str()),
+  detail: nullable(str()),
+});
 
 /** The console's overview answer (OpenAPI only). */
 export const CONSOLE_OVERVIEW: SchemaObject = obj({

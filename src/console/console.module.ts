@@ -1,6 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { LOGIN_BROWSER_RETURN } from '../sharekhan/login-browser-return.js';
-import { ShareKhanAuthModule } from '../sharekhan/sharekhan.module.js';
+import { LOGIN_BROWSER_RETURN } from '../sharekhan/index.js';
 import { ConsoleAssetsController } from './console-assets.controller.js';
 import { ConsoleLoginReturn } from './console-login-return.js';
 import { ConsoleOverviewController } from './console-overview.controller.js';
@@ -18,8 +17,8 @@ export class ConsoleModule {
     return {
       module: ConsoleModule,
       // Global so ShareKhanAuthModule's callback finds the browser return without importing us.
+      // The token store comes from ShareKhanAuthModule, which is global by default.
       global: true,
-      imports: [ShareKhanAuthModule],
       controllers: [ConsoleAssetsController, ConsoleOverviewController],
       providers: [
         { provide: CONSOLE_OPTIONS, useValue: options },

@@ -10,6 +10,4 @@ export interface ConsoleModuleOptions {
   enabled: boolean;
   /** The trading users, one row each (an admin key sees all, a user key its own). */
   users: readonly ConsoleUser[];
-  /** The daily token cut-off, minutes after midnight IST, for the page's header line. */
-  cutoffMinutesIst: number;
 }
