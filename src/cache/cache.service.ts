@@ -212,8 +212,19 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     this.observer = observer;
   }
 
-  async get<T>(key: string): Promise<T | undefined> {
-    return (await this.read<T>(key)).value;
+  get<T>(key: string): Promise<T | undefined> {
+    const k = this.keyOrReject(key);
+    if (typeof k !== 'string') return k;
+    // Memory mode and L1 hits answer without building a ReadResult (the same rules as readKey).
+    if (this.observer === null && (this.gateway === null || this.l1Serving())) {
+      const e = this.memory.get(k);
+      if (this.gateway === null) return Promise.resolve(e?.parsed() as T | undefined);
+      if (e !== undefined && e.l1 === this.l1Generation && !this.journal.has(k)) {
+        this.l1Hits++;
+        return Promise.resolve(e.parsed() as T | undefined);
+      }
+    }
+    return this.readFull<T>(k).then(valueOfResult);
   }
 
   async exists(key: string): Promise<boolean> {
@@ -937,8 +948,11 @@ function serialise(value: unknown): string {
 
 /** Parses lazily and once per version: most mirrored entries are never read from memory. */
 function valueOf(e: MemoryEntry): unknown {
-  if (e.value === undefined && e.json !== '') e.value = deepFreeze(JSON.parse(e.json));
-  return e.value;
+  return e.parsed();
+}
+
+function valueOfResult<T>(r: ReadResult<T>): T | undefined {
+  return r.value;
 }
 
 function resultOf<T>(e: MemoryEntry, source: 'memory'): ReadResult<T> {
