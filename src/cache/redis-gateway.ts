@@ -22,7 +22,7 @@ export function isTimeout(err: unknown): boolean {
   return err instanceof Error && /timed out|timeout/i.test(err.message);
 }
 
-type CasClient = RedisClient & {
+export type CasClient = RedisClient & {
   /** See CAS_SET_LUA; `channel` ('' for none) receives the L1 invalidation of a successful write. */
   casSet(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
   /** See ADD_LUA: 1 when written, else the record that holds the key. */

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { RedisGateway } from '../redis-gateway.js';
+import type { CacheGateway } from '../cache-gateway.js';
 
 /** Keys per SCAN step: Redis does a bounded amount of work per call, so other clients never wait long. */
 export const SCAN_COUNT = 200;
@@ -8,7 +8,7 @@ export const SCAN_COUNT = 200;
  * SCANs every node (every master on Cluster) for string keys starting with `prefix`, one bounded
  * step per command through the gateway (deadline, breaker); never KEYS. `onBatch` runs between steps.
  */
-export async function scanKeys(gateway: RedisGateway, prefix: string, onBatch: (keys: string[]) => Promise<void>): Promise<void> {
+export async function scanKeys(gateway: CacheGateway, prefix: string, onBatch: (keys: string[]) => Promise<void>): Promise<void> {
   const client = gateway.client as Redis | Cluster;
   const nodes: Redis[] = 'nodes' in client && typeof (client as Cluster).nodes === 'function' && (client as Cluster).isCluster ? (client as Cluster).nodes('master') : [client as Redis];
   const pattern = `${escapeGlob(prefix)}*`;

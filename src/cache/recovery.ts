@@ -1,0 +1,272 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '@nestjs/common';
+import { BehaviorSubject, Subject } from 'rxjs';
+import type { StoredRecord } from './cache-codec.js';
+import type { CacheGateway } from './cache-gateway.js';
+import type { CacheMode, ModeTransition } from './cache.types.js';
+import type { HybridLogicalClock } from './hlc.js';
+import type { LocalStack } from './local-stack.js';
+import type { MemoryEntry } from './memory-store.js';
+import type { NearCache } from './near-cache.js';
+import type { RedisRecords } from './redis-records.js';
+
+const REPLAY_BATCH = 64;
+const RESYNC_RETRY_MIN_MS = 50;
+const RESYNC_RETRY_MAX_MS = 2_000;
+/** A write that timed out in `redis` mode is replayed this soon (the breaker may open first). */
+const DRAIN_DELAY_MS = 100;
+
+/**
+ * The mode machine. Coming back from an outage (resync): check the deployment's marker key to learn
+ * whether Redis lost its data, replay the journal with compare-and-set, re-seed an emptied Redis
+ * from memory, flush L1, then `redis`. Until each step is done, the keys it concerns are read from
+ * memory (see `redisUsableFor`). At most one pass runs at a time; docs/cache.md, "Recovery".
+ */
+export class RecoveryMachine {
+  readonly modeSubject: BehaviorSubject<CacheMode>;
+  readonly transitions$ = new Subject<ModeTransition>();
+  lastTransitionAt = new Date();
+  transitions = 0;
+  replayed = 0;
+  replayRejected = 0;
+  emptyRedisDetections = 0;
+  reseeded = 0;
+  reseedRejected = 0;
+  /** True while memory copies are written back to an emptied Redis: keys memory holds are read from memory. */
+  reseeding = false;
+  private resyncing: Promise<void> | null = null;
+  private resyncRequested = false;
+  private drainTimer: NodeJS.Timeout | null = null;
+  /** Counts Redis becoming usable; a recovery pass is only valid for the link it started on. */
+  private linkUps = 0;
+  private closing = false;
+  /** The marker key: exactly the prefix, which no cache key can be (keys are never empty). */
+  private readonly markerKey: string;
+
+  constructor(
+    private readonly gateway: CacheGateway,
+    private readonly records: RedisRecords,
+    private readonly local: LocalStack,
+    private readonly near: NearCache,
+    private readonly hlc: HybridLogicalClock,
+    private readonly clock: () => number,
+    private readonly logger: Logger,
+    private readonly ids: { keyPrefix: string; instanceId: string },
+  ) {
+    this.modeSubject = new BehaviorSubject<CacheMode>('fallback');
+    this.markerKey = ids.keyPrefix;
+  }
+
+  get mode(): CacheMode {
+    return this.modeSubject.value;
+  }
+
+  /** Stops scheduling work and waits for a running pass. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.resyncing) await this.resyncing.catch(() => undefined);
+  }
+
+  complete(): void {
+    this.modeSubject.complete();
+    this.transitions$.complete();
+  }
+
+  /** Which keys must not be read from Redis right now, because memory knows better. */
+  redisUsableFor(k: string): boolean {
+    if (!this.gateway.available) return false;
+    if (this.mode === 'fallback') return false;
+    // A write Redis has not confirmed (journaled) is newer in memory than in Redis.
+    if (this.local.journal.has(k)) return false;
+    // An emptied Redis does not hold the key until re-seeding has written it back.
+    return !(this.reseeding && this.local.memory.has(k));
+  }
+
+  /** Writes go to Redis (not only memory + journal) in this mode. */
+  get writesToRedis(): boolean {
+    return this.gateway.available && this.mode !== 'fallback';
+  }
+
+  onAvailability(up: boolean): void {
+    if (up) this.linkUps++;
+    if (!up) {
+      this.setMode('fallback', this.gateway.lastError ?? 'Redis unavailable');
+      return;
+    }
+    this.kickResync();
+  }
+
+  /** A write that timed out in `redis` mode is replayed without waiting for the next outage. */
+  scheduleDrain(): void {
+    if (this.drainTimer || this.closing) return;
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = null;
+      if (this.gateway.available && this.local.journal.size > 0) this.kickResync();
+    }, DRAIN_DELAY_MS);
+    this.drainTimer.unref();
+  }
+
+  setMode(next: CacheMode, reason: string): void {
+    const from = this.modeSubject.value;
+    if (from === next || this.closing) return;
+    this.lastTransitionAt = new Date(this.clock());
+    this.transitions++;
+    const line = `Cache mode ${from} -> ${next}: ${reason}`;
+    if (next === 'fallback') this.logger.warn(line);
+    else this.logger.log(line);
+    this.modeSubject.next(next);
+    this.transitions$.next({ from, to: next, at: this.lastTransitionAt, reason });
+  }
+
+  /** Runs (or re-runs after the current pass) the resync loop; at most one runs at a time. */
+  private kickResync(): void {
+    this.resyncRequested = true;
+    if (this.resyncing || this.closing) return;
+    this.resyncing = this.resyncLoop().finally(() => {
+      this.resyncing = null;
+      if (this.resyncRequested && !this.closing && this.gateway.available) this.kickResync();
+    });
+  }
+
+  private async resyncLoop(): Promise<void> {
+    let delay = RESYNC_RETRY_MIN_MS;
+    while (this.resyncRequested && !this.closing) {
+      this.resyncRequested = false;
+      // Down again: the next `ready` starts over; fallback mode came with the availability event.
+      if (!this.gateway.available) return;
+      try {
+        await this.resyncOnce();
+        delay = RESYNC_RETRY_MIN_MS;
+      } catch (err) {
+        this.reseeding = false;
+        if (!this.gateway.available) {
+          this.setMode('fallback', `recovery interrupted: ${(err as Error).message}`);
+          return;
+        }
+        // Redis answers but a command failed (a timeout below the breaker threshold, an error):
+        // try again shortly, with a growing pause so a persistent error does not spin.
+        this.resyncRequested = true;
+        await sleep(delay);
+        delay = Math.min(delay * 2, RESYNC_RETRY_MAX_MS);
+      }
+    }
+  }
+
+  private async resyncOnce(): Promise<void> {
+    const returning = this.mode !== 'redis';
+    // Which connection this pass talks to: if Redis restarts mid-pass, the new one is unchecked.
+    const link = this.linkUps;
+    // Still in fallback while asking: reads come from memory, writes are journaled.
+    const epoch = await this.records.raw(this.markerKey);
+    const emptied = epoch === null || (this.local.epoch !== null && epoch !== this.local.epoch);
+    let candidates: [string, MemoryEntry][] = [];
+    if (emptied) {
+      // From here until re-seeding is done, keys known in memory are not read from Redis.
+      this.reseeding = true;
+      candidates = [...this.local.memory.entries()].filter(([k]) => !this.local.journal.has(k));
+      if (candidates.length > 0) {
+        this.emptyRedisDetections++;
+        this.logger.warn(
+          `Redis came back without this deployment's data (marker ${epoch === null ? 'missing' : 'changed'}): re-seeding ${candidates.length} keys from memory`,
+        );
+      }
+    }
+    const work = this.local.journal.size > 0 || candidates.length > 0;
+    if (returning && work) {
+      this.setMode('recovering', `replaying ${this.local.journal.size} journaled writes${candidates.length > 0 ? `, re-seeding ${candidates.length} keys` : ''}`);
+    }
+    await this.replayJournal();
+    if (emptied) {
+      await this.reseed(candidates);
+      this.reseeding = false;
+    }
+    if (link !== this.linkUps) throw new Error('Redis connection changed during recovery');
+    const current = epoch ?? (await this.claimEpoch());
+    if (link !== this.linkUps) throw new Error('Redis connection changed during recovery');
+    this.local.epoch = current;
+    if (this.local.journal.size > 0) {
+      // Writes that failed or were journaled during this pass: another pass, same mode.
+      this.resyncRequested = true;
+      return;
+    }
+    if (returning && this.gateway.available) {
+      // Invalidations published while we were away were never received.
+      this.near.flush();
+      this.setMode('redis', work ? 'journal replayed' : 'Redis available');
+      this.local.resetJournalWarning();
+    }
+  }
+
+  /** Sets this deployment's marker unless another instance just did; returns the one in force. */
+  private async claimEpoch(): Promise<string> {
+    const mine = `${this.clock()}-${this.ids.instanceId}-${randomBytes(4).toString('hex')}`;
+    const set = await this.gateway.run((c) => c.set(this.markerKey, mine, 'NX'));
+    if (set === 'OK') return mine;
+    return (await this.records.raw(this.markerKey)) ?? mine;
+  }
+
+  /** Compare-and-set every journaled record, then take what Redis now holds into memory. */
+  private async replayJournal(): Promise<void> {
+    this.local.journal.dropExpired();
+    const pending = this.local.journal.snapshot();
+    for (let i = 0; i < pending.length; i += REPLAY_BATCH) {
+      if (!this.gateway.available) throw new Error('Redis went away during replay');
+      await Promise.all(
+        pending.slice(i, i + REPLAY_BATCH).map(async ([k, rec]) => {
+          if (rec.expiresAt !== null && rec.expiresAt <= this.clock()) {
+            this.local.journalSettle(k, rec.version);
+            return;
+          }
+          const result = await this.records.cas(k, rec);
+          this.local.journalSettle(k, rec.version);
+          if (result === 1) {
+            // Redis now holds exactly the copy memory has: nothing to reconcile.
+            this.replayed++;
+            return;
+          }
+          this.replayRejected++;
+          this.hlc.observe(String(result));
+          await this.reconcile(k);
+        }),
+      );
+    }
+  }
+
+  /**
+   * Redis lost the data: write back every copy memory still holds (values and tombstones), with
+   * the same compare-and-set, so the newest copy anywhere in the fleet wins and nothing older does.
+   */
+  private async reseed(entries: [string, MemoryEntry][]): Promise<void> {
+    for (let i = 0; i < entries.length; i += REPLAY_BATCH) {
+      if (!this.gateway.available) throw new Error('Redis went away during re-seed');
+      await Promise.all(
+        entries.slice(i, i + REPLAY_BATCH).map(async ([k, e]) => {
+          if (e.expiresAt !== null && e.expiresAt <= this.clock()) return;
+          // A newer local write made since detection already went to Redis (or the journal).
+          const current = this.local.memory.peek(k);
+          if (current && current.version > e.version) return;
+          const rec: StoredRecord = { version: e.version, expiresAt: e.expiresAt, tombstone: e.tombstone, json: e.json };
+          const result = await this.records.cas(k, rec);
+          if (result === 1) {
+            this.reseeded++;
+            return;
+          }
+          this.reseedRejected++;
+          this.hlc.observe(String(result));
+          await this.reconcile(k);
+        }),
+      );
+    }
+  }
+
+  /** After a lost CAS, memory holds exactly what Redis holds for the key (unless a newer local write is pending). */
+  private async reconcile(k: string): Promise<void> {
+    if (this.local.journal.has(k)) return;
+    const rec = await this.records.fetch(k);
+    if (!rec) this.local.forget(k);
+    else this.local.mirror(k, rec);
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
