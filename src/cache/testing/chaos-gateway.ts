@@ -27,7 +27,7 @@ export class ChaosGateway implements CacheGateway {
   readonly client: CasClient;
 
   constructor() {
-    const self = this;
+    const self = { data: this.data, exec: <T>(c: string, k: string, f: () => T) => this.exec(c, k, f) };
     const client = {
       async get(key: string) {
         return self.exec('get', key, () => self.data.get(key) ?? null);
