@@ -102,7 +102,7 @@ export class CacheStack {
       return { version: attempt.version, store: 'memory', journaled: true };
     }
     this.local.journalSettleUpTo(k, attempt.version);
-    this.near.confirm(this.local.memory.peek(k), attempt.version, generation);
+    if (this.near.enabled) this.near.confirm(this.local.memory.peek(k), attempt.version, generation);
     return { version: attempt.version, store: 'redis', journaled: false };
   }
 

@@ -65,9 +65,12 @@ export class MemoryStore {
   set(key: string, entry: MemoryEntry): boolean {
     const existing = this.map.get(key);
     if (existing && existing.version > entry.version) return false;
-    if (existing) this.remove(key, existing);
-    key = flat(key);
     entry.bytes = entryBytes(key, entry.json);
+    if (existing) {
+      // Replaced in its slot (the map keeps its flat key); a write counts as a use.
+      this.totalBytes -= existing.bytes;
+      entry.touch();
+    } else key = flat(key);
     this.map.set(key, entry);
     this.totalBytes += entry.bytes;
     this.evict();
