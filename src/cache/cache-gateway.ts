@@ -14,6 +14,8 @@ export interface CacheGateway {
   readonly breakerState: BreakerState;
   readonly reconnectAttempts: number;
   readonly lastError: string | null;
+  /** The cause an operator needs: the closed connection's, or the last command error (a timeout). */
+  readonly unavailableReason: string | null;
   start(): void;
   waitUntilAvailable(timeoutMs: number): Promise<void>;
   /** One bounded command through the breaker; throws when Redis cannot be used or the command fails. */

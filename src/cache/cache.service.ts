@@ -45,6 +45,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
   private readonly core: CacheCore & { now(): number };
   private readonly getOrSetter: GetOrSet;
   private availabilitySub: Subscription | null = null;
+  private startupWarnTimer: NodeJS.Timeout | null = null;
   private observer: CacheObserver | null = null;
   private closing = false;
 
@@ -90,6 +91,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     this.availabilitySub = this.gateway.available$.subscribe((up) => this.recovery!.onAvailability(up));
     this.gateway.start();
     this.near.start();
+    this.warnIfNotConnectedSoon();
     if (this.options.requireRedisOnStartup) {
       try {
         await this.gateway.waitUntilAvailable(this.options.connectTimeoutMs);
@@ -99,9 +101,23 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     }
   }
 
+  /** Start-up is quiet while Redis connects; one line once the connect timeout has passed without it. */
+  private warnIfNotConnectedSoon(): void {
+    this.startupWarnTimer = setTimeout(() => {
+      this.startupWarnTimer = null;
+      if (this.recovery!.everConnected || this.closing) return;
+      this.recovery!.logLine(
+        'warn',
+        `Redis not reachable at start-up (${this.gateway?.lastError ?? `no connection within ${this.options.connectTimeoutMs} ms`}): serving from memory (mode fallback) until it connects`,
+      );
+    }, this.options.connectTimeoutMs);
+    this.startupWarnTimer.unref();
+  }
+
   async onApplicationShutdown(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    if (this.startupWarnTimer) clearTimeout(this.startupWarnTimer);
     this.availabilitySub?.unsubscribe();
     await this.recovery?.close();
     await this.near.close();

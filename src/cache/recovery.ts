@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@nestjs/common';
 import { BehaviorSubject, Subject } from 'rxjs';
@@ -40,6 +41,13 @@ export class RecoveryMachine {
   /** Counts Redis becoming usable; a recovery pass is only valid for the link it started on. */
   private linkUps = 0;
   private closing = false;
+  /** False until the first connection to Redis: that one is a start, not a recovery. */
+  everConnected = false;
+  /**
+   * Mode lines are bound to the context the machine was built in: a change noticed inside a
+   * request (a timeout that opens the breaker) must not carry that request's id.
+   */
+  private readonly logOutsideRequest: (level: 'log' | 'warn', line: string) => void;
   /** The marker key: exactly the prefix, which no cache key can be (keys are never empty). */
   private readonly markerKey: string;
 
@@ -55,6 +63,12 @@ export class RecoveryMachine {
   ) {
     this.modeSubject = new BehaviorSubject<CacheMode>('fallback');
     this.markerKey = ids.keyPrefix;
+    this.logOutsideRequest = AsyncResource.bind((level: 'log' | 'warn', line: string) => this.logger[level](line));
+  }
+
+  /** One line outside any request's context (start-up warnings). */
+  logLine(level: 'log' | 'warn', line: string): void {
+    this.logOutsideRequest(level, line);
   }
 
   get mode(): CacheMode {
@@ -91,7 +105,7 @@ export class RecoveryMachine {
   onAvailability(up: boolean): void {
     if (up) this.linkUps++;
     if (!up) {
-      this.setMode('fallback', this.gateway.lastError ?? 'Redis unavailable');
+      this.setMode('fallback', this.gateway.unavailableReason ?? 'Redis unavailable');
       return;
     }
     this.kickResync();
@@ -112,9 +126,10 @@ export class RecoveryMachine {
     if (from === next || this.closing) return;
     this.lastTransitionAt = new Date(this.clock());
     this.transitions++;
-    const line = `Cache mode ${from} -> ${next}: ${reason}`;
-    if (next === 'fallback') this.logger.warn(line);
-    else this.logger.log(line);
+    const first = next === 'redis' && !this.everConnected;
+    if (next === 'redis') this.everConnected = true;
+    const line = first ? `Cache connected to Redis (mode redis)${reason === 'Redis available' ? '' : `: ${reason}`}` : `Cache mode ${from} -> ${next}: ${reason}`;
+    this.logOutsideRequest(next === 'fallback' ? 'warn' : 'log', line);
     this.modeSubject.next(next);
     this.transitions$.next({ from, to: next, at: this.lastTransitionAt, reason });
   }

@@ -76,6 +76,9 @@ export class ChaosGateway implements CacheGateway {
   get available(): boolean {
     return this.availability.value;
   }
+  get unavailableReason(): string | null {
+    return this.lastError;
+  }
   get isConnected(): boolean {
     return this.available;
   }
