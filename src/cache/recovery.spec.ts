@@ -126,3 +126,24 @@ describe('RecoveryMachine on a chaos gateway', () => {
     expect(seen).toEqual(['fallback', 'recovering', 'redis']);
   });
 });
+
+describe('RecoveryMachine extensions', () => {
+  it('replay and re-seed hooks run inside the pass, before redis mode', async () => {
+    Logger.overrideLogger(false);
+    const gateway = new ChaosGateway();
+    const cache = new CacheService({ redis: null, keyPrefix: 'u:', instanceId: 'unit', commandTimeoutMs: 100 }, gateway);
+    const calls: string[] = [];
+    const recovery = (cache as unknown as { recovery: { extensions: { replay(): Promise<void>; reseed(): Promise<void> }[] } }).recovery;
+    recovery.extensions.push({
+      replay: async () => void calls.push(`replay in ${cache.mode}`),
+      reseed: async () => void calls.push(`reseed in ${cache.mode}`),
+    });
+    await cache.onModuleInit();
+    onTestFinished(() => cache.onApplicationShutdown());
+    await cache.set('a', 1);
+    gateway.up();
+    await mode(cache, 'redis');
+    // A fresh Redis has no marker: the first pass both replays and re-seeds.
+    expect(calls).toEqual(['replay in recovering', 'reseed in recovering']);
+  });
+});

@@ -17,6 +17,14 @@ const RESYNC_RETRY_MAX_MS = 2_000;
 /** A write that timed out in `redis` mode is replayed this soon (the breaker may open first). */
 const DRAIN_DELAY_MS = 100;
 
+/** Another kind of record with its own journal (e.g. append logs): replayed and re-seeded in each pass. */
+export interface RecoveryExtension {
+  /** After the key journal is replayed; throws like a failed replay (the pass is retried). */
+  replay(): Promise<void>;
+  /** After the keys are re-seeded into an emptied Redis. */
+  reseed(): Promise<void>;
+}
+
 /**
  * The mode machine. Coming back from an outage (resync): check the deployment's marker key to learn
  * whether Redis lost its data, replay the journal with compare-and-set, re-seed an emptied Redis
@@ -41,6 +49,8 @@ export class RecoveryMachine {
   /** Counts Redis becoming usable; a recovery pass is only valid for the link it started on. */
   private linkUps = 0;
   private closing = false;
+  /** Replayed and re-seeded after the keys, in order, within the same pass. */
+  readonly extensions: RecoveryExtension[] = [];
   /** False until the first connection to Redis: that one is a start, not a recovery. */
   everConnected = false;
   /**
@@ -192,8 +202,10 @@ export class RecoveryMachine {
       this.setMode('recovering', `replaying ${this.local.journal.size} journaled writes${candidates.length > 0 ? `, re-seeding ${candidates.length} keys` : ''}`);
     }
     await this.replayJournal();
+    for (const x of this.extensions) await x.replay();
     if (emptied) {
       await this.reseed(candidates);
+      for (const x of this.extensions) await x.reseed();
       this.reseeding = false;
     }
     if (link !== this.linkUps) throw new Error('Redis connection changed during recovery');
