@@ -57,8 +57,11 @@ export class LocalStack {
   mirror(k: string, rec: StoredRecord): MemoryEntry | undefined {
     const existing = this.memory.peek(k);
     if (existing?.version === rec.version) return existing;
-    if (this.memory.set(k, entryOf(rec))) this.markDirty();
-    return this.memory.peek(k);
+    const entry = entryOf(rec);
+    if (!this.memory.set(k, entry)) return existing;
+    this.markDirty();
+    // The store may have evicted it at once (over its limits): then memory holds nothing.
+    return this.memory.peek(k) === entry ? entry : undefined;
   }
 
   forget(k: string): void {
