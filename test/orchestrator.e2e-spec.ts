@@ -4,6 +4,7 @@ import { onTestFinished, vi } from 'vitest';
 import { CacheService } from '../src/cache/cache.service.js';
 import { PremarketCheckService } from '../src/orchestrator/premarket-check.service.js';
 import { TokenClock } from '../src/sharekhan/token-clock.js';
+import type { AppConfig } from '../src/config/load-config.js';
 import { ShareKhanTokenStore } from '../src/sharekhan/token-store.service.js';
 import { createTestApp as createApp, type TestApp } from './helpers/app.js';
 import { captureLogs } from './helpers/logs.js';
@@ -53,14 +54,21 @@ function baseEnv(redis: RedisProcess, fake: FakeShareKhan, prefix: string, extra
     API_KEYS: `ops:admin:${ADMIN_KEY},master:MASTER_USER_001:${MASTER_KEY}`,
     API_RATE_LIMIT: '100000',
     TRADING_USERS: USERS,
-    ORCHESTRATOR_ORDER_TIMEOUT_MS: '600',
     ...extra,
   };
 }
 
+/** Orders hang at most 600 ms here (a module option, no variable); `fanout` 1 serialises a signal. */
+const tuned =
+  (fanout?: number) =>
+  (c: AppConfig): void => {
+    c.orchestrator.orderTimeoutMs = 600;
+    if (fanout !== undefined) c.orchestrator.fanoutConcurrency = fanout;
+  };
+
 /** The app once its cache uses Redis: signals claim under the default `refuse`, which places nothing before that. */
-async function createTestApp(env: Record<string, string>): Promise<TestApp> {
-  const app = await createApp(env);
+async function createTestApp(env: Record<string, string>, tweak: (c: AppConfig) => void = tuned()): Promise<TestApp> {
+  const app = await createApp(env, tweak);
   const cache = app.get(CacheService);
   await waitUntil(Date.now() + 10_000, 'the cache to use Redis', async () => cache.mode === 'redis', 20);
   return app;
@@ -430,7 +438,7 @@ describe('OrchestratorModule with Redis killed in the middle of a fan-out (e2e)'
     const prefix = `orch-kill-${randomBytes(3).toString('hex')}:`;
     // Two instances on one Redis: A trades; B is "another pod" whose writes A never read.
     // `proceed`: users whose claims cannot be checked still trade (the default `refuse` would not).
-    a = await createTestApp(baseEnv(redis, fake, prefix, { ORCHESTRATOR_FANOUT_CONCURRENCY: '1', ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: 'proceed' }));
+    a = await createTestApp(baseEnv(redis, fake, prefix, { ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: 'proceed' }), tuned(1));
     b = await createTestApp(baseEnv(redis, fake, prefix, { ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: 'proceed' }));
   });
 
@@ -500,12 +508,14 @@ describe('OrchestratorModule: what an operator is told on the first day (e2e)', 
     fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
     const env: Record<string, string> = {
       ...baseEnv(redis, fake, `orch-day1-${randomBytes(3).toString('hex')}:`),
-      SHAREKHAN_TOKEN_MAX_LIFETIME_HOURS: '1',
       SHAREKHAN_TOKEN_CUTOFF_IST: istClock(12 * 3600_000),
     };
     delete env.SHAREKHAN_API_KEY;
     delete env.SHAREKHAN_SECRET_KEY;
-    t = await createTestApp(env);
+    t = await createTestApp(env, (c) => {
+      tuned()(c);
+      c.sharekhan.maxLifetimeMs = 3_600_000;
+    });
   });
 
   afterAll(async () => {
@@ -549,14 +559,15 @@ describe('OrchestratorModule: what an operator is told on the first day (e2e)', 
 });
 
 describe('OrchestratorModule: a retry on the same replica after Redis lost the claims (e2e)', () => {
-  let redis: RedisProcess;
+  // One Redis per app: a flush in one test must not open the other app's re-seed window.
+  const redises: Record<string, RedisProcess> = {};
   let fake: FakeShareKhan;
   const apps: Record<string, TestApp> = {};
 
   beforeAll(async () => {
-    redis = await startRedis();
     fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
     for (const policy of ['refuse', 'proceed']) {
+      const redis = (redises[policy] = await startRedis());
       apps[policy] = await createTestApp(
         // A generous command timeout: under `refuse` a claim that times out on a loaded machine places nothing.
         baseEnv(redis, fake, `orch-same-${policy}-${randomBytes(3).toString('hex')}:`, {
@@ -570,11 +581,12 @@ describe('OrchestratorModule: a retry on the same replica after Redis lost the c
   afterAll(async () => {
     for (const app of Object.values(apps)) await app.close();
     await fake?.close();
-    await redis?.stop();
+    for (const redis of Object.values(redises)) await redis.stop();
   });
 
   it.each(['refuse', 'proceed'])('policy %s: the retry gets the first result back and nothing is placed twice', async (policy) => {
     const t = apps[policy];
+    const redis = redises[policy];
     await submitToken(t, 'MASTER_USER_001', fake.issueAccessToken('C100'));
     const body = { signalId: `same-${policy}-${randomBytes(3).toString('hex')}`, users: ['MASTER_USER_001'], order: ORDER };
     const first = await signal(t, body).expect(200);

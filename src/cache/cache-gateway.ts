@@ -11,6 +11,8 @@ export interface CacheGateway {
   readonly available$: Observable<boolean>;
   readonly available: boolean;
   readonly isConnected: boolean;
+  /** Cluster: no multi-key scripts across slots, no batching. */
+  readonly isCluster: boolean;
   readonly breakerState: BreakerState;
   readonly reconnectAttempts: number;
   readonly lastError: string | null;

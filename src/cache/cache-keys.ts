@@ -43,16 +43,24 @@ export class CacheKeys {
       if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) {
         throw new CacheValidationError('ttlMs must be a positive number of milliseconds');
       }
-      return this.clock() + Math.ceil(ttl);
+      return storableExpiry(this.clock() + Math.ceil(ttl), 'ttlMs');
     }
     if ('expiresAt' in options) {
       const at = options.expiresAt instanceof Date ? options.expiresAt.getTime() : options.expiresAt;
       if (typeof at !== 'number' || !Number.isFinite(at)) throw new CacheValidationError('expiresAt must be a Date or epoch milliseconds');
       if (at <= this.clock()) throw new CacheValidationError('expiresAt is in the past');
-      return Math.ceil(at);
+      return storableExpiry(Math.ceil(at), 'expiresAt');
     }
     return null;
   }
+}
+
+/** The latest instant a Date can hold: an exact JS number, well inside what Redis' PXAT takes, so an accepted expiry is never rejected on replay. */
+const MAX_EXPIRES_AT = 8.64e15;
+
+function storableExpiry(at: number, field: string): number {
+  if (at > MAX_EXPIRES_AT) throw new CacheValidationError(`${field} is too large: the expiry must fall before ${new Date(MAX_EXPIRES_AT).toISOString()}`);
+  return at;
 }
 
 export function serialise(value: unknown): string {

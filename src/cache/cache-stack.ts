@@ -6,11 +6,13 @@ import { deepFreeze, type MemoryEntry } from './memory-store.js';
 import type { NearCache } from './near-cache.js';
 import type { RecoveryMachine } from './recovery.js';
 import type { RedisRecords } from './redis-records.js';
+import type { Claims } from './claims.js';
 
 /** Redis and the parts that answer for it when it cannot: present only when Redis is configured. */
 export interface RemoteParts {
   records: RedisRecords;
   recovery: RecoveryMachine;
+  claims: Claims;
 }
 
 /**
@@ -113,44 +115,17 @@ export class CacheStack {
     this.remote?.recovery.scheduleDrain();
   }
 
-  /** Atomic claim across instances; see CacheService.setIfAbsent. */
+  /** Atomic claim across instances; see CacheService.setIfAbsent and claims.ts. */
   async claim<T>(k: string, rec: StoredRecord): Promise<ClaimResult<T>> {
-    const known = this.local.memory.get(k);
     const remote = this.remote;
     if (!remote || !remote.recovery.redisUsableFor(k)) {
+      const known = this.local.memory.get(k);
       if (known && !known.tombstone) return { state: 'exists', value: known.parsed() as T, authoritative: !remote };
-      if (remote) return { state: 'unknown', authoritative: false };
+      if (remote) return { state: 'unknown', reason: 'unreachable', authoritative: false };
       this.local.mirror(k, rec);
       return { state: 'claimed', authoritative: true, version: rec.version };
     }
-    let reply: 1 | string;
-    let held: StoredRecord | null = null;
-    const deadline = performance.now() + this.commandTimeoutMs;
-    try {
-      reply = await remote.records.add(k, rec);
-      held = reply === 1 ? null : decodeRecord(String(reply));
-      if (held?.tombstone) {
-        // Deleted, but by an instance whose clock runs ahead of ours: the key is free, so the
-        // claim moves past the tombstone's version once (as a live write does) and asks again.
-        this.hlc.observe(held.version);
-        rec.version = this.hlc.next();
-        reply = await remote.records.add(k, rec, deadline);
-        held = reply === 1 ? null : decodeRecord(String(reply));
-      }
-    } catch {
-      return { state: 'unknown', authoritative: false };
-    }
-    if (reply === 1) {
-      this.local.mirror(k, rec);
-      return { state: 'claimed', authoritative: true, version: rec.version };
-    }
-    if (!held) return { state: 'exists', authoritative: true };
-    // Deleted again, newer still, while we asked: nothing was written, let the caller decide.
-    if (held.tombstone) return { state: 'unknown', authoritative: false };
-    this.hlc.observe(held.version);
-    const entry = this.local.mirror(k, held);
-    const v = entry && entry.version === held.version ? entry.parsed() : deepFreeze(JSON.parse(held.json));
-    return { state: 'exists', value: v as T, authoritative: true };
+    return remote.claims.claim<T>(k, rec);
   }
 
   /** Version-conditional write for `update`; on success memory and the journal follow. */

@@ -22,6 +22,11 @@ import { clear, type ClearResult } from './api/clear.js';
 import { coreAdapter } from './api/core-adapter.js';
 import { GetOrSet, type GetOrSetOptions } from './api/get-or-set.js';
 import { update, type UpdateOptions, type UpdateResult } from './api/update.js';
+import { AppendLog, type AppendLogStatus, type LogLimits, type LogReadOptions, type LogReadResult } from './append-log.js';
+import { incrementWindow, type CounterHit } from './atomic-counter.js';
+import { Claims } from './claims.js';
+import { ClockOffset } from './clock-offset.js';
+import { ReplayQuarantine } from './replay-quarantine.js';
 
 /**
  * The cache's public API, a facade on the stack: Redis when it is usable, the memory store when it
@@ -34,6 +39,9 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
   private readonly logger = new Logger('CacheService');
   private readonly options: ResolvedCacheOptions;
   private readonly clock: () => number;
+  private readonly clockOffset: ClockOffset;
+  private readonly logs: AppendLog;
+  private readonly claims: Claims | null;
   private readonly hlc: HybridLogicalClock;
   private readonly keys: CacheKeys;
   private readonly local: LocalStack;
@@ -55,7 +63,9 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     @Optional() @Inject(CACHE_GATEWAY) gateway?: CacheGateway | null,
   ) {
     this.options = resolveCacheOptions(options, () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 8));
-    this.clock = this.options.clock;
+    this.clockOffset = new ClockOffset(this.options.clock, this.options.maxClockSkewMs, this.logger);
+    // Everything that stamps or compares time uses the fleet's agreed time (Redis' clock).
+    this.clock = this.clockOffset.now;
     this.hlc = new HybridLogicalClock(this.options.instanceId, this.clock);
     this.keys = new CacheKeys(this.options.keyPrefix, this.options.maxKeyLength, this.clock);
     this.local = new LocalStack(this.options, this.clock, this.hlc, this.logger);
@@ -64,10 +74,37 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     let remote = null;
     if (this.gateway) {
       const records = new RedisRecords(this.gateway, () => this.near.publishChannel());
-      const ids = { keyPrefix: this.options.keyPrefix, instanceId: this.options.instanceId };
-      this.recovery = new RecoveryMachine(this.gateway, records, this.local, this.near, this.hlc, this.clock, this.logger, ids);
-      remote = { records, recovery: this.recovery };
-    } else this.recovery = null;
+      const o = this.options;
+      const ids = { keyPrefix: o.keyPrefix, instanceId: o.instanceId, reseedWindowMs: o.reseedWindowMs, clockSyncIntervalMs: o.clockSyncIntervalMs };
+      this.recovery = new RecoveryMachine(this.gateway, records, this.local, this.near, this.hlc, this.clock, this.logger, ids, this.clockOffset, new ReplayQuarantine(this.logger));
+      const settings = { markerKey: o.keyPrefix, commandTimeoutMs: o.commandTimeoutMs, tombstoneTtlMs: o.tombstoneTtlMs, clock: this.clock };
+      this.claims = new Claims(this.gateway, records, this.recovery, this.local, this.hlc, settings);
+      remote = { records, recovery: this.recovery, claims: this.claims };
+    } else {
+      this.recovery = null;
+      this.claims = null;
+    }
+    const recovery = this.recovery;
+    this.logs = new AppendLog({
+      // AppendLog defines its script on the client and runs it through run(): any CacheGateway can.
+      gateway: this.gateway as RedisGateway | null,
+      hlc: this.hlc,
+      journal: this.local.journal,
+      clock: this.clock,
+      fullKey: (k) => this.keys.full(k),
+      keyPrefix: this.options.keyPrefix,
+      redisUsable: () => recovery!.writesToRedis,
+      reseeding: () => recovery?.reseeding ?? false,
+      pending: () => recovery?.scheduleDrain(),
+      changed: () => this.local.markDirty(),
+    });
+    this.local.snapshot.logs = this.logs;
+    // In each recovery pass, after the keys: the logs' journal, then withdrawn claims.
+    const claims = this.claims;
+    recovery?.extensions.push(
+      { replay: () => this.logs.replay(), reseed: () => this.logs.reseed() },
+      { replay: () => claims!.drainReleases(), reseed: async () => undefined },
+    );
     this.modeSubject = this.recovery?.modeSubject ?? new BehaviorSubject<CacheMode>('memory');
     this.stack = new CacheStack(remote, this.local, this.near, this.hlc, this.options.commandTimeoutMs);
     this.local.snapshot.load();
@@ -89,6 +126,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
       return;
     }
     this.availabilitySub = this.gateway.available$.subscribe((up) => this.recovery!.onAvailability(up));
+    this.recovery!.start();
     this.gateway.start();
     this.near.start();
     this.warnIfNotConnectedSoon();
@@ -119,6 +157,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     this.closing = true;
     if (this.startupWarnTimer) clearTimeout(this.startupWarnTimer);
     this.availabilitySub?.unsubscribe();
+    this.claims?.close();
     await this.recovery?.close();
     await this.near.close();
     if (this.gateway) await this.gateway.close();
@@ -238,6 +277,28 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     return new CacheNamespace(this, checkNamespace(prefix));
   }
 
+  /**
+   * Appends `value` to an append-only log (audit trails, histories, indexes): appends from every
+   * instance merge, none overwrites another, ordered by version. See append-log.ts.
+   */
+  appendLog(key: string, value: unknown, limits: LogLimits): Promise<WriteResult> {
+    return this.logs.append(key, value, limits);
+  }
+
+  /** A slice of a log, newest or oldest first; `unavailable` when neither Redis nor memory can answer. */
+  readLog<T>(key: string, options?: LogReadOptions): Promise<LogReadResult<T>> {
+    return this.logs.read<T>(key, options);
+  }
+
+  getLogStatus(): AppendLogStatus {
+    return this.logs.status();
+  }
+
+  /** Shared fixed-window counter (rate limits); null while Redis is not usable. See atomic-counter.ts. */
+  incrementWindow(key: string, windowMs: number): Promise<CounterHit | null> {
+    return incrementWindow(this.gateway as RedisGateway | null, this.keys.full(key), windowMs);
+  }
+
   getStatus(): CacheStatus {
     const g = this.gateway;
     const r = this.recovery;
@@ -254,6 +315,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
       journalDropped: journal.dropped,
       replayed: r?.replayed ?? 0,
       replayRejected: r?.replayRejected ?? 0,
+      replayQuarantined: r?.quarantine.quarantined ?? 0,
       lastError: g?.lastError ?? null,
       lastTransitionAt: (r?.lastTransitionAt ?? this.createdAt).toISOString(),
       transitions: r?.transitions ?? 0,
@@ -266,6 +328,10 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
       reseeding: r?.reseeding ?? false,
       reseeded: r?.reseeded ?? 0,
       reseedRejected: r?.reseedRejected ?? 0,
+      reseedWindowMs: this.options.reseedWindowMs,
+      claimReleasesPending: this.claims?.releases.size ?? 0,
+      claimsWithdrawn: this.claims?.releases.withdrawn ?? 0,
+      clock: this.clockOffset.status(),
       l1: this.near.status(),
       snapshot: { ...this.local.snapshot.status },
     };

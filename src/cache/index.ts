@@ -17,3 +17,4 @@ export type { ClearResult } from './api/clear.js';
 export { CACHE_GATEWAY, type CacheGateway } from './cache-gateway.js';
 export type * from './cache.types.js';
 export type { CacheModuleOptions, RedisTarget, RedisTlsFiles, HostPort } from './cache.options.js';
+export type { CounterHit } from './atomic-counter.js';

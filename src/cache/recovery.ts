@@ -10,6 +10,9 @@ import type { LocalStack } from './local-stack.js';
 import type { MemoryEntry } from './memory-store.js';
 import type { NearCache } from './near-cache.js';
 import type { RedisRecords } from './redis-records.js';
+import type { ClockOffset } from './clock-offset.js';
+import { isPoisonError, type ReplayQuarantine } from './replay-quarantine.js';
+import { epochOf } from './reseed-window.js';
 
 const REPLAY_BATCH = 64;
 const RESYNC_RETRY_MIN_MS = 50;
@@ -46,6 +49,7 @@ export class RecoveryMachine {
   private resyncing: Promise<void> | null = null;
   private resyncRequested = false;
   private drainTimer: NodeJS.Timeout | null = null;
+  private clockTimer: NodeJS.Timeout | null = null;
   /** Counts Redis becoming usable; a recovery pass is only valid for the link it started on. */
   private linkUps = 0;
   private closing = false;
@@ -69,7 +73,9 @@ export class RecoveryMachine {
     private readonly hlc: HybridLogicalClock,
     private readonly clock: () => number,
     private readonly logger: Logger,
-    private readonly ids: { keyPrefix: string; instanceId: string },
+    private readonly ids: { keyPrefix: string; instanceId: string; reseedWindowMs: number; clockSyncIntervalMs: number },
+    private readonly clockOffset: ClockOffset,
+    readonly quarantine: ReplayQuarantine,
   ) {
     this.modeSubject = new BehaviorSubject<CacheMode>('fallback');
     this.markerKey = ids.keyPrefix;
@@ -85,9 +91,22 @@ export class RecoveryMachine {
     return this.modeSubject.value;
   }
 
+  /** Measures the clock offset and checks the marker while connected (a FLUSHALL needs no reconnect). */
+  start(): void {
+    // Often enough that a marker lost without a reconnect is noticed within a re-seed window.
+    const every = Math.min(this.ids.clockSyncIntervalMs, Math.max(1_000, this.ids.reseedWindowMs / 2));
+    this.clockTimer = setInterval(() => {
+      if (!this.gateway.available) return;
+      this.measureClock().catch(() => undefined);
+      this.checkMarker().catch(() => undefined);
+    }, every);
+    this.clockTimer.unref();
+  }
+
   /** Stops scheduling work and waits for a running pass. */
   async close(): Promise<void> {
     this.closing = true;
+    if (this.clockTimer) clearInterval(this.clockTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.resyncing) await this.resyncing.catch(() => undefined);
   }
@@ -145,7 +164,7 @@ export class RecoveryMachine {
   }
 
   /** Runs (or re-runs after the current pass) the resync loop; at most one runs at a time. */
-  private kickResync(): void {
+  kickResync(): void {
     this.resyncRequested = true;
     if (this.resyncing || this.closing) return;
     this.resyncing = this.resyncLoop().finally(() => {
@@ -182,9 +201,15 @@ export class RecoveryMachine {
     const returning = this.mode !== 'redis';
     // Which connection this pass talks to: if Redis restarts mid-pass, the new one is unchecked.
     const link = this.linkUps;
+    // Before anything is replayed or written: the offset to the fleet's clock may have changed.
+    await this.measureClock();
     // Still in fallback while asking: reads come from memory, writes are journaled.
     const epoch = await this.records.raw(this.markerKey);
-    const emptied = epoch === null || (this.local.epoch !== null && epoch !== this.local.epoch);
+    const emptied = epoch === null || (this.local.epoch !== null && epochOf(epoch) !== this.local.epoch);
+    // An instance that has seen this deployment's marker (live or in its snapshot) was part of the fleet
+    // Redis lost: new claims stay refused until every replica could re-seed (docs/cache.md).
+    const windowed = emptied && this.local.epoch !== null;
+    const opened = windowed ? await this.openReseedWindow() : null;
     let candidates: [string, MemoryEntry][] = [];
     if (emptied) {
       // From here until re-seeding is done, keys known in memory are not read from Redis.
@@ -204,14 +229,14 @@ export class RecoveryMachine {
     await this.replayJournal();
     for (const x of this.extensions) await x.replay();
     if (emptied) {
-      await this.reseed(candidates);
+      await this.reseed(candidates, windowed);
       for (const x of this.extensions) await x.reseed();
       this.reseeding = false;
     }
     if (link !== this.linkUps) throw new Error('Redis connection changed during recovery');
-    const current = epoch ?? (await this.claimEpoch());
+    const current = opened ?? epoch ?? (await this.claimEpoch());
     if (link !== this.linkUps) throw new Error('Redis connection changed during recovery');
-    this.local.epoch = current;
+    this.local.epoch = epochOf(current);
     if (this.local.journal.size > 0) {
       // Writes that failed or were journaled during this pass: another pass, same mode.
       this.resyncRequested = true;
@@ -223,6 +248,24 @@ export class RecoveryMachine {
       this.setMode('redis', work ? 'journal replayed' : 'Redis available');
       this.local.resetJournalWarning();
     }
+  }
+
+  /** Redis lost the marker (or got another) while this instance stayed connected: recover as after a restart. */
+  private async checkMarker(): Promise<void> {
+    if (this.mode !== 'redis' || this.resyncing || this.local.epoch === null) return;
+    const marker = await this.records.raw(this.markerKey);
+    if (marker === null || epochOf(marker) !== this.local.epoch) this.kickResync();
+  }
+
+  /** A failed measurement keeps the last offset: it must never hold up recovery. */
+  private async measureClock(): Promise<void> {
+    await this.clockOffset.measure(() => this.gateway.run((c) => c.time())).catch((err: unknown) => this.clockOffset.failed(err));
+  }
+
+  /** Opens or extends the fleet's re-seed window (a new epoch if the marker is missing); returns the marker. */
+  private openReseedWindow(): Promise<string> {
+    const mine = `${this.clock()}-${this.ids.instanceId}-${randomBytes(4).toString('hex')}`;
+    return this.gateway.run((c) => c.openReseedWindow(this.markerKey, mine, String(this.ids.reseedWindowMs), String(this.clock())));
   }
 
   /** Sets this deployment's marker unless another instance just did; returns the one in force. */
@@ -245,8 +288,9 @@ export class RecoveryMachine {
             this.local.journalSettle(k, rec.version);
             return;
           }
-          const result = await this.records.cas(k, rec);
+          const result = await this.replayOne(k, rec);
           this.local.journalSettle(k, rec.version);
+          if (result === null) return;
           if (result === 1) {
             // Redis now holds exactly the copy memory has: nothing to reconcile.
             this.replayed++;
@@ -260,13 +304,34 @@ export class RecoveryMachine {
     }
   }
 
+  /** One replayed compare-and-set; null when Redis rejects the entry for good (quarantined). */
+  private async replayOne(k: string, rec: StoredRecord): Promise<1 | string | null> {
+    try {
+      return await this.records.cas(k, rec);
+    } catch (err) {
+      if (!isPoisonError(err)) throw err;
+    }
+    // A coalesced batch fails as a whole: only the entry's own script call may condemn it.
+    try {
+      return await this.records.casAlone(k, rec);
+    } catch (err) {
+      if (!isPoisonError(err)) throw err;
+      this.quarantine.record(k, err as Error);
+      this.local.journalSettle(k, rec.version);
+      await this.reconcile(k).catch(() => this.local.forget(k));
+      return null;
+    }
+  }
+
   /**
    * Redis lost the data: write back every copy memory still holds (values and tombstones), with
    * the same compare-and-set, so the newest copy anywhere in the fleet wins and nothing older does.
    */
-  private async reseed(entries: [string, MemoryEntry][]): Promise<void> {
+  private async reseed(entries: [string, MemoryEntry][], windowed: boolean): Promise<void> {
     for (let i = 0; i < entries.length; i += REPLAY_BATCH) {
       if (!this.gateway.available) throw new Error('Redis went away during re-seed');
+      // Claims stay refused while any replica is still writing back what it holds.
+      if (windowed && i > 0 && i % (REPLAY_BATCH * 16) === 0) await this.openReseedWindow();
       await Promise.all(
         entries.slice(i, i + REPLAY_BATCH).map(async ([k, e]) => {
           if (e.expiresAt !== null && e.expiresAt <= this.clock()) return;

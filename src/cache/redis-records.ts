@@ -25,9 +25,29 @@ export class RedisRecords {
     return g.run(() => g.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()), deadline);
   }
 
+  /** CAS_SET_LUA as a call of its own, never coalesced with others (a batch fails as a whole). */
+  casAlone(k: string, rec: StoredRecord): Promise<1 | string> {
+    return this.gateway.run((c) => c.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()));
+  }
+
   /** ADD_LUA (set-if-absent): 1 when written, else the record that holds the key. */
   add(k: string, rec: StoredRecord, deadline?: number): Promise<1 | string> {
     return this.gateway.run((c) => c.casAdd(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()), deadline);
+  }
+
+  /**
+   * CLAIM_LUA (reseed-window.ts): set-if-absent that puts back the live copy `seed` memory holds and,
+   * with the marker key (not on Cluster), refuses while the fleet's re-seed window is open.
+   */
+  claim(k: string, markerKey: string | null, rec: StoredRecord, seed: StoredRecord | null, now: number, deadline?: number): Promise<0 | 1 | 2 | string> {
+    const keys = markerKey === null ? [k] : [k, markerKey];
+    const s = seed ? [seed.version, encodeRecord(seed), pxat(seed)] : ['', '', '0'];
+    return this.gateway.run((c) => c.casClaim(keys.length, ...keys, rec.version, encodeRecord(rec), pxat(rec), this.channel(), ...s, String(now)), deadline);
+  }
+
+  /** RELEASE_CLAIM_LUA (claim-release.ts): withdraws a timed-out claim; 1 when withdrawn. */
+  release(k: string, tomb: StoredRecord): Promise<0 | 1> {
+    return this.gateway.run((c) => c.releaseClaim(k, tomb.version, encodeRecord(tomb), pxat(tomb), this.channel()));
   }
 
   /** CAS_IF_VERSION_LUA: 1 when written, else the stored version ('' when absent). */

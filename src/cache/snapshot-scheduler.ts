@@ -3,7 +3,13 @@ import type { StoredRecord } from './cache-codec.js';
 import type { ResolvedCacheOptions } from './cache.options.js';
 import type { SnapshotStatus } from './cache.types.js';
 import type { LocalStack } from './local-stack.js';
-import { SnapshotFile, fromRow } from './snapshot-store.js';
+import { SnapshotFile, fromRow, type SnapshotLogRow } from './snapshot-store.js';
+
+/** Append logs ride in the same file (append-log.ts). */
+export interface SnapshotLogs {
+  load(rows: SnapshotLogRow[]): number;
+  snapshotRows(): SnapshotLogRow[];
+}
 
 /**
  * When the snapshot file is written: a trailing throttle (a change is on disk within debounceMs
@@ -17,6 +23,7 @@ export class SnapshotScheduler {
   private timer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
   private closing = false;
+  logs: SnapshotLogs | null = null;
 
   constructor(
     options: ResolvedCacheOptions,
@@ -65,6 +72,8 @@ export class SnapshotScheduler {
       this.local.restore(k, rec, true);
       this.status.loadedJournal++;
     }
+    // Loaded once the facade has attached the logs (it loads the snapshot after building them).
+    this.status.loadedJournal += this.logs?.load(loaded.data.logs ?? []) ?? 0;
     this.local.epoch = loaded.data.epoch;
     this.logger.log(`Loaded cache snapshot from ${file.path}: ${this.status.loadedEntries} entries, ${this.status.loadedJournal} writes to replay`);
   }
@@ -100,7 +109,7 @@ export class SnapshotScheduler {
       const journal = this.local.journal.snapshot();
       const at = this.clock();
       try {
-        this.status.lastSaveBytes = await file.save(this.local.epoch, memory, journal, at);
+        this.status.lastSaveBytes = await file.save(this.local.epoch, memory, journal, at, this.logs?.snapshotRows() ?? []);
         this.status.saves++;
         this.status.lastSavedAt = new Date(at).toISOString();
         this.status.lastSaveError = null;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CacheService } from '../cache/cache.service.js';
-import type { OrchestratorSettings } from '../config/orchestrator.section.js';
+import { CacheService } from '../cache/index.js';
 import { LocalClaims } from './local-claims.js';
+import type { OrchestratorSettings } from './orchestrator.options.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import type { OrderResult } from './orchestrator.types.js';
 
@@ -62,8 +62,10 @@ export class SignalClaims {
         return { kind: 'in_progress', since: held?.at ?? null };
       }
       if (claim.state === 'claimed') return { kind: 'claimed', key, owner, storeUnavailable: false };
-      // Redis cannot be asked and this instance has no record: the operator's policy decides.
-      if (this.settings.idempotencyWhenUnavailable === 'refuse') {
+      // Redis came back empty and the fleet is re-seeding it: another replica may hold this
+      // signal's record, so no policy proceeds (the window is seconds; a retry then gets the answer).
+      // Otherwise Redis cannot be asked and this instance has no record: the operator's policy decides.
+      if (claim.reason === 'reseeding' || this.settings.idempotencyWhenUnavailable === 'refuse') {
         this.inFlight.delete(key);
         return { kind: 'unavailable' };
       }

@@ -49,9 +49,10 @@ describe('update and getOrSet on a chaos gateway', () => {
 
   it('getOrSet with lock while the claim cannot be made (error) still answers, from the factory', async () => {
     const { cache, gateway } = await chaosCache();
-    gateway.fault = (cmd) => (cmd === 'casAdd' ? 'error' : undefined);
+    gateway.fault = (cmd) => (cmd === 'casClaim' ? 'error' : undefined);
     let calls = 0;
     const v = await cache.getOrSet('q', () => ++calls, { lock: true, ttlMs: 1_000 });
     expect([v, calls]).toEqual([1, 1]);
+    expect(gateway.commands.some((c) => c.startsWith('casClaim'))).toBe(true);
   });
 });

@@ -58,6 +58,38 @@ export class ChaosGateway implements CacheGateway {
           return 1 as const;
         });
       },
+      /** Scripts defined by other parts (append logs) exist but are not emulated. */
+      defineCommand() {},
+      async casClaim(_n: number, key: string, ...rest: string[]) {
+        // CLAIM_LUA without the seed and the re-seed window: set-if-absent.
+        const [version, record] = rest.length === 9 ? rest.slice(1) : rest;
+        return self.exec('casClaim', key, () => {
+          const cur = self.data.get(key);
+          if (cur !== undefined) {
+            const bar = cur.indexOf('|', VERSION_LENGTH + 1);
+            if (cur[bar + 1] !== 'd' || cur.slice(0, VERSION_LENGTH) >= version) return cur;
+          }
+          self.data.set(key, record);
+          return 1 as const;
+        });
+      },
+      async releaseClaim(key: string) {
+        return self.exec('releaseClaim', key, () => 0 as const);
+      },
+      async openReseedWindow(marker: string, epoch: string, windowMs: string, now: string) {
+        return self.exec('openReseedWindow', marker, () => {
+          const cur = self.data.get(marker);
+          const v = `${cur ? cur.split('|')[0] : epoch}|${Number(now) + Number(windowMs)}`;
+          self.data.set(marker, v);
+          return v;
+        });
+      },
+      async time() {
+        return self.exec('time', '', () => {
+          const ms = Date.now();
+          return [String(Math.floor(ms / 1000)), String((ms % 1000) * 1000)];
+        });
+      },
       async casIfVersion(key: string, version: string, record: string, _pxat: string, _channel: string, expected: string) {
         return self.exec('casIfVersion', key, () => {
           const cv = self.data.get(key)?.slice(0, VERSION_LENGTH) ?? '';
@@ -79,6 +111,7 @@ export class ChaosGateway implements CacheGateway {
   get unavailableReason(): string | null {
     return this.lastError;
   }
+  readonly isCluster = false;
   get isConnected(): boolean {
     return this.available;
   }
