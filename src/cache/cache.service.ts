@@ -13,20 +13,19 @@ import { HybridLogicalClock } from './hlc.js';
 import { LocalStack } from './local-stack.js';
 import { NearCache } from './near-cache.js';
 import { RecoveryMachine } from './recovery.js';
-import { JOURNAL_POLICY } from './recovery-journal.js';
+import { statusOf } from './cache-status.js';
 import { RedisGateway } from './redis-gateway.js';
-import { RedisRecords } from './redis-records.js';
 import type { CacheCore } from './api/cache-core.js';
 import { CacheNamespace, checkNamespace, NAMESPACE_SEPARATOR, type CacheApi } from './api/cache-namespace.js';
 import { clear, type ClearResult } from './api/clear.js';
 import { coreAdapter } from './api/core-adapter.js';
 import { GetOrSet, type GetOrSetOptions } from './api/get-or-set.js';
 import { update, type UpdateOptions, type UpdateResult } from './api/update.js';
-import { AppendLog, type AppendLogStatus, type LogLimits, type LogReadOptions, type LogReadResult } from './append-log.js';
+import type { AppendLog, AppendLogStatus, LogLimits, LogReadOptions, LogReadResult } from './append-log.js';
 import { incrementWindow, type CounterHit } from './atomic-counter.js';
-import { Claims } from './claims.js';
+import type { Claims } from './claims.js';
 import { ClockOffset } from './clock-offset.js';
-import { ReplayQuarantine } from './replay-quarantine.js';
+import { buildLogs, buildRemote } from './remote-parts.js';
 
 /**
  * The cache's public API, a facade on the stack: Redis when it is usable, the memory store when it
@@ -71,40 +70,11 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     this.local = new LocalStack(this.options, this.clock, this.hlc, this.logger);
     this.gateway = gateway ?? (this.options.redis ? new RedisGateway(this.options) : null);
     this.near = new NearCache(this.gateway, this.options, this.local, this.hlc, () => this.mode === 'redis');
-    let remote = null;
-    if (this.gateway) {
-      const records = new RedisRecords(this.gateway, () => this.near.publishChannel());
-      const o = this.options;
-      const ids = { keyPrefix: o.keyPrefix, instanceId: o.instanceId, reseedWindowMs: o.reseedWindowMs, clockSyncIntervalMs: o.clockSyncIntervalMs };
-      this.recovery = new RecoveryMachine(this.gateway, records, this.local, this.near, this.hlc, this.clock, this.logger, ids, this.clockOffset, new ReplayQuarantine(this.logger));
-      const settings = { markerKey: o.keyPrefix, commandTimeoutMs: o.commandTimeoutMs, tombstoneTtlMs: o.tombstoneTtlMs, clock: this.clock };
-      this.claims = new Claims(this.gateway, records, this.recovery, this.local, this.hlc, settings);
-      remote = { records, recovery: this.recovery, claims: this.claims };
-    } else {
-      this.recovery = null;
-      this.claims = null;
-    }
-    const recovery = this.recovery;
-    this.logs = new AppendLog({
-      // AppendLog defines its script on the client and runs it through run(): any CacheGateway can.
-      gateway: this.gateway as RedisGateway | null,
-      hlc: this.hlc,
-      journal: this.local.journal,
-      clock: this.clock,
-      fullKey: (k) => this.keys.full(k),
-      keyPrefix: this.options.keyPrefix,
-      redisUsable: () => recovery!.writesToRedis,
-      reseeding: () => recovery?.reseeding ?? false,
-      pending: () => recovery?.scheduleDrain(),
-      changed: () => this.local.markDirty(),
-    });
-    this.local.snapshot.logs = this.logs;
-    // In each recovery pass, after the keys: the logs' journal, then withdrawn claims.
-    const claims = this.claims;
-    recovery?.extensions.push(
-      { replay: () => this.logs.replay(), reseed: () => this.logs.reseed() },
-      { replay: () => claims!.drainReleases(), reseed: async () => undefined },
-    );
+    const parts = { options: this.options, local: this.local, near: this.near, hlc: this.hlc, clock: this.clock, clockOffset: this.clockOffset, logger: this.logger };
+    const remote = this.gateway ? buildRemote(this.gateway, parts) : null;
+    this.recovery = remote?.recovery ?? null;
+    this.claims = remote?.claims ?? null;
+    this.logs = buildLogs(this.gateway, remote, parts, (k) => this.keys.full(k));
     this.modeSubject = this.recovery?.modeSubject ?? new BehaviorSubject<CacheMode>('memory');
     this.stack = new CacheStack(remote, this.local, this.near, this.hlc, this.options.commandTimeoutMs);
     this.local.snapshot.load();
@@ -300,41 +270,17 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
   }
 
   getStatus(): CacheStatus {
-    const g = this.gateway;
-    const r = this.recovery;
-    const { memory, journal } = this.local;
-    return {
+    return statusOf({
       mode: this.mode,
-      redisConfigured: g !== null,
-      connected: g?.isConnected ?? false,
-      breakerState: g?.breakerState ?? 'none',
-      fallbackSize: memory.size,
-      memoryBytes: memory.bytes,
-      memoryEvictions: memory.evicted,
-      journalSize: journal.size,
-      journalDropped: journal.dropped,
-      replayed: r?.replayed ?? 0,
-      replayRejected: r?.replayRejected ?? 0,
-      replayQuarantined: r?.quarantine.quarantined ?? 0,
-      lastError: g?.lastError ?? null,
-      lastTransitionAt: (r?.lastTransitionAt ?? this.createdAt).toISOString(),
-      transitions: r?.transitions ?? 0,
-      reconnectAttempts: g?.reconnectAttempts ?? 0,
-      instanceId: this.options.instanceId,
-      journalCapacity: journal.capacity,
-      journalPolicy: JOURNAL_POLICY,
-      tombstoneTtlMs: this.options.tombstoneTtlMs,
-      emptyRedisDetections: r?.emptyRedisDetections ?? 0,
-      reseeding: r?.reseeding ?? false,
-      reseeded: r?.reseeded ?? 0,
-      reseedRejected: r?.reseedRejected ?? 0,
-      reseedWindowMs: this.options.reseedWindowMs,
-      claimReleasesPending: this.claims?.releases.size ?? 0,
-      claimsWithdrawn: this.claims?.releases.withdrawn ?? 0,
-      clock: this.clockOffset.status(),
-      l1: this.near.status(),
-      snapshot: { ...this.local.snapshot.status },
-    };
+      gateway: this.gateway,
+      recovery: this.recovery,
+      local: this.local,
+      near: this.near,
+      claims: this.claims,
+      clock: this.clockOffset,
+      options: this.options,
+      createdAt: this.createdAt,
+    });
   }
 
   private readonly createdAt = new Date();

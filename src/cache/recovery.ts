@@ -2,7 +2,6 @@ import { AsyncResource } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@nestjs/common';
 import { BehaviorSubject, Subject } from 'rxjs';
-import type { StoredRecord } from './cache-codec.js';
 import type { CacheGateway } from './cache-gateway.js';
 import type { CacheMode, ModeTransition } from './cache.types.js';
 import type { HybridLogicalClock } from './hlc.js';
@@ -11,10 +10,10 @@ import type { MemoryEntry } from './memory-store.js';
 import type { NearCache } from './near-cache.js';
 import type { RedisRecords } from './redis-records.js';
 import type { ClockOffset } from './clock-offset.js';
-import { isPoisonError, type ReplayQuarantine } from './replay-quarantine.js';
+import type { ReplayQuarantine } from './replay-quarantine.js';
+import { ResyncWriter } from './resync-writer.js';
 import { epochOf } from './reseed-window.js';
 
-const REPLAY_BATCH = 64;
 const RESYNC_RETRY_MIN_MS = 50;
 const RESYNC_RETRY_MAX_MS = 2_000;
 /** A write that timed out in `redis` mode is replayed this soon (the breaker may open first). */
@@ -39,11 +38,7 @@ export class RecoveryMachine {
   readonly transitions$ = new Subject<ModeTransition>();
   lastTransitionAt = new Date();
   transitions = 0;
-  replayed = 0;
-  replayRejected = 0;
   emptyRedisDetections = 0;
-  reseeded = 0;
-  reseedRejected = 0;
   /** True while memory copies are written back to an emptied Redis: keys memory holds are read from memory. */
   reseeding = false;
   private resyncing: Promise<void> | null = null;
@@ -53,6 +48,8 @@ export class RecoveryMachine {
   /** Counts Redis becoming usable; a recovery pass is only valid for the link it started on. */
   private linkUps = 0;
   private closing = false;
+  /** Replay and re-seed writes, with their counters. */
+  readonly writer: ResyncWriter;
   /** Replayed and re-seeded after the keys, in order, within the same pass. */
   readonly extensions: RecoveryExtension[] = [];
   /** False until the first connection to Redis: that one is a start, not a recovery. */
@@ -75,8 +72,9 @@ export class RecoveryMachine {
     private readonly logger: Logger,
     private readonly ids: { keyPrefix: string; instanceId: string; reseedWindowMs: number; clockSyncIntervalMs: number },
     private readonly clockOffset: ClockOffset,
-    readonly quarantine: ReplayQuarantine,
+    quarantine: ReplayQuarantine,
   ) {
+    this.writer = new ResyncWriter(gateway, records, local, hlc, clock, quarantine);
     this.modeSubject = new BehaviorSubject<CacheMode>('fallback');
     this.markerKey = ids.keyPrefix;
     this.logOutsideRequest = AsyncResource.bind((level: 'log' | 'warn', line: string) => this.logger[level](line));
@@ -226,10 +224,10 @@ export class RecoveryMachine {
     if (returning && work) {
       this.setMode('recovering', `replaying ${this.local.journal.size} journaled writes${candidates.length > 0 ? `, re-seeding ${candidates.length} keys` : ''}`);
     }
-    await this.replayJournal();
+    await this.writer.replayJournal();
     for (const x of this.extensions) await x.replay();
     if (emptied) {
-      await this.reseed(candidates, windowed);
+      await this.writer.reseed(candidates, windowed ? () => this.openReseedWindow() : null);
       for (const x of this.extensions) await x.reseed();
       this.reseeding = false;
     }
@@ -274,90 +272,6 @@ export class RecoveryMachine {
     const set = await this.gateway.run((c) => c.set(this.markerKey, mine, 'NX'));
     if (set === 'OK') return mine;
     return (await this.records.raw(this.markerKey)) ?? mine;
-  }
-
-  /** Compare-and-set every journaled record, then take what Redis now holds into memory. */
-  private async replayJournal(): Promise<void> {
-    this.local.journal.dropExpired();
-    const pending = this.local.journal.snapshot();
-    for (let i = 0; i < pending.length; i += REPLAY_BATCH) {
-      if (!this.gateway.available) throw new Error('Redis went away during replay');
-      await Promise.all(
-        pending.slice(i, i + REPLAY_BATCH).map(async ([k, rec]) => {
-          if (rec.expiresAt !== null && rec.expiresAt <= this.clock()) {
-            this.local.journalSettle(k, rec.version);
-            return;
-          }
-          const result = await this.replayOne(k, rec);
-          this.local.journalSettle(k, rec.version);
-          if (result === null) return;
-          if (result === 1) {
-            // Redis now holds exactly the copy memory has: nothing to reconcile.
-            this.replayed++;
-            return;
-          }
-          this.replayRejected++;
-          this.hlc.observe(String(result));
-          await this.reconcile(k);
-        }),
-      );
-    }
-  }
-
-  /** One replayed compare-and-set; null when Redis rejects the entry for good (quarantined). */
-  private async replayOne(k: string, rec: StoredRecord): Promise<1 | string | null> {
-    try {
-      return await this.records.cas(k, rec);
-    } catch (err) {
-      if (!isPoisonError(err)) throw err;
-    }
-    // A coalesced batch fails as a whole: only the entry's own script call may condemn it.
-    try {
-      return await this.records.casAlone(k, rec);
-    } catch (err) {
-      if (!isPoisonError(err)) throw err;
-      this.quarantine.record(k, err as Error);
-      this.local.journalSettle(k, rec.version);
-      await this.reconcile(k).catch(() => this.local.forget(k));
-      return null;
-    }
-  }
-
-  /**
-   * Redis lost the data: write back every copy memory still holds (values and tombstones), with
-   * the same compare-and-set, so the newest copy anywhere in the fleet wins and nothing older does.
-   */
-  private async reseed(entries: [string, MemoryEntry][], windowed: boolean): Promise<void> {
-    for (let i = 0; i < entries.length; i += REPLAY_BATCH) {
-      if (!this.gateway.available) throw new Error('Redis went away during re-seed');
-      // Claims stay refused while any replica is still writing back what it holds.
-      if (windowed && i > 0 && i % (REPLAY_BATCH * 16) === 0) await this.openReseedWindow();
-      await Promise.all(
-        entries.slice(i, i + REPLAY_BATCH).map(async ([k, e]) => {
-          if (e.expiresAt !== null && e.expiresAt <= this.clock()) return;
-          // A newer local write made since detection already went to Redis (or the journal).
-          const current = this.local.memory.peek(k);
-          if (current && current.version > e.version) return;
-          const rec: StoredRecord = { version: e.version, expiresAt: e.expiresAt, tombstone: e.tombstone, json: e.json };
-          const result = await this.records.cas(k, rec);
-          if (result === 1) {
-            this.reseeded++;
-            return;
-          }
-          this.reseedRejected++;
-          this.hlc.observe(String(result));
-          await this.reconcile(k);
-        }),
-      );
-    }
-  }
-
-  /** After a lost CAS, memory holds exactly what Redis holds for the key (unless a newer local write is pending). */
-  private async reconcile(k: string): Promise<void> {
-    if (this.local.journal.has(k)) return;
-    const rec = await this.records.fetch(k);
-    if (!rec) this.local.forget(k);
-    else this.local.mirror(k, rec);
   }
 }
 
