@@ -1,0 +1,83 @@
+import keyvTestSuite from '@keyv/test-suite';
+import { createCache } from 'cache-manager';
+import Keyv from 'keyv';
+import * as vitest from 'vitest';
+import { CacheKeyvStore } from '../../src/cache/keyv/keyv-store.js';
+import type { CacheService } from '../../src/cache/cache.service.js';
+import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
+import { startCache, waitForMode } from './cache-harness.js';
+
+/** One cache per describe block, closed after it; each store() call is a fresh adapter on it, as Keyv's suite expects. */
+function suiteOn(name: string, open: () => Promise<CacheService>) {
+  describe(name, () => {
+    let cache: CacheService;
+    beforeAll(async () => {
+      cache = await open();
+    });
+    afterAll(() => cache.onApplicationShutdown());
+    keyvTestSuite(vitest, Keyv, () => new CacheKeyvStore(cache));
+  });
+}
+
+suiteOn("Keyv's store test suite, memory mode", () => startCache({ redis: null }));
+
+let redis: RedisProcess;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(() => redis?.stop());
+
+suiteOn("Keyv's store test suite, real Redis", async () => {
+  const cache = await startCache({ port: redis.port, keyPrefix: 'kv:' });
+  await waitForMode(cache, 'redis');
+  return cache;
+});
+
+describe('cache-manager over the Keyv store', () => {
+  it('keeps Keyv namespaces apart in Redis, under the store prefix', async () => {
+    const cache = await startCache({ port: redis.port, keyPrefix: 'ns:' });
+    onTestFinished(() => cache.onApplicationShutdown());
+    await waitForMode(cache, 'redis');
+    const a = new Keyv({ store: new CacheKeyvStore(cache), namespace: 'a' });
+    const b = new Keyv({ store: new CacheKeyvStore(cache), namespace: 'b' });
+    await a.set('k', 1);
+    await b.set('k', 2);
+    await a.clear();
+    expect(await a.get('k')).toBeUndefined();
+    expect(await b.get('k')).toBe(2);
+    const keys = await redis.client().keys('ns:*');
+    expect(keys.filter((k) => !k.includes('__')).sort()).toContain('ns:keyv:b:k');
+  });
+
+  it('cache.wrap rides through a Redis SIGKILL: no error, the value stays, the factory is not called again', async () => {
+    const server = await startRedis();
+    onTestFinished(() => server.stop());
+    const cache = await startCache({ port: server.port, keyPrefix: 'w:' });
+    onTestFinished(() => cache.onApplicationShutdown());
+    await waitForMode(cache, 'redis');
+    const manager = createCache({ stores: [new Keyv({ store: new CacheKeyvStore(cache) })] });
+
+    let calls = 0;
+    const factory = async () => ({ quote: 101.5, n: ++calls });
+    expect(await manager.wrap('quote:INFY', factory, 60_000)).toEqual({ quote: 101.5, n: 1 });
+
+    await server.kill();
+    const t0 = performance.now();
+    expect(await manager.wrap('quote:INFY', factory, 60_000)).toEqual({ quote: 101.5, n: 1 });
+    // A new key during the outage: the factory runs once, the value is served from memory.
+    expect(await manager.wrap('quote:TCS', factory, 60_000)).toEqual({ quote: 101.5, n: 2 });
+    expect(await manager.wrap('quote:TCS', factory, 60_000)).toEqual({ quote: 101.5, n: 2 });
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect(calls).toBe(2);
+    expect(cache.mode).toBe('fallback');
+
+    // Back up: the outage write is replayed into Redis.
+    await server.restart();
+    await waitForMode(cache, 'redis', 15_000);
+    const fresh = await startCache({ port: server.port, keyPrefix: 'w:' });
+    onTestFinished(() => fresh.onApplicationShutdown());
+    await waitForMode(fresh, 'redis');
+    const other = createCache({ stores: [new Keyv({ store: new CacheKeyvStore(fresh) })] });
+    expect(await other.get('quote:TCS')).toEqual({ quote: 101.5, n: 2 });
+  });
+});
