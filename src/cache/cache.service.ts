@@ -22,6 +22,12 @@ import { MemoryStore, deepFreeze, entryOf, type MemoryEntry } from './memory-sto
 import { JOURNAL_POLICY, RecoveryJournal } from './recovery-journal.js';
 import { RedisGateway } from './redis-gateway.js';
 import { SnapshotFile, fromRow } from './snapshot-store.js';
+import type { CacheCore } from './api/cache-core.js';
+import { CacheNamespace, checkNamespace, NAMESPACE_SEPARATOR, type CacheApi } from './api/cache-namespace.js';
+import { clear, type ClearResult } from './api/clear.js';
+import { GetOrSet, type GetOrSetOptions } from './api/get-or-set.js';
+import { scanKeys } from './api/scan-keys.js';
+import { update, type UpdateOptions, type UpdateResult } from './api/update.js';
 
 const REPLAY_BATCH = 64;
 const RESYNC_RETRY_MIN_MS = 50;
@@ -38,7 +44,7 @@ const DRAIN_DELAY_MS = 100;
  * flush L1, then `redis`. Until each step is done, the keys it concerns are read from memory.
  */
 @Injectable()
-export class CacheService implements OnModuleInit, OnApplicationShutdown {
+export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('CacheService');
   private readonly options: ResolvedCacheOptions;
   private readonly clock: () => number;
@@ -90,6 +96,10 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private snapshotTimer: NodeJS.Timeout | null = null;
   private snapshotChain: Promise<void> = Promise.resolve();
 
+  // The higher-level API (api/), on full keys.
+  private readonly core: CacheCore & { now(): number };
+  private readonly getOrSetter: GetOrSet;
+
   constructor(@Inject(MODULE_OPTIONS_TOKEN) options: CacheModuleOptions) {
     this.options = resolveCacheOptions(options, () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 8));
     this.clock = this.options.clock;
@@ -127,6 +137,8 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       lastSaveError: null,
     };
     if (this.snapshotFile) this.loadSnapshot(this.snapshotFile);
+    this.core = this.buildCore();
+    this.getOrSetter = new GetOrSet(this.core);
   }
 
   async onModuleInit(): Promise<void> {
@@ -208,16 +220,25 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     return (await this.read(key)).state === 'hit';
   }
 
-  async read<T>(key: string): Promise<ReadResult<T>> {
-    if (!this.observer) return this.readKey<T>(this.fullKey(key));
+  read<T>(key: string): Promise<ReadResult<T>> {
+    const k = this.keyOrReject(key);
+    return typeof k === 'string' ? this.readFull<T>(k) : k;
+  }
+
+  private async readFull<T>(k: string): Promise<ReadResult<T>> {
+    if (!this.observer) return this.readKey<T>(k);
     const t0 = performance.now();
-    const r = await this.readKey<T>(this.fullKey(key));
+    const r = await this.readKey<T>(k);
     this.observer.operation('read', r.state, r.source, performance.now() - t0);
     return r;
   }
 
-  async set(key: string, value: unknown, options: SetOptions = {}): Promise<WriteResult> {
-    const k = this.fullKey(key);
+  set(key: string, value: unknown, options: SetOptions = {}): Promise<WriteResult> {
+    const k = this.keyOrReject(key);
+    return typeof k === 'string' ? this.setFull(k, value, options) : k;
+  }
+
+  private async setFull(k: string, value: unknown, options: SetOptions): Promise<WriteResult> {
     const json = serialise(value);
     const expiresAt = this.expiryFrom(options);
     return this.write(k, { version: this.hlc.next(), expiresAt, tombstone: false, json });
@@ -230,8 +251,12 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
    * nothing was written, the caller decides whether to proceed without the guarantee.
    * `authoritative` is false when the answer comes from this instance's memory alone.
    */
-  async setIfAbsent<T>(key: string, value: T, options: SetOptions = {}): Promise<ClaimResult<T>> {
-    const k = this.fullKey(key);
+  setIfAbsent<T>(key: string, value: T, options: SetOptions = {}): Promise<ClaimResult<T>> {
+    const k = this.keyOrReject(key);
+    return typeof k === 'string' ? this.claimFull(k, value, options) : k;
+  }
+
+  private async claimFull<T>(k: string, value: T, options: SetOptions): Promise<ClaimResult<T>> {
     const rec: StoredRecord = { version: this.hlc.next(), expiresAt: this.expiryFrom(options), tombstone: false, json: serialise(value) };
     const known = this.memory.get(k);
     const gateway = this.gateway;
@@ -271,14 +296,53 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     return { state: 'exists', value: v as T, authoritative: true };
   }
 
-  async delete(key: string): Promise<WriteResult> {
-    const k = this.fullKey(key);
+  delete(key: string): Promise<WriteResult> {
+    const k = this.keyOrReject(key);
+    return typeof k === 'string' ? this.deleteFull(k) : k;
+  }
+
+  private deleteFull(k: string): Promise<WriteResult> {
     return this.write(k, {
       version: this.hlc.next(),
       expiresAt: this.clock() + this.options.tombstoneTtlMs,
       tombstone: true,
       json: '',
     });
+  }
+
+  /**
+   * The cached value, or the factory's (stored) when there is none or it is stale: one factory
+   * call per key at a time here, optionally across instances; grace and timeout in api/get-or-set.ts.
+   */
+  async getOrSet<T>(key: string, factory: () => T | Promise<T>, options: GetOrSetOptions = {}): Promise<T> {
+    return this.getOrSetter.run(this.fullKey(key), factory, options);
+  }
+
+  /** Read-modify-write that writes only if the version read is still current; see api/update.ts. */
+  async update<T>(key: string, fn: (current: T | undefined) => T, options: UpdateOptions = {}): Promise<UpdateResult<T>> {
+    if (typeof fn !== 'function') throw new CacheValidationError('update needs a function from the current value to the new one');
+    return update(this.core, this.fullKey(key), fn, options);
+  }
+
+  /** Values of many keys in one call (coalesced into MGETs under load); undefined where absent. */
+  async mget<T>(keys: readonly string[]): Promise<(T | undefined)[]> {
+    const ks = this.fullKeys(keys);
+    return Promise.all(ks.map(async (k) => (await this.readFull<T>(k)).value));
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<WriteResult[]> {
+    return Promise.all(this.fullKeys(keys).map((k) => this.deleteFull(k)));
+  }
+
+  /** Deletes every key of a namespace (all keys of this cache when none is given), never blocking Redis. */
+  async clear(namespace?: string): Promise<ClearResult> {
+    const prefix = namespace === undefined ? this.options.keyPrefix : this.fullKey(checkNamespace(namespace)) + NAMESPACE_SEPARATOR;
+    return clear(this.core, prefix);
+  }
+
+  /** A scoped view: keys `<prefix>:<key>`, same semantics, `clear()` deletes only its keys. */
+  namespace(prefix: string): CacheApi {
+    return new CacheNamespace(this, checkNamespace(prefix));
   }
 
   getStatus(): CacheStatus {
@@ -762,6 +826,72 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     if (!this.memory.has(k)) return;
     this.memory.delete(k);
     this.markDirty();
+  }
+
+  /** A bad key rejects the returned promise, as from an async method, without an extra promise on the hot path. */
+  private keyOrReject(key: string): string | Promise<never> {
+    try {
+      return this.fullKey(key);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private fullKeys(keys: readonly string[]): string[] {
+    if (!Array.isArray(keys)) throw new CacheValidationError('keys must be an array of strings');
+    return keys.map((key) => this.fullKey(key));
+  }
+
+  private buildCore(): CacheCore & { now(): number } {
+    return {
+      instanceId: this.options.instanceId,
+      keyPrefix: this.options.keyPrefix,
+      commandTimeoutMs: this.options.commandTimeoutMs,
+      memoryOnly: this.gateway === null,
+      now: () => this.clock(),
+      fullKey: (key) => this.fullKey(key),
+      read: (k) => this.readFull(k),
+      set: (k, value, options) => this.setFull(k, value, options),
+      delete: (k) => this.deleteFull(k),
+      claim: (k, value, options) => this.claimFull(k, value, options),
+      expiryFrom: (options) => this.expiryFrom(options),
+      record: (value, expiresAt) => ({ version: this.hlc.next(), expiresAt, tombstone: false, json: serialise(value) }),
+      redisUsableFor: (k) => this.gateway !== null && this.redisUsableFor(k),
+      fetch: async (k) => {
+        const gateway = this.gateway!;
+        const raw = await gateway.run(() => gateway.get(k));
+        const rec = raw === null ? null : decodeRecord(raw);
+        if (rec) this.hlc.observe(rec.version);
+        return rec;
+      },
+      local: (k) => this.memory.get(k),
+      writeIfVersion: async (k, expected, rec) => {
+        const gateway = this.gateway!;
+        const reply = await gateway.run((c) => c.casIfVersion(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel(), expected));
+        if (reply !== 1) {
+          if (reply !== '') this.hlc.observe(String(reply));
+          return reply;
+        }
+        this.mirror(k, rec);
+        this.journalSettleUpTo(k, rec.version);
+        return 1;
+      },
+      journalUnknown: (k, rec) => {
+        this.journalRecord(k, rec);
+        this.mirror(k, rec);
+        this.scheduleDrain();
+      },
+      write: (k, rec) => this.write(k, rec),
+      localKeys: (prefix) => {
+        const out: string[] = [];
+        for (const [k] of this.memory.entries()) if (k.startsWith(prefix)) out.push(k);
+        return out;
+      },
+      scan: (prefix, onBatch) => {
+        if (!this.gateway || this.mode === 'fallback' || !this.gateway.available) return Promise.reject(new Error('Redis is not usable'));
+        return scanKeys(this.gateway, prefix, onBatch);
+      },
+    };
   }
 
   private fullKey(key: unknown): string {

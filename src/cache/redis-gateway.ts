@@ -10,7 +10,7 @@ import {
 import type { RedisOptions } from 'ioredis';
 import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import type { ResolvedCacheOptions } from './cache.options.js';
-import { ADD_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './cas-script.js';
+import { ADD_LUA, CAS_IF_VERSION_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './cas-script.js';
 import { CommandBatcher } from './command-batcher.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
@@ -28,6 +28,8 @@ type CasClient = RedisClient & {
   /** See ADD_LUA: 1 when written, else the record that holds the key. */
   casAdd(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
   casSetMany(numKeys: number, ...args: string[]): Promise<(1 | string)[]>;
+  /** See CAS_IF_VERSION_LUA: 1 when written, else the stored version ('' when absent). */
+  casIfVersion(key: string, version: string, record: string, pxat: string, channel: string, expected: string): Promise<1 | string>;
 };
 
 /**
@@ -61,6 +63,7 @@ export class RedisGateway {
     this.client.defineCommand('casSet', { numberOfKeys: 1, lua: CAS_SET_LUA });
     this.client.defineCommand('casAdd', { numberOfKeys: 1, lua: ADD_LUA });
     this.client.defineCommand('casSetMany', { lua: CAS_SET_MANY_LUA });
+    this.client.defineCommand('casIfVersion', { numberOfKeys: 1, lua: CAS_IF_VERSION_LUA });
     const cluster = options.redis.kind === 'cluster';
     this.batcher = cluster ? null : new CommandBatcher(this.client);
     this.deadlines = cluster ? null : new DeadlineQueue(options.commandTimeoutMs);
