@@ -1,9 +1,13 @@
+import { CACHE_MANAGER, CacheModule as NestCacheModule } from '@nestjs/cache-manager';
+import { Test } from '@nestjs/testing';
 import keyvTestSuite from '@keyv/test-suite';
+import type { Cache } from 'cache-manager';
 import { createCache } from 'cache-manager';
 import Keyv from 'keyv';
 import * as vitest from 'vitest';
 import { CacheKeyvStore } from '../../src/cache/keyv/keyv-store.js';
-import type { CacheService } from '../../src/cache/cache.service.js';
+import { CacheModule } from '../../src/cache/cache.module.js';
+import { CacheService } from '../../src/cache/cache.service.js';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import { startCache, waitForMode } from './cache-harness.js';
 
@@ -62,6 +66,7 @@ describe('cache-manager over the Keyv store', () => {
     expect(await manager.wrap('quote:INFY', factory, 60_000)).toEqual({ quote: 101.5, n: 1 });
 
     await server.kill();
+    await waitForMode(cache, 'fallback');
     const t0 = performance.now();
     expect(await manager.wrap('quote:INFY', factory, 60_000)).toEqual({ quote: 101.5, n: 1 });
     // A new key during the outage: the factory runs once, the value is served from memory.
@@ -69,7 +74,6 @@ describe('cache-manager over the Keyv store', () => {
     expect(await manager.wrap('quote:TCS', factory, 60_000)).toEqual({ quote: 101.5, n: 2 });
     expect(performance.now() - t0).toBeLessThan(2_000);
     expect(calls).toBe(2);
-    expect(cache.mode).toBe('fallback');
 
     // Back up: the outage write is replayed into Redis.
     await server.restart();
@@ -79,5 +83,35 @@ describe('cache-manager over the Keyv store', () => {
     await waitForMode(fresh, 'redis');
     const other = createCache({ stores: [new Keyv({ store: new CacheKeyvStore(fresh) })] });
     expect(await other.get('quote:TCS')).toEqual({ quote: 101.5, n: 2 });
+  });
+});
+
+describe('@nestjs/cache-manager with the Keyv store', () => {
+  it("an app's CACHE_MANAGER keeps answering through a Redis SIGKILL", async () => {
+    const server = await startRedis();
+    onTestFinished(() => server.stop());
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CacheModule.forRoot({ redis: { kind: 'standalone', host: '127.0.0.1', port: server.port }, keyPrefix: 'nest:', commandTimeoutMs: 250, isGlobal: true }),
+        NestCacheModule.registerAsync({
+          inject: [CacheService],
+          useFactory: (cache: CacheService) => ({ stores: [new Keyv({ store: new CacheKeyvStore(cache) })] }),
+        }),
+      ],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    onTestFinished(() => app.close());
+    const cache = app.get(CacheService);
+    await waitForMode(cache, 'redis');
+    const manager = app.get<Cache>(CACHE_MANAGER);
+
+    await manager.set('session:42', { user: 'PAPER_TRADER_001' }, 60_000);
+    expect(await server.client().keys('nest:keyv:*')).toContain('nest:keyv:keyv:session:42');
+    await server.kill();
+    await waitForMode(cache, 'fallback');
+    expect(await manager.get('session:42')).toEqual({ user: 'PAPER_TRADER_001' });
+    await manager.set('session:43', { user: 'LIVE_TRADER_002' }, 60_000);
+    expect(await manager.get('session:43')).toEqual({ user: 'LIVE_TRADER_002' });
   });
 });

@@ -1,17 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { SetOptions, WriteResult } from '../cache.types.js';
-
-/** The part of the cache (or of one of its namespaces) the Keyv store needs. */
-export interface KeyvBackingCache {
-  get<T>(key: string): Promise<T | undefined>;
-  exists(key: string): Promise<boolean>;
-  set(key: string, value: unknown, options?: SetOptions): Promise<WriteResult>;
-  delete(key: string): Promise<WriteResult>;
-  mget<T>(keys: readonly string[]): Promise<(T | undefined)[]>;
-  deleteMany(keys: readonly string[]): Promise<WriteResult[]>;
-  clear(namespace?: string): Promise<{ deleted: number; complete: boolean }>;
-  namespace(prefix: string): KeyvBackingCache;
-}
+import type { CacheApi } from '../api/cache-namespace.js';
 
 export interface CacheKeyvStoreOptions {
   /** Namespace of the cache that holds every Keyv key, apart from the app's own keys. Default `keyv`. */
@@ -28,9 +16,9 @@ export class CacheKeyvStore extends EventEmitter {
   /** Set by Keyv to its own namespace. */
   namespace?: string;
   readonly opts: CacheKeyvStoreOptions;
-  private readonly cache: KeyvBackingCache;
+  private readonly cache: CacheApi;
 
-  constructor(cache: KeyvBackingCache, options: CacheKeyvStoreOptions = {}) {
+  constructor(cache: CacheApi, options: CacheKeyvStoreOptions = {}) {
     super();
     this.opts = { prefix: options.prefix ?? 'keyv' };
     this.cache = cache.namespace(this.opts.prefix!);
