@@ -40,7 +40,9 @@ export class Claims {
   /** With Redis usable for the key (the caller checked): see CacheService.setIfAbsent. */
   async claim<T>(k: string, rec: StoredRecord): Promise<ClaimResult<T>> {
     const known = this.local.memory.get(k);
-    const seed = known && !known.tombstone ? known : null;
+    // Only a record this instance wrote: a mirrored copy of another's claim may since have been
+    // released, and putting it back would block the key until it expires.
+    const seed = known && !known.tombstone && known.version.endsWith(this.hlc.instance) ? known : null;
     const cluster = this.gateway.isCluster;
     const marker = cluster ? null : this.settings.markerKey;
     const ask = (deadline?: number) => this.records.claim(k, marker, rec, seed, this.settings.clock(), deadline);

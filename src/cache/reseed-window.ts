@@ -40,7 +40,7 @@ return v
 /**
  * Set-if-absent (ADD_LUA's record format and replies) that never grants a claim Redis cannot
  * vouch for:
- * - a live copy this instance holds (ARGV[5..7]: version, record, PXAT; '' for none) is put back
+ * - a live copy this instance wrote itself (ARGV[5..7]: version, record, PXAT; '' for none) is put back
  *   first if Redis lacks it or holds an older version, so a retry reaching this replica is
  *   answered with its own claim;
  * - with KEYS[2] (the marker; omitted on Cluster), a key Redis does not hold live is not granted
