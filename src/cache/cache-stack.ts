@@ -109,7 +109,7 @@ export class CacheStack {
   }
 
   /** A write whose outcome is unknown: journaled (replayed by version) and drained soon. */
-  journalUnknown(k: string, rec: StoredRecord): void {
+  private journalUnknown(k: string, rec: StoredRecord): void {
     this.local.journalRecord(k, rec);
     this.local.mirror(k, rec);
     this.remote?.recovery.scheduleDrain();

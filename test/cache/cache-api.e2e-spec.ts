@@ -1,9 +1,11 @@
-import { onTestFinished } from 'vitest';
+import { onTestFinished, vi } from 'vitest';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { formatVersion, parseVersion } from '../../src/cache/hlc.js';
 import { startRedis } from '../helpers/redis-server.js';
 import type { CacheService } from '../../src/cache/cache.service.js';
 import type { CacheModuleOptions } from '../../src/cache/cache.options.js';
 import { CacheConflictError, CacheError, CacheFactoryError, CacheUnavailableError, CacheValidationError } from '../../src/cache/cache.errors.js';
-import { decodeRecord } from '../../src/cache/cache-codec.js';
+import { decodeRecord, encodeRecord } from '../../src/cache/cache-codec.js';
 import { sleep, startCache, waitForMode } from './cache-harness.js';
 
 /** A real Redis and `instances` caches on it, all in redis mode; stopped when the test ends. */
@@ -165,6 +167,34 @@ describe('update', () => {
     await redis.restart();
     await Promise.all([waitForMode(a, 'redis'), waitForMode(b, 'redis')]);
     expect(await b.get('acct')).toEqual({ cash: 70 });
+  });
+
+  it('a write that times out answers CACHE_OUTCOME_UNKNOWN and journals nothing: a concurrent update it never saw survives', async () => {
+    const redis = await startRedis();
+    onTestFinished(() => redis.stop());
+    const proxyA = await startTcpProxy(redis.port);
+    onTestFinished(() => proxyA.close());
+    const a = await startCache({ url: proxyA.url, instanceId: 'a', reconnect: { baseDelayMs: 20, maxDelayMs: 200 } });
+    onTestFinished(() => a.onApplicationShutdown());
+    await waitForMode(a, 'redis');
+    const v1 = parseVersion((await a.set('bal', { cash: 100 })).version)!;
+    await sleep(20); // A's update is versioned well after v1
+    const err = await a
+      .update<{ cash: number }>('bal', (v) => {
+        proxyA.blackhole(); // the version-conditional write is sent and never answered
+        return { cash: v!.cash - 30 };
+      })
+      .catch((e: unknown) => e);
+    // Meanwhile another instance's update (older version than A's attempt) lands first.
+    const raw = redis.client();
+    const other = { version: formatVersion(v1.wall, v1.counter + 1, '0000000b'), expiresAt: null, tombstone: false, json: '{"cash":50}' };
+    await raw.set('t:bal', encodeRecord(other));
+    proxyA.restore();
+    await waitForMode(a, 'redis');
+    await vi.waitFor(() => expect(a.getStatus().journalSize).toBe(0), { timeout: 10_000 });
+    expect(decodeRecord((await raw.get('t:bal'))!)).toMatchObject({ json: '{"cash":50}' });
+    expect(err).toBeInstanceOf(CacheUnavailableError);
+    expect((err as CacheError).code).toBe('CACHE_OUTCOME_UNKNOWN');
   });
 
   it('in memory mode a missing key starts from undefined', async () => {

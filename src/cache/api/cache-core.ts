@@ -30,8 +30,6 @@ export interface CacheCore {
   local(k: string): StoredRecord | undefined;
   /** CAS_IF_VERSION_LUA through the gateway; on success memory and the journal follow. Throws when the outcome is unknown. */
   writeIfVersion(k: string, expected: string, rec: StoredRecord): Promise<1 | string>;
-  /** A write whose outcome is unknown (timed out): journaled, replayed by version. */
-  journalUnknown(k: string, rec: StoredRecord): void;
   /** The ordinary write path (CAS newest-wins, journal in fallback). */
   write(k: string, rec: StoredRecord): Promise<WriteResult>;
   /** Keys in memory (values and tombstones) starting with a full prefix. */

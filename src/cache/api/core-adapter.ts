@@ -43,7 +43,6 @@ export function coreAdapter(
     fetch: (k) => stack.fetch(k),
     local: (k) => stack.local.memory.get(k),
     writeIfVersion: (k, expected, rec) => stack.writeIfVersion(k, expected, rec),
-    journalUnknown: (k, rec) => stack.journalUnknown(k, rec),
     localKeys: (prefix) => {
       const out: string[] = [];
       for (const [k] of stack.local.memory.entries()) if (k.startsWith(prefix)) out.push(k);
