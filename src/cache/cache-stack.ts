@@ -115,6 +115,12 @@ export class CacheStack {
     this.remote?.recovery.scheduleDrain();
   }
 
+  /** Withdraws a claim this instance was granted, only while the key still holds that version. */
+  async releaseClaim(k: string, version: string): Promise<void> {
+    if (this.remote) return this.remote.claims.releaseOwn(k, version);
+    if (this.local.memory.peek(k)?.version === version) this.local.forget(k);
+  }
+
   /** Atomic claim across instances; see CacheService.setIfAbsent and claims.ts. */
   async claim<T>(k: string, rec: StoredRecord): Promise<ClaimResult<T>> {
     const remote = this.remote;

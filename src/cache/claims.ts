@@ -83,6 +83,20 @@ export class Claims {
     return { state: 'exists', value: v as T, authoritative: true };
   }
 
+  /**
+   * Compare-and-delete of a claim this instance was granted (getOrSet's lock): only if the key still
+   * holds that version, so a claim that expired and was taken over is left to its new holder.
+   * Redis unusable: nothing is sent, the claim expires by its own TTL.
+   */
+  async releaseOwn(k: string, version: string): Promise<void> {
+    const tomb: StoredRecord = { version, expiresAt: this.settings.clock() + this.settings.tombstoneTtlMs, tombstone: true, json: '' };
+    try {
+      if ((await this.records.release(k, tomb)) === 1 && this.local.memory.peek(k)?.version === version) this.local.forget(k);
+    } catch {
+      // Timed out or unreachable: the lock's short TTL ends it.
+    }
+  }
+
   /** Withdraws timed-out claims; what fails stays pending for the next try. Runs in each recovery pass. */
   async drainReleases(): Promise<void> {
     for (const [k, version] of this.releases.entries()) {

@@ -62,6 +62,19 @@ describe('getOrSet', () => {
     expect(calls).toBe(2);
   });
 
+  it('a lock that expired while the factory ran is not removed: the instance that took it over keeps it', async () => {
+    const { caches: [a, b], raw } = await fixture(2);
+    const slowA = a.getOrSet('lk', () => sleep(400).then(() => 'from a'), { ttlMs: 60_000, lock: { ttlMs: 100 } });
+    await sleep(200); // A's lock has expired
+    const slowB = b.getOrSet('lk', () => sleep(800).then(() => 'from b'), { ttlMs: 60_000, lock: { ttlMs: 5_000 } });
+    await sleep(100);
+    expect(decodeRecord((await raw.get('t:lk\u001flock'))!)).toMatchObject({ tombstone: false, json: '"i1"' });
+    expect(await slowA).toBe('from a'); // A is done and releases what it thinks is its lock
+    expect(decodeRecord((await raw.get('t:lk\u001flock'))!)).toMatchObject({ tombstone: false, json: '"i1"' });
+    await slowB;
+    expect(decodeRecord((await raw.get('t:lk\u001flock'))!)).toMatchObject({ tombstone: true });
+  });
+
   it('serves the last value within its grace period when the factory fails, and fails with a code without one', async () => {
     const { caches: [a] } = await fixture();
     await a.getOrSet('g', () => 'old', { ttlMs: 100, graceMs: 10_000 });

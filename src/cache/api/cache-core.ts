@@ -18,6 +18,8 @@ export interface CacheCore {
   set(k: string, value: unknown, options: SetOptions): Promise<WriteResult>;
   delete(k: string): Promise<WriteResult>;
   claim<T>(k: string, value: T, options: SetOptions): Promise<ClaimResult<T>>;
+  /** Compare-and-delete of a claim this instance was granted: only while the key holds `version`. */
+  releaseClaim(k: string, version: string): Promise<void>;
   /** Absolute expiry for set options (validated), null for none. */
   expiryFrom(options: SetOptions): number | null;
   /** A fresh record with this instance's next version. */
