@@ -1,4 +1,4 @@
-import type { RedisGateway } from './redis-gateway.js';
+import type { CacheGateway } from './cache-gateway.js';
 
 /** INCR and start the window on the first hit; returns the count and the window's remaining ms. */
 const INCR_WINDOW_LUA = `
@@ -20,7 +20,7 @@ export interface CounterHit {
  * data: they are never journaled, replayed or kept in memory, so `null` (Redis not usable right
  * now) tells the caller to count on its own until Redis is back.
  */
-export async function incrementWindow(gateway: RedisGateway | null, fullKey: string, windowMs: number): Promise<CounterHit | null> {
+export async function incrementWindow(gateway: CacheGateway | null, fullKey: string, windowMs: number): Promise<CounterHit | null> {
   if (!gateway?.available) return null;
   try {
     const [count, remainingMs] = (await gateway.run((c) => c.eval(INCR_WINDOW_LUA, 1, fullKey, Math.max(1, Math.ceil(windowMs))))) as [number, number];

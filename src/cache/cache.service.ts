@@ -266,7 +266,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
 
   /** Shared fixed-window counter (rate limits); null while Redis is not usable. See atomic-counter.ts. */
   incrementWindow(key: string, windowMs: number): Promise<CounterHit | null> {
-    return incrementWindow(this.gateway as RedisGateway | null, this.keys.full(key), windowMs);
+    return incrementWindow(this.gateway, this.keys.full(key), windowMs);
   }
 
   getStatus(): CacheStatus {
