@@ -1,3 +1,4 @@
+import { WRITE_AND_PUBLISH, writeAndPublish } from './cas-script.js';
 import { VERSION_LENGTH } from './hlc.js';
 
 /**
@@ -54,12 +55,7 @@ return v
 export const CLAIM_LUA = `
 local cur = redis.call('GET', KEYS[1])
 if ARGV[5] ~= '' and ((not cur) or string.sub(cur, 1, ${VERSION_LENGTH}) < ARGV[5]) then
-  if ARGV[7] ~= '0' then
-    redis.call('SET', KEYS[1], ARGV[6], 'PXAT', ARGV[7])
-  else
-    redis.call('SET', KEYS[1], ARGV[6])
-  end
-  if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5] .. KEYS[1]) end
+${writeAndPublish('ARGV[5]', 'ARGV[6]', 'ARGV[7]')}
   cur = ARGV[6]
 end
 if cur then
@@ -74,11 +70,4 @@ if #KEYS > 1 then
   if mbar and tonumber(ARGV[8]) < (tonumber(string.sub(m, mbar + 1)) or 0) then return 0 end
 end
 if cur and string.sub(cur, 1, ${VERSION_LENGTH}) >= ARGV[1] then return cur end
-if ARGV[3] ~= '0' then
-  redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
-else
-  redis.call('SET', KEYS[1], ARGV[2])
-end
-if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[1] .. KEYS[1]) end
-return 1
-`;
+${WRITE_AND_PUBLISH}`;
