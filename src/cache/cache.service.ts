@@ -1,4 +1,4 @@
-import { incrementWindow, type CounterHit } from './atomic-counter.js';
+import { WindowCounters, type CounterHit } from './atomic-counter.js';
 import { AsyncResource } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
@@ -56,6 +56,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly journal: RecoveryJournal;
   private readonly gateway: RedisGateway | null;
   private readonly logs: AppendLog;
+  private readonly counters: WindowCounters;
   private readonly modeSubject: BehaviorSubject<CacheMode>;
   private readonly quarantine = new ReplayQuarantine(this.logger);
   private readonly releases = new ClaimReleases();
@@ -122,6 +123,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     this.memory = new MemoryStore(this.options.memory, this.clock, (k) => this.journal.has(k));
     this.gateway = this.options.redis ? new RedisGateway(this.options) : null;
     this.modeSubject = new BehaviorSubject<CacheMode>(this.gateway ? 'fallback' : 'memory');
+    this.counters = new WindowCounters(this.gateway);
     this.logs = new AppendLog({
       gateway: this.gateway,
       hlc: this.hlc,
@@ -363,7 +365,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
 
   /** Shared fixed-window counter (rate limits); null while Redis is not usable. See atomic-counter.ts. */
   incrementWindow(key: string, windowMs: number): Promise<CounterHit | null> {
-    return incrementWindow(this.gateway, this.fullKey(key), windowMs);
+    return this.counters.increment(this.fullKey(key), windowMs);
   }
 
   async delete(key: string): Promise<WriteResult> {
