@@ -20,8 +20,8 @@ import { loadConfig, type Env } from '../src/config/load-config.js';
 import { setLogDestination } from '../src/observability/logging.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const MODES = (process.env.BENCH_MODES ?? 'redis,memory').split(',');
 /** The production default: the token GET writes its access-log line, probes do not. */
@@ -52,9 +52,13 @@ interface Subject {
   headers: Record<string, string>;
 }
 
+/**
+ * The baseline gets the very request the token GET gets, API key header included, so the ratio is
+ * the route's own cost; /health/live is called as probes call it, without a key.
+ */
 const SUBJECTS: Subject[] = [
-  { name: 'bare route (GET /bench/bare)', path: '/bench/bare', headers: {} },
-  { name: 'GET /health/live', path: '/health/live', headers: {} },
+  { name: 'bare route (same headers)', path: '/bench/bare', headers: { 'x-api-key': ADMIN_KEY } },
+  { name: 'GET /health/live (no key)', path: '/health/live', headers: {} },
   { name: 'GET /sharekhan/users/:id/token', path: `/sharekhan/users/${USER}/token`, headers: { 'x-api-key': ADMIN_KEY } },
 ];
 
@@ -79,6 +83,8 @@ async function startApp(env: Env): Promise<{ app: NestExpressApplication; base: 
 
 interface LoadResult {
   rps: number;
+  /** CPU time of this (the app's) process per request: what the app spends, whoever else shares the core. */
+  cpuUs: number;
   total: number;
   ok: number;
   non2xx: number;
@@ -92,12 +98,14 @@ function load(url: string, headers: Record<string, string>, seconds: number): Pr
   const args = [AUTOCANNON, '-c', String(CONNECTIONS), '-d', String(seconds), '-j'];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
   args.push(url);
+  const cpu0 = process.cpuUsage();
   const child = spawn('taskset', ['-c', LOAD_CPU, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code) => {
+      const cpu = process.cpuUsage(cpu0);
       if (code !== 0) return reject(new Error(`autocannon exited ${code}`));
       const r = JSON.parse(out) as {
         requests: { average: number; total: number };
@@ -106,7 +114,7 @@ function load(url: string, headers: Record<string, string>, seconds: number): Pr
         errors: number;
         latency: { p50: number; p99: number };
       };
-      resolve({ rps: r.requests.total / seconds, total: r.requests.total, ok: r['2xx'], non2xx: r.non2xx, errors: r.errors, p50: r.latency.p50, p99: r.latency.p99 });
+      resolve({ rps: r.requests.total / seconds, cpuUs: (cpu.user + cpu.system) / Math.max(1, r.requests.total), total: r.requests.total, ok: r['2xx'], non2xx: r.non2xx, errors: r.errors, p50: r.latency.p50, p99: r.latency.p99 });
     });
   });
 }
@@ -142,9 +150,7 @@ async function runMode(mode: string, redisUrl: string | null) {
   }
   // Warm-up: JIT, connection pools, the first window of the rate-limit counter.
   for (const s of SUBJECTS) await load(base + s.path, s.headers, 2);
-  const rps: Record<string, number[]> = {};
-  const ratios: Record<string, number[]> = {};
-  const p99: Record<string, number[]> = {};
+  const rows = new Map(SUBJECTS.map((s) => [s.name, { rps: [] as number[], ratio: [] as number[], cpuUs: [] as number[], cpuRatio: [] as number[], p99: [] as number[] }]));
   for (let round = 0; round < ROUNDS; round++) {
     const order = SUBJECTS.map((_, i) => SUBJECTS[(i + round) % SUBJECTS.length]);
     const got: Record<string, LoadResult> = {};
@@ -155,24 +161,36 @@ async function runMode(mode: string, redisUrl: string | null) {
       }
       got[s.name] = r;
     }
-    const base0 = got[SUBJECTS[0].name].rps;
+    const base0 = got[SUBJECTS[0].name];
     const line = SUBJECTS.map((s) => {
-      (rps[s.name] ??= []).push(got[s.name].rps);
-      (ratios[s.name] ??= []).push(got[s.name].rps / base0);
-      (p99[s.name] ??= []).push(got[s.name].p99);
-      return `${Math.round(got[s.name].rps)} (${(got[s.name].rps / base0).toFixed(2)}x)`;
+      const r = got[s.name];
+      const row = rows.get(s.name)!;
+      row.rps.push(r.rps);
+      row.ratio.push(r.rps / base0.rps);
+      row.cpuUs.push(r.cpuUs);
+      // Requests per CPU-second, relative: the throughput ratio on a core of its own.
+      row.cpuRatio.push(base0.cpuUs / r.cpuUs);
+      row.p99.push(r.p99);
+      return `${Math.round(r.rps)} req/s ${r.cpuUs.toFixed(0)} us (${(r.rps / base0.rps).toFixed(2)}x, cpu ${(base0.cpuUs / r.cpuUs).toFixed(2)}x)`;
     });
     console.log(`  [${mode}] round ${round + 1}: ${line.join('  ')}`);
   }
   await app.close();
-  return SUBJECTS.map((s) => ({
-    subject: s.name,
-    medianRps: Math.round(median(rps[s.name])),
-    medianRatio: Number(median(ratios[s.name]).toFixed(3)),
-    ratios: ratios[s.name].map((x) => Number(x.toFixed(3))),
-    rps: rps[s.name].map(Math.round),
-    medianP99Ms: median(p99[s.name]),
-  }));
+  const r3 = (xs: number[]) => xs.map((x) => Number(x.toFixed(3)));
+  return SUBJECTS.map((s) => {
+    const row = rows.get(s.name)!;
+    return {
+      subject: s.name,
+      medianRps: Math.round(median(row.rps)),
+      medianRatio: Number(median(row.ratio).toFixed(3)),
+      ratios: r3(row.ratio),
+      rps: row.rps.map(Math.round),
+      medianCpuUsPerRequest: Number(median(row.cpuUs).toFixed(1)),
+      medianCpuRatio: Number(median(row.cpuRatio).toFixed(3)),
+      cpuRatios: r3(row.cpuRatio),
+      medianP99Ms: median(row.p99),
+    };
+  });
 }
 
 async function main() {
@@ -189,9 +207,12 @@ async function main() {
     for (const mode of MODES) {
       const rows = await runMode(mode, mode === 'redis' ? redis.url : null);
       results[mode] = rows;
-      console.log(`${mode} mode, median over ${ROUNDS} rounds (ratio to the bare route in the same round):`);
+      console.log(`${mode} mode, median over ${ROUNDS} rounds (ratios to the bare route in the same round):`);
       for (const r of rows) {
-        console.log(`  ${r.subject.padEnd(34)} ${String(r.medianRps).padStart(6)} req/s  ${r.medianRatio.toFixed(2)}x  [${r.ratios.join(', ')}]  p99 ${r.medianP99Ms} ms`);
+        console.log(
+          `  ${r.subject.padEnd(32)} ${String(r.medianRps).padStart(6)} req/s ${r.medianRatio.toFixed(2)}x [${r.ratios.join(', ')}]` +
+            `  ${r.medianCpuUsPerRequest} us CPU/req ${r.medianCpuRatio.toFixed(2)}x [${r.cpuRatios.join(', ')}]  p99 ${r.medianP99Ms} ms`,
+        );
       }
     }
   } finally {
