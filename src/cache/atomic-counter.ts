@@ -1,4 +1,4 @@
-import type { RedisGateway } from './redis-gateway.js';
+import type { CacheGateway } from './cache-gateway.js';
 
 /**
  * Counts the batch's hits and starts the window when this call created the key; returns the count
@@ -14,8 +14,8 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {n, ttl}`;
 
-type CounterClient = RedisGateway['client'] & {
-  incrWindow(key: string, windowMs: number, by: number): Promise<[number, number]>;
+type CounterClient = CacheGateway['client'] & {
+  incrWindow?(key: string, windowMs: number, by: number): Promise<[number, number]>;
 };
 
 export interface CounterHit {
@@ -42,8 +42,9 @@ export class WindowCounters {
   private pending = new Map<string, PendingHits>();
   private scheduled = false;
 
-  constructor(private readonly gateway: RedisGateway | null) {
-    gateway?.client.defineCommand('incrWindow', { numberOfKeys: 1, lua: INCR_WINDOW_LUA });
+  constructor(private readonly gateway: CacheGateway | null) {
+    // An injected test gateway's client may not define commands: it gets the script by EVAL.
+    if (typeof gateway?.client?.defineCommand === 'function') gateway.client.defineCommand('incrWindow', { numberOfKeys: 1, lua: INCR_WINDOW_LUA });
   }
 
   increment(fullKey: string, windowMs: number): Promise<CounterHit | null> {
@@ -76,7 +77,9 @@ export class WindowCounters {
     let reply: [number, number];
     try {
       if (!this.gateway?.available) throw new Error('Redis not usable');
-      reply = await this.gateway.run((c) => (c as CounterClient).incrWindow(key, windowMs, n));
+      reply = await this.gateway.run((c: CounterClient) =>
+        c.incrWindow ? c.incrWindow(key, windowMs, n) : (c.eval(INCR_WINDOW_LUA, 1, key, windowMs, n) as Promise<[number, number]>),
+      );
     } catch {
       for (const w of waiters) w(null);
       return;
