@@ -1,12 +1,6 @@
 import { Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
-import {
-  SHAREKHAN_SETTINGS,
-  ShareKhanClientFactory,
-  ShareKhanNotConfiguredError,
-  ShareKhanTokenStore,
-  type ShareKhanSettings,
-} from '../sharekhan/index.js';
+import { ShareKhanClientFactory, ShareKhanNotConfiguredError, ShareKhanTokenStore, StaticTokens } from '../sharekhan/index.js';
 import { LiveBroker, type LiveOrderClient } from './live-broker.js';
 import { OrchestratorController } from './orchestrator.controller.js';
 import { ORCHESTRATOR_MODULE_OPTIONS, OrchestratorConfigurableModule } from './orchestrator.module-definition.js';
@@ -40,9 +34,9 @@ const notConfiguredClient: LiveOrderClient = {
   providers: [
     {
       provide: ORCHESTRATOR_SETTINGS,
-      inject: [ORCHESTRATOR_MODULE_OPTIONS, SHAREKHAN_SETTINGS],
-      useFactory: (options: OrchestratorModuleOptions, sharekhan: ShareKhanSettings): OrchestratorSettings =>
-        resolveOrchestratorOptions(options, sharekhan.staticTokens),
+      inject: [ORCHESTRATOR_MODULE_OPTIONS, StaticTokens],
+      useFactory: (options: OrchestratorModuleOptions, staticTokens: StaticTokens): OrchestratorSettings =>
+        resolveOrchestratorOptions(options, staticTokens.userIds()),
     },
     { provide: TOKEN_STORE, useExisting: ShareKhanTokenStore },
     {
