@@ -551,8 +551,8 @@ describe('OrchestratorModule: what an operator is told on the first day (e2e)', 
     await submitToken(t, 'MASTER_USER_001', fake.issueAccessToken('C100'));
     const res = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(503);
     expect(res.body).toMatchObject({ code: 'BROKER_NOT_CONFIGURED', outcome: 'not_placed' });
-    expect(res.body.message).toContain('SHAREKHAN_API_KEY');
-    expect(res.body.action).toContain('SHAREKHAN_API_KEY');
+    expect(res.body.message).toContain('option apiKey');
+    expect(res.body.action).toContain('apiKey option');
     expect(res.body.action).not.toMatch(/reachable/);
     expect(fake.requests).toHaveLength(0);
   });
