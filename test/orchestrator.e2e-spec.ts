@@ -254,11 +254,12 @@ describe('OrchestratorModule (e2e)', () => {
       await submitToken(t, 'LIVE_USER_002', fake.issueAccessToken('C200'));
     });
 
-    it('a token for a user id that is not a trading user is refused (404 naming TRADING_USERS), nothing stored', async () => {
+    it('a token for a user id that is not a trading user is refused (404 naming the option, listing no other user), nothing stored', async () => {
       const res = await request(t.http).put('/sharekhan/users/LIVE_USER_004/token').set('x-api-key', ADMIN_KEY).send({ accessToken: fake.issueAccessToken('C400') });
       expect(res.status).toBe(404);
       expect(res.body).toMatchObject({ code: 'NOT_A_TRADING_USER' });
-      expect(res.body.message).toMatch(/TRADING_USERS \(PAPER_TRADER_001, MASTER_USER_001, LIVE_USER_002, LIVE_USER_003\)/);
+      expect(res.body.message).toMatch(/LIVE_USER_004 is not a trading user.*`accounts` option/);
+      expect(res.body.message).not.toMatch(/PAPER_TRADER_001|MASTER_USER_001|LIVE_USER_002/);
       const st = await request(t.http).get('/sharekhan/users/LIVE_USER_004/token').set('x-api-key', ADMIN_KEY).expect(200);
       expect(st.body).toMatchObject({ present: false, status: 'missing' });
     });
