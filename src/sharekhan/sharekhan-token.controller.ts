@@ -76,7 +76,7 @@ export class ShareKhanTokenController {
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: "Revoke a user's token (the token text is destroyed); idempotent" })
   @ApiOkBody(200, 'revoked: true; or revoked: false with status "revoked" (already revoked) or "missing" (no token), which change nothing', TOKEN_REVOKED)
-  @ApiErrorResponses(400)
+  @ApiErrorResponses(400, 503)
   async remove(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
     const out = await this.store.revoke(userId, { who: by.who, source: 'api', clientAddress: by.clientAddress });
     // A static token stands in where the store has no record: DELETE stops it too (by its fingerprint).

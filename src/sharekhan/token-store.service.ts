@@ -1,5 +1,5 @@
-import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
-import { CacheService } from '../cache/index.js';
+import { BadRequestException, Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { CacheError, CacheService } from '../cache/index.js';
 import type { CacheMode } from '../cache/index.js';
 import { USER_ID_PATTERN } from '../common/user-id.js';
 import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
@@ -262,6 +262,8 @@ export class ShareKhanTokenStore {
       })
       .catch((err: unknown) => {
         if (err instanceof Unchanged) return err;
+        // Redis went away after the read (memory does not hold the record) or writers kept winning.
+        if (err instanceof CacheError) throw new RevokeNotConfirmedError(userId);
         throw err;
       });
     if (done instanceof Unchanged) {
@@ -415,6 +417,19 @@ export class ShareKhanTokenStore {
     this.legacyIndexRead = true;
     const users = r.state === 'hit' && Array.isArray(r.value?.users) ? r.value.users : [];
     for (const u of users) if (typeof u === 'string' && USER_ID_PATTERN.test(u)) await this.addToIndex(u);
+  }
+}
+
+/** 503: the revoke could not be written over the record it read; nothing is known to have changed. */
+export class RevokeNotConfirmedError extends ServiceUnavailableException {
+  readonly code = 'REVOKE_NOT_CONFIRMED';
+  constructor(userId: string) {
+    super({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      code: 'REVOKE_NOT_CONFIRMED',
+      message: `The token of ${userId} could not be revoked right now (the token store cannot be written safely); it may still be usable. Retry the DELETE shortly.`,
+    });
   }
 }
 
