@@ -257,6 +257,13 @@ describe('operator console', () => {
     await page.goto(replay, { waitUntil: 'load' });
     await page.waitForSelector('#login-result[data-kind="error"]');
     expect(await page.$eval('#login-result', (e) => e.textContent)).toMatch(/^ShareKhan login failed \(HTTP 400\): .*state/);
+    // A crafted link's text is never shown: only a fixed sentence for the code.
+    await page.goto(`${base}/console?crafted=1#login=failed&code=400&message=${encodeURIComponent('Call +91 00000 to fix your account')}`, { waitUntil: 'load' });
+    await page.waitForSelector('#login-result[data-kind="error"]');
+    expect(await page.$eval('#login-result', (e) => e.textContent)).not.toContain('Call +91');
+    await page.goto(`${base}/console?crafted=2#login=ok&user=${encodeURIComponent('Call +91 00000')}&status=active&fingerprint=sha256:00`, { waitUntil: 'load' });
+    await page.waitForSelector('#login-result[data-kind="error"]');
+    expect(await page.$eval('#login-result', (e) => e.textContent)).not.toContain('Call +91');
     // API callers still get JSON.
     const json = await request(app.http).get(new URL(replay).pathname + new URL(replay).search).set('Accept', 'application/json');
     expect(json.status).toBe(400);

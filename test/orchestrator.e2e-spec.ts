@@ -255,11 +255,12 @@ describe('OrchestratorModule (e2e)', () => {
       await submitToken(t, 'LIVE_USER_002', fake.issueAccessToken('C200'));
     });
 
-    it('a token for a user id that is not a trading user is refused (404 naming TRADING_USERS), nothing stored', async () => {
+    it('a token for a user id that is not a trading user is refused (404 naming the option, listing no other user), nothing stored', async () => {
       const res = await request(t.http).put('/sharekhan/users/LIVE_USER_004/token').set('x-api-key', ADMIN_KEY).send({ accessToken: fake.issueAccessToken('C400') });
       expect(res.status).toBe(404);
       expect(res.body).toMatchObject({ code: 'NOT_A_TRADING_USER' });
-      expect(res.body.message).toMatch(/TRADING_USERS \(PAPER_TRADER_001, MASTER_USER_001, LIVE_USER_002, LIVE_USER_003\)/);
+      expect(res.body.message).toMatch(/LIVE_USER_004 is not a trading user.*`accounts` option/);
+      expect(res.body.message).not.toMatch(/PAPER_TRADER_001|MASTER_USER_001|LIVE_USER_002/);
       const st = await request(t.http).get('/sharekhan/users/LIVE_USER_004/token').set('x-api-key', ADMIN_KEY).expect(200);
       expect(st.body).toMatchObject({ present: false, status: 'missing' });
     });
@@ -539,8 +540,8 @@ describe('OrchestratorModule: what an operator is told on the first day (e2e)', 
     await submitToken(t, 'MASTER_USER_001', fake.issueAccessToken('C100'));
     const res = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(503);
     expect(res.body).toMatchObject({ code: 'BROKER_NOT_CONFIGURED', outcome: 'not_placed' });
-    expect(res.body.message).toContain('SHAREKHAN_API_KEY');
-    expect(res.body.action).toContain('SHAREKHAN_API_KEY');
+    expect(res.body.message).toContain('option apiKey');
+    expect(res.body.action).toContain('apiKey option');
     expect(res.body.action).not.toMatch(/reachable/);
     expect(fake.requests).toHaveLength(0);
   });

@@ -97,6 +97,13 @@ describe('the packed library in a fresh Nest app', () => {
     expect(JSON.stringify(get.body)).not.toContain(TOKEN);
   });
 
+  it("OrchestratorModule's users bind ShareKhanAuthModule: no token for another user id", async () => {
+    const put = await call('PUT', '/sharekhan/users/SOMEONE_ELSE/token', { accessToken: TOKEN });
+    expect(put.status).toBe(404);
+    expect(put.body).toMatchObject({ code: 'NOT_A_TRADING_USER' });
+    expect((await call('GET', '/sharekhan/users/SOMEONE_ELSE/token')).body).toMatchObject({ present: false });
+  });
+
   it('a paper order through OrchestratorModule, with that token', async () => {
     const order = { scripCode: 2885, tradingSymbol: 'RELIANCE', exchange: 'NC', transactionType: 'B', quantity: 1, price: '2500.50', requestType: 'NEW', productType: 'INVESTMENT' };
     const res = await call('POST', '/orchestrator/orders', { userId: 'PAPER_TRADER_001', order });

@@ -430,7 +430,7 @@ describe('a token belongs to a configured trading user and to that user\'s own S
     const cb = await rec(request(app.http).get(`/sharekhan/callback${location.search}`));
     expect(cb.status).toBe(409);
     expect(cb.body).toMatchObject({ code: 'CUSTOMER_MISMATCH' });
-    expect(cb.body.message).toMatch(/customer C200, but USER_A is customer C100 in TRADING_USERS; nothing was stored. Start the login again for USER_A and sign in to ShareKhan as customer C100/);
+    expect(cb.body.message).toMatch(/customer C200, but USER_A is customer C100 in the configured accounts; nothing was stored. Start the login again for USER_A and sign in to ShareKhan as customer C100/);
     expect(exchanges()).toBe(before);
     expect((await status(app, 'USER_A')).body).toMatchObject({ present: false, status: 'missing' });
     expect((await actions('USER_A'))[0]).toBe('customer_refused');
@@ -449,11 +449,12 @@ describe('a token belongs to a configured trading user and to that user\'s own S
     expect(ok.body).toMatchObject({ status: 'active', customerId: 'C100' });
   });
 
-  it('a user id that is not in TRADING_USERS gets no token and no login (404 naming the setting)', async () => {
+  it('a user id that is not in TRADING_USERS gets no token and no login (404 naming the option, listing no other user)', async () => {
     const res = await put(app, 'USER_Z', { accessToken: token('z') });
     expect(res.status).toBe(404);
     expect(res.body).toMatchObject({ code: 'NOT_A_TRADING_USER' });
-    expect(res.body.message).toMatch(/USER_Z is not a trading user.*TRADING_USERS \(USER_A, USER_B\)/);
+    expect(res.body.message).toMatch(/USER_Z is not a trading user.*ShareKhanAuthModule's `accounts` option/);
+    expect(res.body.message).not.toMatch(/USER_A|USER_B/);
     expect((await status(app, 'USER_Z')).body).toMatchObject({ present: false });
     const lu = await rec(call(app, 'get', '/sharekhan/users/USER_Z/login-url', ADMIN_KEY));
     expect(lu.status).toBe(404);

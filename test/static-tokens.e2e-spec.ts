@@ -11,6 +11,7 @@ import { startRedis, waitUntil, type RedisProcess } from './helpers/index.js';
  */
 const ADMIN_KEY = `admin-${randomBytes(12).toString('hex')}`;
 const STATIC_TOKEN = `static-token-${randomBytes(12).toString('hex')}`;
+const REVOKED_STATIC = `static-token-${randomBytes(12).toString('hex')}`;
 const STORED_TOKEN = `stored-token-${randomBytes(12).toString('hex')}`;
 
 let redis: RedisProcess;
@@ -21,8 +22,9 @@ beforeAll(async () => {
     REDIS_URL: redis.url,
     CACHE_KEY_PREFIX: `st-${randomBytes(3).toString('hex')}:`,
     API_KEYS: `ops:admin:${ADMIN_KEY}`,
-    TRADING_USERS: 'PAPER_ENV:paper::,PAPER_STORED:paper::,PAPER_NONE:paper::',
+    TRADING_USERS: 'PAPER_ENV:paper::,PAPER_STORED:paper::,PAPER_NONE:paper::,PAPER_REV:paper::',
     SHAREKHAN_ACCESS_TOKEN_PAPER_ENV: STATIC_TOKEN,
+    SHAREKHAN_ACCESS_TOKEN_PAPER_REV: REVOKED_STATIC,
   });
   const cache = t.get(CacheService);
   await waitUntil(Date.now() + 10_000, 'the cache to use Redis', async () => cache.mode === 'redis', 20);
@@ -58,5 +60,23 @@ describe('static tokens live in the ShareKhan module', () => {
   it('a user without any token is still missing', async () => {
     const res = await admin(request(t.http).get('/sharekhan/users/PAPER_NONE/token'));
     expect(res.body).toMatchObject({ present: false, status: 'missing' });
+  });
+
+  it('DELETE revokes a static token: status, readiness and orders all refuse it', async () => {
+    const del = await admin(request(t.http).delete('/sharekhan/users/PAPER_REV/token'));
+    expect(del.status).toBe(200);
+    expect(del.body).toMatchObject({ userId: 'PAPER_REV', revoked: true, status: 'revoked' });
+    expect(del.text).not.toContain(REVOKED_STATIC);
+
+    const status = await admin(request(t.http).get('/sharekhan/users/PAPER_REV/token'));
+    expect(status.body).toMatchObject({ present: true, usable: false, status: 'revoked', source: 'env' });
+    const ready = await admin(request(t.http).get('/orchestrator/readiness'));
+    expect(ready.body.users).toContainEqual(expect.objectContaining({ userId: 'PAPER_REV', status: 'revoked', canTrade: false }));
+    const order = await admin(request(t.http).post('/orchestrator/orders')).send({ userId: 'PAPER_REV', order: ORDER });
+    expect(order.status).toBeGreaterThanOrEqual(400);
+    expect(order.body).toMatchObject({ outcome: 'not_placed', code: 'TOKEN_REVOKED', tokenSource: 'env' });
+
+    const again = await admin(request(t.http).delete('/sharekhan/users/PAPER_REV/token'));
+    expect(again.body).toMatchObject({ revoked: false, status: 'revoked', alreadyRevoked: true });
   });
 });

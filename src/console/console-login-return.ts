@@ -5,8 +5,8 @@ export const CONSOLE_PATH = '/console';
 
 /**
  * Sends the browser back to the console with the login's outcome in the URL fragment, which
- * never reaches a server, a log or a Referer. It carries the user, status and fingerprint, never
- * a token; the page shows it and then reloads the real status from the API.
+ * never reaches a server, a log or a Referer. It carries the user, status and fingerprint (or the
+ * HTTP status of a failure), never a token or free text; the page then reloads the real status.
  */
 @Injectable()
 export class ConsoleLoginReturn implements LoginBrowserReturn {
@@ -19,8 +19,8 @@ export class ConsoleLoginReturn implements LoginBrowserReturn {
       p.set('fingerprint', outcome.token.fingerprint);
     } else {
       p.set('login', 'failed');
+      // The status only: the page shows a fixed sentence for it, never text from the URL.
       p.set('code', String(outcome.statusCode));
-      p.set('message', outcome.message.slice(0, 300));
     }
     return `${CONSOLE_PATH}#${p.toString()}`;
   }

@@ -2,7 +2,7 @@ import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiOkBody } from '../common/openapi.js';
 import { ApiKeyAuth, Caller, type ApiCaller } from '../auth/index.js';
-import { SHAREKHAN_SETTINGS, ShareKhanTokenStore, TokenClock, type ShareKhanSettings, type TokenStatus } from '../sharekhan/index.js';
+import { SHAREKHAN_PUBLIC_SETTINGS, ShareKhanTokenStore, TokenClock, nextCutoff, type ShareKhanPublicSettings, type TokenStatus } from '../sharekhan/index.js';
 import { cacheModeNotice } from './cache-mode-notice.js';
 import { CONSOLE_OVERVIEW } from './console-overview.openapi.js';
 import { CONSOLE_OPTIONS, type ConsoleModuleOptions } from './console.options.js';
@@ -22,7 +22,7 @@ export class ConsoleOverviewController {
     private readonly store: ShareKhanTokenStore,
     private readonly clock: TokenClock,
     @Inject(CONSOLE_OPTIONS) private readonly options: ConsoleModuleOptions,
-    @Inject(SHAREKHAN_SETTINGS) private readonly sharekhan: Pick<ShareKhanSettings, 'cutoffMinutesIst'>,
+    @Inject(SHAREKHAN_PUBLIC_SETTINGS) private readonly sharekhan: ShareKhanPublicSettings,
   ) {}
 
   @Get('overview')
@@ -34,12 +34,12 @@ export class ConsoleOverviewController {
     const own = caller.scope.kind === 'user' ? caller.scope.userId : null;
     const users = this.options.users.filter((u) => caller.admin || u.userId === own);
     const now = this.clock.now();
-    const { cutoffMinutesIst } = this.sharekhan;
+    const { cutoffIst, cutoffMinutesIst } = this.sharekhan;
     return {
       caller: { name: caller.name, admin: caller.admin, userId: own },
       cache: cacheModeNotice(this.store.cacheMode),
       cutoff: {
-        ist: `${pad(Math.floor(cutoffMinutesIst / 60))}:${pad(cutoffMinutesIst % 60)}`,
+        ist: cutoffIst,
         nextAt: new Date(nextCutoff(now, cutoffMinutesIst)).toISOString(),
       },
       users: await Promise.all(
@@ -50,18 +50,6 @@ export class ConsoleOverviewController {
       ),
     };
   }
-}
-
-const pad = (n: number) => String(n).padStart(2, '0');
-
-/** India keeps UTC+05:30 all year, so the next cut-off is plain arithmetic. */
-const IST_OFFSET_MS = 330 * 60_000;
-const DAY_MS = 86_400_000;
-function nextCutoff(now: number, cutoffMinutesIst: number): number {
-  const ist = now + IST_OFFSET_MS;
-  let cutoff = Math.floor(ist / DAY_MS) * DAY_MS + cutoffMinutesIst * 60_000;
-  if (cutoff <= ist) cutoff += DAY_MS;
-  return cutoff - IST_OFFSET_MS;
 }
 
 function storedState(status: TokenStatus): StoredTokenState {

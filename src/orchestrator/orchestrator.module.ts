@@ -1,12 +1,6 @@
 import { Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
-import {
-  SHAREKHAN_SETTINGS,
-  ShareKhanClientFactory,
-  ShareKhanNotConfiguredError,
-  ShareKhanTokenStore,
-  type ShareKhanSettings,
-} from '../sharekhan/index.js';
+import { ShareKhanClientFactory, ShareKhanNotConfiguredError, ShareKhanTokenStore, StaticTokens, TradingAccounts } from '../sharekhan/index.js';
 import { LiveBroker, type LiveOrderClient } from './live-broker.js';
 import { OrchestratorController } from './orchestrator.controller.js';
 import { ORCHESTRATOR_MODULE_OPTIONS, OrchestratorConfigurableModule } from './orchestrator.module-definition.js';
@@ -26,7 +20,7 @@ import { UserRegistry } from './user-registry.js';
 
 /** Without a ShareKhan API key no live order can be sent; say so per order instead of failing start-up. */
 const notConfiguredClient: LiveOrderClient = {
-  placeOrder: () => Promise.reject(new ShareKhanNotConfiguredError('SHAREKHAN_API_KEY')),
+  placeOrder: () => Promise.reject(new ShareKhanNotConfiguredError(['apiKey'])),
 };
 
 /**
@@ -40,9 +34,9 @@ const notConfiguredClient: LiveOrderClient = {
   providers: [
     {
       provide: ORCHESTRATOR_SETTINGS,
-      inject: [ORCHESTRATOR_MODULE_OPTIONS, SHAREKHAN_SETTINGS],
-      useFactory: (options: OrchestratorModuleOptions, sharekhan: ShareKhanSettings): OrchestratorSettings =>
-        resolveOrchestratorOptions(options, sharekhan.staticTokens),
+      inject: [ORCHESTRATOR_MODULE_OPTIONS, StaticTokens],
+      useFactory: (options: OrchestratorModuleOptions, staticTokens: StaticTokens): OrchestratorSettings =>
+        resolveOrchestratorOptions(options, staticTokens.userIds()),
     },
     { provide: TOKEN_STORE, useExisting: ShareKhanTokenStore },
     {
@@ -73,15 +67,18 @@ export class OrchestratorModule extends OrchestratorConfigurableModule implement
   constructor(
     @Inject(ORCHESTRATOR_SETTINGS) private readonly settings: OrchestratorSettings,
     private readonly clients: ShareKhanClientFactory,
+    accounts: TradingAccounts,
   ) {
     super();
+    // Tokens are then stored only for these users, each bound to its own ShareKhan account.
+    accounts.register(settings.users.map((u) => ({ userId: u.userId, customerId: u.customerId ?? '' })));
   }
 
   onModuleInit(): void {
     const live = this.settings.users.filter((u) => u.mode === 'live').length;
     this.logger.log(`${this.settings.users.length} trading users (${live} live, ${this.settings.users.length - live} paper)`);
     if (live > 0 && !this.clients.configured) {
-      this.logger.warn('SHAREKHAN_API_KEY is not set: every live order is refused (BROKER_NOT_CONFIGURED) until it is');
+      this.logger.warn('ShareKhanAuthModule has no apiKey: every live order is refused (BROKER_NOT_CONFIGURED) until it is set');
     }
     if (this.settings.strayEnvTokenVars.length > 0) {
       // Ids only: a token under an id that is not a trading user is never used for anyone.

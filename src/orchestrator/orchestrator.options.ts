@@ -78,8 +78,6 @@ export type OrchestratorModuleOptions = z.input<typeof orchestratorOptionsSchema
 /** The options after validation and defaults: what the orchestrator's services read. */
 export interface OrchestratorSettings {
   users: TradingUser[];
-  /** Static per-user tokens of configured users, from ShareKhanAuthModule. Never logged, never returned. */
-  envTokens: ReadonlyMap<string, string>;
   /** Static tokens naming no configured user (reported once at start-up, by user id only). */
   strayEnvTokenVars: string[];
   premarketTimes: PremarketTime[];
@@ -97,17 +95,12 @@ export interface OrchestratorSettings {
 
 export function resolveOrchestratorOptions(
   input: OrchestratorModuleOptions | undefined,
-  staticTokens: ReadonlyMap<string, string> = new Map(),
+  staticTokenUsers: readonly string[] = [],
 ): OrchestratorSettings {
   const o = parseModuleOptions('OrchestratorModule', orchestratorOptionsSchema, input);
   const known = new Set(o.users.map((u) => u.userId));
-  const envTokens = new Map<string, string>();
-  const stray: string[] = [];
-  // Exact id only: a token under another spelling must never reach a configured user.
-  for (const [userId, token] of staticTokens) {
-    if (known.has(userId)) envTokens.set(userId, token);
-    else stray.push(userId);
-  }
+  // Exact id only (StaticTokens looks tokens up by the exact id): others are reported at start-up.
+  const stray = staticTokenUsers.filter((userId) => !known.has(userId));
   const premarketTimes: PremarketTime[] = [];
   for (const label of o.premarketCheck.timesIst) {
     const [hour, minute] = label.split(':').map(Number);
@@ -115,8 +108,7 @@ export function resolveOrchestratorOptions(
   }
   return {
     users: o.users,
-    envTokens,
-    strayEnvTokenVars: stray.sort(),
+    strayEnvTokenVars: [...stray].sort(),
     premarketTimes,
     premarketDays: o.premarketCheck.days,
     fanoutConcurrency: o.fanoutConcurrency,

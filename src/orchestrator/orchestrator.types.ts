@@ -25,7 +25,7 @@ export const FAILURE_STATUS = {
   BROKER_RATE_LIMITED: 429,
   /** The broker refused the order (data.errormsg or HTTP 400): known not placed. */
   BROKER_REJECTED: 422,
-  /** SHAREKHAN_API_KEY is not set: no live order can be sent until the operator sets it. */
+  /** ShareKhanAuthModule has no apiKey: no live order can be sent until the operator sets it. */
   BROKER_NOT_CONFIGURED: 503,
   /** The request provably never reached the broker. */
   BROKER_UNREACHABLE: 502,

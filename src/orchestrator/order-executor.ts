@@ -138,7 +138,7 @@ function actionFor(code: FailureCode, outcome: OrderResult['outcome'], submit: s
     case 'BROKER_UNREACHABLE':
       return 'ShareKhan could not be reached; nothing was sent. Retry when it is reachable.';
     case 'BROKER_NOT_CONFIGURED':
-      return 'Set SHAREKHAN_API_KEY (and SHAREKHAN_SECRET_KEY for the daily login) in the environment and restart; nothing was sent.';
+      return "Set ShareKhanAuthModule's apiKey option (and secretKey for the daily login) and restart; nothing was sent.";
     default:
       return undefined;
   }

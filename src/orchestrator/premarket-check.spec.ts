@@ -1,7 +1,7 @@
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { PremarketCheckService } from './premarket-check.service.js';
 import { ReadinessService } from './readiness.service.js';
-import { FakeTokenStore, LIVE, LIVE2, PAPER, SwitchableCache, settingsFor } from '../../test/helpers/orchestrator-fakes.js';
+import { FakeTokenStore, LIVE, LIVE2, PAPER, SwitchableCache, settingsFor, staticTokensFor } from '../../test/helpers/orchestrator-fakes.js';
 import { TokenResolver } from './token-resolver.js';
 import { UserRegistry } from './user-registry.js';
 
@@ -14,7 +14,7 @@ function setup() {
   });
   const store = new FakeTokenStore();
   const registry = new UserRegistry(settings);
-  const readiness = new ReadinessService(registry, new TokenResolver(store, settings, new SwitchableCache()), settings);
+  const readiness = new ReadinessService(registry, new TokenResolver(store, settings, staticTokensFor(new SwitchableCache())), settings);
   const scheduler = new SchedulerRegistry();
   const service = new PremarketCheckService(readiness, scheduler, settings);
   return { store, scheduler, service };

@@ -9,7 +9,7 @@ import type { OrderFields } from './orchestrator.schemas.js';
 import { PaperBroker } from './paper-broker.js';
 import { SignalClaims } from './signal-claims.js';
 import { SignalFanout } from './signal-fanout.js';
-import { FakeLiveClient, FakeTokenStore, LIVE, LIVE2, PAPER, SwitchableCache, settingsFor } from '../../test/helpers/orchestrator-fakes.js';
+import { FakeLiveClient, FakeTokenStore, LIVE, LIVE2, PAPER, SwitchableCache, settingsFor, staticTokensFor } from '../../test/helpers/orchestrator-fakes.js';
 import { TokenResolver } from './token-resolver.js';
 import { UserRegistry } from './user-registry.js';
 import { SAMPLE_ORDER } from '../../test/fixtures/orders.js';
@@ -22,7 +22,7 @@ function setup(users: TradingUser[] = [PAPER, LIVE, LIVE2], over: Partial<Orches
   const store = new FakeTokenStore();
   const client = new FakeLiveClient();
   const registry = new UserRegistry(settings);
-  const resolver = new TokenResolver(store, settings, cache);
+  const resolver = new TokenResolver(store, settings, staticTokensFor(cache));
   const book = new OrderBook(cache, settings);
   const executor = new OrderExecutor(registry, resolver, new PaperBroker(), new LiveBroker(client), book, settings, new OrderMetrics());
   const claims = new SignalClaims(cache, settings);

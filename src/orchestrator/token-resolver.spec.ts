@@ -1,10 +1,10 @@
-import { LIVE, PAPER, FakeTokenStore, SwitchableCache, settingsFor, viewOf } from '../../test/helpers/orchestrator-fakes.js';
+import { LIVE, PAPER, FakeTokenStore, SwitchableCache, settingsFor, staticTokensFor, viewOf } from '../../test/helpers/orchestrator-fakes.js';
 import { TokenResolver, type ResolvedToken } from './token-resolver.js';
 
 function setup(envTokens: [string, string][] = []) {
   const store = new FakeTokenStore();
   const cache = new SwitchableCache();
-  const resolver = new TokenResolver(store, settingsFor([PAPER, LIVE], { envTokens: new Map(envTokens) }), cache);
+  const resolver = new TokenResolver(store, settingsFor([PAPER, LIVE]), staticTokensFor(cache, envTokens));
   return { store, cache, resolver };
 }
 
@@ -97,7 +97,7 @@ describe('TokenResolver', () => {
     expect(store.invalidated).toEqual([]);
     expect(await resolver.resolve(LIVE)).toMatchObject({ ok: false, kind: 'invalid', source: 'env' });
 
-    const other = new TokenResolver(store, settingsFor([LIVE], { envTokens: new Map([[LIVE.userId, 'env-token-llllllllllllll']]) }), cache);
+    const other = new TokenResolver(store, settingsFor([LIVE]), staticTokensFor(cache, [[LIVE.userId, 'env-token-llllllllllllll']]));
     expect(await other.resolve(LIVE)).toMatchObject({ ok: false, kind: 'invalid' });
   });
 });

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CacheService } from '../cache/index.js';
 import type { OrchestratorSettings, TradingUser } from './orchestrator.options.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
-import { maskToken as maskOf, staticTokenRejectedKey, tokenFingerprint as fingerprintOf } from '../sharekhan/index.js';
+import { StaticTokens, tokenFingerprint as fingerprintOf } from '../sharekhan/index.js';
 import { TOKEN_STORE, type AuditActorLike, type TokenStorePort, type TokenViewLike } from './token-store.port.js';
 
 export interface ResolvedToken {
@@ -34,10 +33,6 @@ export type TokenResolution = ResolvedToken | TokenProblem;
 
 const ORCHESTRATOR_ACTOR: AuditActorLike = { who: 'orchestrator', source: 'broker' };
 
-/** Cache key remembering that the broker rejected a user's static env token (by fingerprint); the token endpoints read it too. */
-const envInvalidKey = staticTokenRejectedKey;
-const ENV_INVALID_TTL_MS = 7 * 24 * 3600 * 1000;
-
 /**
  * Finds the one token that belongs to a user: the token store first (Redis, or its memory
  * fallback), then the user's own static env token, then a typed failure. It is only ever asked
@@ -52,7 +47,7 @@ export class TokenResolver {
   constructor(
     @Inject(TOKEN_STORE) private readonly store: TokenStorePort,
     @Inject(ORCHESTRATOR_SETTINGS) private readonly settings: OrchestratorSettings,
-    private readonly cache: CacheService,
+    private readonly staticTokens: StaticTokens,
   ) {}
 
   submitHint(userId: string): string {
@@ -122,7 +117,7 @@ export class TokenResolver {
       }),
     ];
     if (token.source === 'env') {
-      tasks.push(this.cache.set(envInvalidKey(userId), token.fingerprint, { ttlMs: ENV_INVALID_TTL_MS }));
+      tasks.push(this.staticTokens.reject(userId, token.fingerprint));
     } else {
       // Only the token the broker refused: a newer one submitted while the order was in flight stays.
       tasks.push(this.store.markInvalid(userId, token.fingerprint, reason, ORCHESTRATOR_ACTOR));
@@ -135,28 +130,16 @@ export class TokenResolver {
     }
   }
 
+  /** The user's static token as StaticTokens reports it (revoked or refused by fingerprint, fleet-wide). */
   private async fromEnv(user: TradingUser): Promise<ResolvedToken | TokenProblem | undefined> {
-    const token = this.settings.envTokens.get(user.userId);
-    if (!token) return undefined;
-    const fingerprint = fingerprintOf(token);
-    const mask = maskOf(token);
-    if (this.isRejected(user.userId, fingerprint) || (await this.envRejectedElsewhere(user.userId, fingerprint))) {
-      return this.problem(user, 'invalid', undefined, { source: 'env', fingerprint, mask });
+    const fixed = await this.staticTokens.get(user.userId);
+    if (!fixed) return undefined;
+    const { fingerprint, mask, status } = fixed.view;
+    if (status === 'invalid') this.remember(user.userId, fingerprint);
+    if (status !== 'active' || this.isRejected(user.userId, fingerprint)) {
+      return this.problem(user, status === 'revoked' ? 'revoked' : 'invalid', undefined, { source: 'env', fingerprint, mask });
     }
-    return { ok: true, accessToken: token, source: 'env', fingerprint, mask, expiresAt: null, secondsLeft: null };
-  }
-
-  private async envRejectedElsewhere(userId: string, fingerprint: string): Promise<boolean> {
-    try {
-      const r = await this.cache.read<string>(envInvalidKey(userId));
-      if (r.state === 'hit' && r.value === fingerprint) {
-        this.remember(userId, fingerprint);
-        return true;
-      }
-    } catch {
-      // Unknown here means "not known to be rejected": the broker's 403 remains the real signal.
-    }
-    return false;
+    return { ok: true, accessToken: fixed.accessToken, source: 'env', fingerprint, mask, expiresAt: null, secondsLeft: null };
   }
 
   private remember(userId: string, fingerprint: string): void {

@@ -2,10 +2,13 @@ import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common'
 import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
 import { ShareKhanClient, type ShareKhanClientOptions } from './sharekhan-client.js';
 
-/** No SHAREKHAN_API_KEY: broker calls cannot be made (503, not 500: it is configuration, not a bug). */
+/** No `apiKey` (or `secretKey` for the login): broker calls cannot be made (503, not 500: it is configuration, not a bug). */
 export class ShareKhanNotConfiguredError extends ServiceUnavailableException {
-  constructor(missing: string) {
-    super(`ShareKhan is not configured: set ${missing}`);
+  /** The ShareKhanAuthModule options that are missing, e.g. `['apiKey']`. */
+  readonly missingOptions: string[];
+  constructor(missing: string[]) {
+    super(`ShareKhan is not configured: set the ShareKhanAuthModule option${missing.length > 1 ? 's' : ''} ${missing.join(' and ')}`);
+    this.missingOptions = missing;
   }
 }
 
@@ -32,7 +35,7 @@ export class ShareKhanClientFactory {
   }
 
   create(overrides: Partial<ShareKhanClientOptions> = {}): ShareKhanClient {
-    if (!this.settings.apiKey && !overrides.apiKey) throw new ShareKhanNotConfiguredError('SHAREKHAN_API_KEY');
+    if (!this.settings.apiKey && !overrides.apiKey) throw new ShareKhanNotConfiguredError(['apiKey']);
     return new ShareKhanClient({
       baseUrl: this.settings.apiBaseUrl,
       apiKey: this.settings.apiKey ?? '',

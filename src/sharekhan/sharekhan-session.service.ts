@@ -62,17 +62,16 @@ const stateKey = (state: string) => `sharekhan:login-state:${createHash('sha256'
 export class ShareKhanSessionService {
   private readonly logger = new Logger('ShareKhanSession');
   private readonly settings: ShareKhanSettings;
-  private readonly accounts: TradingAccounts;
 
   constructor(
     private readonly cache: CacheService,
     private readonly store: ShareKhanTokenStore,
     private readonly clients: ShareKhanClientFactory,
     private readonly clock: TokenClock,
+    private readonly accounts: TradingAccounts,
     @Inject(SHAREKHAN_SETTINGS) settings: ShareKhanSettings,
   ) {
     this.settings = settings;
-    this.accounts = new TradingAccounts(settings.accounts);
   }
 
   /**
@@ -239,7 +238,7 @@ export class ShareKhanSessionService {
     const { apiKey, secretKey } = this.settings;
     if (!apiKey || !secretKey) {
       throw new ShareKhanNotConfiguredError(
-        [!apiKey && 'SHAREKHAN_API_KEY', !secretKey && 'SHAREKHAN_SECRET_KEY'].filter(Boolean).join(' and '),
+        [!apiKey && 'apiKey', !secretKey && 'secretKey'].filter((o): o is string => typeof o === 'string'),
       );
     }
     return { apiKey, secretKey };

@@ -65,10 +65,7 @@ export class ShareKhanTokenController {
     const status = await this.store.status(userId);
     // A configured static token stands in where the store has no record (as it does for orders).
     const fixed = status.state !== 'present' ? await this.staticTokens.view(userId) : null;
-    if (fixed) {
-      const reason = fixed.status === 'invalid' ? 'ShareKhan rejected this static token (HTTP 403); submit a new token' : null;
-      return { present: true, usable: fixed.status === 'active', reason, ...fixed, cacheMode: this.store.cacheMode };
-    }
+    if (fixed) return { present: true, usable: fixed.status === 'active', reason: fixed.statusReason, ...fixed, cacheMode: this.store.cacheMode };
     if (status.state === 'unavailable') {
       throw new ServiceUnavailableException(`Cannot tell whether ${userId} has a token right now (Redis unreachable and not in memory); retry shortly`);
     }
@@ -79,19 +76,37 @@ export class ShareKhanTokenController {
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: "Revoke a user's token (the token text is destroyed); idempotent" })
   @ApiOkBody(200, 'revoked: true; or revoked: false with status "revoked" (already revoked) or "missing" (no token), which change nothing', TOKEN_REVOKED)
-  @ApiErrorResponses(400)
+  @ApiErrorResponses(400, 503)
   async remove(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
     const out = await this.store.revoke(userId, { who: by.who, source: 'api', clientAddress: by.clientAddress });
+    // A static token stands in where the store has no record: DELETE stops it too (by its fingerprint).
+    const fixed = out.state === 'missing' ? await this.staticTokens.revoke(userId, by.who, Date.now()) : null;
+    if (fixed) {
+      if (fixed.revoked) await this.store.audit(userId, { action: 'deleted', actor: { who: by.who, source: 'api', clientAddress: by.clientAddress }, fingerprint: fixed.view.fingerprint, detail: 'static token' });
+      return {
+        userId,
+        revoked: fixed.revoked,
+        status: 'revoked',
+        alreadyRevoked: !fixed.revoked,
+        message: fixed.revoked
+          ? `The static token of ${userId} is revoked; submit a new token (or configure another) to trade again.`
+          : `The static token of ${userId} was already revoked (${fixed.view.statusReason}); nothing changed.`,
+        token: fixed.view,
+        cacheMode: this.store.cacheMode,
+      };
+    }
     const message =
       out.state === 'revoked'
         ? `The token of ${userId} is revoked; submit a new one to trade again.`
         : out.state === 'already_revoked'
           ? `The token of ${userId} was already revoked (${out.view.statusReason ?? 'earlier'}); nothing changed.`
-          : `No token is stored for ${userId}; nothing changed.`;
+          : out.state === 'superseded'
+            ? `A newer token (${out.view.fingerprint}) was stored for ${userId} while the revoke ran and was left as it is; DELETE again to revoke it.`
+            : `No token is stored for ${userId}; nothing changed.`;
     return {
       userId,
       revoked: out.revoked,
-      status: out.state === 'missing' ? 'missing' : 'revoked',
+      status: out.state === 'missing' ? 'missing' : out.state === 'superseded' ? out.view.status : 'revoked',
       alreadyRevoked: out.state === 'already_revoked',
       message,
       token: out.view,

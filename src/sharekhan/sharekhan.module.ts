@@ -4,12 +4,20 @@ import { ShareKhanClientFactory } from './sharekhan-client.factory.js';
 import { ShareKhanSessionService } from './sharekhan-session.service.js';
 import { ShareKhanTokenController } from './sharekhan-token.controller.js';
 import { SHAREKHAN_MODULE_OPTIONS, ShareKhanConfigurableModule } from './sharekhan.module-definition.js';
-import { SHAREKHAN_SETTINGS, resolveShareKhanOptions, type ShareKhanModuleOptions, type ShareKhanSettings } from './sharekhan.options.js';
+import {
+  SHAREKHAN_PUBLIC_SETTINGS,
+  SHAREKHAN_SETTINGS,
+  publicShareKhanSettings,
+  resolveShareKhanOptions,
+  type ShareKhanModuleOptions,
+  type ShareKhanSettings,
+} from './sharekhan.options.js';
 import { StaticTokens } from './static-tokens.js';
 import { TokenAuditLog } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenKeyRing } from './token-crypto.js';
 import { TokenMetrics } from './token-metrics.js';
+import { TradingAccounts } from './trading-accounts.js';
 import { ShareKhanTokenStore } from './token-store.service.js';
 
 function keyRingFromSettings(settings: ShareKhanSettings): TokenKeyRing {
@@ -33,7 +41,8 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
  * Each user's daily ShareKhan access token: encrypted store, audit log, login flow and REST
  * endpoints. `ShareKhanAuthModule.forRoot(options)` / `forRootAsync({ imports, inject, useFactory })`;
  * needs `CacheService` (a global `CacheModule`) and `ApiKeyGuard` (a global `AuthModule`).
- * Exports the store and the client factory for the orchestrator.
+ * Exports the store and the client factory for the orchestrator; of the settings only the public
+ * part (SHAREKHAN_PUBLIC_SETTINGS): keys, secrets and static tokens stay inside the module.
  */
 @Module({
   controllers: [ShareKhanTokenController],
@@ -43,6 +52,7 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
       inject: [SHAREKHAN_MODULE_OPTIONS],
       useFactory: (options: ShareKhanModuleOptions) => resolveShareKhanOptions(options),
     },
+    { provide: SHAREKHAN_PUBLIC_SETTINGS, inject: [SHAREKHAN_SETTINGS], useFactory: publicShareKhanSettings },
     TokenClock,
     { provide: TokenKeyRing, inject: [SHAREKHAN_SETTINGS], useFactory: keyRingFromSettings },
     TokenAuditLog,
@@ -51,8 +61,9 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
     ShareKhanSessionService,
     TokenMetrics,
     StaticTokens,
+    { provide: TradingAccounts, inject: [SHAREKHAN_SETTINGS], useFactory: (s: ShareKhanSettings) => new TradingAccounts(s.accounts) },
   ],
-  exports: [ShareKhanTokenStore, ShareKhanClientFactory, TokenClock, StaticTokens, SHAREKHAN_SETTINGS],
+  exports: [ShareKhanTokenStore, ShareKhanClientFactory, TokenClock, StaticTokens, TradingAccounts, SHAREKHAN_PUBLIC_SETTINGS],
 })
 export class ShareKhanAuthModule extends ShareKhanConfigurableModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

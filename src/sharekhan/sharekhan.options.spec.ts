@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { ModuleOptionsError } from '../common/module-options.js';
-import { resolveShareKhanOptions } from './sharekhan.options.js';
+import * as entry from './index.js';
+import { ShareKhanNotConfiguredError } from './sharekhan-client.factory.js';
+import { publicShareKhanSettings, resolveShareKhanOptions } from './sharekhan.options.js';
 
 const K1 = randomBytes(32).toString('base64');
 const K2 = randomBytes(32).toString('base64');
@@ -55,5 +57,21 @@ describe('ShareKhanAuthModule options', () => {
     const keys = [{ id: 'k1', keyBase64: K1 }, { id: 'k2', keyBase64: K2 }];
     expect(problem({ encryption: { keys } }).message).toContain('encryption.activeKeyId (wants the id of the key new tokens are sealed with, one of k1, k2)');
     expect(problem({ encryption: { keys, activeKeyId: 'k9' } }).message).toContain('encryption.activeKeyId (wants one of the key ids: k1, k2)');
+  });
+});
+
+describe('what leaves the ShareKhan module', () => {
+  it('the package entry exports no DI token of the full settings; the public part holds no secret', () => {
+    expect(Object.keys(entry)).not.toContain('SHAREKHAN_SETTINGS');
+    const s = resolveShareKhanOptions({ apiKey: 'api-key-x', secretKey: 'k'.repeat(32), staticTokens: { USER_A: 'static-token-x' }, encryption: { keys: [{ id: 'k1', keyBase64: K1 }] } });
+    const text = JSON.stringify(publicShareKhanSettings(s));
+    for (const secret of ['api-key-x', 'k'.repeat(32), 'static-token-x', K1]) expect(text).not.toContain(secret);
+    expect(publicShareKhanSettings(s)).toMatchObject({ cutoffIst: '06:00', cutoffMinutesIst: 360 });
+  });
+
+  it('a missing apiKey is named as the module option, not an environment variable', () => {
+    const err = new ShareKhanNotConfiguredError(['apiKey', 'secretKey']);
+    expect(err.message).toBe('ShareKhan is not configured: set the ShareKhanAuthModule options apiKey and secretKey');
+    expect(err.missingOptions).toEqual(['apiKey', 'secretKey']);
   });
 });

@@ -112,5 +112,22 @@ export function resolveShareKhanOptions(input: ShareKhanModuleOptions | undefine
   };
 }
 
-/** DI token of the resolved `ShareKhanSettings`. */
+/** DI token of the resolved `ShareKhanSettings`: module-private (it holds keys, secrets and static tokens). */
 export const SHAREKHAN_SETTINGS = Symbol('SHAREKHAN_SETTINGS');
+
+/** What other modules may read of the ShareKhan settings: no key, no secret, no token. */
+export interface ShareKhanPublicSettings {
+  /** The daily cut-off, HH:MM Asia/Kolkata. */
+  cutoffIst: string;
+  /** The same, in minutes after midnight IST. */
+  cutoffMinutesIst: number;
+  loginUrl: string;
+  apiBaseUrl: string;
+}
+
+/** DI token of `ShareKhanPublicSettings`, exported by ShareKhanAuthModule (the full settings stay private to it). */
+export const SHAREKHAN_PUBLIC_SETTINGS = Symbol('SHAREKHAN_PUBLIC_SETTINGS');
+
+export function publicShareKhanSettings(s: ShareKhanSettings): ShareKhanPublicSettings {
+  return { cutoffIst: s.cutoffIst, cutoffMinutesIst: s.cutoffMinutesIst, loginUrl: s.loginUrl, apiBaseUrl: s.apiBaseUrl };
+}

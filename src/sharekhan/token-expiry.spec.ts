@@ -1,4 +1,4 @@
-import { istDate, tokenExpiry } from './token-expiry.js';
+import { istDate, nextCutoff, tokenExpiry } from './token-expiry.js';
 
 const H = 3_600_000;
 const at = (iso: string) => Date.parse(iso);
@@ -36,5 +36,13 @@ describe('tokenExpiry (Asia/Kolkata cut-off)', () => {
   it('istDate is the calendar date in India', () => {
     expect(istDate(at('2030-01-07T18:29:59Z'))).toBe('2030-01-07');
     expect(istDate(at('2030-01-07T18:30:00Z'))).toBe('2030-01-08');
+  });
+});
+
+describe('nextCutoff', () => {
+  it('is the first cut-off strictly after the instant (the console shows it)', () => {
+    expect(nextCutoff(at('2030-01-07T04:30:00Z'), SIX)).toBe(at('2030-01-08T00:30:00Z'));
+    expect(nextCutoff(at('2030-01-08T00:30:00Z'), SIX)).toBe(at('2030-01-09T00:30:00Z'));
+    expect(nextCutoff(at('2030-01-08T00:29:59Z'), SIX)).toBe(at('2030-01-08T00:30:00Z'));
   });
 });

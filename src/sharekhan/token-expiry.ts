@@ -8,10 +8,15 @@ const DAY_MS = 86_400_000;
  * and `issuedAt + maxLifetimeMs`.
  */
 export function tokenExpiry(issuedAt: number, cutoffMinutesIst: number, maxLifetimeMs: number): number {
-  const ist = issuedAt + IST_OFFSET_MS;
+  return Math.min(nextCutoff(issuedAt, cutoffMinutesIst), issuedAt + maxLifetimeMs);
+}
+
+/** The first daily cut-off (minutes after midnight IST) strictly after `at`. */
+export function nextCutoff(at: number, cutoffMinutesIst: number): number {
+  const ist = at + IST_OFFSET_MS;
   let cutoff = Math.floor(ist / DAY_MS) * DAY_MS + cutoffMinutesIst * 60_000;
   if (cutoff <= ist) cutoff += DAY_MS;
-  return Math.min(cutoff - IST_OFFSET_MS, issuedAt + maxLifetimeMs);
+  return cutoff - IST_OFFSET_MS;
 }
 
 /** The IST calendar date (YYYY-MM-DD) of an instant. */

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
+import { TradingAccounts } from './trading-accounts.js';
 import { ShareKhanTokenStore } from './token-store.service.js';
 
 const COLLECT_TIMEOUT_MS = 1_000;
@@ -19,6 +20,7 @@ export class TokenMetrics implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly store: ShareKhanTokenStore,
+    private readonly accounts: TradingAccounts,
     @Inject(SHAREKHAN_SETTINGS) private readonly settings: ShareKhanSettings,
   ) {}
 
@@ -45,7 +47,7 @@ export class TokenMetrics implements OnModuleInit, OnModuleDestroy {
 
   /** The users expected to hold a token: the configured accounts without a static one. */
   private expected(): string[] {
-    return this.settings.accounts.map((a) => a.userId).filter((id) => !this.settings.staticTokens.has(id));
+    return this.accounts.userIds().filter((id) => !this.settings.staticTokens.has(id));
   }
 
   /** Null (stale gauge dropped) when the store cannot answer within a second: one slow module never breaks a scrape. */

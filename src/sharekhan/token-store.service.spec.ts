@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { CacheService } from '../cache/index.js';
+import { CacheConflictError, CacheService } from '../cache/index.js';
 import { loadConfig } from '../config/load-config.js';
 import { resolveShareKhanOptions } from './sharekhan.options.js';
 import { TokenAuditLog } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenKeyRing } from './token-crypto.js';
-import { ShareKhanTokenStore, TOKEN_INDEX_KEY, tokenKey } from './token-store.service.js';
+import { RevokeNotConfirmedError, ShareKhanTokenStore, TOKEN_INDEX_KEY, tokenKey } from './token-store.service.js';
 
 const K1 = randomBytes(32).toString('base64');
 const K2 = randomBytes(32).toString('base64');
@@ -128,6 +128,17 @@ describe('ShareKhanTokenStore', () => {
     expect(rev.kind === 'invalid' && rev.view.statusReason).toMatch(/^revoked by ops-admin at 2030-/);
     expect(await store.revoke('USER_B', actor)).toMatchObject({ revoked: false, state: 'already_revoked' });
     expect(await store.revoke('USER_C', actor)).toMatchObject({ revoked: false, state: 'missing' });
+  });
+
+  it('a revoke the cache cannot write safely is a typed 503, not a 500 and not a silent success', async () => {
+    const { store, cache } = build();
+    await store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
+    // Unit-level stand-in for "Redis went away after the read / writers kept winning".
+    vi.spyOn(cache, 'update').mockRejectedValueOnce(new CacheConflictError('lost', 5));
+    const err = await store.revoke('USER_A', actor).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RevokeNotConfirmedError);
+    expect((err as RevokeNotConfirmedError).getStatus()).toBe(503);
+    expect((await store.lookup('USER_A')).kind).toBe('found');
   });
 
   it('lists users from the index, never by scanning', async () => {

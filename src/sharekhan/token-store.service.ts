@@ -1,5 +1,5 @@
-import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
-import { CacheService } from '../cache/index.js';
+import { BadRequestException, Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { CacheError, CacheService } from '../cache/index.js';
 import type { CacheMode } from '../cache/index.js';
 import { USER_ID_PATTERN } from '../common/user-id.js';
 import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
@@ -46,10 +46,14 @@ export type TokenStatus =
   | { state: 'missing' }
   | { state: 'unavailable' };
 
-/** `already_revoked` and `missing` changed nothing (no audit event). */
+/**
+ * `already_revoked`, `missing` and `superseded` changed nothing (no audit event). `superseded`: a
+ * newer token was stored while the revoke ran; it is left as it is (its submit was acknowledged).
+ */
 export type RevokeOutcome =
   | { revoked: true; state: 'revoked'; view: TokenView | null }
   | { revoked: false; state: 'already_revoked'; view: TokenView }
+  | { revoked: false; state: 'superseded'; view: TokenView }
   | { revoked: false; state: 'missing'; view: null };
 
 export interface SubmitInput {
@@ -62,7 +66,7 @@ export interface SubmitInput {
   action?: string;
 }
 
-/** The stored shape. `sealed` is null once the token is revoked or invalid: dead tokens are not kept. */
+/** The stored shape. `sealed` is null once the token is revoked (a 403 leaves the record, see markInvalid). */
 interface StoredToken {
   v: 1;
   broker: 'sharekhan';
@@ -265,18 +269,35 @@ export class ShareKhanTokenStore {
     if (r.value.status === 'revoked') {
       return { revoked: false, state: 'already_revoked', view: this.toView(userId, r.value, r.version ?? '') };
     }
-    const at = new Date(this.clock.now()).toISOString();
-    const next: StoredToken = { ...r.value, sealed: null, status: 'revoked', statusReason: `revoked by ${actor.who} at ${at}` };
-    const view = await this.rewrite(userId, next);
-    await this.audit(userId, { action: 'deleted', actor, fingerprint: r.value.fingerprint });
-    return { revoked: true, state: 'revoked', view };
+    const fingerprint = r.value.fingerprint;
+    const statusReason = `revoked by ${actor.who} at ${new Date(this.clock.now()).toISOString()}`;
+    // Written only over the very record decided on: a token submitted meanwhile is never replaced.
+    const done = await this.cache
+      .update<StoredToken>(tokenKey(userId), (cur) => {
+        if (!isStoredToken(cur) || cur.fingerprint !== fingerprint || cur.status === 'revoked') throw new Unchanged(cur);
+        return { ...cur, sealed: null, status: 'revoked', statusReason };
+      })
+      .catch((err: unknown) => {
+        if (err instanceof Unchanged) return err;
+        // Redis went away after the read (memory does not hold the record) or writers kept winning.
+        if (err instanceof CacheError) throw new RevokeNotConfirmedError(userId);
+        throw err;
+      });
+    if (done instanceof Unchanged) {
+      const cur = done.current;
+      if (!isStoredToken(cur)) return { revoked: false, state: 'missing', view: null };
+      const view = this.toView(userId, cur, '');
+      return cur.status === 'revoked' && cur.fingerprint === fingerprint
+        ? { revoked: false, state: 'already_revoked', view }
+        : { revoked: false, state: 'superseded', view };
+    }
+    await this.audit(userId, { action: 'deleted', actor, fingerprint });
+    return { revoked: true, state: 'revoked', view: this.toView(userId, done.value, done.version) };
   }
 
   /**
    * The broker refused the token with this fingerprint (403): stop every use of exactly that token.
-   * The record itself is not rewritten: a newer token submitted meanwhile (here or on another
-   * replica) must stay usable, and the cache has no write conditional on the stored value yet.
-   * The marker is keyed by the fingerprint, so it can only ever concern the token that was refused.
+   * The record itself is not rewritten, so it keeps `sealed`: the marker is keyed by the fingerprint, so it can only ever concern the token that was refused.
    */
   async markInvalid(userId: string, fingerprint: string, reason: string, actor: AuditActor): Promise<void> {
     assertUserId(userId);
@@ -294,13 +315,19 @@ export class ShareKhanTokenStore {
     await this.audit(userId, { action: 'invalidated', actor, fingerprint, detail: `${reason}${newer}` });
   }
 
-  /** A cheap broker call accepted the token. */
+  /** A cheap broker call accepted the token: noted only on that token's record while it is still active. */
   async markValidated(userId: string, fingerprint: string, actor: AuditActor): Promise<TokenView | null> {
     assertUserId(userId);
-    const r = await this.cache.read<StoredToken>(tokenKey(userId));
     let view: TokenView | null = null;
-    if (r.state === 'hit' && isStoredToken(r.value) && r.value.fingerprint === fingerprint && r.value.status === 'active') {
-      view = await this.rewrite(userId, { ...r.value, lastValidatedAt: this.clock.now() });
+    try {
+      const done = await this.cache.update<StoredToken>(tokenKey(userId), (cur) => {
+        // A revoke or a newer token that landed since the broker call must not be overwritten.
+        if (!isStoredToken(cur) || cur.fingerprint !== fingerprint || cur.status !== 'active') throw new Unchanged(cur);
+        return { ...cur, lastValidatedAt: this.clock.now() };
+      });
+      view = this.toView(userId, done.value, done.version);
+    } catch (err) {
+      if (!(err instanceof Unchanged)) this.logger.warn(`token record of ${userId} not rewritten: ${(err as Error).message}`);
     }
     await this.audit(userId, { action: 'validated', actor, fingerprint });
     return view;
@@ -349,18 +376,6 @@ export class ShareKhanTokenStore {
       fingerprint: rec.fingerprint,
       detail: `past its expiry at ${new Date(rec.expiresAt).toISOString()}`,
     });
-  }
-
-  /** Same expiry as before: a status change never extends a token's life. */
-  private async rewrite(userId: string, rec: StoredToken): Promise<TokenView | null> {
-    if (keepUntil(rec) <= Date.now()) return null;
-    try {
-      const written = await this.cache.set(tokenKey(userId), rec, { expiresAt: keepUntil(rec) });
-      return this.toView(userId, rec, written.version);
-    } catch (err) {
-      this.logger.warn(`token record of ${userId} not rewritten: ${(err as Error).message}`);
-      return null;
-    }
   }
 
   private toView(userId: string, rec: StoredToken, version: string): TokenView {
@@ -419,6 +434,26 @@ export class ShareKhanTokenStore {
     this.legacyIndexRead = true;
     const users = r.state === 'hit' && Array.isArray(r.value?.users) ? r.value.users : [];
     for (const u of users) if (typeof u === 'string' && USER_ID_PATTERN.test(u)) await this.addToIndex(u);
+  }
+}
+
+/** 503: the revoke could not be written over the record it read; nothing is known to have changed. */
+export class RevokeNotConfirmedError extends ServiceUnavailableException {
+  readonly code = 'REVOKE_NOT_CONFIRMED';
+  constructor(userId: string) {
+    super({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      code: 'REVOKE_NOT_CONFIRMED',
+      message: `The token of ${userId} could not be revoked right now (the token store cannot be written safely); it may still be usable. Retry the DELETE shortly.`,
+    });
+  }
+}
+
+/** Thrown inside `cache.update` to write nothing: the record is not the one the change was meant for. */
+class Unchanged extends Error {
+  constructor(readonly current: unknown) {
+    super('record changed meanwhile; not written');
   }
 }
 

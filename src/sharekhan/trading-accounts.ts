@@ -1,14 +1,17 @@
-import { ConflictException, NotFoundException } from '@nestjs/common';
+import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 
-/** A token offered for a user id that TRADING_USERS does not list: it would never be used. */
+/** Where trading users come from, as the library sees it (an app maps its own settings onto these options). */
+const ACCOUNTS_OPTION = "ShareKhanAuthModule's `accounts` option (or OrchestratorModule's `users`)";
+
+/** A token offered for a user id that is not a configured trading user: it would never be used. Names no other user. */
 export class NotATradingUserError extends NotFoundException {
   readonly code = 'NOT_A_TRADING_USER';
-  constructor(userId: string, configured: readonly string[]) {
+  constructor(userId: string) {
     super({
       statusCode: 404,
       error: 'Not Found',
       code: 'NOT_A_TRADING_USER',
-      message: `${userId} is not a trading user, so a token for it would never be used; nothing was stored. Use the exact id of a user in TRADING_USERS (${configured.join(', ')}), or add ${userId} there (userId:mode:customerId:loginId) and restart.`,
+      message: `${userId} is not a trading user, so a token for it would never be used; nothing was stored. Use the exact id of a configured trading user, or add ${userId} to ${ACCOUNTS_OPTION} and restart.`,
     });
   }
 }
@@ -25,7 +28,7 @@ export class CustomerMismatchError extends ConflictException {
       statusCode: 409,
       error: 'Conflict',
       code: 'CUSTOMER_MISMATCH',
-      message: `The token belongs to ShareKhan customer ${got}, but ${userId} is customer ${expected} in TRADING_USERS; nothing was stored. ${todo}, or correct TRADING_USERS if ${expected} is wrong.`,
+      message: `The token belongs to ShareKhan customer ${got}, but ${userId} is customer ${expected} in the configured accounts; nothing was stored. ${todo}, or correct the customer id of ${userId} in ${ACCOUNTS_OPTION} if ${expected} is wrong.`,
     });
   }
 }
@@ -37,22 +40,39 @@ export interface TradingAccount {
 }
 
 /**
- * Which users may hold a token and which ShareKhan account each one is, from TRADING_USERS.
- * With no trading users configured the token service stands alone and accepts any valid user id.
+ * Which users may hold a token and which ShareKhan account each one is: the module's `accounts`
+ * plus the users OrchestratorModule registers at start-up (so an app using both is bound without
+ * repeating them). With none at all the token service stands alone and accepts any valid user id.
  */
+@Injectable()
 export class TradingAccounts {
-  private readonly byId: ReadonlyMap<string, TradingAccount>;
+  private readonly byId = new Map<string, TradingAccount>();
 
-  constructor(users: readonly TradingAccount[]) {
-    this.byId = new Map(users.map((u) => [u.userId, u]));
+  constructor(users: readonly TradingAccount[] = []) {
+    this.register(users);
   }
 
-  /** Throws NotATradingUserError when TRADING_USERS is set and does not list the id. */
+  /** Adds users; one id with two different customer ids is a configuration error (start-up fails). */
+  register(users: readonly TradingAccount[]): void {
+    for (const u of users) {
+      const had = this.byId.get(u.userId);
+      if (had && had.customerId && u.customerId && had.customerId !== u.customerId) {
+        throw new Error(`Trading user ${u.userId} is configured with two ShareKhan customer ids (${had.customerId}, ${u.customerId}); give it one`);
+      }
+      if (!had || !had.customerId) this.byId.set(u.userId, { userId: u.userId, customerId: u.customerId });
+    }
+  }
+
+  userIds(): string[] {
+    return [...this.byId.keys()];
+  }
+
+  /** Throws NotATradingUserError when trading users are configured and the id is not one of them. */
   assertKnown(userId: string): void {
-    if (this.byId.size > 0 && !this.byId.has(userId)) throw new NotATradingUserError(userId, [...this.byId.keys()]);
+    if (this.byId.size > 0 && !this.byId.has(userId)) throw new NotATradingUserError(userId);
   }
 
-  /** The configured ShareKhan customer id, or null when none is configured (paper user, no TRADING_USERS). */
+  /** The configured ShareKhan customer id, or null when none is configured (paper user, no accounts). */
   customerOf(userId: string): string | null {
     return this.byId.get(userId)?.customerId || null;
   }

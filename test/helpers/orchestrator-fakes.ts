@@ -9,12 +9,13 @@ import type { PlaceOrderResult } from '../../src/sharekhan/sharekhan-client.js';
 import type { Order } from '../../src/sharekhan/sharekhan-order.schema.js';
 import type { LiveOrderClient } from '../../src/orchestrator/live-broker.js';
 import { maskToken as maskOf, tokenFingerprint as fingerprintOf } from '../../src/sharekhan/token-crypto.js';
+import type { ShareKhanSettings } from '../../src/sharekhan/sharekhan.options.js';
+import { StaticTokens } from '../../src/sharekhan/static-tokens.js';
 import type { TokenLookupLike, TokenStorePort, TokenViewLike } from '../../src/orchestrator/token-store.port.js';
 
 export function settingsFor(users: TradingUser[], over: Partial<OrchestratorSettings> = {}): OrchestratorSettings {
   return {
     users,
-    envTokens: new Map(),
     strayEnvTokenVars: [],
     premarketTimes: [],
     premarketDays: '1-5',
@@ -120,4 +121,9 @@ export class SwitchableCache extends CacheService {
     if (this.unavailable) return { state: 'unknown', authoritative: false };
     return super.setIfAbsent<T>(key, value, options);
   }
+}
+
+/** StaticTokens over a cache, with the given static tokens configured (what ShareKhanAuthModule builds). */
+export function staticTokensFor(cache: CacheService, tokens: [string, string][] = []): StaticTokens {
+  return new StaticTokens({ staticTokens: new Map(tokens) } as unknown as ShareKhanSettings, cache);
 }

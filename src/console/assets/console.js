@@ -381,20 +381,39 @@ async function revokeClosed() {
 
 // ---------------------------------------------------------------- login result
 
-/** The callback sends the browser here with `#login=ok|failed&...` (no secret in it). */
+/**
+ * Fixed sentences for the HTTP status a failed login returns with. The fragment carries codes
+ * only: anyone can craft a link to this page, so no text from it is shown as it is.
+ */
+const LOGIN_FAILURES = {
+  400: 'the login state was unknown, expired or already used; start the login again from this page.',
+  404: 'this user is not a trading user; nothing was stored.',
+  409: "the ShareKhan account signed in with is not this user's; nothing was stored. Sign in as the user's own customer.",
+  429: 'too many attempts; wait a minute and start the login again.',
+  502: 'ShareKhan answered the token exchange with an error; start the login again.',
+  503: 'the ShareKhan login or the token store is unavailable right now; try again shortly.',
+  504: 'ShareKhan did not answer the token exchange in time; start the login again.',
+};
+const LOGIN_STATUSES = ['active', 'invalid', 'expired', 'revoked'];
+
+/** The callback sends the browser here with `#login=ok|failed&...` (codes and ids only, no secret). */
 function showLoginResult() {
   if (!location.hash.startsWith('#login=')) return;
   const p = new URLSearchParams(location.hash.slice(1));
   history.replaceState(null, '', location.pathname + location.search);
   const box = $('login-result');
-  box.hidden = false;
-  if (p.get('login') === 'ok') {
+  const user = p.get('user') ?? '';
+  const status = p.get('status') ?? '';
+  const fingerprint = p.get('fingerprint') ?? '';
+  if (p.get('login') === 'ok' && /^[A-Z0-9_]{1,64}$/.test(user) && LOGIN_STATUSES.includes(status) && /^sha256:[0-9a-f]{8,64}$/.test(fingerprint)) {
     box.dataset.kind = 'ok';
-    box.textContent = `ShareKhan login for ${p.get('user')}: token stored (status ${p.get('status')}, fingerprint ${p.get('fingerprint')}).`;
+    box.textContent = `ShareKhan login for ${user}: token stored (status ${status}, fingerprint ${fingerprint}).`;
   } else {
+    const code = /^[1-5]\d\d$/.test(p.get('code') ?? '') ? p.get('code') : null;
     box.dataset.kind = 'error';
-    box.textContent = `ShareKhan login failed (HTTP ${p.get('code')}): ${p.get('message')}`;
+    box.textContent = `ShareKhan login failed${code ? ` (HTTP ${code})` : ''}: ${LOGIN_FAILURES[code] ?? "nothing was stored; check the user's token status below."}`;
   }
+  box.hidden = false;
 }
 
 // ---------------------------------------------------------------- start
