@@ -1,0 +1,195 @@
+import { check, type Rule } from './checker.js';
+import type { Bounds, BrokerOrder, FinalRead, History, Op } from './history.js';
+
+/**
+ * The checker must provably catch each violation: every rule is shown a hand-made history that
+ * breaks it (and a near miss that does not), so a clean fleet run means something.
+ */
+
+const USERS = { U1: 'C1', U2: 'C2' };
+const T1 = 'fp-t1';
+const T2 = 'fp-t2';
+const T_OTHER = 'fp-u2';
+
+const bounds: Bounds = {
+  cacheOpMs: 250,
+  slackMs: 100,
+  http: {
+    'token.submit': () => 1000,
+    'token.revoke': () => 1000,
+    'token.read': () => 1000,
+    'orders.read': () => 1000,
+    'audit.read': () => 1000,
+    order: () => 3000,
+    signal: () => 3000,
+  },
+};
+
+let nextId = 1;
+function op(kind: Op['kind'], invokeAt: number, completeAt: number, extra: Partial<Op> = {}): Op {
+  return { id: nextId++, kind, replica: 0, invokeAt, completeAt, status: 200, outcome: 'ok', body: {}, ...extra };
+}
+const submit = (userId: string, fingerprint: string, invokeAt: number, completeAt: number, extra: Partial<Op> = {}) =>
+  op('token.submit', invokeAt, completeAt, { userId, fingerprint, ...extra });
+const revoke = (userId: string, fingerprint: string, invokeAt: number, completeAt: number, extra: Partial<Op> = {}) =>
+  op('token.revoke', invokeAt, completeAt, { userId, body: { revoked: true, token: { fingerprint } }, ...extra });
+const signal = (signalId: string, users: string[], invokeAt: number, completeAt: number) => op('signal', invokeAt, completeAt, { signalId, users });
+
+function placed(tradingSymbol: string, customerId: string, at: number, token: { user: string; fp: string }, orderId: string | null = `B${at}`): BrokerOrder {
+  return {
+    at,
+    customerId,
+    tokenUserId: token.user,
+    tokenFingerprint: token.fp,
+    tokenCustomerId: USERS[token.user as keyof typeof USERS],
+    tradingSymbol,
+    status: orderId ? 200 : 403,
+    orderId,
+  };
+}
+
+function read(replica: number, userId: string, fingerprint: string | null, status = fingerprint ? 'active' : 'none', audit: FinalRead['audit'] = []): FinalRead {
+  return { replica, userId, fingerprint, status, audit };
+}
+
+/** U1 gets T1, U2 gets T_OTHER, every replica reads that and has both submits audited: clean. */
+function baseline(): History {
+  const audit1 = [{ action: 'submitted', fingerprint: T1 }];
+  const audit2 = [{ action: 'submitted', fingerprint: T_OTHER }];
+  return {
+    seed: 1,
+    startedAt: 0,
+    endedAt: 10_000,
+    users: USERS,
+    ops: [submit('U1', T1, 0, 10), submit('U2', T_OTHER, 0, 10), signal('S1', ['U1', 'U2'], 100, 200)],
+    faults: [],
+    broker: [placed('S1', 'C1', 150, { user: 'U1', fp: T1 }), placed('S1', 'C2', 150, { user: 'U2', fp: T_OTHER })],
+    final: [0, 1].flatMap((r) => [read(r, 'U1', T1, 'active', audit1), read(r, 'U2', T_OTHER, 'active', audit2)]),
+    cacheSamples: [],
+    cacheOpCount: 10,
+  };
+}
+
+const rulesOf = (h: History): Rule[] => check(h, bounds).violations.map((v) => v.rule);
+
+describe('fleet checker', () => {
+  it('passes a clean history', () => {
+    expect(check(baseline(), bounds).violations).toEqual([]);
+  });
+
+  describe('at-most-once', () => {
+    it('catches one signal placed twice for one user (a retry on another replica)', () => {
+      const h = baseline();
+      h.ops.push(signal('S1', ['U1', 'U2'], 300, 400));
+      h.broker.push(placed('S1', 'C1', 350, { user: 'U1', fp: T1 }));
+      expect(rulesOf(h)).toEqual(['at-most-once']);
+    });
+
+    it('does not count a request the broker refused, nor the same signal for another user', () => {
+      const h = baseline();
+      h.broker.push(placed('S1', 'C1', 350, { user: 'U1', fp: T1 }, null));
+      expect(rulesOf(h)).toEqual([]);
+    });
+  });
+
+  describe('token-isolation', () => {
+    it("catches an order that carried another user's token", () => {
+      const h = baseline();
+      h.ops.push(signal('S2', ['U1'], 300, 400));
+      h.broker.push(placed('S2', 'C1', 350, { user: 'U2', fp: T_OTHER }));
+      expect(rulesOf(h)).toEqual(['token-isolation']);
+    });
+
+    it('catches an order requested after the revoke of its token was acknowledged', () => {
+      const h = baseline();
+      h.ops.push(revoke('U1', T1, 300, 320), signal('S2', ['U1'], 400, 500));
+      h.broker.push(placed('S2', 'C1', 450, { user: 'U1', fp: T1 }));
+      h.final = h.final.map((r) => (r.userId === 'U1' ? { ...r, fingerprint: null, status: 'none', audit: [...r.audit, { action: 'deleted', fingerprint: T1 }] } : r));
+      expect(rulesOf(h)).toEqual(['token-isolation']);
+    });
+
+    it('allows an order requested before the revoke was acknowledged (in flight), even if it arrives later', () => {
+      const h = baseline();
+      h.ops.push(signal('S2', ['U1'], 300, 500), revoke('U1', T1, 310, 320));
+      h.broker.push(placed('S2', 'C1', 450, { user: 'U1', fp: T1 }));
+      h.final = h.final.map((r) => (r.userId === 'U1' ? { ...r, fingerprint: null, status: 'none', audit: [...r.audit, { action: 'deleted', fingerprint: T1 }] } : r));
+      expect(rulesOf(h)).toEqual([]);
+    });
+  });
+
+  describe('final-state', () => {
+    it('catches an older acknowledged write that won over a later one', () => {
+      const h = baseline();
+      h.ops.push(submit('U1', T2, 300, 320));
+      h.final = h.final.map((r) => (r.userId === 'U1' ? { ...r, audit: [...r.audit, { action: 'submitted', fingerprint: T2 }] } : r));
+      expect(rulesOf(h)).toEqual(['final-state', 'final-state']);
+    });
+
+    it('catches a token that is back after an acknowledged revoke (a lost revoke)', () => {
+      const h = baseline();
+      h.ops.push(revoke('U1', T1, 300, 320));
+      h.final = h.final.map((r) => (r.userId === 'U1' ? { ...r, audit: [...r.audit, { action: 'deleted', fingerprint: T1 }] } : r));
+      expect(rulesOf(h)).toEqual(['final-state', 'final-state']);
+    });
+
+    it('accepts either of two concurrent writes, and a write whose answer never came', () => {
+      const h = baseline();
+      h.ops.push(submit('U1', T2, 5, 20), submit('U1', 'fp-lost', 30, 40, { status: null, outcome: 'info' }));
+      const withT2 = [...h.final[0].audit, { action: 'submitted', fingerprint: T2 }];
+      h.final = h.final.map((r) => (r.userId === 'U1' ? { ...r, audit: withT2 } : r));
+      expect(rulesOf(h)).toEqual([]);
+      h.final = h.final.map((r) => (r.userId === 'U1' ? { ...r, fingerprint: 'fp-lost' } : r));
+      expect(rulesOf(h)).toEqual([]);
+    });
+
+    it('catches replicas that disagree, and a final read that failed', () => {
+      const h = baseline();
+      h.ops.push(submit('U1', T2, 5, 20));
+      h.final = h.final.map((r) => (r.userId === 'U1' ? { ...r, audit: [...r.audit, { action: 'submitted', fingerprint: T2 }] } : r));
+      h.final[0] = { ...h.final[0], fingerprint: T2 };
+      expect(rulesOf(h)).toEqual(['final-state']);
+      h.final[0] = { ...h.final[0], fingerprint: null, status: 'unreadable (HTTP 503)' };
+      expect(rulesOf(h)).toEqual(['final-state', 'final-state']);
+    });
+
+    it('catches a newer token marked invalid (an old token’s 403), but allows a dead token to be invalid', () => {
+      const h = baseline();
+      h.final = h.final.map((r) => (r.userId === 'U1' ? { ...r, status: 'invalid' } : r));
+      expect(rulesOf(h)).toEqual(['final-state', 'final-state']);
+      h.ops[0] = { ...h.ops[0], brokerDead: true };
+      expect(rulesOf(h)).toEqual([]);
+    });
+  });
+
+  describe('audit', () => {
+    it('catches an acknowledged submit missing from a replica’s audit trail', () => {
+      const h = baseline();
+      h.final[2] = { ...h.final[2], audit: [] };
+      const result = check(h, bounds);
+      expect(result.violations.map((v) => v.rule)).toEqual(['audit']);
+      expect(result.violations[0].message).toContain('replica(s) 1');
+    });
+
+    it('does not require an event for a submit that was refused', () => {
+      const h = baseline();
+      h.ops.push(submit('U1', 'fp-refused', 5, 6, { status: 400, outcome: 'fail' }));
+      expect(rulesOf(h)).toEqual([]);
+    });
+  });
+
+  describe('bounds', () => {
+    it('catches an HTTP operation slower than its bound plus the slack', () => {
+      const h = baseline();
+      h.ops.push(op('token.read', 1000, 2101, { userId: 'U1' }));
+      expect(rulesOf(h)).toEqual(['bounds']);
+      h.ops[h.ops.length - 1] = op('token.read', 1000, 2100, { userId: 'U1' });
+      expect(rulesOf(h)).toEqual([]);
+    });
+
+    it('catches a cache call slower than the command timeout plus the slack', () => {
+      const h = baseline();
+      h.cacheSamples.push({ replica: 1, method: 'setIfAbsent', ms: 351, at: 500 });
+      expect(rulesOf(h)).toEqual(['bounds']);
+    });
+  });
+});

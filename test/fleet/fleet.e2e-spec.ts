@@ -1,0 +1,59 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeViolations } from './checker.js';
+import { runFleet, type FleetRun } from './fleet.js';
+
+/**
+ * The fleet fault test (issue 11): three replicas, one Redis, the fake broker, a seeded workload
+ * and a seeded nemesis; the checker judges the whole history. `npm test` runs one short run with a
+ * fresh seed; `npm run test:fleet -- --runs N [--seed S] [--duration MS]` runs more by hand
+ * (test/fleet/run.ts passes them in as FLEET_RUNS, FLEET_SEED, FLEET_DURATION_MS).
+ */
+
+const runs = Number(process.env.FLEET_RUNS ?? 1);
+const firstSeed = Number(process.env.FLEET_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const durationMs = Number(process.env.FLEET_DURATION_MS ?? 20_000);
+const outDir = process.env.FLEET_OUT;
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+
+function summary(run: FleetRun): string {
+  const f = run.figures;
+  const ops = Object.entries(f.opsByKind).map(([k, n]) => `${k}=${n}`).join(' ');
+  const faults = Object.entries(f.faultsByKind).map(([k, n]) => `${k}=${n}`).join(' ');
+  return [
+    `fleet seed=${f.seed} wall=${(f.wallMs / 1000).toFixed(1)}s ops=${run.history.ops.length} (${ops}) outcomes=${JSON.stringify(f.opsByOutcome)}`,
+    `  faults=${run.history.faults.length} (${faults}) broker attempts=${f.brokerAttempts} placed=${f.brokerPlaced} cache calls=${f.cacheCalls}`,
+    `  violations=${run.result.violations.length}`,
+    describeViolations(run.result, run.history),
+    run.result.violations.length > 0 ? `  reproduce: npm run test:fleet -- --seed ${f.seed} --duration ${durationMs}` : '',
+  ].join('\n');
+}
+
+describe('fleet fault test (three replicas, one Redis, seeded faults)', () => {
+  it(
+    `keeps every order at most once, every token and audit event, every bound (${runs} run(s) from seed ${firstSeed})`,
+    async () => {
+      const results: FleetRun[] = [];
+      for (let i = 0; i < runs; i++) {
+        const run = await runFleet({ seed: firstSeed + i, durationMs, log: print });
+        print(summary(run));
+        results.push(run);
+        if (outDir) {
+          mkdirSync(outDir, { recursive: true });
+          writeFileSync(join(outDir, `fleet-${run.figures.seed}.json`), JSON.stringify({ figures: run.figures, byRule: run.result.byRule, violations: run.result.violations, history: run.history }, null, 1));
+        }
+      }
+      for (const run of results) {
+        // A run where nothing happened proves nothing: the workload and the nemesis must have acted.
+        expect(run.history.ops.length, `seed ${run.figures.seed}: operations`).toBeGreaterThan(40);
+        expect(run.history.faults.length, `seed ${run.figures.seed}: faults`).toBeGreaterThanOrEqual(Math.floor(durationMs / 10_000));
+        expect(run.figures.brokerPlaced, `seed ${run.figures.seed}: orders placed`).toBeGreaterThan(0);
+        expect(run.history.final.length, `seed ${run.figures.seed}: final reads`).toBeGreaterThan(0);
+      }
+      const failing = results.filter((r) => r.result.violations.length > 0).map((r) => r.figures.seed);
+      expect(failing, `runs with violations (seeds): ${failing.join(', ')}`).toEqual([]);
+    },
+    runs * (durationMs + 90_000),
+  );
+});

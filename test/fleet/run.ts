@@ -1,0 +1,35 @@
+/**
+ * `npm run test:fleet -- --runs N [--seed S] [--duration MS] [--out DIR]`: N seeded fleet runs by
+ * hand (seeds S, S+1, ...), each printing its figures and violations. It runs the same vitest
+ * entry as CI (Nest needs vitest's decorator metadata), with the options passed as FLEET_* vars.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '1' },
+    seed: { type: 'string' },
+    duration: { type: 'string', default: '20000' },
+    out: { type: 'string' },
+  },
+});
+
+for (const [name, value] of Object.entries(values)) {
+  if (name !== 'out' && value !== undefined && !/^\d+$/.test(value)) {
+    process.stderr.write(`--${name} wants a whole number, got "${value}"\n`);
+    process.exit(2);
+  }
+}
+
+const env = {
+  ...process.env,
+  FLEET_RUNS: values.runs,
+  FLEET_DURATION_MS: values.duration,
+  ...(values.seed !== undefined ? { FLEET_SEED: values.seed } : {}),
+  ...(values.out !== undefined ? { FLEET_OUT: values.out } : {}),
+};
+const vitest = join(process.cwd(), 'node_modules', '.bin', 'vitest');
+const r = spawnSync(vitest, ['run', 'test/fleet/fleet.e2e-spec.ts', '--silent=false'], { stdio: 'inherit', env });
+process.exit(r.status ?? 1);
