@@ -67,6 +67,7 @@ function baseline(): History {
     final: [0, 1].flatMap((r) => [read(r, 'U1', T1, 'active', audit1), read(r, 'U2', T_OTHER, 'active', audit2)]),
     cacheSamples: [],
     cacheOpCount: 10,
+    stalls: [],
   };
 }
 
@@ -190,6 +191,13 @@ describe('fleet checker', () => {
       const h = baseline();
       h.cacheSamples.push({ replica: 1, method: 'setIfAbsent', ms: 351, at: 500 });
       expect(rulesOf(h)).toEqual(['bounds']);
+    });
+
+    it('does not charge an operation for a stall of the shared event loop', () => {
+      const h = baseline();
+      h.cacheSamples.push({ replica: 1, method: 'set', ms: 500, at: 500 });
+      h.stalls.push({ at: 800, ms: 200 });
+      expect(rulesOf(h)).toEqual([]);
     });
   });
 });

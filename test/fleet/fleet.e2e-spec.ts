@@ -30,6 +30,26 @@ function summary(run: FleetRun): string {
   ].join('\n');
 }
 
+/** Sums over all runs, the figures RELIABILITY.md reports. */
+function totals(results: FleetRun[]): string {
+  const add = (into: Record<string, number>, from: Record<string, number>) => {
+    for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n;
+    return into;
+  };
+  const ops = results.reduce<Record<string, number>>((m, r) => add(m, r.figures.opsByKind), {});
+  const faults = results.reduce<Record<string, number>>((m, r) => add(m, r.figures.faultsByKind), {});
+  const rules = results.reduce<Record<string, number>>((m, r) => add(m, r.result.byRule), {});
+  const seedsByRule = Object.fromEntries(Object.keys(rules).map((rule) => [rule, results.filter((r) => r.result.byRule[rule as keyof typeof r.result.byRule] > 0).map((r) => r.figures.seed)]));
+  return [
+    `fleet totals over ${results.length} runs (seeds ${results.map((r) => r.figures.seed).join(', ')}):`,
+    `  operations ${Object.values(ops).reduce((a, b) => a + b, 0)}: ${JSON.stringify(ops)}`,
+    `  faults ${Object.values(faults).reduce((a, b) => a + b, 0)}: ${JSON.stringify(faults)}`,
+    `  broker attempts ${results.reduce((a, r) => a + r.figures.brokerAttempts, 0)}, placed ${results.reduce((a, r) => a + r.figures.brokerPlaced, 0)}, cache calls ${results.reduce((a, r) => a + r.figures.cacheCalls, 0)}`,
+    `  violations by rule: ${JSON.stringify(rules)}`,
+    `  seeds with violations by rule: ${JSON.stringify(seedsByRule)}`,
+  ].join('\n');
+}
+
 describe('fleet fault test (three replicas, one Redis, seeded faults)', () => {
   it(
     `keeps every order at most once, every token and audit event, every bound (${runs} run(s) from seed ${firstSeed})`,
@@ -44,6 +64,7 @@ describe('fleet fault test (three replicas, one Redis, seeded faults)', () => {
           writeFileSync(join(outDir, `fleet-${run.figures.seed}.json`), JSON.stringify({ figures: run.figures, byRule: run.result.byRule, violations: run.result.violations, history: run.history }, null, 1));
         }
       }
+      if (results.length > 1) print(totals(results));
       for (const run of results) {
         // A run where nothing happened proves nothing: the workload and the nemesis must have acted.
         expect(run.history.ops.length, `seed ${run.figures.seed}: operations`).toBeGreaterThan(40);

@@ -17,7 +17,7 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { fleetBounds, FLEET_SETTINGS } from './bounds.js';
 import { check, type CheckResult } from './checker.js';
 import { Generator, type Plan } from './generator.js';
-import { HistoryRecorder, type Bounds, type FinalRead, type History, type Op, type OpKind, type OpOutcome } from './history.js';
+import { HistoryRecorder, type Bounds, type FinalRead, type History, type Op, type OpKind, type OpOutcome, type Stall } from './history.js';
 import { healAll, inject, planFault, type FleetControls } from './nemesis.js';
 import { Prng } from './prng.js';
 
@@ -76,6 +76,8 @@ const ORDER = {
 const CLIENT_TIMEOUT_MS = 30_000;
 const CONVERGE_TIMEOUT_MS = 20_000;
 const CLOSE_TIMEOUT_MS = 5_000;
+const STALL_TICK_MS = 10;
+const STALL_MS = 40;
 const CACHE_METHODS = ['get', 'exists', 'read', 'set', 'setIfAbsent', 'delete'] as const;
 
 interface Replica {
@@ -98,6 +100,8 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
   const redisDir = mkdtempSync(join(tmpdir(), 'fleet-redis-'));
   const cleanups: (() => Promise<unknown>)[] = [async () => rmSync(redisDir, { recursive: true, force: true })];
   const tokens = new Map<string, string>(); // fingerprint → user id
+  const stalls = watchEventLoop();
+  cleanups.push(async () => stalls.stop());
 
   try {
     const redis: RedisProcess = await startRedis({ dir: redisDir, args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
@@ -110,9 +114,9 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
     for (let i = 0; i < replicaCount; i++) proxies.push(await startTcpProxy(redis.port));
     cleanups.unshift(async () => Promise.all(proxies.map((p) => p.close())));
 
-    const offsets = new Array<number>(replicaCount).fill(0);
-    const generation = new Array<number>(replicaCount).fill(0);
-    const replicas: (Replica | undefined)[] = new Array(replicaCount).fill(undefined);
+    const offsets: number[] = Array.from({ length: replicaCount }, () => 0);
+    const generation: number[] = Array.from({ length: replicaCount }, () => 0);
+    const replicas: (Replica | undefined)[] = Array.from({ length: replicaCount }, () => undefined);
     const baseEnv = {
       NODE_ENV: 'test',
       LOG_LEVEL: 'silent',
@@ -294,6 +298,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
       final,
       cacheSamples: rec.cacheSamples,
       cacheOpCount: rec.cacheOpCount,
+      stalls: stalls.list,
     };
     const result = check(history, bounds);
     return { history, result, bounds, figures: figuresOf(history, Date.now() - started) };
@@ -324,6 +329,19 @@ function timeCacheCalls(cache: CacheService, replica: number, rec: HistoryRecord
       }
     };
   }
+}
+
+/** Records every time a 10 ms timer fired more than STALL_MS late: the loop stood still that long. */
+function watchEventLoop(): { list: Stall[]; stop(): void } {
+  const list: Stall[] = [];
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const late = now - last - STALL_TICK_MS;
+    if (late > STALL_MS) list.push({ at: Date.now(), ms: Math.round(late) });
+    last = now;
+  }, STALL_TICK_MS);
+  return { list, stop: () => clearInterval(timer) };
 }
 
 async function waitConverged(replicas: (Replica | undefined)[]): Promise<void> {

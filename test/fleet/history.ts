@@ -92,6 +92,16 @@ export interface CacheSample {
   at: number;
 }
 
+/**
+ * A moment the test process's event loop did not run (GC, another replica's synchronous work).
+ * The three replicas share this process, which production replicas never do, so the bounds
+ * check does not charge a replica for a stall of the shared loop.
+ */
+export interface Stall {
+  at: number;
+  ms: number;
+}
+
 export interface Bounds {
   /** Documented bound of one cache operation (the command timeout). */
   cacheOpMs: number;
@@ -114,6 +124,7 @@ export interface History {
   /** Only the slowest cache calls are kept (those near or over the bound) plus a count. */
   cacheSamples: CacheSample[];
   cacheOpCount: number;
+  stalls: Stall[];
 }
 
 /** Collects ops as they complete; ids are given in invoke order. */
