@@ -194,12 +194,13 @@ export function withinBounds(h: History, bounds: Bounds): Violation[] {
 
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString().slice(11, 23) : String(ms));
 
-/** The fault active at a moment (or just healed: effects such as a replay come right after). */
+/** The fault active at a moment, else the one that healed last before it (effects such as a replay come right after). */
 export function faultAround(h: History, at: number, afterMs = 3_000): string | undefined {
-  const f = h.faults.find((x) => x.startAt <= at && at <= x.endAt + afterMs);
-  if (!f) return undefined;
-  const where = f.replica === undefined ? '' : ` replica ${f.replica}`;
-  return `${at <= f.endAt ? 'during' : 'just after'} ${f.kind}${where}`;
+  const where = (f: History['faults'][number]) => (f.replica === undefined ? '' : ` replica ${f.replica}`);
+  const during = h.faults.find((x) => x.startAt <= at && at <= x.endAt);
+  if (during) return `during ${during.kind}${where(during)}`;
+  const before = h.faults.filter((x) => x.endAt < at && at <= x.endAt + afterMs).sort((a, b) => b.endAt - a.endAt)[0];
+  return before ? `just after ${before.kind}${where(before)}` : undefined;
 }
 
 /** Summary lines for the test output and RELIABILITY.md. */
