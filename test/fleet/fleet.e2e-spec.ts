@@ -6,14 +6,17 @@ import { runFleet, type FleetRun } from './fleet.js';
 /**
  * The fleet fault test (issue 11): three replicas, one Redis, the fake broker, a seeded workload
  * and a seeded nemesis; the checker judges the whole history. `npm test` runs one short run with a
- * fresh seed; `npm run test:fleet -- --runs N [--seed S] [--duration MS]` runs more by hand
- * (test/fleet/run.ts passes them in as FLEET_RUNS, FLEET_SEED, FLEET_DURATION_MS).
+ * fresh seed; `npm run test:fleet -- --runs N [--seed S] [--duration MS] [--policy refuse|proceed]`
+ * runs more by hand (test/fleet/run.ts passes them in as FLEET_RUNS, FLEET_SEED, FLEET_DURATION_MS,
+ * FLEET_POLICY).
  */
 
 const runs = Number(process.env.FLEET_RUNS ?? 1);
 const firstSeed = Number(process.env.FLEET_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const durationMs = Number(process.env.FLEET_DURATION_MS ?? 20_000);
 const outDir = process.env.FLEET_OUT;
+const policy = process.env.FLEET_POLICY;
+const env = policy ? { ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: policy } : undefined;
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -24,9 +27,10 @@ function summary(run: FleetRun): string {
   return [
     `fleet seed=${f.seed} wall=${(f.wallMs / 1000).toFixed(1)}s ops=${run.history.ops.length} (${ops}) outcomes=${JSON.stringify(f.opsByOutcome)}`,
     `  faults=${run.history.faults.length} (${faults}) broker attempts=${f.brokerAttempts} placed=${f.brokerPlaced} cache calls=${f.cacheCalls}`,
+    `  results=${JSON.stringify(f.resultsByCode)}`,
     `  violations=${run.result.violations.length}`,
     describeViolations(run.result, run.history),
-    run.result.violations.length > 0 ? `  reproduce: npm run test:fleet -- --seed ${f.seed} --duration ${durationMs}` : '',
+    run.result.violations.length > 0 ? `  reproduce: npm run test:fleet -- --seed ${f.seed} --duration ${durationMs}${policy ? ` --policy ${policy}` : ''}` : '',
   ].join('\n');
 }
 
@@ -44,6 +48,7 @@ function totals(results: FleetRun[]): string {
     `fleet totals over ${results.length} runs (seeds ${results.map((r) => r.figures.seed).join(', ')}):`,
     `  operations ${Object.values(ops).reduce((a, b) => a + b, 0)}: ${JSON.stringify(ops)}`,
     `  faults ${Object.values(faults).reduce((a, b) => a + b, 0)}: ${JSON.stringify(faults)}`,
+    `  results ${JSON.stringify(results.reduce<Record<string, number>>((m, r) => add(m, r.figures.resultsByCode), {}))}`,
     `  broker attempts ${results.reduce((a, r) => a + r.figures.brokerAttempts, 0)}, placed ${results.reduce((a, r) => a + r.figures.brokerPlaced, 0)}, cache calls ${results.reduce((a, r) => a + r.figures.cacheCalls, 0)}`,
     `  violations by rule: ${JSON.stringify(rules)}`,
     `  seeds with violations by rule: ${JSON.stringify(seedsByRule)}`,
@@ -56,7 +61,7 @@ describe('fleet fault test (three replicas, one Redis, seeded faults)', () => {
     async () => {
       const results: FleetRun[] = [];
       for (let i = 0; i < runs; i++) {
-        const run = await runFleet({ seed: firstSeed + i, durationMs, log: print });
+        const run = await runFleet({ seed: firstSeed + i, durationMs, env, log: print });
         print(summary(run));
         results.push(run);
         if (outDir) {

@@ -34,6 +34,8 @@ export interface FleetOptions {
   durationMs: number;
   replicas?: number;
   clients?: number;
+  /** Extra app environment for every replica, e.g. ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE. */
+  env?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -53,6 +55,8 @@ export interface Figures {
   brokerAttempts: number;
   brokerPlaced: number;
   cacheCalls: number;
+  /** Per-user results of signals and orders by code (placed, TOKEN_MISSING, SIGNAL_IN_PROGRESS, ...). */
+  resultsByCode: Record<string, number>;
 }
 
 const USERS: Record<string, string> = {
@@ -134,6 +138,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
       TRADING_USERS: Object.entries(USERS).map(([u, c]) => `${u}:live:${c}:L${c}`).join(','),
       ORCHESTRATOR_ORDER_TIMEOUT_MS: String(FLEET_SETTINGS.orderTimeoutMs),
       ORCHESTRATOR_FANOUT_CONCURRENCY: String(FLEET_SETTINGS.fanoutConcurrency),
+      ...opts.env,
     };
 
     const startReplica = async (i: number): Promise<void> => {
@@ -377,6 +382,13 @@ async function finalReads(replicaCount: number, http: HttpFn): Promise<FinalRead
   return out;
 }
 
+function resultCodes(op: Op): string[] {
+  const body = op.body as { results?: { outcome?: string; code?: string }[]; outcome?: string; code?: string } | null;
+  if (op.kind === 'signal') return (body?.results ?? []).map((r) => r.code ?? r.outcome ?? 'unknown');
+  if (op.kind === 'order' && body && typeof body === 'object') return [body.code ?? body.outcome ?? `HTTP ${op.status}`];
+  return [];
+}
+
 function figuresOf(h: History, wallMs: number): Figures {
   const count = <T extends string>(items: T[]) => items.reduce<Record<string, number>>((m, k) => ({ ...m, [k]: (m[k] ?? 0) + 1 }), {});
   return {
@@ -388,5 +400,6 @@ function figuresOf(h: History, wallMs: number): Figures {
     brokerAttempts: h.broker.length,
     brokerPlaced: h.broker.filter((b) => b.orderId !== null).length,
     cacheCalls: h.cacheOpCount,
+    resultsByCode: count(h.ops.flatMap(resultCodes)),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run test:fleet -- --runs N [--seed S] [--duration MS] [--out DIR]`: N seeded fleet runs by
+ * `npm run test:fleet -- --runs N [--seed S] [--duration MS] [--out DIR] [--policy refuse|proceed]`: N seeded fleet runs by
  * hand (seeds S, S+1, ...), each printing its figures and violations. It runs the same vitest
  * entry as CI (Nest needs vitest's decorator metadata), with the options passed as FLEET_* vars.
  */
@@ -13,11 +13,13 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     duration: { type: 'string', default: '20000' },
     out: { type: 'string' },
+    /** ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE for every replica (default: the app's default). */
+    policy: { type: 'string' },
   },
 });
 
 for (const [name, value] of Object.entries(values)) {
-  if (name !== 'out' && value !== undefined && !/^\d+$/.test(value)) {
+  if (name !== 'out' && name !== 'policy' && value !== undefined && !/^\d+$/.test(value)) {
     process.stderr.write(`--${name} wants a whole number, got "${value}"\n`);
     process.exit(2);
   }
@@ -29,6 +31,7 @@ const env = {
   FLEET_DURATION_MS: values.duration,
   ...(values.seed !== undefined ? { FLEET_SEED: values.seed } : {}),
   ...(values.out !== undefined ? { FLEET_OUT: values.out } : {}),
+  ...(values.policy !== undefined ? { FLEET_POLICY: values.policy } : {}),
 };
 const vitest = join(process.cwd(), 'node_modules', '.bin', 'vitest');
 const r = spawnSync(vitest, ['run', 'test/fleet/fleet.e2e-spec.ts', '--silent=false'], { stdio: 'inherit', env });
