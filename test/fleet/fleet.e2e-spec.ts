@@ -76,6 +76,8 @@ describe('fleet fault test (three replicas, one Redis, seeded faults)', () => {
         expect(run.history.faults.length, `seed ${run.figures.seed}: faults`).toBeGreaterThanOrEqual(Math.floor(durationMs / 10_000));
         expect(run.figures.brokerPlaced, `seed ${run.figures.seed}: orders placed`).toBeGreaterThan(0);
         expect(run.history.final.length, `seed ${run.figures.seed}: final reads`).toBeGreaterThan(0);
+        // The at-most-once count is only as good as the broker's record of what it received.
+        expect(run.history.broker.length, `seed ${run.figures.seed}: broker record`).toBe(run.brokerRequests);
       }
       const failing = results.filter((r) => r.result.violations.length > 0).map((r) => r.figures.seed);
       expect(failing, `runs with violations (seeds): ${failing.join(', ')}`).toEqual([]);

@@ -44,6 +44,8 @@ export interface FleetRun {
   result: CheckResult;
   bounds: Bounds;
   figures: Figures;
+  /** POST /orders requests the fake received by its general request log: the broker record must hold them all. */
+  brokerRequests: number;
 }
 
 export interface Figures {
@@ -306,7 +308,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
       stalls: stalls.list,
     };
     const result = check(history, bounds);
-    return { history, result, bounds, figures: figuresOf(history, Date.now() - started) };
+    return { history, result, bounds, figures: figuresOf(history, Date.now() - started), brokerRequests: fake.requestsTo('POST', '/orders').length };
   } finally {
     for (const c of cleanups) await c().catch(() => {});
   }
