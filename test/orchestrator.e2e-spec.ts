@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { vi } from 'vitest';
+import { CacheService } from '../src/cache/cache.service.js';
 import { PremarketCheckService } from '../src/orchestrator/premarket-check.service.js';
 import { TokenClock } from '../src/sharekhan/token-clock.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { ShareKhanTokenStore } from '../src/sharekhan/token-store.service.js';
+import { createTestApp as createApp, type TestApp } from './helpers/app.js';
 import { startFakeShareKhan, type FakeShareKhan } from './helpers/fake-sharekhan.js';
 import { startRedis, type RedisProcess } from './helpers/redis-server.js';
 import { waitUntil } from './helpers/wait.js';
@@ -55,6 +57,14 @@ function baseEnv(redis: RedisProcess, fake: FakeShareKhan, prefix: string, extra
   };
 }
 
+/** The app once its cache uses Redis: signals claim under the default `refuse`, which places nothing before that. */
+async function createTestApp(env: Record<string, string>): Promise<TestApp> {
+  const app = await createApp(env);
+  const cache = app.get(CacheService);
+  await waitUntil(Date.now() + 10_000, 'the cache to use Redis', async () => cache.mode === 'redis', 20);
+  return app;
+}
+
 const byText = (x: string, y: string) => x.localeCompare(y);
 const ordersSent = (fake: FakeShareKhan) => fake.requestsTo('POST', '/orders');
 
@@ -85,7 +95,8 @@ describe('OrchestratorModule (e2e)', () => {
   beforeAll(async () => {
     redis = await startRedis();
     fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
-    t = await createTestApp(baseEnv(redis, fake, `orch-${randomBytes(3).toString('hex')}:`));
+    // Signals claim under the default `refuse`: a claim timing out on a loaded machine would place nothing.
+    t = await createTestApp(baseEnv(redis, fake, `orch-${randomBytes(3).toString('hex')}:`, { CACHE_COMMAND_TIMEOUT_MS: '1000' }));
     masterToken = fake.issueAccessToken('C100');
     await submitToken(t, 'MASTER_USER_001', masterToken);
     await submitToken(t, 'PAPER_TRADER_001', `paper-${randomBytes(12).toString('hex')}`);
@@ -128,8 +139,11 @@ describe('OrchestratorModule (e2e)', () => {
   describe('token resolution failures: each its own error and status', () => {
     it('a token stored under another id is never used: missing (412) with the endpoint to submit one', async () => {
       // Near-miss ids a buggy frontend might write under; none of them is LIVE_USER_003.
-      await submitToken(t, 'LIVE_USER_03', fake.issueAccessToken('C300'));
-      await submitToken(t, 'LIVE_USER_0033', fake.issueAccessToken('C300'));
+      // (Written straight into the store: the HTTP API refuses ids that are not trading users.)
+      const store = t.get(ShareKhanTokenStore);
+      for (const id of ['LIVE_USER_03', 'LIVE_USER_0033']) {
+        await store.submit(id, { accessToken: fake.issueAccessToken('C300'), source: 'manual', actor: { who: 'test', source: 'test' } });
+      }
       const before = fake.requests.length;
       const res = await placeOrder(t, { userId: 'LIVE_USER_003', order: ORDER }).expect(412);
       expect(res.body).toMatchObject({ statusCode: 412, code: 'TOKEN_MISSING', outcome: 'not_placed', userId: 'LIVE_USER_003' });
@@ -182,6 +196,62 @@ describe('OrchestratorModule (e2e)', () => {
       await submitToken(t, 'LIVE_USER_002', fake.issueAccessToken('C200'));
       await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(201);
       expect(ordersSent(fake).length).toBe(before + 2);
+    });
+
+    it('a slow 403 for an old token leaves a token submitted meanwhile usable; only the refused one is marked', async () => {
+      const t1 = fake.issueAccessToken('C200');
+      await submitToken(t, 'LIVE_USER_002', t1);
+      fake.revoke(t1);
+      fake.setLatency(300, '/orders');
+      const before = ordersSent(fake).length;
+      let first: request.Response;
+      const t2 = fake.issueAccessToken('C200');
+      try {
+        const pending = placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).then((r) => r);
+        await waitUntil(Date.now() + 5_000, 'the order at the fake broker', async () => ordersSent(fake).length > before, 10);
+        // While the broker thinks about T1, the user submits a valid T2.
+        await submitToken(t, 'LIVE_USER_002', t2);
+        first = await pending;
+      } finally {
+        fake.setLatency(0, '/orders');
+      }
+      expect(first.status).toBe(424);
+      expect(first.body).toMatchObject({ code: 'BROKER_TOKEN_REJECTED' });
+
+      const status = await request(t.http).get('/sharekhan/users/LIVE_USER_002/token').set('x-api-key', ADMIN_KEY).expect(200);
+      expect(status.body).toMatchObject({ status: 'active', usable: true, source: 'manual' });
+      expect(status.body.fingerprint).not.toBe(first.body.tokenFingerprint);
+      const audit = await request(t.http).get('/sharekhan/users/LIVE_USER_002/audit').set('x-api-key', ADMIN_KEY).expect(200);
+      const invalidated = audit.body.events.find((e: { action: string }) => e.action === 'invalidated');
+      expect(invalidated.fingerprint).toBe(first.body.tokenFingerprint);
+      expect(invalidated.detail).toMatch(/newer one/);
+
+      const next = await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(201);
+      expect(ordersSent(fake).at(-1)!.headers['access-token']).toBe(t2);
+      expect(next.body.tokenFingerprint).toBe(status.body.fingerprint);
+    });
+
+    it('a revoked token is reported as revoked, by whom and when, not as a broker refusal', async () => {
+      await submitToken(t, 'LIVE_USER_002', fake.issueAccessToken('C200'));
+      await request(t.http).delete('/sharekhan/users/LIVE_USER_002/token').set('x-api-key', ADMIN_KEY).expect(200);
+      const before = fake.requests.length;
+      const res = await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(424);
+      expect(res.body).toMatchObject({ code: 'TOKEN_REVOKED', outcome: 'not_placed' });
+      expect(res.body.message).toMatch(/was revoked \(revoked by ops at \d{4}-/);
+      expect(res.body.message).not.toMatch(/rejected by the broker|403/);
+      expect(fake.requests.length).toBe(before);
+      const ready = await request(t.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY).expect(200);
+      expect(ready.body.users).toContainEqual(expect.objectContaining({ userId: 'LIVE_USER_002', status: 'revoked', canTrade: false }));
+      await submitToken(t, 'LIVE_USER_002', fake.issueAccessToken('C200'));
+    });
+
+    it('a token for a user id that is not a trading user is refused (404 naming TRADING_USERS), nothing stored', async () => {
+      const res = await request(t.http).put('/sharekhan/users/LIVE_USER_004/token').set('x-api-key', ADMIN_KEY).send({ accessToken: fake.issueAccessToken('C400') });
+      expect(res.status).toBe(404);
+      expect(res.body).toMatchObject({ code: 'NOT_A_TRADING_USER' });
+      expect(res.body.message).toMatch(/TRADING_USERS \(PAPER_TRADER_001, MASTER_USER_001, LIVE_USER_002, LIVE_USER_003\)/);
+      const st = await request(t.http).get('/sharekhan/users/LIVE_USER_004/token').set('x-api-key', ADMIN_KEY).expect(200);
+      expect(st.body).toMatchObject({ present: false, status: 'missing' });
     });
   });
 
@@ -358,8 +428,9 @@ describe('OrchestratorModule with Redis killed in the middle of a fan-out (e2e)'
     fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
     const prefix = `orch-kill-${randomBytes(3).toString('hex')}:`;
     // Two instances on one Redis: A trades; B is "another pod" whose writes A never read.
-    a = await createTestApp(baseEnv(redis, fake, prefix, { ORCHESTRATOR_FANOUT_CONCURRENCY: '1' }));
-    b = await createTestApp(baseEnv(redis, fake, prefix));
+    // `proceed`: users whose claims cannot be checked still trade (the default `refuse` would not).
+    a = await createTestApp(baseEnv(redis, fake, prefix, { ORCHESTRATOR_FANOUT_CONCURRENCY: '1', ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: 'proceed' }));
+    b = await createTestApp(baseEnv(redis, fake, prefix, { ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: 'proceed' }));
   });
 
   afterAll(async () => {
@@ -410,5 +481,160 @@ describe('OrchestratorModule with Redis killed in the middle of a fan-out (e2e)'
     const retry = await signal(a, { signalId: 'kill-1', users: ['MASTER_USER_001', 'LIVE_USER_002', 'PAPER_TRADER_001'], order: ORDER }).expect(200);
     expect(retry.body.summary).toMatchObject({ replayed: 3 });
     expect(ordersSent(fake).length).toBe(before + 2);
+  });
+});
+
+/** HH:MM in India, `ms` from now: a cut-off that cannot fall inside the test. */
+function istClock(ms: number): string {
+  return new Date(Date.now() + ms + 330 * 60_000).toISOString().slice(11, 16);
+}
+
+describe('OrchestratorModule: what an operator is told on the first day (e2e)', () => {
+  let redis: RedisProcess;
+  let fake: FakeShareKhan;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
+    const env: Record<string, string> = {
+      ...baseEnv(redis, fake, `orch-day1-${randomBytes(3).toString('hex')}:`),
+      SHAREKHAN_TOKEN_MAX_LIFETIME_HOURS: '1',
+      SHAREKHAN_TOKEN_CUTOFF_IST: istClock(12 * 3600_000),
+    };
+    delete env.SHAREKHAN_API_KEY;
+    delete env.SHAREKHAN_SECRET_KEY;
+    t = await createTestApp(env);
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+    await redis?.stop();
+  });
+
+  it('a token past its expiry is expired (409) with one audit event, not missing, also after Redis dropped its TTL', async () => {
+    // Issued "59 minutes 58 seconds ago" with a 1 h lifetime: it expires, in Redis too, in 2 s.
+    const clock = t.get(TokenClock);
+    const spy = vi.spyOn(clock, 'now').mockImplementation(() => Date.now() - 3_600_000 + 2_000);
+    try {
+      await submitToken(t, 'LIVE_USER_002', fake.issueAccessToken('C200'));
+    } finally {
+      spy.mockRestore();
+    }
+    await new Promise((r) => setTimeout(r, 2_500));
+
+    for (let i = 0; i < 2; i++) {
+      const res = await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(409);
+      expect(res.body).toMatchObject({ code: 'TOKEN_EXPIRED', outcome: 'not_placed' });
+      expect(res.body.message).toMatch(/expired at/);
+    }
+    const st = await request(t.http).get('/sharekhan/users/LIVE_USER_002/token').set('x-api-key', ADMIN_KEY).expect(200);
+    expect(st.body).toMatchObject({ present: true, usable: false, status: 'expired' });
+    const audit = await request(t.http).get('/sharekhan/users/LIVE_USER_002/audit').set('x-api-key', ADMIN_KEY).expect(200);
+    expect(audit.body.events.filter((e: { action: string }) => e.action === 'expired')).toHaveLength(1);
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('a live order without SHAREKHAN_API_KEY names the setting (503 BROKER_NOT_CONFIGURED), nothing sent', async () => {
+    await submitToken(t, 'MASTER_USER_001', fake.issueAccessToken('C100'));
+    const res = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(503);
+    expect(res.body).toMatchObject({ code: 'BROKER_NOT_CONFIGURED', outcome: 'not_placed' });
+    expect(res.body.message).toContain('SHAREKHAN_API_KEY');
+    expect(res.body.action).toContain('SHAREKHAN_API_KEY');
+    expect(res.body.action).not.toMatch(/reachable/);
+    expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('OrchestratorModule: a retry on the same replica after Redis lost the claims (e2e)', () => {
+  let redis: RedisProcess;
+  let fake: FakeShareKhan;
+  const apps: Record<string, TestApp> = {};
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
+    for (const policy of ['refuse', 'proceed']) {
+      apps[policy] = await createTestApp(
+        // A generous command timeout: under `refuse` a claim that times out on a loaded machine places nothing.
+        baseEnv(redis, fake, `orch-same-${policy}-${randomBytes(3).toString('hex')}:`, {
+          ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: policy,
+          CACHE_COMMAND_TIMEOUT_MS: '2000',
+        }),
+      );
+    }
+  });
+
+  afterAll(async () => {
+    for (const app of Object.values(apps)) await app.close();
+    await fake?.close();
+    await redis?.stop();
+  });
+
+  it.each(['refuse', 'proceed'])('policy %s: the retry gets the first result back and nothing is placed twice', async (policy) => {
+    const t = apps[policy];
+    await submitToken(t, 'MASTER_USER_001', fake.issueAccessToken('C100'));
+    const body = { signalId: `same-${policy}-${randomBytes(3).toString('hex')}`, users: ['MASTER_USER_001'], order: ORDER };
+    const first = await signal(t, body).expect(200);
+    expect(first.body.results[0]).toMatchObject({ outcome: 'placed' });
+    const before = ordersSent(fake).length;
+
+    // Redis loses every key without a disconnect (a flush, a failover to an empty replica).
+    await redis.client().flushall();
+    const retry = await signal(t, body).expect(200);
+    expect(retry.body.results[0]).toMatchObject({ outcome: 'placed', replayed: true, orderId: first.body.results[0].orderId });
+    expect(ordersSent(fake).length).toBe(before);
+  });
+});
+
+describe('OrchestratorModule: a slow 403 on one replica while another takes a new token (e2e)', () => {
+  let redis: RedisProcess;
+  let fake: FakeShareKhan;
+  let a: TestApp;
+  let b: TestApp;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
+    const prefix = `orch-403-${randomBytes(3).toString('hex')}:`;
+    a = await createTestApp(baseEnv(redis, fake, prefix));
+    b = await createTestApp(baseEnv(redis, fake, prefix));
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await fake?.close();
+    await redis?.stop();
+  });
+
+  it('the refusal of T1 on A never touches T2 submitted on B; both replicas trade with T2', async () => {
+    const t1 = fake.issueAccessToken('C200');
+    await submitToken(a, 'LIVE_USER_002', t1);
+    fake.revoke(t1);
+    fake.setLatency(300, '/orders');
+    const t2 = fake.issueAccessToken('C200');
+    let refused: request.Response;
+    try {
+      const pending = placeOrder(a, { userId: 'LIVE_USER_002', order: ORDER }).then((r) => r);
+      await waitUntil(Date.now() + 5_000, 'the order at the fake broker', async () => ordersSent(fake).length > 0, 10);
+      await submitToken(b, 'LIVE_USER_002', t2);
+      refused = await pending;
+    } finally {
+      fake.setLatency(0, '/orders');
+    }
+    expect(refused.body).toMatchObject({ code: 'BROKER_TOKEN_REJECTED' });
+
+    for (const app of [a, b]) {
+      await placeOrder(app, { userId: 'LIVE_USER_002', order: ORDER }).expect(201);
+      expect(ordersSent(fake).at(-1)!.headers['access-token']).toBe(t2);
+    }
+    // And T1 stays refused everywhere if it comes back (e.g. replayed by an old writer).
+    const resubmitted = await request(b.http).put('/sharekhan/users/LIVE_USER_002/token').set('x-api-key', ADMIN_KEY).send({ accessToken: t1 }).expect(200);
+    expect(resubmitted.body).toMatchObject({ usable: false, status: 'invalid' });
+    const again = await placeOrder(b, { userId: 'LIVE_USER_002', order: ORDER }).expect(424);
+    expect(again.body).toMatchObject({ code: 'TOKEN_INVALID' });
+    expect(again.body.message).toMatch(/HTTP 403/);
   });
 });

@@ -307,8 +307,15 @@ describe('submit, status, list, delete, audit', () => {
     const raw = await redis.client().get(`${app.config.cache.keyPrefix}sharekhan:token:USER_B`);
     expect(raw).toContain('"sealed":null');
 
+    // A second DELETE changes nothing and says so (and writes no second audit event: see below).
+    const twice = await rec(call(app, 'delete', '/sharekhan/users/USER_B/token', ADMIN_KEY));
+    expect(twice.status).toBe(200);
+    expect(twice.body).toMatchObject({ userId: 'USER_B', revoked: false, alreadyRevoked: true, status: 'revoked' });
+    expect(twice.body.message).toMatch(/already revoked \(revoked by ops at \d{4}-.*nothing changed/);
+
     const again = await rec(call(app, 'delete', '/sharekhan/users/USER_NOBODY/token', ADMIN_KEY));
-    expect(again.body).toMatchObject({ revoked: false, status: 'missing' });
+    expect(again.body).toMatchObject({ revoked: false, alreadyRevoked: false, status: 'missing' });
+    expect(again.body.message).toMatch(/No token is stored for USER_NOBODY; nothing changed/);
     expect((await status(app, 'USER_NOBODY')).body).toMatchObject({ present: false, status: 'missing' });
 
     // A fresh submission replaces the revoked record.
@@ -391,6 +398,60 @@ describe('key rotation', () => {
     } finally {
       await third.close();
     }
+  });
+});
+
+describe('a token belongs to a configured trading user and to that user\'s own ShareKhan account', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await start({ TRADING_USERS: 'USER_A:live:C100:LA100,USER_B:paper::' });
+  });
+  afterAll(() => app.close());
+
+  const exchanges = () => fake.requestsTo('POST', '/access/token').length;
+  const actions = async (userId: string) =>
+    (await rec(call(app, 'get', `/sharekhan/users/${userId}/audit`, ADMIN_KEY))).body.events.map((e: { action: string }) => e.action);
+
+  it('a login for USER_A (C100) completed as customer C200 is refused (409), audited, nothing stored', async () => {
+    const lu = await rec(call(app, 'get', '/sharekhan/users/USER_A/login-url', USER_A_KEY));
+    expect(lu.status).toBe(200);
+    const page = new URL(lu.body.loginUrl);
+    page.searchParams.set('customer_id', 'C200');
+    const res = await fetch(page, { redirect: 'manual' });
+    const location = new URL(res.headers.get('location')!);
+    secrets.add(location.searchParams.get('request_token')!);
+    const before = exchanges();
+
+    const cb = await rec(request(app.http).get(`/sharekhan/callback${location.search}`));
+    expect(cb.status).toBe(409);
+    expect(cb.body).toMatchObject({ code: 'CUSTOMER_MISMATCH' });
+    expect(cb.body.message).toMatch(/customer C200, but USER_A is customer C100 in TRADING_USERS; nothing was stored. Start the login again for USER_A and sign in to ShareKhan as customer C100/);
+    expect(exchanges()).toBe(before);
+    expect((await status(app, 'USER_A')).body).toMatchObject({ present: false, status: 'missing' });
+    expect((await actions('USER_A'))[0]).toBe('customer_refused');
+  });
+
+  it('a manual submission for another customer is refused (409); without a customer id the configured one is recorded', async () => {
+    const wrong = await put(app, 'USER_A', { accessToken: token('c200'), customerId: 'C200' });
+    expect(wrong.status).toBe(409);
+    expect(wrong.body).toMatchObject({ code: 'CUSTOMER_MISMATCH' });
+    expect(wrong.body.message).toMatch(/Submit the token of customer C100 for USER_A/);
+    expect((await status(app, 'USER_A')).body).toMatchObject({ present: false });
+    expect((await actions('USER_A'))[0]).toBe('customer_refused');
+
+    const ok = await put(app, 'USER_A', { accessToken: token('c100') });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ status: 'active', customerId: 'C100' });
+  });
+
+  it('a user id that is not in TRADING_USERS gets no token and no login (404 naming the setting)', async () => {
+    const res = await put(app, 'USER_Z', { accessToken: token('z') });
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ code: 'NOT_A_TRADING_USER' });
+    expect(res.body.message).toMatch(/USER_Z is not a trading user.*TRADING_USERS \(USER_A, USER_B\)/);
+    expect((await status(app, 'USER_Z')).body).toMatchObject({ present: false });
+    const lu = await rec(call(app, 'get', '/sharekhan/users/USER_Z/login-url', ADMIN_KEY));
+    expect(lu.status).toBe(404);
   });
 });
 

@@ -25,12 +25,12 @@ export class HttpErrorFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
-    const { status, message, error } = this.describe(exception, req);
+    const { status, message, error, code } = this.describe(exception, req);
     if (res.headersSent) return;
-    res.status(status).json({ statusCode: status, error, message });
+    res.status(status).json({ statusCode: status, error, message, ...(code ? { code } : {}) });
   }
 
-  private describe(exception: unknown, req: Request): { status: number; message: string | string[]; error: string } {
+  private describe(exception: unknown, req: Request): { status: number; message: string | string[]; error: string; code?: string } {
     // Nest 12 wraps body-parser errors in HttpExceptions whose message is JSON.parse's, which
     // quotes the body (and so a token in it): answer from the original error instead.
     if (exception instanceof HttpException && isBodyParserError(exception.cause)) exception = exception.cause;
@@ -39,7 +39,9 @@ export class HttpErrorFilter implements ExceptionFilter {
       const body = exception.getResponse();
       const message =
         typeof body === 'string' ? body : ((body as { message?: string | string[] }).message ?? exception.message);
-      return { status, message, error: reason(status) };
+      // A typed error's code (e.g. CUSTOMER_MISMATCH) travels with it, so callers can switch on it.
+      const code = typeof body === 'object' && typeof (body as { code?: unknown }).code === 'string' ? (body as { code: string }).code : undefined;
+      return { status, message, error: reason(status), code };
     }
     if (isBodyParserError(exception)) {
       switch (exception.type) {

@@ -30,6 +30,7 @@ export const ERROR_BODY_SCHEMA: SchemaObject = {
       oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
       description: 'What was wrong and what to send instead',
     },
+    code: { type: 'string', example: 'CUSTOMER_MISMATCH', description: 'Present on typed errors: a stable code to switch on' },
   },
 };
 

@@ -40,7 +40,7 @@ const orchestratorEnvSchema = z.object({
     .pipe(z.string().regex(CRON_DAYS, { error: 'cron day-of-week such as 1-5 (Mon-Fri) or 0-6 or 1,2,3' })),
   ORCHESTRATOR_FANOUT_CONCURRENCY: intVar(4, 1, 64),
   ORCHESTRATOR_IDEMPOTENCY_TTL_SECONDS: intVar(2 * 24 * 3600, 60, 30 * 24 * 3600),
-  ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: enumVar(['proceed', 'refuse'] as const, 'proceed'),
+  ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: enumVar(['proceed', 'refuse'] as const, 'refuse'),
   ORCHESTRATOR_PAPER_REQUIRES_TOKEN: boolVar(true),
   ORCHESTRATOR_ORDER_HISTORY_LIMIT: intVar(500, 1, 10_000),
   ORCHESTRATOR_ORDER_HISTORY_TTL_SECONDS: intVar(7 * 24 * 3600, 60, 90 * 24 * 3600),

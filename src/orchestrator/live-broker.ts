@@ -11,6 +11,7 @@ import {
   InvalidOrderError,
   type PlaceOrderResult,
 } from '../sharekhan/sharekhan-client.js';
+import { ShareKhanNotConfiguredError } from '../sharekhan/sharekhan-client.factory.js';
 import type { Order } from '../sharekhan/sharekhan-order.schema.js';
 import { LIVE_ORDER_CLIENT } from './orchestrator.tokens.js';
 import type { FailureCode, Outcome } from './orchestrator.types.js';
@@ -54,6 +55,9 @@ export class LiveBroker {
 export function describeFailure(err: unknown): LivePlacement & { ok: false } {
   const base = { tokenRejected: false };
   withBrokerMessage(err);
+  if (err instanceof ShareKhanNotConfiguredError) {
+    return { ...base, ok: false, code: 'BROKER_NOT_CONFIGURED', outcome: 'not_placed', message: `${err.message} to send live orders; nothing was sent.` };
+  }
   if (err instanceof BrokerAuthError) {
     return { ...base, ok: false, code: 'BROKER_TOKEN_REJECTED', outcome: 'not_placed', tokenRejected: true, brokerStatus: err.status, message: `${err.message}. The token is now marked invalid; nothing was placed.` };
   }

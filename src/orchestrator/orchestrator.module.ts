@@ -3,8 +3,7 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { APP_CONFIG } from '../config/config.constants.js';
 import type { AppConfig } from '../config/load-config.js';
 import type { OrchestratorSettings } from '../config/orchestrator.section.js';
-import { ShareKhanClientFactory } from '../sharekhan/sharekhan-client.factory.js';
-import { BrokerNetworkError } from '../sharekhan/sharekhan-client.js';
+import { ShareKhanClientFactory, ShareKhanNotConfiguredError } from '../sharekhan/sharekhan-client.factory.js';
 import { ShareKhanAuthModule } from '../sharekhan/sharekhan.module.js';
 import { ShareKhanTokenStore } from '../sharekhan/token-store.service.js';
 import { LiveBroker, type LiveOrderClient } from './live-broker.js';
@@ -23,10 +22,7 @@ import { UserRegistry } from './user-registry.js';
 
 /** Without SHAREKHAN_API_KEY no live order can be sent; say so per order instead of failing start-up. */
 const notConfiguredClient: LiveOrderClient = {
-  placeOrder: () =>
-    Promise.reject(
-      new BrokerNetworkError('ShareKhan is not configured (SHAREKHAN_API_KEY is unset); nothing was sent', { operation: 'placeOrder', outcomeUnknown: false }, undefined),
-    ),
+  placeOrder: () => Promise.reject(new ShareKhanNotConfiguredError('SHAREKHAN_API_KEY')),
 };
 
 /**
@@ -76,7 +72,7 @@ export class OrchestratorModule implements OnModuleInit {
     const live = this.settings.users.filter((u) => u.mode === 'live').length;
     this.logger.log(`${this.settings.users.length} trading users (${live} live, ${this.settings.users.length - live} paper)`);
     if (live > 0 && !this.clients.configured) {
-      this.logger.warn('SHAREKHAN_API_KEY is not set: every live order is refused (BROKER_UNREACHABLE) until it is');
+      this.logger.warn('SHAREKHAN_API_KEY is not set: every live order is refused (BROKER_NOT_CONFIGURED) until it is');
     }
     if (this.settings.strayEnvTokenVars.length > 0) {
       // Names only: a token under an id that is not a trading user is never used for anyone.

@@ -12,6 +12,8 @@ export const FAILURE_STATUS = {
   TOKEN_EXPIRED: 409,
   /** The broker rejected the token (403) earlier; it stays refused until a new one arrives. */
   TOKEN_INVALID: 424,
+  /** Someone revoked the token (DELETE); it stays refused until a new one arrives. */
+  TOKEN_REVOKED: 424,
   /** The broker answered 403 to this very order: the token is now marked invalid. */
   BROKER_TOKEN_REJECTED: 424,
   /** Redis down and the token not in memory: "cannot know" is not "no token". */
@@ -23,6 +25,8 @@ export const FAILURE_STATUS = {
   BROKER_RATE_LIMITED: 429,
   /** The broker refused the order (data.errormsg or HTTP 400): known not placed. */
   BROKER_REJECTED: 422,
+  /** SHAREKHAN_API_KEY is not set: no live order can be sent until the operator sets it. */
+  BROKER_NOT_CONFIGURED: 503,
   /** The request provably never reached the broker. */
   BROKER_UNREACHABLE: 502,
   /** 5xx from the broker: the order may or may not exist. */

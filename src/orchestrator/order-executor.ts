@@ -13,6 +13,7 @@ const PROBLEM_CODE: Record<TokenProblem['kind'], FailureCode> = {
   missing: 'TOKEN_MISSING',
   expired: 'TOKEN_EXPIRED',
   invalid: 'TOKEN_INVALID',
+  revoked: 'TOKEN_REVOKED',
   unavailable: 'TOKEN_STORE_UNAVAILABLE',
 };
 
@@ -126,6 +127,8 @@ function actionFor(code: FailureCode, outcome: OrderResult['outcome'], submit: s
       return "Fix the order according to the broker's reason and send it again.";
     case 'BROKER_UNREACHABLE':
       return 'ShareKhan could not be reached; nothing was sent. Retry when it is reachable.';
+    case 'BROKER_NOT_CONFIGURED':
+      return 'Set SHAREKHAN_API_KEY (and SHAREKHAN_SECRET_KEY for the daily login) in the environment and restart; nothing was sent.';
     default:
       return undefined;
   }

@@ -6,7 +6,7 @@ import { TokenResolver } from './token-resolver.js';
 import { UserRegistry } from './user-registry.js';
 
 /** `unknown`: the token store cannot be read right now (not the same as "no token"). */
-export type TokenReadiness = 'ready' | 'missing' | 'expired' | 'invalid' | 'unknown';
+export type TokenReadiness = 'ready' | 'missing' | 'expired' | 'invalid' | 'revoked' | 'unknown';
 
 export interface UserReadiness {
   userId: string;
@@ -31,10 +31,11 @@ export interface ReadinessReport {
   summary: { total: number; ready: number; notReady: string[] };
 }
 
-const STATUS: Record<'missing' | 'expired' | 'invalid' | 'unavailable', TokenReadiness> = {
+const STATUS: Record<'missing' | 'expired' | 'invalid' | 'revoked' | 'unavailable', TokenReadiness> = {
   missing: 'missing',
   expired: 'expired',
   invalid: 'invalid',
+  revoked: 'revoked',
   unavailable: 'unknown',
 };
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CacheService } from '../cache/cache.service.js';
 import type { OrchestratorSettings } from '../config/orchestrator.section.js';
+import { LocalClaims } from './local-claims.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import type { OrderResult } from './orchestrator.types.js';
 
@@ -25,11 +26,14 @@ const claimKey = (signalId: string, userId: string) => `orchestrator:signal:${si
  *   claiming the same signal and user at the same moment exactly one places the order.
  * A finished attempt stores its result; a retry gets that result back and sends nothing.
  * An attempt that provably placed nothing releases the key, so a retry may place it.
+ * Results are also kept in this process (LocalClaims), so a retry reaching this replica never
+ * places twice, whatever Redis lost in between.
  */
 @Injectable()
 export class SignalClaims {
   private readonly logger = new Logger('SignalClaims');
   private readonly inFlight = new Set<string>();
+  private localClaims: LocalClaims | null = null;
 
   constructor(
     private readonly cache: CacheService,
@@ -39,6 +43,8 @@ export class SignalClaims {
   async claim(signalId: string, userId: string): Promise<Claim> {
     const key = claimKey(signalId, userId);
     if (this.inFlight.has(key)) return { kind: 'in_progress', since: null };
+    const known = this.local.get(key);
+    if (known) return { kind: 'done', result: known };
     this.inFlight.add(key);
     try {
       const owner = randomUUID();
@@ -49,7 +55,10 @@ export class SignalClaims {
       if (claim.state === 'exists') {
         this.inFlight.delete(key);
         const held = claim.value;
-        if (held?.state === 'done') return { kind: 'done', result: held.result };
+        if (held?.state === 'done') {
+          this.local.remember(key, held.result);
+          return { kind: 'done', result: held.result };
+        }
         return { kind: 'in_progress', since: held?.at ?? null };
       }
       if (claim.state === 'claimed') return { kind: 'claimed', key, owner, storeUnavailable: false };
@@ -68,6 +77,7 @@ export class SignalClaims {
 
   /** The attempt ended with the order placed or its outcome unknown: keep it, never send again. */
   async complete(claim: Extract<Claim, { kind: 'claimed' }>, result: OrderResult): Promise<void> {
+    this.local.remember(claim.key, result);
     try {
       await this.cache.set(claim.key, { state: 'done', owner: claim.owner, at: result.at, result } satisfies ClaimRecord, {
         ttlMs: this.settings.idempotencyTtlMs,
@@ -78,6 +88,11 @@ export class SignalClaims {
     } finally {
       this.inFlight.delete(claim.key);
     }
+  }
+
+  private get local(): LocalClaims {
+    this.localClaims ??= new LocalClaims(this.settings.idempotencyTtlMs);
+    return this.localClaims;
   }
 
   /** Known not placed: a retry may try again. */

@@ -135,13 +135,13 @@ describe('SignalFanout', () => {
     expect(client.sent).toHaveLength(1);
   });
 
-  it('with the idempotency store unreadable: proceeds by default, refuses when configured', async () => {
-    const proceed = setup();
+  it('with the idempotency store unreadable: refuses by default, proceeds when configured', async () => {
+    const proceed = setup(undefined, { idempotencyWhenUnavailable: 'proceed' });
     proceed.cache.unavailable = true;
     const r1 = await proceed.fanout.fanOut('SIG-5', [LIVE.userId], ORDER);
     expect(r1.results[0]).toMatchObject({ outcome: 'placed' });
 
-    const refuse = setup(undefined, { idempotencyWhenUnavailable: 'refuse' });
+    const refuse = setup();
     refuse.cache.unavailable = true;
     const r2 = await refuse.fanout.fanOut('SIG-5', [LIVE.userId], ORDER);
     expect(r2.results[0]).toMatchObject({ outcome: 'not_placed', code: 'IDEMPOTENCY_UNAVAILABLE', httpStatus: 503 });

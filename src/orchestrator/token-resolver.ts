@@ -16,7 +16,7 @@ export interface ResolvedToken {
   secondsLeft: number | null;
 }
 
-export type TokenProblemKind = 'missing' | 'expired' | 'invalid' | 'unavailable';
+export type TokenProblemKind = 'missing' | 'expired' | 'invalid' | 'revoked' | 'unavailable';
 
 export interface TokenProblem {
   ok: false;
@@ -95,7 +95,7 @@ export class TokenResolver {
       case 'expired':
         return this.problem(user, 'expired', lookup.view);
       case 'invalid':
-        return this.problem(user, 'invalid', lookup.view);
+        return this.problem(user, lookup.view.status === 'revoked' ? 'revoked' : 'invalid', lookup.view);
       case 'missing':
       case 'unavailable':
         // The static token is configuration, always known; it stands in only where the store has
@@ -124,7 +124,8 @@ export class TokenResolver {
     if (token.source === 'env') {
       tasks.push(this.cache.set(envInvalidKey(userId), token.fingerprint, { ttlMs: ENV_INVALID_TTL_MS }));
     } else {
-      tasks.push(this.store.markInvalid(userId, reason, ORCHESTRATOR_ACTOR));
+      // Only the token the broker refused: a newer one submitted while the order was in flight stays.
+      tasks.push(this.store.markInvalid(userId, token.fingerprint, reason, ORCHESTRATOR_ACTOR));
     }
     const settled = await Promise.allSettled(tasks);
     for (const s of settled) {
@@ -198,11 +199,20 @@ export class TokenResolver {
           ...details,
           ...override,
         };
+      case 'revoked':
+        return {
+          ok: false,
+          kind,
+          message: `The ShareKhan access token of ${userId} was revoked${view?.statusReason ? ` (${view.statusReason})` : ''}; orders for ${userId} are refused until a new token arrives.`,
+          action: `Submit a new token for ${userId} with ${submit}, then retry.`,
+          ...details,
+          ...override,
+        };
       case 'invalid':
         return {
           ok: false,
           kind,
-          message: `The ShareKhan access token of ${userId} was rejected by the broker (HTTP 403) and is marked invalid; orders for ${userId} are refused until a new token arrives.`,
+          message: `The ShareKhan access token of ${userId} is unusable (${view?.statusReason ?? 'rejected by the broker (HTTP 403)'}); orders for ${userId} are refused until a new token arrives.`,
           action: `Submit a new token for ${userId} with ${submit}, then retry.`,
           ...details,
           ...override,

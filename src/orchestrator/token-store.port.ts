@@ -14,6 +14,8 @@ export interface TokenViewLike {
   secondsLeft: number;
   source: string;
   lastValidatedAt?: string | null;
+  /** Why it is not usable (who revoked it and when, the broker's refusal, ...). */
+  statusReason?: string | null;
 }
 
 export type TokenLookupLike =
@@ -31,7 +33,8 @@ export interface AuditActorLike {
 
 export interface TokenStorePort {
   lookup(userId: string): Promise<TokenLookupLike>;
-  markInvalid(userId: string, reason: string, actor: AuditActorLike): Promise<void>;
+  /** Marks exactly the token with this fingerprint refused; a newer token of the user stays usable. */
+  markInvalid(userId: string, fingerprint: string, reason: string, actor: AuditActorLike): Promise<void>;
   audit(
     userId: string,
     event: { action: string; actor: AuditActorLike; fingerprint?: string; detail?: string },

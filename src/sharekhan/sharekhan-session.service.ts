@@ -25,6 +25,7 @@ import {
 } from './sharekhan-client.js';
 import { TokenClock } from './token-clock.js';
 import { ShareKhanTokenStore, assertUserId, type TokenView } from './token-store.service.js';
+import { CustomerMismatchError, TradingAccounts } from './trading-accounts.js';
 
 export interface Identity {
   who: string;
@@ -62,6 +63,7 @@ const stateKey = (state: string) => `sharekhan:login-state:${createHash('sha256'
 export class ShareKhanSessionService {
   private readonly logger = new Logger('ShareKhanSession');
   private readonly settings: AppConfig['sharekhan'];
+  private readonly accounts: TradingAccounts;
 
   constructor(
     private readonly cache: CacheService,
@@ -71,10 +73,39 @@ export class ShareKhanSessionService {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.settings = config.sharekhan;
+    this.accounts = new TradingAccounts(config.orchestrator.users);
+  }
+
+  /**
+   * PUT token: only for a configured trading user, and only for that user's own ShareKhan account.
+   * A token does not name its account, so without a customerId in the body the configured one is
+   * recorded; the validation call (GET /reports/{customerId} with the token) is what proves it.
+   */
+  async submitManual(
+    userId: string,
+    body: { accessToken: string; customerId?: string | null; loginId?: string | null },
+    by: Identity,
+  ): Promise<{ view: TokenView; store: 'redis' | 'memory' }> {
+    assertUserId(userId);
+    this.accounts.assertKnown(userId);
+    const actor = { who: by.who, source: 'api', clientAddress: by.clientAddress };
+    const wrong = this.accounts.mismatch(userId, body.customerId);
+    if (wrong) {
+      await this.store.audit(userId, { action: 'customer_refused', actor, detail: `manual submission for customer ${wrong.got}; ${userId} is ${wrong.expected}; nothing stored` });
+      throw new CustomerMismatchError(userId, wrong.expected, wrong.got, 'manual');
+    }
+    return this.store.submit(userId, {
+      accessToken: body.accessToken,
+      customerId: body.customerId ?? this.accounts.customerOf(userId),
+      loginId: body.loginId ?? null,
+      source: 'manual',
+      actor,
+    });
   }
 
   async createLoginUrl(userId: string, by: Identity): Promise<LoginUrl> {
     assertUserId(userId);
+    this.accounts.assertKnown(userId);
     const { apiKey } = this.loginCredentials();
     const state = randomBytes(32).toString('base64url');
     const now = this.clock.now();
@@ -110,9 +141,19 @@ export class ShareKhanSessionService {
     const { secretKey } = this.loginCredentials();
     const login = await this.takeState(state);
     const actor = { who: login.requestedBy, source: 'login', clientAddress };
-    const failed = async (detail: string, error: HttpException): Promise<never> => {
-      await this.store.audit(login.userId, { action: 'exchange_failed', actor, detail });
+    const failed = async (detail: string, error: HttpException, action = 'exchange_failed'): Promise<never> => {
+      await this.store.audit(login.userId, { action, actor, detail });
       throw error;
+    };
+    // The state names the user; the account that actually logged in must be that user's own.
+    const refuseAccount = (got: string | undefined, said: string): Promise<void> => {
+      const wrong = this.accounts.mismatch(login.userId, got);
+      if (!wrong) return Promise.resolve();
+      return failed(
+        `${said} customer ${wrong.got}; ${login.userId} is ${wrong.expected}; nothing stored`,
+        new CustomerMismatchError(login.userId, wrong.expected, wrong.got, 'login'),
+        'customer_refused',
+      );
     };
 
     let exchange: ReturnType<typeof exchangeRequestToken>;
@@ -128,6 +169,7 @@ export class ShareKhanSessionService {
       }
       throw err;
     }
+    await refuseAccount(exchange.customerId, 'the login completed as');
 
     let accessToken: string;
     let brokerCustomer: string | undefined;
@@ -139,6 +181,7 @@ export class ShareKhanSessionService {
       if (err instanceof BrokerError) return failed(err.message, brokerHttpError(err, 'exchange the request token'));
       throw err;
     }
+    await refuseAccount(brokerCustomer, 'ShareKhan issued the access token for');
     const note =
       brokerCustomer !== undefined && brokerCustomer !== exchange.customerId
         ? `; broker answered customer ${brokerCustomer}, kept ${exchange.customerId} from the request token`
@@ -166,7 +209,7 @@ export class ShareKhanSessionService {
       case 'expired':
         return { valid: false, reason: `token expired at ${found.view.expiresAt}`, token: found.view };
       case 'invalid':
-        return { valid: false, reason: `token is ${found.view.status}`, token: found.view };
+        return { valid: false, reason: `token is ${found.view.status}${found.view.statusReason ? `: ${found.view.statusReason}` : ''}`, token: found.view };
     }
     const { accessToken, view } = found;
     if (!view.customerId) {
@@ -176,7 +219,7 @@ export class ShareKhanSessionService {
       await this.clients.client().getDayOrders(accessToken, view.customerId);
     } catch (err) {
       if (err instanceof BrokerAuthError) {
-        await this.store.markInvalid(userId, 'ShareKhan refused the token (HTTP 403) on a validation call', actor);
+        await this.store.markInvalid(userId, view.fingerprint, 'ShareKhan refused the token (HTTP 403) on a validation call', actor);
         const after = await this.store.lookup(userId);
         return { valid: false, reason: 'ShareKhan refused the token (403); it is now marked invalid', token: 'view' in after ? after.view : null };
       }

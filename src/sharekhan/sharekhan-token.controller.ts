@@ -25,19 +25,13 @@ export class ShareKhanTokenController {
   @ApiOperation({ summary: "Store a user's ShareKhan access token of today (manual submission)" })
   @ApiZodBody(submitTokenSchema)
   @ApiOkResponse({ description: 'Stored, encrypted; the answer shows a mask and a fingerprint, never the token' })
-  @ApiErrorResponses(400, 413)
+  @ApiErrorResponses(400, 404, 409, 413)
   async submit(
     @Param('userId', userIdPipe) userId: string,
     @Body(new ZodValidationPipe(submitTokenSchema)) body: SubmitTokenBody,
     @CallerIdentity() by: Identity,
   ) {
-    const saved = await this.store.submit(userId, {
-      accessToken: body.accessToken,
-      customerId: body.customerId ?? null,
-      loginId: body.loginId ?? null,
-      source: 'manual',
-      actor: { who: by.who, source: 'api', clientAddress: by.clientAddress },
-    });
+    const saved = await this.session.submitManual(userId, body, by);
     return { present: true, usable: saved.view.status === 'active', ...saved.view, storedIn: saved.store, cacheMode: this.store.cacheMode };
   }
 
@@ -56,12 +50,26 @@ export class ShareKhanTokenController {
 
   @Delete('users/:userId/token')
   @ApiKeyAuth({ userParam: 'userId' })
-  @ApiOperation({ summary: "Revoke a user's token (the token text is destroyed)" })
-  @ApiOkResponse({ description: 'revoked: true, or false when there was no token' })
+  @ApiOperation({ summary: "Revoke a user's token (the token text is destroyed); idempotent" })
+  @ApiOkResponse({ description: 'revoked: true; or revoked: false with status "revoked" (already revoked) or "missing" (no token), which change nothing' })
   @ApiErrorResponses(400)
   async remove(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
-    const { revoked, view } = await this.store.revoke(userId, { who: by.who, source: 'api', clientAddress: by.clientAddress });
-    return { userId, revoked, status: revoked ? 'revoked' : 'missing', token: view, cacheMode: this.store.cacheMode };
+    const out = await this.store.revoke(userId, { who: by.who, source: 'api', clientAddress: by.clientAddress });
+    const message =
+      out.state === 'revoked'
+        ? `The token of ${userId} is revoked; submit a new one to trade again.`
+        : out.state === 'already_revoked'
+          ? `The token of ${userId} was already revoked (${out.view.statusReason ?? 'earlier'}); nothing changed.`
+          : `No token is stored for ${userId}; nothing changed.`;
+    return {
+      userId,
+      revoked: out.revoked,
+      status: out.state === 'missing' ? 'missing' : 'revoked',
+      alreadyRevoked: out.state === 'already_revoked',
+      message,
+      token: out.view,
+      cacheMode: this.store.cacheMode,
+    };
   }
 
   @Post('users/:userId/token/validate')
@@ -89,7 +97,7 @@ export class ShareKhanTokenController {
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: 'Start the daily ShareKhan login: a login page URL with a one-time state bound to the user' })
   @ApiOkResponse({ description: 'loginUrl to open in the browser, the state and when it expires' })
-  @ApiErrorResponses(400, 503)
+  @ApiErrorResponses(400, 404, 503)
   loginUrl(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
     return this.session.createLoginUrl(userId, by);
   }
@@ -101,7 +109,7 @@ export class ShareKhanTokenController {
   @ApiQuery({ name: 'request_token', required: true, type: String })
   @ApiQuery({ name: 'state', required: true, type: String })
   @ApiOkResponse({ description: "Stored for the state's user; the answer shows a mask and a fingerprint" })
-  @ApiErrorResponses(400, 502, 503, 504)
+  @ApiErrorResponses(400, 409, 502, 503, 504)
   async callback(@Query(new ZodValidationPipe(callbackQuerySchema, 'query')) query: CallbackQuery, @Req() req: Request) {
     const { token, store } = await this.session.completeLogin(query.request_token, query.state, req.ip);
     return { present: true, usable: token.status === 'active', ...token, storedIn: store, cacheMode: this.store.cacheMode };

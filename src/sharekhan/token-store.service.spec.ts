@@ -87,21 +87,27 @@ describe('ShareKhanTokenStore', () => {
     expect(b.kind === 'found' && b.accessToken).toBe(`${TOKEN}-b`);
   });
 
-  it('markInvalid and revoke drop the token text and leave a status', async () => {
-    const { store, cache } = build();
-    await store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
-    await store.markInvalid('USER_A', 'broker said 403', { who: 'orchestrator', source: 'orchestrator' });
+  it('markInvalid refuses exactly the rejected token; revoke drops the token text; both leave a status', async () => {
+    const { store } = build();
+    const first = await store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
+    await store.markInvalid('USER_A', first.view.fingerprint, 'broker said 403', { who: 'orchestrator', source: 'orchestrator' });
     const inv = await store.lookup('USER_A');
     expect(inv.kind).toBe('invalid');
-    expect(((await cache.get<{ sealed: unknown }>(tokenKey('USER_A')))!).sealed).toBeNull();
     const st = await store.status('USER_A');
     expect(st.state === 'present' && st.reason).toBe('broker said 403');
+    // A newer token is untouched by a late refusal of the old one.
+    await store.submit('USER_A', { accessToken: `${TOKEN}-2`, source: 'manual', actor });
+    await store.markInvalid('USER_A', first.view.fingerprint, 'late 403', { who: 'orchestrator', source: 'orchestrator' });
+    const newer = await store.lookup('USER_A');
+    expect(newer.kind === 'found' && newer.accessToken).toBe(`${TOKEN}-2`);
 
     await store.submit('USER_B', { accessToken: TOKEN, source: 'manual', actor });
     expect((await store.revoke('USER_B', actor)).revoked).toBe(true);
     const rev = await store.lookup('USER_B');
     expect(rev.kind === 'invalid' && rev.view.status).toBe('revoked');
-    expect((await store.revoke('USER_C', actor)).revoked).toBe(false);
+    expect(rev.kind === 'invalid' && rev.view.statusReason).toMatch(/^revoked by ops-admin at 2030-/);
+    expect(await store.revoke('USER_B', actor)).toMatchObject({ revoked: false, state: 'already_revoked' });
+    expect(await store.revoke('USER_C', actor)).toMatchObject({ revoked: false, state: 'missing' });
   });
 
   it('lists users from the index, never by scanning', async () => {

@@ -30,6 +30,8 @@ export interface TokenView {
   submittedBy: string;
   version: string;
   lastValidatedAt: string | null;
+  /** Why the token is not usable (who revoked it and when, the broker's refusal, ...); null while usable. */
+  statusReason: string | null;
 }
 
 export type TokenLookup =
@@ -44,6 +46,12 @@ export type TokenStatus =
   | { state: 'present'; view: TokenView; reason: string | null }
   | { state: 'missing' }
   | { state: 'unavailable' };
+
+/** `already_revoked` and `missing` changed nothing (no audit event). */
+export type RevokeOutcome =
+  | { revoked: true; state: 'revoked'; view: TokenView | null }
+  | { revoked: false; state: 'already_revoked'; view: TokenView }
+  | { revoked: false; state: 'missing'; view: null };
 
 export interface SubmitInput {
   accessToken: string;
@@ -81,6 +89,21 @@ interface IndexValue {
 
 export const tokenKey = (userId: string) => `sharekhan:token:${userId}`;
 export const TOKEN_INDEX_KEY = 'sharekhan:token-index';
+/** One key per token the broker refused: written for that fingerprint only, so it never touches a newer token. */
+export const rejectedKey = (userId: string, fingerprint: string) => `sharekhan:token-rejected:${userId}:${fingerprint}`;
+/** Claimed once per expired token, so the `expired` audit event is written once across replicas. */
+const expiredNoticeKey = (userId: string, fingerprint: string) => `sharekhan:token-expired:${userId}:${fingerprint}`;
+/**
+ * A record stays this long past its expiry, so the status says `expired` (409) rather than
+ * `missing` (412) until the next token arrives, also over a long weekend.
+ */
+export const EXPIRED_RECORD_KEEP_MS = 4 * 86_400_000;
+
+interface RejectedMarker {
+  reason: string;
+  at: number;
+  by: string;
+}
 
 /** Thrown for a user id that is not in the canonical form: never looked up, never normalised. */
 export class InvalidUserIdError extends BadRequestException {
@@ -104,6 +127,8 @@ export class ShareKhanTokenStore {
   private readonly indexed = new Set<string>();
   private readonly pendingIndex = new Set<string>();
   private indexChain: Promise<void> = Promise.resolve();
+  /** Expired tokens whose `expired` event this process already saw written (or claimed). */
+  private readonly expiredNoticed = new Set<string>();
   /** Record versions whose decryption failure was already reported, so a hot path logs it once. */
   private readonly reportedBroken = new Set<string>();
 
@@ -131,8 +156,16 @@ export class ShareKhanTokenStore {
     const version = r.version ?? '';
     const view = this.toView(userId, rec, version);
     if (rec.status !== 'active') return { kind: 'invalid', view };
-    if (view.status === 'expired') return { kind: 'expired', view };
-    const invalid = { kind: 'invalid' as const, view: { ...view, status: 'invalid' as const } };
+    if (view.status === 'expired') {
+      await this.noticeExpired(userId, rec);
+      return { kind: 'expired', view };
+    }
+    const rejected = await this.rejectedMarker(userId, rec.fingerprint);
+    if (rejected) return { kind: 'invalid', view: { ...view, status: 'invalid', statusReason: rejected.reason } };
+    const invalid = {
+      kind: 'invalid' as const,
+      view: { ...view, status: 'invalid' as const, statusReason: 'the stored token cannot be decrypted for this user; submit a new one' },
+    };
     if (!rec.sealed) return invalid;
     let accessToken: string;
     try {
@@ -158,7 +191,7 @@ export class ShareKhanTokenStore {
       case 'expired':
         return { state: 'present', view: found.view, reason: 'past its expiry; log in again or submit a new token' };
       case 'invalid':
-        return { state: 'present', view: found.view, reason: await this.invalidReason(userId) };
+        return { state: 'present', view: found.view, reason: found.view.statusReason };
     }
   }
 
@@ -186,7 +219,7 @@ export class ShareKhanTokenStore {
       statusReason: null,
       lastValidatedAt: null,
     };
-    const written = await this.cache.set(tokenKey(userId), rec, { expiresAt: rec.expiresAt });
+    const written = await this.cache.set(tokenKey(userId), rec, { expiresAt: keepUntil(rec) });
     await this.addToIndex(userId);
     await this.audit(userId, {
       action: input.action ?? 'submitted',
@@ -194,40 +227,58 @@ export class ShareKhanTokenStore {
       fingerprint: rec.fingerprint,
       detail: `expires ${new Date(rec.expiresAt).toISOString()}${written.journaled ? '; stored in memory while Redis is unavailable' : ''}`,
     });
-    return { view: this.toView(userId, rec, written.version), store: written.store };
+    const view = this.toView(userId, rec, written.version);
+    // The same token again after the broker refused it: stored, but say at once that it is unusable.
+    const rejected = await this.rejectedMarker(userId, rec.fingerprint);
+    return { view: rejected ? { ...view, status: 'invalid', statusReason: rejected.reason } : view, store: written.store };
   }
 
-  /** DELETE: the token text is destroyed; a revoked marker stays until the token would have expired. */
-  async revoke(userId: string, actor: AuditActor): Promise<{ revoked: boolean; view: TokenView | null }> {
+  /**
+   * DELETE: the token text is destroyed; a revoked marker stays until the record would have gone.
+   * Idempotent: a token already revoked, or no token, changes nothing and writes no audit event.
+   */
+  async revoke(userId: string, actor: AuditActor): Promise<RevokeOutcome> {
     assertUserId(userId);
     const r = await this.cache.read<StoredToken>(tokenKey(userId));
     if (r.state === 'miss' || (r.state === 'hit' && !isStoredToken(r.value))) {
-      await this.audit(userId, { action: 'delete_noop', actor, detail: 'no token stored' });
-      return { revoked: false, view: null };
+      return { revoked: false, state: 'missing', view: null };
     }
     if (r.state === 'unavailable' || !isStoredToken(r.value)) {
       // Cannot read what is there, but a delete is always safe to replay.
       await this.cache.delete(tokenKey(userId));
       await this.audit(userId, { action: 'deleted', actor, detail: 'record deleted while its content was unreadable' });
-      return { revoked: true, view: null };
+      return { revoked: true, state: 'revoked', view: null };
     }
-    const next: StoredToken = { ...r.value, sealed: null, status: 'revoked', statusReason: `deleted by ${actor.who}` };
+    if (r.value.status === 'revoked') {
+      return { revoked: false, state: 'already_revoked', view: this.toView(userId, r.value, r.version ?? '') };
+    }
+    const at = new Date(this.clock.now()).toISOString();
+    const next: StoredToken = { ...r.value, sealed: null, status: 'revoked', statusReason: `revoked by ${actor.who} at ${at}` };
     const view = await this.rewrite(userId, next);
     await this.audit(userId, { action: 'deleted', actor, fingerprint: r.value.fingerprint });
-    return { revoked: true, view };
+    return { revoked: true, state: 'revoked', view };
   }
 
-  /** The broker refused the token (403) or someone revoked it: stop every use of it. */
-  async markInvalid(userId: string, reason: string, actor: AuditActor): Promise<void> {
+  /**
+   * The broker refused the token with this fingerprint (403): stop every use of exactly that token.
+   * The record itself is not rewritten: a newer token submitted meanwhile (here or on another
+   * replica) must stay usable, and the cache has no write conditional on the stored value yet.
+   * The marker is keyed by the fingerprint, so it can only ever concern the token that was refused.
+   */
+  async markInvalid(userId: string, fingerprint: string, reason: string, actor: AuditActor): Promise<void> {
     assertUserId(userId);
     const r = await this.cache.read<StoredToken>(tokenKey(userId));
     const rec = r.state === 'hit' && isStoredToken(r.value) ? r.value : null;
-    if (rec && rec.status === 'active') {
-      await this.rewrite(userId, { ...rec, sealed: null, status: 'invalid', statusReason: reason.slice(0, 200) });
-    } else if (r.state === 'unavailable') {
-      await this.cache.delete(tokenKey(userId));
-    }
-    await this.audit(userId, { action: 'invalidated', actor, fingerprint: rec?.fingerprint, detail: reason });
+    const now = this.clock.now();
+    const marker: RejectedMarker = { reason: reason.slice(0, 200), at: now, by: actor.who };
+    const until = rec && rec.fingerprint === fingerprint ? keepUntil(rec) : now + this.settings.maxLifetimeMs + EXPIRED_RECORD_KEEP_MS;
+    const key = rejectedKey(userId, fingerprint);
+    const claim = await this.cache.setIfAbsent(key, marker, { expiresAt: Math.max(until, now + 60_000) });
+    // Another instance recorded this refusal already (and wrote its audit event).
+    if (claim.state === 'exists') return;
+    if (claim.state === 'unknown') await this.cache.set(key, marker, { expiresAt: Math.max(until, now + 60_000) });
+    const newer = rec && rec.fingerprint !== fingerprint ? `; the stored token is a newer one (${rec.fingerprint}), left as it is` : '';
+    await this.audit(userId, { action: 'invalidated', actor, fingerprint, detail: `${reason}${newer}` });
   }
 
   /** A cheap broker call accepted the token. */
@@ -259,18 +310,39 @@ export class ShareKhanTokenStore {
     return this.auditLog.read(userId);
   }
 
-  private async invalidReason(userId: string): Promise<string | null> {
-    const r = await this.cache.read<StoredToken>(tokenKey(userId));
-    if (r.state !== 'hit' || !isStoredToken(r.value)) return null;
-    if (r.value.statusReason) return r.value.statusReason;
-    return 'the stored token cannot be decrypted for this user; submit a new one';
+  /** The broker's refusal of this token, if any instance recorded one. Unknown counts as "not refused". */
+  private async rejectedMarker(userId: string, fingerprint: string): Promise<RejectedMarker | null> {
+    const r = await this.cache.read<RejectedMarker>(rejectedKey(userId, fingerprint));
+    return r.state === 'hit' && typeof r.value?.reason === 'string' ? r.value : null;
+  }
+
+  /** One `expired` audit event per token, whichever instance notices first. */
+  private async noticeExpired(userId: string, rec: StoredToken): Promise<void> {
+    const key = expiredNoticeKey(userId, rec.fingerprint);
+    if (this.expiredNoticed.has(key)) return;
+    if (this.expiredNoticed.size > 10_000) this.expiredNoticed.clear();
+    try {
+      const claim = await this.cache.setIfAbsent(key, true, { expiresAt: keepUntil(rec) });
+      // `unknown` (Redis unreachable): ask again on a later lookup rather than write a second event.
+      if (claim.state === 'exists') this.expiredNoticed.add(key);
+      if (claim.state !== 'claimed') return;
+      this.expiredNoticed.add(key);
+    } catch {
+      return;
+    }
+    await this.audit(userId, {
+      action: 'expired',
+      actor: { who: 'token-store', source: 'store' },
+      fingerprint: rec.fingerprint,
+      detail: `past its expiry at ${new Date(rec.expiresAt).toISOString()}`,
+    });
   }
 
   /** Same expiry as before: a status change never extends a token's life. */
   private async rewrite(userId: string, rec: StoredToken): Promise<TokenView | null> {
-    if (rec.expiresAt <= Date.now()) return null;
+    if (keepUntil(rec) <= Date.now()) return null;
     try {
-      const written = await this.cache.set(tokenKey(userId), rec, { expiresAt: rec.expiresAt });
+      const written = await this.cache.set(tokenKey(userId), rec, { expiresAt: keepUntil(rec) });
       return this.toView(userId, rec, written.version);
     } catch (err) {
       this.logger.warn(`token record of ${userId} not rewritten: ${(err as Error).message}`);
@@ -296,6 +368,7 @@ export class ShareKhanTokenStore {
       submittedBy: rec.submittedBy,
       version,
       lastValidatedAt: rec.lastValidatedAt === null ? null : new Date(rec.lastValidatedAt).toISOString(),
+      statusReason: rec.status === 'active' ? (expired ? `past its expiry at ${new Date(rec.expiresAt).toISOString()}` : null) : rec.statusReason,
     };
   }
 
@@ -344,6 +417,11 @@ export class ShareKhanTokenStore {
     });
     return this.indexChain;
   }
+}
+
+/** How long the record stays in the cache: its expiry plus the time it is reported as `expired`. */
+function keepUntil(rec: StoredToken): number {
+  return rec.expiresAt + EXPIRED_RECORD_KEEP_MS;
 }
 
 function isStoredToken(v: unknown): v is StoredToken {

@@ -20,7 +20,7 @@ export function settingsFor(users: TradingUser[], over: Partial<OrchestratorSett
     premarketDays: '1-5',
     fanoutConcurrency: 4,
     idempotencyTtlMs: 60_000,
-    idempotencyWhenUnavailable: 'proceed',
+    idempotencyWhenUnavailable: 'refuse',
     paperRequiresToken: true,
     orderHistoryLimit: 100,
     orderHistoryTtlMs: 60_000,
@@ -65,10 +65,12 @@ export class FakeTokenStore implements TokenStorePort {
     return this.override ?? this.answers.get(userId) ?? { kind: 'missing' };
   }
 
-  async markInvalid(userId: string, reason: string): Promise<void> {
+  async markInvalid(userId: string, fingerprint: string, reason: string): Promise<void> {
     this.invalidated.push({ userId, reason });
     const a = this.answers.get(userId);
-    if (a && a.kind === 'found') this.answers.set(userId, { kind: 'invalid', view: { ...a.view, status: 'invalid' } });
+    if (a && a.kind === 'found' && a.view.fingerprint === fingerprint) {
+      this.answers.set(userId, { kind: 'invalid', view: { ...a.view, status: 'invalid', statusReason: reason } });
+    }
   }
 
   async audit(userId: string, event: { action: string; fingerprint?: string }): Promise<void> {
