@@ -10,6 +10,8 @@ import { setupOpenApi } from './observability/openapi.setup.js';
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
   // Nest's own Logger calls (and any buffered during start-up) go through pino from here on.
   app.useLogger(app.get(Logger));
+  // Tells a scanner which framework (and so which advisories) to try; nobody else needs it.
+  app.disable('x-powered-by');
   app.useBodyParser('json', { limit: config.app.bodyLimitBytes });
   if (config.observability.docs.enabled) setupOpenApi(app);
   app.enableShutdownHooks();

@@ -1,9 +1,6 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigError, loadConfig, type AppConfig } from './config/load-config.js';
-import { AppModule } from './app.module.js';
-import { configureApp } from './app.setup.js';
+import { startApp } from './bootstrap.js';
 
 function configOrExit(): AppConfig {
   try {
@@ -18,18 +15,7 @@ function configOrExit(): AppConfig {
   }
 }
 
-async function bootstrap() {
-  const config = configOrExit();
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    bodyParser: false,
-    // Held until configureApp installs the pino logger, so start-up lines are JSON too.
-    bufferLogs: true,
-  });
-  configureApp(app, config);
-  await app.listen(config.app.port);
-}
-
-bootstrap().catch((err: Error) => {
+startApp(configOrExit()).catch((err: Error) => {
   process.stderr.write(`Start-up failed: ${err.name}: ${err.message}\n`);
   process.exit(1);
 });

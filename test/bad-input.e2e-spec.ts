@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { onTestFinished } from 'vitest';
 import request, { type Response, type Test } from 'supertest';
 import { ShareKhanTokenStore } from '../src/sharekhan/token-store.service.js';
 import { setLogDestination } from '../src/observability/logging.js';
@@ -69,9 +70,23 @@ function expectWellFormed(res: Response, where: string, documented5xx: number[] 
     expect(res.body.status, where).toMatch(/^(error|shutting_down|down)$/);
   } else if (res.status >= 400) {
     expect(res.headers['content-type'], where).toMatch(/^application\/json/);
-    expect(res.body, where).toMatchObject({ statusCode: res.status, error: expect.any(String) });
-    expect(typeof res.body.message === 'string' || Array.isArray(res.body.message), where).toBe(true);
-    expect(Object.keys(res.body).sort(), where).toEqual(['error', 'message', 'statusCode']);
+    expectErrorShape(res, where);
+  }
+}
+
+/** The one error shape: a sentence in `message`, per-field problems in `details`, never zod's own words. */
+function expectErrorShape(res: Response, where: string): void {
+  expect(res.body, where).toMatchObject({ statusCode: res.status, error: expect.any(String), message: expect.any(String) });
+  expect(res.body.message, where).not.toMatch(/Invalid input|expected \w+, received|Cannot [A-Z]+ \//);
+  const keys = Object.keys(res.body).sort();
+  expect(keys.filter((k) => k !== 'details' && k !== 'code'), where).toEqual(['error', 'message', 'statusCode']);
+  if (keys.includes('code')) expect(res.body.code, where).toMatch(/^[A-Z_]+$/);
+  if (keys.includes('details')) {
+    expect(res.body.details.length, where).toBeGreaterThan(0);
+    for (const d of res.body.details) {
+      expect(Object.keys(d).sort(), where).toEqual(['field', 'problem']);
+      expect(d.problem, where).not.toMatch(/Invalid input|expected \w+, received/);
+    }
   }
 }
 
@@ -334,6 +349,51 @@ it('other verbs, unknown paths and bad escapes outside routes are JSON 4xx too',
     expectWellFormed(res, `${method} ${path}`);
     expect(res.status, `${method} ${path}`).toBeGreaterThanOrEqual(path.includes('orders?') ? 200 : 400);
   }
+});
+
+describe('one error shape: { statusCode, error, message, details? } with a sentence a person can act on', () => {
+  const shape = (res: Response) => ({ status: res.status, keys: Object.keys(res.body).sort(), message: res.body.message });
+
+  it('validation: a sentence in message, one entry per field in details, never zod\'s own words', async () => {
+    const res = await hit('post', '/orchestrator/orders', (r) => r.send({ order: { ...ORDER, quantity: 'ten' } }));
+    expectErrorShape(res, 'missing userId');
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/^Invalid request: \d+ problems \(body\.userId, /);
+    expect(res.body.details).toContainEqual({ field: 'body.userId', problem: 'is required (a string)' });
+    const one = await hit('put', `/sharekhan/users/${PAPER}/token`, (r) => r.send({}));
+    expect(one.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'Invalid request: body.accessToken must be a string (the ShareKhan access token of today)',
+      details: [{ field: 'body.accessToken', problem: 'accessToken must be a string (the ShareKhan access token of today)' }],
+    });
+  });
+
+  it('guard, unknown route, malformed JSON and body too large: a string message, no details', async () => {
+    const cases: [string, Response, number, RegExp][] = [
+      ['no key', await hit('get', '/orchestrator/readiness', undefined, null), 401, /^Missing API key/],
+      ['bad user id', await hit('get', '/sharekhan/users/bad-id/token'), 400, /^Invalid request: userId must be 1-64/],
+      ['unknown route with a token in the query', await hit('get', `/nope?access_token=${TOKEN}`), 404, /^No route GET \/nope: see \/docs/],
+      ['malformed JSON', await hit('put', `/sharekhan/users/${PAPER}/token`, json('{"accessToken":')), 400, /^Malformed JSON body/],
+      ['too large', await hit('put', `/sharekhan/users/${PAPER}/token`, json(JSON.stringify({ accessToken: 'x'.repeat(BODY_LIMIT * 2) }))), 413, /^Body too large/],
+    ];
+    for (const [name, res, status, message] of cases) {
+      expectErrorShape(res, name);
+      expect(res.status, name).toBe(status);
+      expect(res.body.message, name).toMatch(message);
+      if (name !== 'bad user id') expect(shape(res).keys, name).toEqual(['error', 'message', 'statusCode']);
+    }
+  });
+
+  it('throttled: 429 in the same shape', async () => {
+    const limited = await createTestApp({ ...appEnv(), API_RATE_LIMIT: '1', API_RATE_LIMIT_WINDOW_SECONDS: '60' });
+    onTestFinished(() => limited.close());
+    await request(limited.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY);
+    const res = await request(limited.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY);
+    expect(res.status).toBe(429);
+    expectErrorShape(res, 'throttled');
+    expect(res.body.message).toMatch(/^Too many requests: at most 1 per 60 s/);
+  });
 });
 
 describe('Redis configured but unreachable (fallback mode)', () => {

@@ -1,8 +1,11 @@
 import request from 'supertest';
-import { vi } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { onTestFinished, vi } from 'vitest';
 import { CacheService } from '../src/cache/cache.service.js';
 import { ShutdownState } from '../src/health/shutdown-state.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { captureLogs } from './helpers/logs.js';
+import { freePort } from './helpers/ports.js';
 import { startRedis, type RedisProcess } from './helpers/redis-server.js';
 import { waitUntil } from './helpers/wait.js';
 
@@ -214,5 +217,77 @@ describe('graceful shutdown', () => {
     } finally {
       await redis.stop();
     }
+  });
+});
+
+/** An app that is closed when the current test ends. */
+async function appForTest(env: Record<string, string>): Promise<TestApp> {
+  const t = await createTestApp(env);
+  onTestFinished(() => t.close());
+  return t;
+}
+
+async function redisForTest(): Promise<RedisProcess> {
+  const redis = await startRedis();
+  onTestFinished(() => redis.stop());
+  return redis;
+}
+
+describe('an operator is told why Redis is not in use (real log output)', () => {
+  it('Redis unreachable at start-up: one warn line with the cause, lastError in the readiness body, no password', async () => {
+    const port = await freePort();
+    const logs = captureLogs();
+    const t = await appForTest({ REDIS_URL: `redis://:pw-S3CRET-123@127.0.0.1:${port}`, LOG_LEVEL: 'info', CACHE_CONNECT_TIMEOUT_MS: '300' });
+    await waitUntil(Date.now() + 5_000, 'the start-up warning', async () => logs.matching('Redis not reachable at start-up').length > 0);
+    await sleep(700);
+    const warned = logs.matching('Redis not reachable at start-up');
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ level: 'warn', context: 'CacheService' });
+    expect(warned[0].msg).toContain('ECONNREFUSED');
+    const ready = await probe(t, 'ready');
+    expect(ready.body.details.cache).toMatchObject({ mode: 'fallback', connected: false });
+    expect(ready.body.details.cache.lastError).toContain('ECONNREFUSED');
+    expect(JSON.stringify(ready.body) + logs.lines.join('\n')).not.toContain('S3CRET');
+  });
+
+  it('a healthy start says "connected", a killed Redis gives the closed connection as the cause', async () => {
+    const redis = await redisForTest();
+    const logs = captureLogs();
+    const t = await appForTest({ REDIS_URL: redis.url, LOG_LEVEL: 'info' });
+    await untilMode(t, 'redis');
+    expect(logs.matching('Cache connected to Redis')).toHaveLength(1);
+    expect(logs.matching('fallback -> redis')).toEqual([]);
+    expect((await probe(t, 'ready')).body.details.cache.lastError).toBeNull();
+
+    await redis.kill();
+    await untilMode(t, 'fallback');
+    const [line] = logs.matching('Cache mode redis -> fallback');
+    expect(line.level).toBe('warn');
+    expect(line.msg).toMatch(/closed/);
+    expect(line.msg).not.toMatch(/timed out/i);
+    expect((await probe(t, 'ready')).body.details.cache.lastError).toMatch(/closed|ECONNREFUSED/);
+
+    await redis.restart();
+    await untilMode(t, 'redis', 15_000);
+    // The way back is a recovery and says so (the self-test key was journaled meanwhile).
+    expect(logs.json().filter((l) => /^Cache mode (fallback|recovering) -> redis/.test(l.msg))).toHaveLength(1);
+  });
+
+  it('a mode change noticed inside a request does not carry that request id', async () => {
+    const redis = await redisForTest();
+    const logs = captureLogs();
+    const t = await appForTest({ REDIS_URL: redis.url, LOG_LEVEL: 'info', CACHE_BREAKER_FAILURE_THRESHOLD: '1' });
+    await untilMode(t, 'redis');
+    redis.pause();
+    onTestFinished(() => redis.resume());
+    // The readiness self-test writes through the cache: its timeout opens the breaker.
+    await waitUntil(Date.now() + 10_000, 'fallback', async () => {
+      await probe(t, 'ready').set('x-request-id', 'probe-req-42');
+      return t.get(CacheService).mode === 'fallback';
+    });
+    const [line] = logs.matching('Cache mode redis -> fallback');
+    expect(line).toBeDefined();
+    expect(line.msg).toMatch(/timed out/i);
+    expect(line.requestId).toBeUndefined();
   });
 });

@@ -2,7 +2,9 @@ import { Logger as NestLogger, RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { ModulesContainer } from '@nestjs/core';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { onTestFinished, vi } from 'vitest';
 import request from 'supertest';
 import { parse as parseYaml } from 'yaml';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -10,10 +12,16 @@ import { join } from 'node:path';
 import { PinoLogger } from 'nestjs-pino';
 import { Gauge } from 'prom-client';
 import { CacheService } from '../src/cache/cache.service.js';
+import { startApp } from '../src/bootstrap.js';
+import { loadConfig } from '../src/config/load-config.js';
 import { configSections } from '../src/config/sections.js';
+import { placeOrderBodySchema, signalBodySchema } from '../src/orchestrator/orchestrator.schemas.js';
+import { ReadinessService } from '../src/orchestrator/readiness.service.js';
+import { submitTokenSchema } from '../src/sharekhan/sharekhan-token.dto.js';
 import { setLogDestination } from '../src/observability/logging.js';
 import { MetricsService } from '../src/observability/metrics.service.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { captureLogs } from './helpers/logs.js';
 import { registeredRoutes, toOpenApiPath } from './helpers/routes.js';
 import { startRedis, type RedisProcess } from './helpers/redis-server.js';
 import { waitUntil } from './helpers/wait.js';
@@ -255,6 +263,63 @@ describe('structured logs: request ids and redaction (real log output)', () => {
   });
 });
 
+describe("an operator's first start (real log output)", () => {
+  const ENC = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+
+  async function started(env: Record<string, string>) {
+    const logs = captureLogs();
+    const app = await startApp(loadConfig({ PORT: '0', LOG_LEVEL: 'info', ...env }));
+    onTestFinished(() => app.close());
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    const lineWith = (text: string) => waitUntil(Date.now() + 3_000, `a line with "${text}"`, async () => logs.lines.some((l) => l.includes(text)), 10);
+    return { app, port, logs, lineWith };
+  }
+
+  it('production: JSON lines and one "Listening on port" line with the port and the cache mode', async () => {
+    const { port, logs, lineWith } = await started({ NODE_ENV: 'production', ALLOW_MEMORY_ONLY_IN_PRODUCTION: 'true', TOKEN_ENCRYPTION_KEYS: ENC });
+    await lineWith('Listening on port');
+    const [line] = logs.matching('Listening on port');
+    expect(line).toMatchObject({ level: 'info', context: 'Bootstrap', msg: `Listening on port ${port} (NODE_ENV production, cache mode memory)` });
+    for (const l of logs.lines) expect(() => JSON.parse(l), l).not.toThrow();
+  });
+
+  it('development: readable lines from pino-pretty, not JSON', async () => {
+    const { port, logs, lineWith } = await started({ NODE_ENV: 'development' });
+    await lineWith('Listening on port');
+    const line = logs.lines.find((l) => l.includes('Listening on port'))!;
+    expect(line).toContain(`Listening on port ${port} (NODE_ENV development, cache mode memory)`);
+    expect(line).toMatch(/INFO/);
+    expect(() => JSON.parse(line)).toThrow();
+  });
+
+  it('no X-Powered-By header', async () => {
+    const { port } = await started({ NODE_ENV: 'test', LOG_LEVEL: 'silent' });
+    const res = await request(`http://127.0.0.1:${port}`).get('/health/live');
+    expect(res.status).toBe(200);
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it('a 500 logs its cause once, with the request id, and no meaningless stack', async () => {
+    const key = 'ops-key-0123456789abcdef';
+    const { app, port, logs, lineWith } = await started({ NODE_ENV: 'test', API_KEYS: `ops:admin:${key}` });
+    vi.spyOn(app.get(ReadinessService), 'check').mockRejectedValue(new TypeError('readiness index is corrupt'));
+    const res = await request(`http://127.0.0.1:${port}`).get('/orchestrator/readiness').set('x-api-key', key).set('x-request-id', 'five-hundred-1');
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Internal error; it has been logged' });
+    await lineWith('answered 500');
+    const mine = logs.json().filter((l) => l.requestId === 'five-hundred-1');
+    const cause = mine.filter((l) => JSON.stringify(l).includes('readiness index is corrupt'));
+    expect(cause).toHaveLength(1);
+    expect(cause[0]).toMatchObject({ level: 'error', context: 'HttpErrorFilter' });
+    expect(cause[0].msg).toContain('TypeError');
+    const response = mine.find((l) => l.res?.statusCode === 500)!;
+    expect(response).toMatchObject({ level: 'error', msg: 'GET /orchestrator/readiness answered 500' });
+    expect(response.err).toBeUndefined();
+    expect(logs.lines.join('\n')).not.toMatch(/failed with status code|"stack"|\n\s+at /);
+    expect(logs.lines.join('\n')).not.toContain(key);
+  });
+});
+
 describe('LOG_LEVEL=silent keeps the output empty', () => {
   it('writes nothing for requests, errors or app log lines', async () => {
     const lines: string[] = [];
@@ -361,6 +426,45 @@ describe('OpenAPI document at /docs', () => {
     expect(registeredRoutes(t).length).toBeGreaterThanOrEqual(4);
     expect(await documentationProblems()).toEqual([]);
   });
+
+  it('gives each 2xx a body schema, each error an example of its own status, each body a realistic example', async () => {
+    const doc = (await request(t.http).get('/docs-json')).body as { info: { description: string }; paths: Record<string, Record<string, any>> };
+    const problems: string[] = [];
+    const bodySchemas: Record<string, { safeParse(v: unknown): { success: boolean } }> = {
+      'put /sharekhan/users/{userId}/token': submitTokenSchema,
+      'post /orchestrator/orders': placeOrderBodySchema,
+      'post /orchestrator/signals': signalBodySchema,
+    };
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const where = `${method} ${path}`;
+        for (const [code, res] of Object.entries(op.responses ?? {}) as [string, any][]) {
+          const [type, content] = Object.entries(res.content ?? {})[0] ?? [];
+          const schema = (content as any)?.schema;
+          if (code.startsWith('2')) {
+            const typed = type === 'text/plain' ? schema?.type === 'string' : Boolean(schema?.properties || schema?.items || schema?.$ref);
+            if (!typed) problems.push(`${where} ${code}: no response schema`);
+          } else if (Number(code) >= 400 && !path.startsWith('/health/')) {
+            if (schema?.example?.statusCode !== Number(code)) problems.push(`${where} ${code}: example is ${JSON.stringify(schema?.example?.statusCode)}`);
+            if (typeof schema?.example?.message !== 'string') problems.push(`${where} ${code}: example has no message`);
+          }
+        }
+        if (op.requestBody) {
+          const example = op.requestBody.content?.['application/json']?.schema?.example;
+          if (!example) problems.push(`${where}: request body without a hand-written example`);
+          else if (!bodySchemas[where]) problems.push(`${where}: example not checked by this test (add its schema)`);
+          else if (!bodySchemas[where].safeParse(example).success) problems.push(`${where}: example is not a valid body`);
+        }
+        for (const param of op.parameters ?? []) {
+          if (param.in === 'path' && (param.example ?? param.schema?.example) === undefined) problems.push(`${where}: path parameter ${param.name} without an example`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(doc.paths['/orchestrator/orders'].post.responses['412'].content['application/json'].schema.example).toMatchObject({ code: 'TOKEN_MISSING', outcome: 'not_placed' });
+    // Pages a browser can open, never a path inside the repository.
+    expect(doc.info.description).not.toMatch(/docs\/|src\/|\.md\b/);
+  });
 });
 
 describe('Kubernetes manifests under deploy/', () => {
@@ -430,5 +534,48 @@ describe('Kubernetes manifests under deploy/', () => {
     }
     expect(referenced.size).toBeGreaterThan(0);
     expect([...referenced].filter((name) => !isKnown(name))).toEqual([]);
+  });
+
+  it('set what a production pod cannot start or trade without: Redis, TRADING_USERS, SHAREKHAN_REDIRECT_URL', () => {
+    const settings = Object.assign({}, ...[...byKind('ConfigMap'), ...byKind('Secret')].map((d) => ({ ...d.data, ...d.stringData })));
+    expect(settings.NODE_ENV).toBe('production');
+    expect(Object.keys(settings)).toEqual(expect.arrayContaining(['TRADING_USERS', 'SHAREKHAN_REDIRECT_URL', 'REDIS_URL', 'TOKEN_ENCRYPTION_KEYS']));
+    expect(settings.SHAREKHAN_REDIRECT_URL).toMatch(/^https:\/\/.+\/sharekhan\/callback$/);
+  });
+
+  it('run an image the repository builds: a multi-stage, non-root Node 24 Dockerfile named as in the README', () => {
+    const root = join(import.meta.dirname, '..');
+    const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    const instructions = dockerfile
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => {
+        const [op, ...rest] = l.split(/\s+/);
+        return { op: op.toUpperCase(), args: rest.join(' ') };
+      });
+    const stages = instructions.filter((i) => i.op === 'FROM').map((i) => i.args);
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    for (const from of stages) expect(from).toMatch(/^node:24[-.\w]* AS \w+$/i);
+    const runs = instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join(' && ');
+    for (const step of ['npm ci', 'npm run build', 'npm prune --omit=dev']) expect(runs).toContain(step);
+    // The last stage runs as the numeric non-root user the Deployment demands, and starts dist/main.
+    const last = instructions.slice(instructions.findLastIndex((i) => i.op === 'FROM'));
+    const pod = byKind('Deployment')[0].spec.template.spec;
+    const user = last.filter((i) => i.op === 'USER').at(-1)?.args ?? 'root';
+    expect(user.split(':')[0]).toBe(String(pod.securityContext.runAsUser));
+    expect(last.some((i) => i.op === 'COPY' && i.args.includes('--from='))).toBe(true);
+    expect(last.find((i) => i.op === 'CMD')?.args).toBe('["node", "dist/main"]');
+    const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
+    expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.git']));
+
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const built = /docker build -t (\S+) \./.exec(readme)?.[1];
+    expect(built).toBeDefined();
+    expect(pod.containers[0].image).toBe(built);
+    // start:prod runs the compiled dist/: the README says to build first.
+    const build = readme.indexOf('npm run build');
+    expect(build).toBeGreaterThan(-1);
+    expect(readme.indexOf('start:prod', build)).toBeGreaterThan(build);
   });
 });

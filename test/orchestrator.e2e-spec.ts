@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
-import { vi } from 'vitest';
+import { onTestFinished, vi } from 'vitest';
 import { CacheService } from '../src/cache/cache.service.js';
 import { PremarketCheckService } from '../src/orchestrator/premarket-check.service.js';
 import { TokenClock } from '../src/sharekhan/token-clock.js';
 import { ShareKhanTokenStore } from '../src/sharekhan/token-store.service.js';
 import { createTestApp as createApp, type TestApp } from './helpers/app.js';
+import { captureLogs } from './helpers/logs.js';
 import { startFakeShareKhan, type FakeShareKhan } from './helpers/fake-sharekhan.js';
 import { startRedis, type RedisProcess } from './helpers/redis-server.js';
 import { waitUntil } from './helpers/wait.js';
@@ -362,14 +363,14 @@ describe('OrchestratorModule (e2e)', () => {
     ])('order with %s is a 400 saying what is wrong, and nothing is sent', async (_name, body, message) => {
       const before = fake.requests.length;
       const res = await placeOrder(t, body).expect(400);
-      expect(JSON.stringify(res.body.message)).toMatch(message);
+      expect(JSON.stringify(res.body.details)).toMatch(message);
       expect(fake.requests.length).toBe(before);
     });
 
     it('malformed JSON and bad signals are 400', async () => {
       await request(t.http).post('/orchestrator/orders').set('x-api-key', ADMIN_KEY).set('content-type', 'application/json').send('{"userId":').expect(400);
       const noId = await signal(t, { users: 'all', order: ORDER }).expect(400);
-      expect(JSON.stringify(noId.body.message)).toMatch(/signalId/);
+      expect(noId.body.details).toContainEqual({ field: 'body.signalId', problem: expect.any(String) });
       await signal(t, { signalId: 'x', users: 'everyone', order: ORDER }).expect(400);
       await signal(t, { signalId: 'x', users: [], order: ORDER }).expect(400);
       await signal(t, { signalId: 'x', users: 'all', order: { ...ORDER, quantity: -1 } }).expect(400);
@@ -636,5 +637,48 @@ describe('OrchestratorModule: a slow 403 on one replica while another takes a ne
     const again = await placeOrder(b, { userId: 'LIVE_USER_002', order: ORDER }).expect(424);
     expect(again.body).toMatchObject({ code: 'TOKEN_INVALID' });
     expect(again.body.message).toMatch(/HTTP 403/);
+  });
+});
+
+describe('what an operator can alert on: tokens missing, orders placed and refused (e2e)', () => {
+  /** One sample of a Prometheus exposition, 0 when absent. */
+  const sample = (text: string, name: string, labels: string) =>
+    Number(new RegExp(`^${name}\\{${labels.replace(/[{}]/g, '')}\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  const scrape = async (t: TestApp) => (await request(t.http).get('/metrics').expect(200)).text;
+
+  it('counts configured users without any token as missing, and every order by mode and outcome with one log line', async () => {
+    const redis = await startRedis();
+    onTestFinished(() => redis.stop());
+    const fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
+    onTestFinished(() => fake.close());
+    const logs = captureLogs();
+    const t = await createTestApp({ ...baseEnv(redis, fake, `orch-mon-${randomBytes(3).toString('hex')}:`), LOG_LEVEL: 'info' });
+    onTestFinished(() => t.close());
+
+    // Nobody has submitted anything yet: all four trading users cannot trade.
+    let text = await scrape(t);
+    expect(sample(text, 'broker_tokens', 'status="missing"')).toBe(4);
+    const paperToken = `paper-${randomBytes(12).toString('hex')}`;
+    await submitToken(t, 'PAPER_TRADER_001', paperToken);
+    text = await scrape(t);
+    expect(sample(text, 'broker_tokens', 'status="missing"')).toBe(3);
+    expect(sample(text, 'broker_tokens', 'status="active"')).toBe(1);
+
+    await placeOrder(t, { userId: 'PAPER_TRADER_001', order: ORDER }).expect(201);
+    await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(412);
+    await placeOrder(t, { userId: 'NOBODY_001', order: ORDER }).expect(404);
+    text = await scrape(t);
+    expect(sample(text, 'orchestrator_orders_total', 'mode="paper",outcome="placed"')).toBe(1);
+    expect(sample(text, 'orchestrator_orders_total', 'mode="live",outcome="not_placed"')).toBe(1);
+    expect(sample(text, 'orchestrator_orders_total', 'mode="none",outcome="not_placed"')).toBe(1);
+
+    const lines = logs.json().filter((l) => l.context === 'Orders');
+    expect(lines.map((l) => l.msg)).toEqual([
+      expect.stringMatching(/^Order placed for PAPER_TRADER_001 \(paper\) B 2 RELIANCE: order id PAPER-/),
+      'Order not_placed for LIVE_USER_002 (live) B 2 RELIANCE: TOKEN_MISSING, HTTP 412',
+      'Order not_placed for NOBODY_001 (none): USER_UNKNOWN, HTTP 404',
+    ]);
+    expect(lines.every((l) => l.level === 'info')).toBe(true);
+    expect(logs.lines.join('\n')).not.toContain(paperToken);
   });
 });

@@ -175,19 +175,24 @@ describe('API keys, rate limit and input validation', () => {
 
     const wrongType = await put(app, 'USER_A', { accessToken: 12345678 });
     expect(wrongType.status).toBe(400);
-    expect(wrongType.body.message).toEqual(['body.accessToken: accessToken must be a string (the ShareKhan access token of today)']);
+    expect(wrongType.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'Invalid request: body.accessToken must be a string (the ShareKhan access token of today)',
+      details: [{ field: 'body.accessToken', problem: 'accessToken must be a string (the ShareKhan access token of today)' }],
+    });
 
     const unknown = await put(app, 'USER_A', { access_token: t });
     expect(unknown.status).toBe(400);
-    expect(JSON.stringify(unknown.body.message)).toMatch(/unknown field\(s\) access_token; allowed: accessToken, customerId, loginId/);
+    expect(JSON.stringify(unknown.body.details)).toMatch(/unknown field\(s\) access_token; allowed: accessToken, customerId, loginId/);
 
     const spaces = await put(app, 'USER_A', { accessToken: 'has spaces in it' });
     expect(spaces.status).toBe(400);
-    expect(JSON.stringify(spaces.body.message)).toMatch(/printable ASCII without spaces/);
+    expect(JSON.stringify(spaces.body.details)).toMatch(/printable ASCII without spaces/);
 
     const badCustomer = await put(app, 'USER_A', { accessToken: t, customerId: 'C 1' });
     expect(badCustomer.status).toBe(400);
-    expect(JSON.stringify(badCustomer.body.message)).toMatch(/body.customerId: customerId must be 1-64/);
+    expect(badCustomer.body.details).toContainEqual({ field: 'body.customerId', problem: expect.stringMatching(/^customerId must be 1-64/) });
 
     const noBody = await rec(call(app, 'put', '/sharekhan/users/USER_A/token', ADMIN_KEY));
     expect(noBody.status).toBe(400);
@@ -615,7 +620,7 @@ describe('daily login flow against the fake ShareKhan', () => {
   it('callback query problems are 400 with what is missing', async () => {
     const none = await callback('/sharekhan/callback');
     expect(none.status).toBe(400);
-    expect(JSON.stringify(none.body.message)).toMatch(/query.request_token: request_token must be given once/);
+    expect(none.body.details).toContainEqual({ field: 'query.request_token', problem: expect.stringMatching(/^request_token must be given once/) });
     const twice = await callback('/sharekhan/callback?request_token=a&request_token=b&state=x');
     expect(twice.status).toBe(400);
   });

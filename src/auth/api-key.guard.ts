@@ -1,5 +1,5 @@
+import { InvalidRequestException } from '../common/invalid-request.exception.js';
 import {
-  BadRequestException,
   ForbiddenException,
   Injectable,
   UnauthorizedException,
@@ -61,7 +61,7 @@ export class ApiKeyGuard implements CanActivate {
     if (rule?.userParam) {
       const userId = req.params?.[rule.userParam];
       if (typeof userId !== 'string' || !USER_ID_PATTERN.test(userId)) {
-        throw new BadRequestException(`${rule.userParam} must be 1-64 characters A-Z, 0-9 or _ (e.g. PAPER_TRADER_001)`);
+        throw new InvalidRequestException([{ field: rule.userParam, problem: 'must be 1-64 characters A-Z, 0-9 or _ (e.g. PAPER_TRADER_001)' }]);
       }
       if (!ApiKeyService.mayActOn(caller, userId)) {
         throw new ForbiddenException(`API key "${caller.name}" may act only on its own user, not on ${userId}`);

@@ -1,7 +1,7 @@
 import { SetMetadata, UseGuards, applyDecorators, createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { ThrottlerGuard } from '@nestjs/throttler';
 import type { Request } from 'express';
-import { ApiErrorResponses, ApiKeyProtected } from '../common/openapi.js';
+import { ApiErrorResponses, ApiKeyProtected, ApiUserIdParam } from '../common/openapi.js';
 import { ACCESS_RULE, ApiKeyGuard, getApiCaller, type AccessRule } from './api-key.guard.js';
 
 /**
@@ -15,6 +15,7 @@ export function ApiKeyAuth(rule: AccessRule = {}) {
     // OpenAPI: the x-api-key scheme and its 401/403/429 answers on every protected route.
     ApiKeyProtected(),
     ApiErrorResponses(429),
+    ...(rule.userParam ? [ApiUserIdParam(rule.userParam)] : []),
   );
 }
 

@@ -23,6 +23,8 @@ export class CacheHealthIndicator {
       memoryBytes: s.memoryBytes,
       journalSize: s.journalSize,
       lastTransitionAt: s.lastTransitionAt,
+      // Why Redis is not in use (no secrets: connection errors are described without arguments).
+      lastError: s.mode === 'redis' || s.mode === 'memory' ? null : s.lastError,
     };
     const indicator = this.health.check(key);
     if (s.mode === 'redis' || s.mode === 'memory') return indicator.up(details);

@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { BehaviorSubject, Subject, distinctUntilChanged, filter, firstValueFrom, map, of, timeout, type Observable, type Subscription } from 'rxjs';
@@ -56,6 +57,14 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private sweepTimer: NodeJS.Timeout | null = null;
   private observer: CacheObserver | null = null;
   private closing = false;
+  /** False until the first connection to Redis: that one is a start, not a recovery. */
+  private everConnected = false;
+  private startupWarnTimer: NodeJS.Timeout | null = null;
+  /**
+   * Mode lines are bound to the context the service was built in: a change noticed inside a
+   * request (a timeout that opens the breaker) must not carry that request's id.
+   */
+  private readonly logOutsideRequest = AsyncResource.bind((level: 'log' | 'warn', line: string) => this.logger[level](line));
 
   // Recovery, drain and re-seed.
   private resyncing: Promise<void> | null = null;
@@ -141,6 +150,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     this.availabilitySub = this.gateway.available$.subscribe((up) => this.onAvailability(up));
     this.gateway.start();
     this.bus?.start();
+    this.warnIfNotConnectedSoon();
     if (this.options.requireRedisOnStartup) {
       try {
         await this.gateway.waitUntilAvailable(this.options.connectTimeoutMs);
@@ -150,9 +160,23 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /** Start-up is quiet while Redis connects; one line once the connect timeout has passed without it. */
+  private warnIfNotConnectedSoon(): void {
+    this.startupWarnTimer = setTimeout(() => {
+      this.startupWarnTimer = null;
+      if (this.everConnected || this.closing) return;
+      this.logOutsideRequest(
+        'warn',
+        `Redis not reachable at start-up (${this.gateway?.lastError ?? `no connection within ${this.options.connectTimeoutMs} ms`}): serving from memory (mode fallback) until it connects`,
+      );
+    }, this.options.connectTimeoutMs);
+    this.startupWarnTimer.unref();
+  }
+
   async onApplicationShutdown(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    if (this.startupWarnTimer) clearTimeout(this.startupWarnTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
     this.availabilitySub?.unsubscribe();
@@ -430,7 +454,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private onAvailability(up: boolean): void {
     if (up) this.linkUps++;
     if (!up) {
-      this.setMode('fallback', this.gateway?.lastError ?? 'Redis unavailable');
+      this.setMode('fallback', this.gateway?.unavailableReason ?? 'Redis unavailable');
       return;
     }
     this.kickResync();
@@ -629,9 +653,10 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     if (from === next || this.closing) return;
     this.lastTransitionAt = new Date(this.clock());
     this.transitions++;
-    const line = `Cache mode ${from} -> ${next}: ${reason}`;
-    if (next === 'fallback') this.logger.warn(line);
-    else this.logger.log(line);
+    const first = next === 'redis' && !this.everConnected;
+    if (next === 'redis') this.everConnected = true;
+    const line = first ? `Cache connected to Redis (mode redis)${reason === 'Redis available' ? '' : `: ${reason}`}` : `Cache mode ${from} -> ${next}: ${reason}`;
+    this.logOutsideRequest(next === 'fallback' ? 'warn' : 'log', line);
     this.modeSubject.next(next);
     this.transitionSubject.next({ from, to: next, at: this.lastTransitionAt, reason });
   }

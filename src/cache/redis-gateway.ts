@@ -54,6 +54,9 @@ export class RedisGateway {
   private readonly deadlines: DeadlineQueue | null;
   reconnectAttempts = 0;
   lastError: string | null = null;
+  /** Why the last connection ended: its own error, else that it was closed. */
+  private closeCause: string | null = null;
+  private errorSinceReady: string | null = null;
 
   constructor(private readonly options: ResolvedCacheOptions) {
     if (!options.redis) throw new Error('RedisGateway needs a Redis target');
@@ -72,6 +75,8 @@ export class RedisGateway {
       }),
     });
     this.breaker.onBreak(() => {
+      // Fires before the failing command's own error is recorded: name the cause here.
+      this.lastError = `Redis not answering: ${options.breaker.failureThreshold} command(s) in a row timed out (circuit breaker open)`;
       this.startProbing();
       this.publish();
     });
@@ -85,11 +90,17 @@ export class RedisGateway {
       if (this.deadlines) (this.client.options as RedisOptions).commandTimeout = undefined;
       this.connected = true;
       this.reconnectAttempts = 0;
+      this.errorSinceReady = null;
+      this.closeCause = null;
       this.publish();
     });
     this.client.on('close', () => {
       // The next connection's handshake (ready check, AUTH, SELECT) is bounded by ioredis again.
       if (this.deadlines) (this.client.options as RedisOptions).commandTimeout = this.options.commandTimeoutMs;
+      if (this.connected) {
+        this.closeCause = this.errorSinceReady ?? 'connection to Redis closed (server stopped, restarted or the network dropped it)';
+        this.lastError = this.closeCause;
+      }
       this.connected = false;
       this.publish();
     });
@@ -99,6 +110,7 @@ export class RedisGateway {
     // Errors are recorded, not logged: the mode transition they cause is the one log line.
     this.client.on('error', (err: Error) => {
       this.lastError = describeRedisError(err);
+      this.errorSinceReady = this.lastError;
     });
   }
 
@@ -109,6 +121,11 @@ export class RedisGateway {
 
   get available(): boolean {
     return this.connected && this.breaker.state === CircuitState.Closed;
+  }
+
+  /** The cause an operator needs: the closed connection's, or the last command error (a timeout). */
+  get unavailableReason(): string | null {
+    return this.connected ? this.lastError : (this.closeCause ?? this.lastError);
   }
 
   get isConnected(): boolean {
@@ -175,7 +192,8 @@ export class RedisGateway {
       });
       return await Promise.race([op, expired]);
     } catch (err) {
-      if (!(err instanceof BrokenCircuitError)) this.lastError = describeRedisError(err);
+      // Commands failing on a closed connection would hide why it closed.
+      if (!(err instanceof BrokenCircuitError) && this.connected) this.lastError = describeRedisError(err);
       throw err;
     } finally {
       clearTimeout(timer);

@@ -1,6 +1,28 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CacheValidationError } from '../cache/cache.errors.js';
+import { fromLines, sentenceFor, type FieldProblem } from './field-problems.js';
+
+/** The one error shape: a sentence in `message`, a typed error's `code`, per-field problems (400s only) in `details`. */
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  /** A typed error's code callers can switch on (e.g. CUSTOMER_MISMATCH). */
+  code?: string;
+  details?: FieldProblem[];
+}
+
+interface Described {
+  status: number;
+  error: string;
+  message: string;
+  code?: string;
+  details?: FieldProblem[];
+}
+
+/** Nest's own 404 for a path no route serves ("Cannot GET /x?y"): its URL may carry a query with a token. */
+const ROUTE_NOT_FOUND = /^Cannot [A-Z]+ \//;
 
 interface BodyParserError {
   type: string;
@@ -12,10 +34,15 @@ function isBodyParserError(e: unknown): e is BodyParserError {
   return typeof e === 'object' && e !== null && typeof (e as BodyParserError).type === 'string' && 'status' in e;
 }
 
+/** http-errors' marker: body-parser's errors without a `type` (a body that does not inflate) carry it. */
+function isHttpError(e: unknown): e is { status: number } {
+  return e instanceof Error && typeof (e as { status?: unknown }).status === 'number' && typeof (e as { expose?: unknown }).expose === 'boolean';
+}
+
 /**
- * Every error leaves as `{ statusCode, error, message }` with a message that says what to fix.
- * Nothing internal leaks: unknown errors become a generic 500 and are logged once, by name and
- * message only (no request body, no headers: those may hold tokens).
+ * Every error leaves as `{ statusCode, error, message, details? }` with a message that says what
+ * to fix. Nothing internal leaks: unknown errors become a generic 500 and are logged once, with
+ * the request id, by name and message only (no request body, no headers: those may hold tokens).
  */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
@@ -25,23 +52,43 @@ export class HttpErrorFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
-    const { status, message, error, code } = this.describe(exception, req);
+    const { status, message, error, details, code } = this.describe(exception, req);
     if (res.headersSent) return;
-    res.status(status).json({ statusCode: status, error, message, ...(code ? { code } : {}) });
+    const body: ErrorBody = {
+      statusCode: status,
+      error,
+      message,
+      ...(code ? { code } : {}),
+      ...(details && details.length > 0 ? { details } : {}),
+    };
+    res.status(status).json(body);
   }
 
-  private describe(exception: unknown, req: Request): { status: number; message: string | string[]; error: string; code?: string } {
+  private describe(exception: unknown, req: Request): Described {
     // Nest 12 wraps body-parser errors in HttpExceptions whose message is JSON.parse's, which
     // quotes the body (and so a token in it): answer from the original error instead.
     if (exception instanceof HttpException && isBodyParserError(exception.cause)) exception = exception.cause;
+    if (exception instanceof HttpException && isHttpError(exception.cause) && exception.cause.status < 500) {
+      const status = exception.cause.status;
+      return { status, error: reason(status), message: 'The request body could not be read: send plain or correctly encoded UTF-8 JSON' };
+    }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const body = exception.getResponse();
-      const message =
-        typeof body === 'string' ? body : ((body as { message?: string | string[] }).message ?? exception.message);
+      const raw = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? exception.message);
+      const given = typeof body === 'object' ? (body as { details?: FieldProblem[] }).details : undefined;
       // A typed error's code (e.g. CUSTOMER_MISMATCH) travels with it, so callers can switch on it.
       const code = typeof body === 'object' && typeof (body as { code?: unknown }).code === 'string' ? (body as { code: string }).code : undefined;
-      return { status, message, error: reason(status), code };
+      if (Array.isArray(raw)) {
+        const details = given ?? fromLines(raw.map(String));
+        return { status, error: reason(status), message: sentenceFor(details), details, code };
+      }
+      if (status === 404 && typeof raw === 'string' && ROUTE_NOT_FOUND.test(raw)) {
+        return { status, error: reason(status), message: `No route ${req.method} ${req.path}: see /docs for the routes this app serves` };
+      }
+      const text = typeof raw === 'string' ? raw : exception.message;
+      if (status >= 500) this.logger.error(`${status} on ${req.method} ${req.route?.path ?? req.path}: ${text}`);
+      return { status, error: reason(status), message: text, details: given, code };
     }
     if (isBodyParserError(exception)) {
       switch (exception.type) {

@@ -1,6 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiBody, ApiResponse, ApiSecurity, type SchemaObject } from '@nestjs/swagger';
+import { ApiBody, ApiParam, ApiResponse, ApiSecurity, type SchemaObject } from '@nestjs/swagger';
 import { z } from 'zod';
+import { reason } from './http-error.filter.js';
 
 /**
  * OpenAPI helpers for controllers whose bodies are zod schemas. The zod schema stays the one
@@ -24,18 +25,24 @@ export const ERROR_BODY_SCHEMA: SchemaObject = {
   type: 'object',
   required: ['statusCode', 'error', 'message'],
   properties: {
-    statusCode: { type: 'integer', example: 400 },
-    error: { type: 'string', example: 'Bad Request' },
-    message: {
-      oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
-      description: 'What was wrong and what to send instead',
+    statusCode: { type: 'integer' },
+    error: { type: 'string', description: 'The HTTP reason phrase' },
+    message: { type: 'string', description: 'What was wrong and what to send instead, as one sentence' },
+    details: {
+      type: 'array',
+      description: 'Bad input only: each field that is wrong and what it should be',
+      items: {
+        type: 'object',
+        required: ['field', 'problem'],
+        properties: { field: { type: 'string', example: 'body.accessToken' }, problem: { type: 'string' } },
+      },
     },
     code: { type: 'string', example: 'CUSTOMER_MISMATCH', description: 'Present on typed errors: a stable code to switch on' },
   },
 };
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'Invalid input; the message says which field and what it wants',
+  400: 'Invalid input; `details` lists each field and what it wants',
   401: 'Missing or unknown API key',
   403: 'The API key may not act on this resource',
   404: 'Not found',
@@ -51,6 +58,42 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   504: 'The upstream broker timed out',
 };
 
+/** What each status really answers, for the examples next to each route's responses. */
+const ERROR_EXAMPLES: Record<number, Omit<ErrorExample, 'statusCode' | 'error'>> = {
+  400: {
+    message: 'Invalid request: body.accessToken must be at least 8 characters',
+    details: [{ field: 'body.accessToken', problem: 'accessToken must be at least 8 characters' }],
+  },
+  401: { message: 'Missing API key: send it in the x-api-key header' },
+  403: { message: 'API key "desk-1" may act only on its own user, not on MASTER_USER_001' },
+  404: { message: 'No trading user PAPER_TRADER_009 is configured (use an id listed in TRADING_USERS)' },
+  409: { message: 'The token of MASTER_USER_001 has no ShareKhan customer id, which the check needs: submit the token again with customerId' },
+  412: { message: 'No ShareKhan token for MASTER_USER_001 today. Nothing was sent.' },
+  413: { message: 'Body too large: at most 16384 bytes are accepted' },
+  415: { message: 'Unsupported body encoding: send UTF-8 JSON' },
+  422: { message: 'ShareKhan rejected the order: Insufficient margin' },
+  424: { message: 'The token of MASTER_USER_001 was refused by ShareKhan (HTTP 403); submit a new one' },
+  429: { message: 'Too many requests: at most 60 per 60 s; wait the number of seconds in the Retry-After header' },
+  502: { message: 'ShareKhan could not validate the token: HTTP 500' },
+  503: { message: 'Cannot tell whether MASTER_USER_001 has a token right now (Redis unreachable and not in memory); retry shortly' },
+  504: { message: 'ShareKhan did not answer in time while trying to validate the token' },
+};
+
+interface ErrorExample {
+  statusCode: number;
+  error: string;
+  message: string;
+  details?: { field: string; problem: string }[];
+}
+
+/** A realistic error body for `status`, in the one error shape. */
+export function errorExample(status: number): ErrorExample {
+  return { statusCode: status, error: reason(status), ...(ERROR_EXAMPLES[status] ?? { message: reason(status) }) };
+}
+
+/** A user id a person would type, in place of one generated from the pattern. */
+export const USER_ID_EXAMPLE = 'MASTER_USER_001';
+
 /** JSON Schema (OpenAPI 3.0 dialect) of a zod schema; `input` for bodies, `output` for responses. */
 export function zodToOpenApi(schema: z.ZodType, io: 'input' | 'output' = 'input'): SchemaObject {
   const json = z.toJSONSchema(schema, { target: 'openapi-3.0', io, unrepresentable: 'any' }) as Record<string, unknown>;
@@ -58,9 +101,17 @@ export function zodToOpenApi(schema: z.ZodType, io: 'input' | 'output' = 'input'
   return json as SchemaObject;
 }
 
-/** Documents a JSON request body from the zod schema that validates it. */
-export function ApiZodBody(schema: z.ZodType, description?: string): MethodDecorator {
-  return ApiBody({ schema: zodToOpenApi(schema, 'input'), description, required: true });
+/**
+ * Documents a JSON request body from the zod schema that validates it, with a hand-written
+ * example (the UI would otherwise invent text from the schema's patterns).
+ */
+export function ApiZodBody(schema: z.ZodType, example: Record<string, unknown>, description?: string): MethodDecorator {
+  return ApiBody({ schema: { ...zodToOpenApi(schema, 'input'), example }, description, required: true });
+}
+
+/** Documents a 2xx answer with its body schema and an example. */
+export function ApiOkBody(status: number, description: string, schema: SchemaObject): MethodDecorator {
+  return ApiResponse({ status, description, schema });
 }
 
 /** Documents one response status with a zod schema of its body. */
@@ -68,13 +119,18 @@ export function ApiZodResponse(status: number, schema: z.ZodType, description: s
   return ApiResponse({ status, description, schema: zodToOpenApi(schema, 'output') });
 }
 
-/** Documents error statuses with the shared `{ statusCode, error, message }` body. */
+/** Documents error statuses with the shared error body and an example of that status. */
 export function ApiErrorResponses(...statuses: number[]): MethodDecorator & ClassDecorator {
   return applyDecorators(
     ...statuses.map((status) =>
-      ApiResponse({ status, description: ERROR_DESCRIPTIONS[status] ?? 'Error', schema: ERROR_BODY_SCHEMA }),
+      ApiResponse({ status, description: ERROR_DESCRIPTIONS[status] ?? 'Error', schema: { ...ERROR_BODY_SCHEMA, example: errorExample(status) } }),
     ),
   );
+}
+
+/** The `:userId` path parameter, with a readable example. */
+export function ApiUserIdParam(name: string): MethodDecorator {
+  return ApiParam({ name, description: 'A trading user id: 1-64 characters A-Z, 0-9 or _', example: USER_ID_EXAMPLE });
 }
 
 /** Marks a controller or handler as needing the `x-api-key` header, with its 401/403 answers. */

@@ -1,9 +1,11 @@
 import { BadRequestException, Injectable, type PipeTransform } from '@nestjs/common';
 import type { z } from 'zod';
+import { problemsOf } from './field-problems.js';
+import { InvalidRequestException } from './invalid-request.exception.js';
 
 /**
- * Validates a body, param or query with a zod schema and answers 400 listing each field that is
- * wrong and what it should be. Values are never echoed back: a body may carry a token.
+ * Validates a body, param or query with a zod schema and answers 400 with a sentence and, in
+ * `details`, each field that is wrong and what it should be. Values are never echoed back: a body may carry a token.
  */
 @Injectable()
 export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unknown, z.infer<S>> {
@@ -18,11 +20,6 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
     }
     const result = this.schema.safeParse(value);
     if (result.success) return result.data;
-    throw new BadRequestException(
-      result.error.issues.map((i) => {
-        const path = i.path.length ? `${this.what}.${i.path.join('.')}` : this.what;
-        return `${path}: ${i.message}`;
-      }),
-    );
+    throw new InvalidRequestException(problemsOf(result.error.issues, this.what));
   }
 }

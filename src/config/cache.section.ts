@@ -15,6 +15,9 @@ const parseHostPort = (s: string) => {
 };
 
 const cacheEnvSchema = z.object({
+    NODE_ENV: optionalString(),
+    // Several replicas on their own memory stores each hold different tokens: production needs Redis unless told otherwise.
+    ALLOW_MEMORY_ONLY_IN_PRODUCTION: boolVar(false),
     REDIS_URL: optionalString().pipe(
       z
         .string()
@@ -62,6 +65,15 @@ const cacheEnvSchema = z.object({
     CACHE_SNAPSHOT_DEBOUNCE_MS: intVar(1_000, 10, 600_000),
   })
   .superRefine((e, ctx) => {
+    const noRedis = !e.REDIS_URL && !e.REDIS_HOST && e.REDIS_SENTINELS.length === 0 && e.REDIS_CLUSTER_NODES.length === 0;
+    if (noRedis && e.NODE_ENV === 'production' && !e.ALLOW_MEMORY_ONLY_IN_PRODUCTION) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_URL'],
+        message:
+          'a Redis in production (REDIS_URL, REDIS_HOST, REDIS_SENTINELS or REDIS_CLUSTER_NODES): without one each replica keeps its own tokens; for a single replica on the memory store set ALLOW_MEMORY_ONLY_IN_PRODUCTION=true',
+      });
+    }
     if (e.CACHE_SNAPSHOT_PATH !== undefined && e.CACHE_SNAPSHOT_KEY === undefined) {
       ctx.addIssue({ code: 'custom', path: ['CACHE_SNAPSHOT_KEY'], message: 'base64 of 32 bytes, required when CACHE_SNAPSHOT_PATH is set' });
     }

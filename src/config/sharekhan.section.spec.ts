@@ -26,7 +26,7 @@ describe('sharekhan config section', () => {
   });
 
   it('parses a key ring and its active id', () => {
-    const cfg = loadConfig({ NODE_ENV: 'production', TOKEN_ENCRYPTION_KEYS: `k1:${K1},k2:${K2}`, TOKEN_ENCRYPTION_ACTIVE_KEY_ID: 'k2' });
+    const cfg = loadConfig({ NODE_ENV: 'production', REDIS_HOST: 'redis', TOKEN_ENCRYPTION_KEYS: `k1:${K1},k2:${K2}`, TOKEN_ENCRYPTION_ACTIVE_KEY_ID: 'k2' });
     expect(cfg.sharekhan.encryption).toMatchObject({ activeKeyId: 'k2', generated: false });
     expect(cfg.sharekhan.encryption.keys.map((k) => k.id)).toEqual(['k1', 'k2']);
     expect(loadConfig({ TOKEN_ENCRYPTION_KEYS: `k1:${K1}` }).sharekhan.encryption.activeKeyId).toBe('k1');

@@ -24,7 +24,7 @@ export function requestIdFor(req: IncomingMessage, res: ServerResponse): string 
  * sink instead, and `setLogDestination` swaps what is behind it (tests capture real output).
  */
 let destination: DestinationStream = pino.destination({ dest: 1, sync: true });
-const sink: DestinationStream = { write: (line: string) => destination.write(line) };
+const sink: DestinationStream = { write: (line: string) => destination.write(format ? format(line) : line) };
 
 /** Test hook: send log lines to `stream`; returns a function that restores the previous one. */
 export function setLogDestination(stream: DestinationStream): () => void {
@@ -33,6 +33,30 @@ export function setLogDestination(stream: DestinationStream): () => void {
   return () => {
     destination = previous;
   };
+}
+
+/** Development's readable lines (pino-pretty), or null for JSON lines. */
+let format: ((line: string) => string) | null = null;
+
+/**
+ * JSON lines (production, tests, log stacks) or, in development, pino-pretty's readable ones.
+ * Set on the sink, like the destination, because the pino instance outlives the app that made it.
+ * pino-pretty is a dev dependency: an image without it logs JSON.
+ */
+export async function usePrettyLogs(pretty: boolean): Promise<void> {
+  format = null;
+  if (!pretty) return;
+  try {
+    const { prettyFactory } = await import('pino-pretty');
+    format = prettyFactory({
+      colorize: Boolean(process.stdout.isTTY),
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,context',
+      messageFormat: '{if context}[{context}] {end}{msg}',
+    });
+  } catch {
+    // Pruned from the image: JSON it is.
+  }
 }
 
 /** Probes and scrapes arrive every few seconds from every pod; a line each would drown the rest. */
@@ -52,6 +76,14 @@ export function pinoHttpOptions(level: LevelWithSilent): [Options, DestinationSt
     customAttributeKeys: { reqId: 'requestId' },
     quietReqLogger: true,
     autoLogging: { ignore: (req) => QUIET_PATHS.test(req.url ?? '') },
+    // pino-http invents an Error (and its stack) for every 5xx; the error filter already logged the
+    // real cause once with the request id, so the response line keeps only the response.
+    customErrorObject: (_req, _res, err, val: Record<string, unknown>) => {
+      if (!err.message.startsWith('failed with status code')) return val;
+      const { err: _synthetic, ...rest } = val;
+      return rest;
+    },
+    customErrorMessage: (req, res) => `${req.method} ${redactUrl(req.url)} answered ${res.statusCode}`,
     customLogLevel: (_req, res, err) => {
       if (err || res.statusCode >= 500) return 'error';
       if (res.statusCode >= 400) return 'warn';

@@ -4,7 +4,7 @@ import { APP_CONFIG } from '../config/config.constants.js';
 import type { AppConfig } from '../config/load-config.js';
 import { HttpMetricsMiddleware } from './http-metrics.middleware.js';
 import { LogLevelSync } from './log-level.sync.js';
-import { pinoHttpOptions } from './logging.js';
+import { pinoHttpOptions, usePrettyLogs } from './logging.js';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
 
@@ -17,7 +17,10 @@ import { MetricsService } from './metrics.service.js';
   imports: [
     LoggerModule.forRootAsync({
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({ pinoHttp: pinoHttpOptions(config.app.logLevel) }),
+      useFactory: async (config: AppConfig) => {
+        await usePrettyLogs(config.app.env === 'development');
+        return { pinoHttp: pinoHttpOptions(config.app.logLevel) };
+      },
     }),
   ],
   controllers: [MetricsController],

@@ -10,8 +10,10 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('Trading backend')
     .setDescription(
-      'Resilient Redis cache with memory fallback, ShareKhan broker-token service and trade orchestrator. ' +
-        'Operations guide: docs/operations.md.',
+      'Each trading user\'s daily ShareKhan access token (submitted, or from the ShareKhan login), and orders ' +
+        'placed with exactly that user\'s token, paper or live. Protected routes take an API key in the ' +
+        'x-api-key header. Every error is { statusCode, error, message, details? }; a failed order answers ' +
+        'with its result and a code. Probes: /health/live, /health/ready, /health/startup; metrics: /metrics.',
     )
     .setVersion('1')
     .addApiKey(

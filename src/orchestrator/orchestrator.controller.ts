@@ -1,5 +1,4 @@
 import {
-  BadRequestException,
   Body,
   Controller,
   ForbiddenException,
@@ -12,12 +11,15 @@ import {
   Res,
 } from '@nestjs/common';
 import type { Response } from 'express';
-import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { fromLines } from '../common/field-problems.js';
 import { reason } from '../common/http-error.filter.js';
-import { ApiErrorResponses, ApiZodBody } from '../common/openapi.js';
+import { InvalidRequestException } from '../common/invalid-request.exception.js';
+import { ApiErrorResponses, ApiOkBody, ApiZodBody } from '../common/openapi.js';
 import { ApiKeyAuth, ApiKeyService, Caller, type ApiCaller } from '../auth/index.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { OrderBook } from './order-book.js';
+import { ApiOrderFailures, ORDER_LIST, ORDER_RESULT, PLACE_ORDER_EXAMPLE, PREMARKET_REPORT, READINESS_REPORT, SIGNAL_EXAMPLE, SIGNAL_REPORT } from './orchestrator.openapi.js';
 import { OrderExecutor } from './order-executor.js';
 import {
   orderFor,
@@ -52,9 +54,10 @@ export class OrchestratorController {
   @Post('orders')
   @ApiKeyAuth()
   @ApiOperation({ summary: "Place one order for one user with that user's own token (paper or live)" })
-  @ApiZodBody(placeOrderBodySchema)
-  @ApiResponse({ status: 201, description: 'Placed: outcome "placed" with the broker order id' })
-  @ApiErrorResponses(400, 404, 409, 412, 422, 424, 502, 503, 504)
+  @ApiZodBody(placeOrderBodySchema, PLACE_ORDER_EXAMPLE)
+  @ApiOkBody(201, 'Placed: outcome "placed" with the broker order id', ORDER_RESULT)
+  @ApiErrorResponses(400)
+  @ApiOrderFailures('USER_UNKNOWN', 'TOKEN_EXPIRED', 'SIGNAL_IN_PROGRESS', 'TOKEN_MISSING', 'BROKER_REJECTED', 'TOKEN_INVALID', 'BROKER_TOKEN_REJECTED', 'BROKER_UNREACHABLE', 'BROKER_SERVER_ERROR', 'TOKEN_STORE_UNAVAILABLE', 'ORDER_OUTCOME_UNKNOWN')
   async placeOrder(
     @Body(new ZodValidationPipe(placeOrderBodySchema)) body: PlaceOrderBody,
     @Caller() caller: ApiCaller,
@@ -76,8 +79,8 @@ export class OrchestratorController {
   @HttpCode(HttpStatus.OK)
   @ApiKeyAuth()
   @ApiOperation({ summary: 'Fan one signal out to several users (or "all"); idempotent per signal id and user' })
-  @ApiZodBody(signalBodySchema)
-  @ApiOkResponse({ description: 'One result per user (placed, not_placed or unknown) and a summary' })
+  @ApiZodBody(signalBodySchema, SIGNAL_EXAMPLE)
+  @ApiOkBody(200, 'One result per user (placed, not_placed or unknown) and a summary', SIGNAL_REPORT)
   @ApiErrorResponses(400)
   async signal(
     @Body(new ZodValidationPipe(signalBodySchema)) body: SignalBody,
@@ -90,7 +93,7 @@ export class OrchestratorController {
     assertMayActOn(caller, targets);
     // The order must be valid on its own before anyone trades; the account fields are the user's.
     const probe = orderFor({ userId: 'PROBE', customerId: 'PROBE', loginId: 'PROBE' }, body.order);
-    if (!probe.ok) throw new BadRequestException(probe.problems.map((p) => `body.${p}`));
+    if (!probe.ok) throw new InvalidRequestException(fromLines(probe.problems.map((p) => `body.${p}`)));
     return this.fanout.fanOut(body.signalId, targets, body.order);
   }
 
@@ -98,7 +101,7 @@ export class OrchestratorController {
   @Get('readiness')
   @ApiKeyAuth()
   @ApiOperation({ summary: 'Token readiness of each user (ready, missing, expired, invalid, unknown) and the last pre-market check' })
-  @ApiOkResponse({ description: 'Per-user readiness with seconds until expiry' })
+  @ApiOkBody(200, 'Per-user readiness with seconds until expiry', READINESS_REPORT)
   async getReadiness(@Caller() caller: ApiCaller) {
     const scope = caller.admin ? undefined : caller.scope.kind === 'user' ? [caller.scope.userId] : [];
     const report = await this.readiness.check(scope);
@@ -117,7 +120,7 @@ export class OrchestratorController {
   @HttpCode(HttpStatus.OK)
   @ApiKeyAuth({ adminOnly: true })
   @ApiOperation({ summary: 'Run the pre-market token check now (admin)' })
-  @ApiOkResponse({ description: 'Which users lack a valid token' })
+  @ApiOkBody(200, 'Which users lack a valid token', PREMARKET_REPORT)
   runPremarketCheck() {
     return this.premarket.run('manual');
   }
@@ -126,7 +129,7 @@ export class OrchestratorController {
   @Get('users/:userId/orders')
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: "A user's recent orders (paper fills, live orders, unknown outcomes)" })
-  @ApiOkResponse({ description: 'The orders, newest first; complete=false when the cache could not be read' })
+  @ApiOkBody(200, 'The orders, newest first; complete=false when the cache could not be read', ORDER_LIST)
   @ApiErrorResponses(404)
   async listOrders(@Param('userId') userId: string) {
     const user = this.users.get(userId);
@@ -137,7 +140,7 @@ export class OrchestratorController {
 
   private async placeFor(user: NonNullable<ReturnType<UserRegistry['get']>>, body: PlaceOrderBody): Promise<OrderResult> {
     const built = orderFor(user, body.order);
-    if (!built.ok) throw new BadRequestException(built.problems.map((p) => `body.${p}`));
+    if (!built.ok) throw new InvalidRequestException(fromLines(built.problems.map((p) => `body.${p}`)));
     return this.executor.execute(user, built.order);
   }
 }

@@ -5,12 +5,14 @@ import type { AppConfig } from '../config/load-config.js';
 import type { OrchestratorSettings } from '../config/orchestrator.section.js';
 import { ShareKhanClientFactory, ShareKhanNotConfiguredError } from '../sharekhan/sharekhan-client.factory.js';
 import { ShareKhanAuthModule } from '../sharekhan/sharekhan.module.js';
+import { TokenMetrics } from '../sharekhan/token-metrics.js';
 import { ShareKhanTokenStore } from '../sharekhan/token-store.service.js';
 import { LiveBroker, type LiveOrderClient } from './live-broker.js';
 import { OrchestratorController } from './orchestrator.controller.js';
 import { LIVE_ORDER_CLIENT, ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import { OrderBook } from './order-book.js';
 import { OrderExecutor } from './order-executor.js';
+import { OrderMetrics } from './order-metrics.js';
 import { PaperBroker } from './paper-broker.js';
 import { PremarketCheckService } from './premarket-check.service.js';
 import { ReadinessService } from './readiness.service.js';
@@ -53,6 +55,7 @@ const notConfiguredClient: LiveOrderClient = {
     LiveBroker,
     OrderBook,
     OrderExecutor,
+    OrderMetrics,
     SignalClaims,
     SignalFanout,
     ReadinessService,
@@ -66,9 +69,12 @@ export class OrchestratorModule implements OnModuleInit {
   constructor(
     @Inject(ORCHESTRATOR_SETTINGS) private readonly settings: OrchestratorSettings,
     private readonly clients: ShareKhanClientFactory,
+    private readonly tokenMetrics: TokenMetrics,
   ) {}
 
   onModuleInit(): void {
+    // A trading user with no token at all is "missing" in broker_tokens, not absent from it.
+    this.tokenMetrics.expectUsers(this.settings.users.map((u) => u.userId).filter((id) => !this.settings.envTokens.has(id)));
     const live = this.settings.users.filter((u) => u.mode === 'live').length;
     this.logger.log(`${this.settings.users.length} trading users (${live} live, ${this.settings.users.length - live} paper)`);
     if (live > 0 && !this.clients.configured) {

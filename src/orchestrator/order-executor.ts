@@ -3,6 +3,7 @@ import type { OrchestratorSettings, TradingUser } from '../config/orchestrator.s
 import type { Order } from '../sharekhan/sharekhan-order.schema.js';
 import { LiveBroker } from './live-broker.js';
 import { OrderBook } from './order-book.js';
+import { OrderMetrics } from './order-metrics.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import { failure, type FailureCode, type OrderResult } from './orchestrator.types.js';
 import { PaperBroker } from './paper-broker.js';
@@ -33,15 +34,24 @@ export class OrderExecutor {
     private readonly live: LiveBroker,
     private readonly book: OrderBook,
     @Inject(ORCHESTRATOR_SETTINGS) private readonly settings: OrchestratorSettings,
+    private readonly metrics: OrderMetrics,
   ) {}
 
   unknownUser(userId: string): OrderResult {
-    return failure(userId, null, 'USER_UNKNOWN', `No trading user ${userId} is configured; nothing was sent.`, {
+    const result = failure(userId, null, 'USER_UNKNOWN', `No trading user ${userId} is configured; nothing was sent.`, {
       action: 'Use a user id listed in TRADING_USERS (exact spelling).',
     });
+    this.metrics.record(result);
+    return result;
   }
 
   async execute(user: TradingUser, order: Order, ctx: { signalId?: string } = {}): Promise<OrderResult> {
+    const result = await this.place(user, order, ctx);
+    this.metrics.record(result, order);
+    return result;
+  }
+
+  private async place(user: TradingUser, order: Order, ctx: { signalId?: string }): Promise<OrderResult> {
     const extra = ctx.signalId ? { signalId: ctx.signalId } : {};
     const needsToken = user.mode === 'live' || this.settings.paperRequiresToken;
     const token = needsToken ? await this.tokens.resolve(user) : undefined;

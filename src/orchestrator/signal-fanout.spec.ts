@@ -3,6 +3,7 @@ import type { TradingUser } from '../config/orchestrator.section.js';
 import type { OrchestratorSettings } from '../config/orchestrator.section.js';
 import { LiveBroker } from './live-broker.js';
 import { OrderBook } from './order-book.js';
+import { OrderMetrics } from './order-metrics.js';
 import { OrderExecutor } from './order-executor.js';
 import type { OrderFields } from './orchestrator.schemas.js';
 import { PaperBroker } from './paper-broker.js';
@@ -23,7 +24,7 @@ function setup(users: TradingUser[] = [PAPER, LIVE, LIVE2], over: Partial<Orches
   const registry = new UserRegistry(settings);
   const resolver = new TokenResolver(store, settings, cache);
   const book = new OrderBook(cache, settings);
-  const executor = new OrderExecutor(registry, resolver, new PaperBroker(), new LiveBroker(client), book, settings);
+  const executor = new OrderExecutor(registry, resolver, new PaperBroker(), new LiveBroker(client), book, settings, new OrderMetrics());
   const claims = new SignalClaims(cache, settings);
   const fanout = new SignalFanout(registry, executor, claims, settings);
   for (const u of users) store.put(u.userId, `token-of-${u.userId}-xxxxxxxx`);

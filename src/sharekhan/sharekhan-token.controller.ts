@@ -1,12 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Put, Post, Query, Req, ServiceUnavailableException } from '@nestjs/common';
 import type { Request } from 'express';
-import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { ApiErrorResponses, ApiZodBody } from '../common/openapi.js';
+import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponses, ApiOkBody, ApiZodBody } from '../common/openapi.js';
 import { ApiKeyAuth, CallerIdentity, RateLimited } from '../auth/auth.decorators.js';
 import { userIdSchema } from '../common/user-id.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { ShareKhanSessionService, type Identity } from './sharekhan-session.service.js';
 import { callbackQuerySchema, submitTokenSchema, type CallbackQuery, type SubmitTokenBody } from './sharekhan-token.dto.js';
+import { AUDIT_TRAIL, LOGIN_URL, SUBMIT_TOKEN_EXAMPLE, TOKEN_LIST, TOKEN_REVOKED, TOKEN_STATUS, TOKEN_STORED, TOKEN_VALIDATION } from './sharekhan-token.openapi.js';
 import { ShareKhanTokenStore, type TokenStatus } from './token-store.service.js';
 
 const userIdPipe = new ZodValidationPipe(userIdSchema, 'userId');
@@ -23,8 +24,8 @@ export class ShareKhanTokenController {
   @Put('users/:userId/token')
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: "Store a user's ShareKhan access token of today (manual submission)" })
-  @ApiZodBody(submitTokenSchema)
-  @ApiOkResponse({ description: 'Stored, encrypted; the answer shows a mask and a fingerprint, never the token' })
+  @ApiZodBody(submitTokenSchema, SUBMIT_TOKEN_EXAMPLE)
+  @ApiOkBody(200, 'Stored, encrypted; the answer shows a mask and a fingerprint, never the token', TOKEN_STORED)
   @ApiErrorResponses(400, 404, 409, 413)
   async submit(
     @Param('userId', userIdPipe) userId: string,
@@ -38,7 +39,7 @@ export class ShareKhanTokenController {
   @Get('users/:userId/token')
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: "A user's token status: present, status, issued / expires at, seconds left, mask, fingerprint, cache mode" })
-  @ApiOkResponse({ description: 'Status (present: false with status "missing" when there is none)' })
+  @ApiOkBody(200, 'Status (present: false with status "missing" when there is none)', TOKEN_STATUS)
   @ApiErrorResponses(400, 503)
   async status(@Param('userId', userIdPipe) userId: string) {
     const status = await this.store.status(userId);
@@ -51,7 +52,7 @@ export class ShareKhanTokenController {
   @Delete('users/:userId/token')
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: "Revoke a user's token (the token text is destroyed); idempotent" })
-  @ApiOkResponse({ description: 'revoked: true; or revoked: false with status "revoked" (already revoked) or "missing" (no token), which change nothing' })
+  @ApiOkBody(200, 'revoked: true; or revoked: false with status "revoked" (already revoked) or "missing" (no token), which change nothing', TOKEN_REVOKED)
   @ApiErrorResponses(400)
   async remove(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
     const out = await this.store.revoke(userId, { who: by.who, source: 'api', clientAddress: by.clientAddress });
@@ -76,7 +77,7 @@ export class ShareKhanTokenController {
   @HttpCode(200)
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: 'Ask ShareKhan whether the token works (GET /reports/{customerId}); a 403 marks it invalid' })
-  @ApiOkResponse({ description: 'valid: true, or valid: false with the reason (expired, invalid, revoked, refused by ShareKhan)' })
+  @ApiOkBody(200, 'valid: true, or valid: false with the reason (expired, invalid, revoked, refused by ShareKhan)', TOKEN_VALIDATION)
   @ApiErrorResponses(400, 404, 409, 502, 503, 504)
   async validate(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
     const outcome = await this.session.validate(userId, by);
@@ -86,7 +87,7 @@ export class ShareKhanTokenController {
   @Get('users/:userId/audit')
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: "A user's audit trail, newest first (who, action, fingerprint, source, client address, time)" })
-  @ApiOkResponse({ description: 'Events; complete: false when Redis was unreachable' })
+  @ApiOkBody(200, 'Events; complete: false when Redis was unreachable', AUDIT_TRAIL)
   @ApiErrorResponses(400)
   async audit(@Param('userId', userIdPipe) userId: string) {
     const { events, complete } = await this.store.auditEvents(userId);
@@ -96,7 +97,7 @@ export class ShareKhanTokenController {
   @Get('users/:userId/login-url')
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: 'Start the daily ShareKhan login: a login page URL with a one-time state bound to the user' })
-  @ApiOkResponse({ description: 'loginUrl to open in the browser, the state and when it expires' })
+  @ApiOkBody(200, 'loginUrl to open in the browser, the state and when it expires', LOGIN_URL)
   @ApiErrorResponses(400, 404, 503)
   loginUrl(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
     return this.session.createLoginUrl(userId, by);
@@ -106,9 +107,9 @@ export class ShareKhanTokenController {
   @Get('callback')
   @RateLimited()
   @ApiOperation({ summary: "ShareKhan's redirect after login: checks the state once, exchanges the request token (GCM tag checked), stores the access token" })
-  @ApiQuery({ name: 'request_token', required: true, type: String })
-  @ApiQuery({ name: 'state', required: true, type: String })
-  @ApiOkResponse({ description: "Stored for the state's user; the answer shows a mask and a fingerprint" })
+  @ApiQuery({ name: 'request_token', required: true, type: String, description: 'Appended by ShareKhan to the redirect' })
+  @ApiQuery({ name: 'state', required: true, type: String, description: 'The one-time state from login-url' })
+  @ApiOkBody(200, "Stored for the state's user; the answer shows a mask and a fingerprint", TOKEN_STORED)
   @ApiErrorResponses(400, 409, 502, 503, 504)
   async callback(@Query(new ZodValidationPipe(callbackQuerySchema, 'query')) query: CallbackQuery, @Req() req: Request) {
     const { token, store } = await this.session.completeLogin(query.request_token, query.state, req.ip);
@@ -118,7 +119,7 @@ export class ShareKhanTokenController {
   @Get('tokens')
   @ApiKeyAuth({ adminOnly: true })
   @ApiOperation({ summary: "Every user's token status (admin key only; from an index, never a scan)" })
-  @ApiOkResponse({ description: 'One status per user that ever stored a token' })
+  @ApiOkBody(200, 'One status per user that ever stored a token', TOKEN_LIST)
   async list() {
     const { users, complete } = await this.store.list();
     return {

@@ -44,7 +44,7 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
     ShareKhanSessionService,
     TokenMetrics,
   ],
-  exports: [ShareKhanTokenStore, ShareKhanClientFactory, TokenClock],
+  exports: [ShareKhanTokenStore, ShareKhanClientFactory, TokenClock, TokenMetrics],
 })
 export class ShareKhanAuthModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

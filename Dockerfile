@@ -1,0 +1,21 @@
+# The image deploy/deployment.yaml runs. Build: docker build -t ghcr.io/example/trading-backend:1.0.0 .
+# Same steps as the README: npm ci, npm run build, drop dev dependencies, node dist/main.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY nest-cli.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM node:24-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# Numeric, so Kubernetes' runAsNonRoot can verify it; the same id as deploy/deployment.yaml.
+USER 10001:10001
+EXPOSE 3000
+CMD ["node", "dist/main"]

@@ -1,0 +1,24 @@
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo } from 'node:net';
+import { AppModule } from './app.module.js';
+import { configureApp } from './app.setup.js';
+import { CacheService } from './cache/cache.service.js';
+import type { AppConfig } from './config/load-config.js';
+
+/** Builds, configures and starts the app; main.ts adds only the process exits around it. */
+export async function startApp(config: AppConfig): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+    // Held until configureApp installs the pino logger, so start-up lines are JSON too.
+    bufferLogs: true,
+  });
+  configureApp(app, config);
+  await app.listen(config.app.port);
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const cache = app.get(CacheService).getStatus();
+  const waiting = cache.redisConfigured && !cache.connected ? ', Redis not connected yet' : '';
+  new Logger('Bootstrap').log(`Listening on port ${port} (NODE_ENV ${config.app.env}, cache mode ${cache.mode}${waiting})`);
+  return app;
+}
