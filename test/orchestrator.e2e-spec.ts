@@ -549,14 +549,15 @@ describe('OrchestratorModule: what an operator is told on the first day (e2e)', 
 });
 
 describe('OrchestratorModule: a retry on the same replica after Redis lost the claims (e2e)', () => {
-  let redis: RedisProcess;
+  // One Redis per app: a flush in one test must not open the other app's re-seed window.
+  const redises: Record<string, RedisProcess> = {};
   let fake: FakeShareKhan;
   const apps: Record<string, TestApp> = {};
 
   beforeAll(async () => {
-    redis = await startRedis();
     fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
     for (const policy of ['refuse', 'proceed']) {
+      const redis = (redises[policy] = await startRedis());
       apps[policy] = await createTestApp(
         // A generous command timeout: under `refuse` a claim that times out on a loaded machine places nothing.
         baseEnv(redis, fake, `orch-same-${policy}-${randomBytes(3).toString('hex')}:`, {
@@ -570,11 +571,12 @@ describe('OrchestratorModule: a retry on the same replica after Redis lost the c
   afterAll(async () => {
     for (const app of Object.values(apps)) await app.close();
     await fake?.close();
-    await redis?.stop();
+    for (const redis of Object.values(redises)) await redis.stop();
   });
 
   it.each(['refuse', 'proceed'])('policy %s: the retry gets the first result back and nothing is placed twice', async (policy) => {
     const t = apps[policy];
+    const redis = redises[policy];
     await submitToken(t, 'MASTER_USER_001', fake.issueAccessToken('C100'));
     const body = { signalId: `same-${policy}-${randomBytes(3).toString('hex')}`, users: ['MASTER_USER_001'], order: ORDER };
     const first = await signal(t, body).expect(200);

@@ -3,6 +3,7 @@ import { HealthIndicatorService } from '@nestjs/terminus';
 import { CacheService } from './cache.service.js';
 
 /**
+ * `degraded` also when this host's clock is further off Redis' than maxClockSkewMs.
  * `up` in redis and memory mode; `degraded` (still HTTP 200) in fallback and recovering, because
  * the service keeps serving from memory and restarting pods would only lose that memory.
  */
@@ -23,11 +24,13 @@ export class CacheHealthIndicator {
       memoryBytes: s.memoryBytes,
       journalSize: s.journalSize,
       lastTransitionAt: s.lastTransitionAt,
+      clockOffsetMs: s.clock.offsetMs,
+      clockSkewExceeded: s.clock.skewExceeded,
       // Why Redis is not in use (no secrets: connection errors are described without arguments).
       lastError: s.mode === 'redis' || s.mode === 'memory' ? null : s.lastError,
     };
     const indicator = this.health.check(key);
-    if (s.mode === 'redis' || s.mode === 'memory') return indicator.up(details);
+    if ((s.mode === 'redis' || s.mode === 'memory') && !s.clock.skewExceeded) return indicator.up(details);
     return indicator.degraded(details);
   }
 }

@@ -79,8 +79,21 @@ export interface CacheModuleOptions {
    * tail latency of small bursts; from this concurrency on the saved commands win. Default 16.
    */
   batchFromInFlight?: number;
-  /** Wall clock in ms; injectable so tests can move time. */
+  /**
+   * After Redis comes back empty, claims (setIfAbsent) of keys Redis does not hold are refused
+   * for this long, so every live replica can reconnect and re-seed what it holds first.
+   * Default: 10 x reconnect.maxDelayMs + breaker.halfOpenAfterMaxMs, at least 5 s.
+   */
+  reseedWindowMs?: number;
+  /** Wall clock in ms; injectable so tests can move time (or skew one instance). */
   clock?: () => number;
+  /**
+   * Writes are stamped with this clock corrected by its offset to Redis' TIME, measured on every
+   * connect and every `clockSyncIntervalMs` (default 30 s). An offset above `maxClockSkewMs`
+   * (default 60 s) is still corrected but reported: status, health, a metric and one log line.
+   */
+  clockSyncIntervalMs?: number;
+  maxClockSkewMs?: number;
 }
 
 export interface ResolvedSnapshotOptions {
@@ -141,5 +154,9 @@ export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => strin
     maxKeyLength: o.maxKeyLength ?? 512,
     batchFromInFlight: o.batchFromInFlight ?? 16,
     clock: o.clock ?? Date.now,
+    clockSyncIntervalMs: o.clockSyncIntervalMs ?? 30_000,
+    maxClockSkewMs: o.maxClockSkewMs ?? 60_000,
+    reseedWindowMs:
+      o.reseedWindowMs ?? Math.max(5_000, 10 * (o.reconnect?.maxDelayMs ?? 500) + (o.breaker?.halfOpenAfterMaxMs ?? 5_000)),
   };
 }

@@ -16,12 +16,17 @@ import type {
   SnapshotStatus,
   WriteResult,
 } from './cache.types.js';
+import { AppendLog, type AppendLogStatus, type LogLimits, type LogReadOptions, type LogReadResult } from './append-log.js';
 import { decodeRecord, encodeRecord, type StoredRecord } from './cache-codec.js';
 import { CoherenceBus } from './coherence-bus.js';
 import { HybridLogicalClock } from './hlc.js';
 import { MemoryStore, deepFreeze, entryOf, type MemoryEntry } from './memory-store.js';
 import { JOURNAL_POLICY, RecoveryJournal } from './recovery-journal.js';
 import { RedisGateway } from './redis-gateway.js';
+import { ReplayQuarantine, isPoisonError } from './replay-quarantine.js';
+import { ClaimReleases } from './claim-release.js';
+import { epochOf } from './reseed-window.js';
+import { ClockOffset } from './clock-offset.js';
 import { SnapshotFile, fromRow } from './snapshot-store.js';
 
 const REPLAY_BATCH = 64;
@@ -43,11 +48,18 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('CacheService');
   private readonly options: ResolvedCacheOptions;
   private readonly clock: () => number;
+  private readonly clockOffset: ClockOffset;
+  private clockTimer: NodeJS.Timeout | null = null;
   private readonly hlc: HybridLogicalClock;
   private readonly memory: MemoryStore;
   private readonly journal: RecoveryJournal;
   private readonly gateway: RedisGateway | null;
+  private readonly logs: AppendLog;
   private readonly modeSubject: BehaviorSubject<CacheMode>;
+  private readonly quarantine = new ReplayQuarantine(this.logger);
+  private readonly releases = new ClaimReleases();
+  private releaseTimer: NodeJS.Timeout | null = null;
+  private releaseDelay = RESYNC_RETRY_MIN_MS;
   private readonly transitionSubject = new Subject<ModeTransition>();
   private lastTransitionAt = new Date();
   private transitions = 0;
@@ -101,12 +113,26 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
 
   constructor(@Inject(MODULE_OPTIONS_TOKEN) options: CacheModuleOptions) {
     this.options = resolveCacheOptions(options, () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 8));
-    this.clock = this.options.clock;
+    this.clockOffset = new ClockOffset(this.options.clock, this.options.maxClockSkewMs, this.logger);
+    // Everything that stamps or compares time uses the fleet's agreed time (Redis' clock).
+    this.clock = this.clockOffset.now;
     this.hlc = new HybridLogicalClock(this.options.instanceId, this.clock);
     this.journal = new RecoveryJournal(this.options.journal, this.clock);
     this.memory = new MemoryStore(this.options.memory, this.clock, (k) => this.journal.has(k));
     this.gateway = this.options.redis ? new RedisGateway(this.options) : null;
     this.modeSubject = new BehaviorSubject<CacheMode>(this.gateway ? 'fallback' : 'memory');
+    this.logs = new AppendLog({
+      gateway: this.gateway,
+      hlc: this.hlc,
+      journal: this.journal,
+      clock: this.clock,
+      fullKey: (k) => this.fullKey(k),
+      keyPrefix: this.options.keyPrefix,
+      redisUsable: () => this.gateway!.available && this.mode !== 'fallback',
+      reseeding: () => this.reseeding,
+      pending: () => this.scheduleDrain(),
+      changed: () => this.markDirty(),
+    });
     this.markerKey = this.options.keyPrefix;
     this.channel = `${this.options.keyPrefix}cache:l1`;
     this.bus =
@@ -148,6 +174,14 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     this.availabilitySub = this.gateway.available$.subscribe((up) => this.onAvailability(up));
+    // Often enough that a marker lost without a reconnect (FLUSHALL) is noticed within a re-seed window.
+    const every = Math.min(this.options.clockSyncIntervalMs, Math.max(1_000, this.options.reseedWindowMs / 2));
+    this.clockTimer = setInterval(() => {
+      if (!this.gateway?.available) return;
+      this.measureClock().catch(() => undefined);
+      this.checkMarker().catch(() => undefined);
+    }, every);
+    this.clockTimer.unref();
     this.gateway.start();
     this.bus?.start();
     this.warnIfNotConnectedSoon();
@@ -179,6 +213,8 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     if (this.startupWarnTimer) clearTimeout(this.startupWarnTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
+    if (this.clockTimer) clearInterval(this.clockTimer);
     this.availabilitySub?.unsubscribe();
     if (this.resyncing) await this.resyncing.catch(() => undefined);
     await this.bus?.close();
@@ -261,38 +297,67 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const gateway = this.gateway;
     if (!gateway || !this.redisUsableFor(k)) {
       if (known && !known.tombstone) return { state: 'exists', value: valueOf(known) as T, authoritative: !gateway };
-      if (gateway) return { state: 'unknown', authoritative: false };
+      if (gateway) return { state: 'unknown', reason: 'unreachable', authoritative: false };
       this.mirror(k, rec);
       return { state: 'claimed', authoritative: true, version: rec.version };
     }
-    let reply: 1 | string;
+    // A live copy held here wins before Redis decides: the script puts it back if Redis lacks it.
+    const seed = known && !known.tombstone ? [known.version, encodeRecord(known), pxat(known)] : ['', '', '0'];
+    const keys = gateway.isCluster ? [k] : [k, this.markerKey];
+    const claim = (deadline?: number) =>
+      gateway.run((c) => c.casClaim(keys.length, ...keys, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel(), ...seed, String(this.clock())), deadline);
+    let reply: 0 | 1 | 2 | string;
     let held: StoredRecord | null = null;
     const deadline = performance.now() + this.options.commandTimeoutMs;
     try {
-      reply = await gateway.run((c) => c.casAdd(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()));
-      held = reply === 1 ? null : decodeRecord(String(reply));
+      if (gateway.isCluster && !(await this.clusterClaimsOpen(deadline))) return { state: 'unknown', reason: 'reseeding', authoritative: false };
+      reply = await claim(gateway.isCluster ? deadline : undefined);
+      held = typeof reply === 'number' ? null : decodeRecord(String(reply));
       if (held?.tombstone) {
         // Deleted, but by an instance whose clock runs ahead of ours: the key is free, so the
         // claim moves past the tombstone's version once (as a live write does) and asks again.
         this.hlc.observe(held.version);
         rec.version = this.hlc.next();
-        reply = await gateway.run((c) => c.casAdd(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()), deadline);
-        held = reply === 1 ? null : decodeRecord(String(reply));
+        reply = await claim(deadline);
+        held = typeof reply === 'number' ? null : decodeRecord(String(reply));
       }
     } catch {
-      return { state: 'unknown', authoritative: false };
+      // The script may still run after the timeout: withdraw this attempt's claim once Redis answers.
+      this.releases.add(k, rec.version);
+      this.scheduleReleases();
+      return { state: 'unknown', reason: 'timeout', authoritative: false };
     }
+    // Marker gone while connected (FLUSHALL, a failover to an empty replica): recover as after a restart.
+    if (reply === 2) this.kickResync();
+    if (reply === 0 || reply === 2) return { state: 'unknown', reason: 'reseeding', authoritative: false };
     if (reply === 1) {
       this.mirror(k, rec);
       return { state: 'claimed', authoritative: true, version: rec.version };
     }
     if (!held) return { state: 'exists', authoritative: true };
     // Deleted again, newer still, while we asked: nothing was written, let the caller decide.
-    if (held.tombstone) return { state: 'unknown', authoritative: false };
+    if (held.tombstone) return { state: 'unknown', reason: 'unreachable', authoritative: false };
     this.hlc.observe(held.version);
     const entry = this.mirror(k, held);
     const v = entry && entry.version === held.version ? valueOf(entry) : deepFreeze(JSON.parse(held.json));
     return { state: 'exists', value: v as T, authoritative: true };
+  }
+
+  /**
+   * Appends `value` to an append-only log (audit trails, histories, indexes): appends from every
+   * instance merge, none overwrites another, ordered by version. See append-log.ts.
+   */
+  appendLog(key: string, value: unknown, limits: LogLimits): Promise<WriteResult> {
+    return this.logs.append(key, value, limits);
+  }
+
+  /** A slice of a log, newest or oldest first; `unavailable` when neither Redis nor memory can answer. */
+  readLog<T>(key: string, options?: LogReadOptions): Promise<LogReadResult<T>> {
+    return this.logs.read<T>(key, options);
+  }
+
+  getLogStatus(): AppendLogStatus {
+    return this.logs.status();
   }
 
   async delete(key: string): Promise<WriteResult> {
@@ -318,6 +383,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       journalDropped: this.journal.dropped,
       replayed: this.replayed,
       replayRejected: this.replayRejected,
+      replayQuarantined: this.quarantine.quarantined,
       lastError: this.gateway?.lastError ?? null,
       lastTransitionAt: this.lastTransitionAt.toISOString(),
       transitions: this.transitions,
@@ -330,6 +396,10 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       reseeding: this.reseeding,
       reseeded: this.reseeded,
       reseedRejected: this.reseedRejected,
+      reseedWindowMs: this.options.reseedWindowMs,
+      claimReleasesPending: this.releases.size,
+      claimsWithdrawn: this.releases.withdrawn,
+      clock: this.clockOffset.status(),
       l1: {
         enabled: this.bus !== null,
         live: this.bus?.isLive ?? false,
@@ -500,9 +570,15 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const returning = this.mode !== 'redis';
     // Which connection this pass talks to: if Redis restarts mid-pass, the new one is unchecked.
     const link = this.linkUps;
+    // Before anything is replayed or written: the offset to the fleet's clock may have changed.
+    await this.measureClock();
     // Still in fallback while asking: reads come from memory, writes are journaled.
     const epoch = await gateway.run((c) => c.get(this.markerKey));
-    const emptied = epoch === null || (this.knownEpoch !== null && epoch !== this.knownEpoch);
+    const emptied = epoch === null || (this.knownEpoch !== null && epochOf(epoch) !== this.knownEpoch);
+    // An instance that has seen this deployment's marker (live or in its snapshot) was part of the fleet
+    // Redis lost: new claims stay refused until every replica could re-seed (docs/cache.md).
+    const windowed = emptied && this.knownEpoch !== null;
+    const opened = windowed ? await this.openReseedWindow() : null;
     let candidates: [string, MemoryEntry][] = [];
     if (emptied) {
       // From here until re-seeding is done, keys known in memory are not read from Redis.
@@ -520,14 +596,17 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       this.setMode('recovering', `replaying ${this.journal.size} journaled writes${candidates.length > 0 ? `, re-seeding ${candidates.length} keys` : ''}`);
     }
     await this.replayJournal();
+    await this.logs.replay();
+    await this.drainReleases();
     if (emptied) {
-      await this.reseed(candidates);
+      await this.reseed(candidates, windowed);
+      await this.logs.reseed();
       this.reseeding = false;
     }
     if (link !== this.linkUps) throw new Error('Redis connection changed during recovery');
-    const current = epoch ?? (await this.claimEpoch());
+    const current = opened ?? epoch ?? (await this.claimEpoch());
     if (link !== this.linkUps) throw new Error('Redis connection changed during recovery');
-    this.knownEpoch = current;
+    this.knownEpoch = epochOf(current);
     if (this.journal.size > 0) {
       // Writes that failed or were journaled during this pass: another pass, same mode.
       this.resyncRequested = true;
@@ -539,6 +618,65 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       this.setMode('redis', work ? 'journal replayed' : 'Redis available');
       this.journalFullWarned = false;
     }
+  }
+
+  /** Redis lost the marker (or got another) while this instance stayed connected: recover as after a restart. */
+  private async checkMarker(): Promise<void> {
+    if (this.mode !== 'redis' || this.resyncing || this.knownEpoch === null) return;
+    const marker = await this.gateway!.run((c) => c.get(this.markerKey));
+    if (marker === null || epochOf(marker) !== this.knownEpoch) this.kickResync();
+  }
+
+  /** A failed measurement keeps the last offset: it must never hold up recovery. */
+  private async measureClock(): Promise<void> {
+    const gateway = this.gateway!;
+    await this.clockOffset.measure(() => gateway.run((c) => c.time())).catch((err: unknown) => this.clockOffset.failed(err));
+  }
+
+  /** Opens or extends the fleet's re-seed window (a new epoch if the marker is missing); returns the marker. */
+  private openReseedWindow(): Promise<string> {
+    const mine = `${this.clock()}-${this.options.instanceId}-${randomBytes(4).toString('hex')}`;
+    return this.gateway!.run((c) => c.openReseedWindow(this.markerKey, mine, String(this.options.reseedWindowMs), String(this.clock())));
+  }
+
+  /** Cluster: the marker lives in another slot than the key, so the window is checked before the claim. */
+  private async clusterClaimsOpen(deadline: number): Promise<boolean> {
+    const marker = await this.gateway!.run((c) => c.get(this.markerKey), deadline);
+    if (marker === null) return false;
+    const bar = marker.indexOf('|');
+    return bar < 0 || Number(marker.slice(bar + 1)) <= this.clock();
+  }
+
+  /** Withdraws timed-out claims (see claim-release.ts); what fails stays pending for the next try. */
+  private async drainReleases(): Promise<void> {
+    const gateway = this.gateway!;
+    for (const [k, version] of this.releases.entries()) {
+      const tomb: StoredRecord = { version, expiresAt: this.clock() + this.options.tombstoneTtlMs, tombstone: true, json: '' };
+      try {
+        const done = await gateway.run((c) => c.releaseClaim(k, version, encodeRecord(tomb), pxat(tomb), this.publishChannel()));
+        if (done === 1) this.releases.withdrawn++;
+      } catch (err) {
+        // The key holds something no claim script wrote (WRONGTYPE): nothing of ours to withdraw.
+        if (!isPoisonError(err)) throw err;
+      }
+      this.releases.settle(k, version);
+    }
+  }
+
+  private scheduleReleases(): void {
+    if (this.releaseTimer || this.closing) return;
+    this.releaseTimer = setTimeout(() => {
+      this.releaseTimer = null;
+      if (this.releases.size === 0 || !this.gateway?.available) return; // resync drains them on the way back
+      this.drainReleases().then(
+        () => (this.releaseDelay = RESYNC_RETRY_MIN_MS),
+        () => {
+          this.releaseDelay = Math.min(this.releaseDelay * 2, RESYNC_RETRY_MAX_MS);
+          this.scheduleReleases();
+        },
+      );
+    }, this.releaseDelay);
+    this.releaseTimer.unref();
   }
 
   /** Sets this deployment's marker unless another instance just did; returns the one in force. */
@@ -564,8 +702,9 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
             this.journalSettle(k, rec.version);
             return;
           }
-          const result = await gateway.run(() => gateway.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()));
+          const result = await this.replayOne(k, rec);
           this.journalSettle(k, rec.version);
+          if (result === null) return;
           if (result === 1) {
             // Redis now holds exactly the copy memory has: nothing to reconcile.
             this.replayed++;
@@ -579,14 +718,37 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /** One replayed compare-and-set; null when Redis rejects the entry for good (quarantined). */
+  private async replayOne(k: string, rec: StoredRecord): Promise<1 | string | null> {
+    const gateway = this.gateway!;
+    const args = [k, rec.version, encodeRecord(rec), pxat(rec), this.publishChannel()] as const;
+    try {
+      return await gateway.run(() => gateway.casSet(...args));
+    } catch (err) {
+      if (!isPoisonError(err)) throw err;
+    }
+    // A coalesced batch fails as a whole: only the entry's own script call may condemn it.
+    try {
+      return await gateway.run((c) => c.casSet(...args));
+    } catch (err) {
+      if (!isPoisonError(err)) throw err;
+      this.quarantine.record(k, err as Error);
+      this.journalSettle(k, rec.version);
+      await this.reconcile(k).catch(() => this.forget(k));
+      return null;
+    }
+  }
+
   /**
    * Redis lost the data: write back every copy memory still holds (values and tombstones), with
    * the same compare-and-set, so the newest copy anywhere in the fleet wins and nothing older does.
    */
-  private async reseed(entries: [string, MemoryEntry][]): Promise<void> {
+  private async reseed(entries: [string, MemoryEntry][], windowed: boolean): Promise<void> {
     const gateway = this.gateway!;
     for (let i = 0; i < entries.length; i += REPLAY_BATCH) {
       if (!gateway.available) throw new Error('Redis went away during re-seed');
+      // Claims stay refused while any replica is still writing back what it holds.
+      if (windowed && i > 0 && i % (REPLAY_BATCH * 16) === 0) await this.openReseedWindow();
       const batch = entries.slice(i, i + REPLAY_BATCH);
       await Promise.all(
         batch.map(async ([k, e]) => {
@@ -727,6 +889,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       this.memory.set(k, entryOf(rec));
       this.snapshotStatus.loadedJournal++;
     }
+    this.snapshotStatus.loadedJournal += this.logs.load(loaded.data.logs ?? []);
     this.knownEpoch = loaded.data.epoch;
     this.logger.log(
       `Loaded cache snapshot from ${file.path}: ${this.snapshotStatus.loadedEntries} entries, ${this.snapshotStatus.loadedJournal} writes to replay`,
@@ -756,7 +919,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       const journal = this.journal.snapshot();
       const at = this.clock();
       try {
-        this.snapshotStatus.lastSaveBytes = await file.save(this.knownEpoch, memory, journal, at);
+        this.snapshotStatus.lastSaveBytes = await file.save(this.knownEpoch, memory, journal, at, this.logs.snapshotRows());
         this.snapshotStatus.saves++;
         this.snapshotStatus.lastSavedAt = new Date(at).toISOString();
         this.snapshotStatus.lastSaveError = null;
@@ -806,16 +969,24 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) {
         throw new CacheValidationError('ttlMs must be a positive number of milliseconds');
       }
-      return this.clock() + Math.ceil(ttl);
+      return storableExpiry(this.clock() + Math.ceil(ttl), 'ttlMs');
     }
     if ('expiresAt' in options) {
       const at = options.expiresAt instanceof Date ? options.expiresAt.getTime() : options.expiresAt;
       if (typeof at !== 'number' || !Number.isFinite(at)) throw new CacheValidationError('expiresAt must be a Date or epoch milliseconds');
       if (at <= this.clock()) throw new CacheValidationError('expiresAt is in the past');
-      return Math.ceil(at);
+      return storableExpiry(Math.ceil(at), 'expiresAt');
     }
     return null;
   }
+}
+
+/** The latest instant a Date can hold: an exact JS number, well inside what Redis' PXAT takes, so an accepted expiry is never rejected on replay. */
+const MAX_EXPIRES_AT = 8.64e15;
+
+function storableExpiry(at: number, field: string): number {
+  if (at > MAX_EXPIRES_AT) throw new CacheValidationError(`${field} is too large: the expiry must fall before ${new Date(MAX_EXPIRES_AT).toISOString()}`);
+  return at;
 }
 
 function serialise(value: unknown): string {

@@ -1,3 +1,5 @@
+import type { ClockStatus } from './clock-offset.js';
+
 export type CacheMode = 'memory' | 'redis' | 'fallback' | 'recovering';
 
 export interface ModeTransition {
@@ -43,6 +45,8 @@ export interface CacheStatus {
   journalDropped: number;
   replayed: number;
   replayRejected: number;
+  /** Journaled writes Redis rejected for good on replay (wrong type, bad argument): dropped, logged once each. */
+  replayQuarantined: number;
   lastError: string | null;
   lastTransitionAt: string;
   transitions: number;
@@ -60,6 +64,13 @@ export interface CacheStatus {
   /** Keys written back by re-seeding, and those Redis already held at a newer version. */
   reseeded: number;
   reseedRejected: number;
+  /** After Redis came back empty, claims of keys it does not hold are refused this long (fleet-wide, from the first re-seeding replica). */
+  reseedWindowMs: number;
+  /** Timed-out claims waiting to be withdrawn, and those withdrawn so far (see docs/cache.md). */
+  claimReleasesPending: number;
+  claimsWithdrawn: number;
+  /** This instance's offset to Redis' clock, used to stamp every write (see docs/cache.md). */
+  clock: ClockStatus;
   l1: L1Status;
   snapshot: SnapshotStatus;
 }
@@ -99,6 +110,12 @@ export interface CacheObserver {
 /** Outcome of `setIfAbsent`: see CacheService.setIfAbsent. */
 export interface ClaimResult<T> {
   state: 'claimed' | 'exists' | 'unknown';
+  /**
+   * Why an `unknown`: `unreachable` (Redis could not be asked), `timeout` (asked, no answer in
+   * time: the claim may land later and is then withdrawn), `reseeding` (Redis came back empty and
+   * the fleet has not re-seeded it yet: retry shortly, do not proceed without the claim).
+   */
+  reason?: 'unreachable' | 'timeout' | 'reseeding';
   value?: T;
   version?: string;
   authoritative: boolean;

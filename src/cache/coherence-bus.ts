@@ -2,6 +2,10 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { VERSION_LENGTH } from './hlc.js';
 import type { RedisClient } from './redis-connection.js';
 
+/** Pause before reconnecting after a failed SUBSCRIBE, doubling up to the max while it keeps failing. */
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 2_000;
+
 export interface CoherenceBusOptions {
   channel: string;
   heartbeatMs: number;
@@ -31,7 +35,11 @@ export class CoherenceBus {
   private closing = false;
   private heartbeat: NodeJS.Timeout | null = null;
   private pinging = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryDelay = RETRY_MIN_MS;
   resubscriptions = 0;
+  /** SUBSCRIBE attempts that failed or went unanswered, each followed by a reconnect. */
+  subscribeFailures = 0;
   messages = 0;
 
   constructor(
@@ -63,6 +71,7 @@ export class CoherenceBus {
     this.closing = true;
     this.live = false;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     try {
       await this.sub.quit();
     } catch {
@@ -71,16 +80,36 @@ export class CoherenceBus {
   }
 
   private async subscribe(): Promise<void> {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     try {
-      await this.sub.subscribe(this.options.channel);
+      await withTimeout(this.sub.subscribe(this.options.channel), this.options.timeoutMs);
     } catch {
-      // The connection went away again; the next `ready` retries.
+      // Failed or unanswered: nothing else would ever retry on a connection that stays open.
+      if (!this.closing) this.retryLater();
       return;
     }
     if (this.closing) return;
+    this.retryDelay = RETRY_MIN_MS;
     this.live = true;
     this.resubscriptions++;
     this.events.resubscribed();
+  }
+
+  /** Reconnects the subscriber after a growing pause; its `ready` subscribes again. */
+  private retryLater(): void {
+    if (this.retryTimer) return;
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(delay * 2, RETRY_MAX_MS);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.closing || this.live) return;
+      this.subscribeFailures++;
+      // A fresh socket: the old one may still deliver the late SUBSCRIBE reply, or nothing at all.
+      if (this.main instanceof Cluster) moveToAnotherNode(this.main, this.sub as Redis);
+      this.sub.disconnect(true);
+    }, delay);
+    this.retryTimer.unref();
   }
 
   private markLost(): void {

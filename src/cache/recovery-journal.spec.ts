@@ -75,4 +75,32 @@ describe('RecoveryJournal', () => {
   it('refuses a bound that is not a positive integer', () => {
     expect(() => journal(0)).toThrow(/positive integer/);
   });
+
+  it('log members: one entry per member (a member journaled twice is one), settled by version', () => {
+    const j = journal();
+    const v1 = formatVersion(2_000, 0, '000000aa');
+    const v2 = formatVersion(2_000, 1, '000000aa');
+    j.recordLog('log', v1, `${v1}|1`);
+    j.recordLog('log', v1, `${v1}|1`);
+    j.recordLog('log', v2, `${v2}|2`);
+    j.record('k', rec());
+    expect(j.size).toBe(3);
+    expect(j.pendingLog('log')).toEqual([`${v1}|1`, `${v2}|2`]);
+    j.settleLog('log', [v1]);
+    expect(j.pendingLog('log')).toEqual([`${v2}|2`]);
+    j.settleLog('log', [v2]);
+    expect(j.hasLog('log')).toBe(false);
+    expect(j.size).toBe(1);
+  });
+
+  it('log members: when full, the oldest member of any log is dropped and counted', () => {
+    const j = journal(2);
+    const v = (w: number) => formatVersion(w, 0, '000000aa');
+    j.recordLog('a', v(1), `${v(1)}|a`);
+    j.recordLog('b', v(2), `${v(2)}|b`);
+    j.recordLog('a', v(3), `${v(3)}|a`);
+    expect(j.dropped).toBe(1);
+    expect(j.pendingLog('a')).toEqual([`${v(3)}|a`]);
+    expect(j.pendingLog('b')).toEqual([`${v(2)}|b`]);
+  });
 });

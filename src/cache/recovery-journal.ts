@@ -16,6 +16,12 @@ export const JOURNAL_POLICY = 'drop-oldest' as const;
 export class RecoveryJournal {
   private readonly map = new Map<string, StoredRecord>();
   private droppedCount = 0;
+  /**
+   * Append-log members (append-log.ts), a second kind of entry: one per member rather than one per
+   * key, because a log merges every append instead of keeping the newest. Same capacity, own budget.
+   */
+  private readonly logs = new Map<string, Map<string, string>>();
+  private logMembers = 0;
 
   constructor(
     private readonly limits: JournalLimits,
@@ -25,7 +31,7 @@ export class RecoveryJournal {
   }
 
   get size(): number {
-    return this.map.size;
+    return this.map.size + this.logMembers;
   }
   get capacity(): number {
     return this.limits.maxEntries;
@@ -87,6 +93,56 @@ export class RecoveryJournal {
 
   clear(): void {
     this.map.clear();
+    this.logs.clear();
+    this.logMembers = 0;
+  }
+
+  /** Keeps a log member until Redis confirms it; when full, the oldest member of any log is dropped (and counted). */
+  recordLog(key: string, version: string, member: string): void {
+    if (this.logs.get(key)?.has(version)) return;
+    if (this.logMembers >= this.limits.maxEntries) this.dropOldestLogMember();
+    // Fetched after dropping: the drop may have removed this log's map.
+    let members = this.logs.get(key);
+    if (!members) {
+      members = new Map();
+      this.logs.set(key, members);
+    }
+    members.set(version, member);
+    this.logMembers++;
+  }
+
+  /** Members of the log not yet confirmed by Redis, oldest first. */
+  pendingLog(key: string): string[] {
+    return [...(this.logs.get(key)?.values() ?? [])];
+  }
+
+  hasLog(key: string): boolean {
+    return this.logs.has(key);
+  }
+
+  /** Redis confirmed these members (by version): they need no replay. */
+  settleLog(key: string, versions: readonly string[]): void {
+    const members = this.logs.get(key);
+    if (!members) return;
+    for (const v of versions) if (members.delete(v)) this.logMembers--;
+    if (members.size === 0) this.logs.delete(key);
+  }
+
+  /** Log keys with members to replay. */
+  logKeys(): string[] {
+    return [...this.logs.keys()];
+  }
+
+  /** Each log's members come from this instance's clock in order: its first entry is its oldest. */
+  private dropOldestLogMember(): void {
+    let oldest: [string, string] | null = null;
+    for (const [key, members] of this.logs) {
+      const first = members.keys().next();
+      if (!first.done && (oldest === null || first.value < oldest[1])) oldest = [key, first.value];
+    }
+    if (!oldest) return;
+    this.settleLog(oldest[0], [oldest[1]]);
+    this.droppedCount++;
   }
 
   /**

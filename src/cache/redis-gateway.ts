@@ -12,6 +12,8 @@ import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import type { ResolvedCacheOptions } from './cache.options.js';
 import { ADD_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './cas-script.js';
 import { CommandBatcher } from './command-batcher.js';
+import { CLAIM_LUA, OPEN_WINDOW_LUA } from './reseed-window.js';
+import { RELEASE_CLAIM_LUA } from './claim-release.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
 
@@ -28,6 +30,12 @@ type CasClient = RedisClient & {
   /** See ADD_LUA: 1 when written, else the record that holds the key. */
   casAdd(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
   casSetMany(numKeys: number, ...args: string[]): Promise<(1 | string)[]>;
+  /** See CLAIM_LUA: 1 when written, 0 or 2 when refused until the fleet has re-seeded, else the record that holds the key. */
+  casClaim(numKeys: number, ...args: string[]): Promise<0 | 1 | 2 | string>;
+  /** See RELEASE_CLAIM_LUA: 1 when the timed-out claim was withdrawn. */
+  releaseClaim(key: string, version: string, tombstone: string, pxat: string, channel: string): Promise<0 | 1>;
+  /** See OPEN_WINDOW_LUA: the marker value now in force. */
+  openReseedWindow(marker: string, epoch: string, windowMs: string, now: string): Promise<string>;
 };
 
 /**
@@ -64,6 +72,9 @@ export class RedisGateway {
     this.client.defineCommand('casSet', { numberOfKeys: 1, lua: CAS_SET_LUA });
     this.client.defineCommand('casAdd', { numberOfKeys: 1, lua: ADD_LUA });
     this.client.defineCommand('casSetMany', { lua: CAS_SET_MANY_LUA });
+    this.client.defineCommand('casClaim', { lua: CLAIM_LUA });
+    this.client.defineCommand('releaseClaim', { numberOfKeys: 1, lua: RELEASE_CLAIM_LUA });
+    this.client.defineCommand('openReseedWindow', { numberOfKeys: 1, lua: OPEN_WINDOW_LUA });
     const cluster = options.redis.kind === 'cluster';
     this.batcher = cluster ? null : new CommandBatcher(this.client);
     this.deadlines = cluster ? null : new DeadlineQueue(options.commandTimeoutMs);
@@ -121,6 +132,10 @@ export class RedisGateway {
 
   get available(): boolean {
     return this.connected && this.breaker.state === CircuitState.Closed;
+  }
+
+  get isCluster(): boolean {
+    return this.batcher === null;
   }
 
   /** The cause an operator needs: the closed connection's, or the last command error (a timeout). */

@@ -58,4 +58,16 @@ describe('SnapshotFile', () => {
     writeFileSync(path, buf);
     expect(new SnapshotFile(path, key, 'tb:').load()).toMatchObject({ state: 'undecryptable' });
   });
+
+  it('round-trips append logs; a file without them loads without them', async () => {
+    const path = join(dir, 'logs.snap');
+    const file = new SnapshotFile(path, key, 'tb:');
+    const member = `${version}|{"a":1}`;
+    await file.save(null, [], [], 7, [['tb:\x1flog:l', 10, 60_000, [member], [member]]]);
+    const loaded = file.load();
+    expect(loaded.state === 'ok' && loaded.data.logs).toEqual([['tb:\x1flog:l', 10, 60_000, [member], [member]]]);
+    await file.save(null, [], [], 8);
+    const without = file.load();
+    expect(without.state === 'ok' && 'logs' in without.data).toBe(false);
+  });
 });

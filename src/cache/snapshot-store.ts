@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { StoredRecord } from './cache-codec.js';
-import { parseVersion } from './hlc.js';
+import { VERSION_LENGTH, parseVersion } from './hlc.js';
 
 /** `[key, version, expiresAt or 0, tombstone 0/1, json]`: compact, and no field names repeated per entry. */
 export type SnapshotRow = [string, string, number, 0 | 1, string];
@@ -14,7 +14,12 @@ export interface SnapshotData {
   /** Memory store in least-recently-used-first order, so loading keeps recency. */
   memory: SnapshotRow[];
   journal: SnapshotRow[];
+  /** Append logs (append-log.ts); absent in files without any. */
+  logs?: SnapshotLogRow[];
 }
+
+/** `[log key, maxEntries or 0, maxAgeMs or 0, members not yet confirmed by Redis, members held]`. */
+export type SnapshotLogRow = [string, number, number, string[], string[]];
 
 export type SnapshotLoad =
   | { state: 'ok'; data: SnapshotData; savedAt: number }
@@ -82,7 +87,12 @@ export class SnapshotFile {
       return {
         state: 'ok',
         savedAt: typeof parsed.savedAt === 'number' ? parsed.savedAt : 0,
-        data: { epoch: typeof parsed.epoch === 'string' ? parsed.epoch : null, memory: rows(parsed.memory), journal: rows(parsed.journal) },
+        data: {
+          epoch: typeof parsed.epoch === 'string' ? parsed.epoch : null,
+          memory: rows(parsed.memory),
+          journal: rows(parsed.journal),
+          ...(Array.isArray(parsed.logs) ? { logs: parsed.logs.filter(isLogRow) } : {}),
+        },
       };
     } catch {
       return { state: 'corrupt', reason: 'decrypted content is not valid JSON' };
@@ -101,6 +111,7 @@ export class SnapshotFile {
     memory: readonly [string, StoredRecord][],
     journal: readonly [string, StoredRecord][],
     savedAt: number,
+    logs: readonly SnapshotLogRow[] = [],
   ): Promise<number> {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
@@ -123,6 +134,13 @@ export class SnapshotFile {
         await putRows(memory, put);
         await put('],"journal":[');
         await putRows(journal, put);
+        if (logs.length > 0) {
+          await put('],"logs":[');
+          for (let i = 0; i < logs.length; i++) {
+            await put((i === 0 ? '' : ',') + JSON.stringify(logs[i]));
+            if (i % 100 === 99) await new Promise<void>((r) => setImmediate(r));
+          }
+        }
         await put(']}');
         const last = cipher.final();
         if (last.length > 0) await fh.write(last, 0, last.length, size);
@@ -163,5 +181,18 @@ function isRow(r: unknown): r is SnapshotRow {
     typeof r[2] === 'number' &&
     (r[3] === 0 || r[3] === 1) &&
     typeof r[4] === 'string'
+  );
+}
+
+function isLogRow(r: unknown): r is SnapshotLogRow {
+  const strings = (xs: unknown) => Array.isArray(xs) && xs.every((m) => typeof m === 'string' && parseVersion(m.slice(0, VERSION_LENGTH)) !== null);
+  return (
+    Array.isArray(r) &&
+    r.length === 5 &&
+    typeof r[0] === 'string' &&
+    typeof r[1] === 'number' &&
+    typeof r[2] === 'number' &&
+    strings(r[3]) &&
+    strings(r[4])
   );
 }

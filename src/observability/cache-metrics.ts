@@ -109,12 +109,34 @@ export class CacheMetrics implements CacheObserver {
         this.set(status().connected ? 1 : 0);
       },
     });
+    new Gauge({
+      name: 'cache_clock_offset_seconds',
+      help: "Redis' clock minus this instance's, as last measured; writes are stamped with the corrected time",
+      registers,
+      collect() {
+        this.set(status().clock.offsetMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'cache_clock_skew_exceeded',
+      help: "1 while this instance's clock is further off Redis' than maxClockSkewMs (fix the host's time sync)",
+      registers,
+      collect() {
+        this.set(status().clock.skewExceeded ? 1 : 0);
+      },
+    });
     monotonic(registry, 'cache_replayed_writes_total', 'Journaled writes replayed to Redis after an outage', () => status().replayed);
     monotonic(
       registry,
       'cache_replay_rejected_writes_total',
       'Journaled writes not applied on replay because Redis already held a newer version',
       () => status().replayRejected,
+    );
+    monotonic(
+      registry,
+      'cache_replay_quarantined_writes_total',
+      'Journaled writes Redis rejected for good on replay (wrong type, bad argument), dropped so recovery can finish',
+      () => status().replayQuarantined,
     );
     monotonic(registry, 'cache_journal_dropped_total', 'Journaled writes dropped because the journal was full', () => status().journalDropped);
     monotonic(registry, 'cache_memory_evictions_total', 'Entries evicted from the in-memory store to stay within its bounds', () => status().memoryEvictions);

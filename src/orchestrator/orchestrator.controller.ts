@@ -129,7 +129,7 @@ export class OrchestratorController {
   @Get('users/:userId/orders')
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: "A user's recent orders (paper fills, live orders, unknown outcomes)" })
-  @ApiOkBody(200, 'The orders, newest first; complete=false when the cache could not be read', ORDER_LIST)
+  @ApiOkBody(200, 'The orders, newest last; complete=false when the cache could not be read', ORDER_LIST)
   @ApiErrorResponses(404)
   async listOrders(@Param('userId') userId: string) {
     const user = this.users.get(userId);

@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CacheService } from '../cache/cache.service.js';
 import type { OrchestratorSettings } from '../config/orchestrator.section.js';
 import type { Order } from '../sharekhan/sharekhan-order.schema.js';
-import { KeyedMutex } from './keyed-mutex.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import type { OrderResult } from './orchestrator.types.js';
 
@@ -29,12 +28,12 @@ const bookKey = (userId: string) => `orchestrator:orders:${userId}`;
 
 /**
  * Each user's recent orders (paper fills, live orders, and live orders whose outcome is unknown),
- * kept in the cache under that user's own key. Appends for one user are serialised in this process.
+ * kept in the cache as that user's own append log: appends from every replica merge, none
+ * overwrites another's (docs/orchestrator.md, "Order history").
  */
 @Injectable()
 export class OrderBook {
   private readonly logger = new Logger('OrderBook');
-  private readonly mutex = new KeyedMutex();
 
   constructor(
     private readonly cache: CacheService,
@@ -63,21 +62,23 @@ export class OrderBook {
 
   /** Never throws: losing a history line must not turn a placed order into an error. */
   async append(entry: OrderBookEntry): Promise<void> {
-    await this.mutex.run(entry.userId, async () => {
-      try {
-        const current = await this.cache.read<OrderBookEntry[]>(bookKey(entry.userId));
-        const list = current.state === 'hit' && Array.isArray(current.value) ? [...current.value] : [];
-        list.push(entry);
-        const kept = list.slice(-this.settings.orderHistoryLimit);
-        await this.cache.set(bookKey(entry.userId), kept, { ttlMs: this.settings.orderHistoryTtlMs });
-      } catch (err) {
-        this.logger.error(`Could not record order ${entry.orderId ?? '(no id)'} of ${entry.userId}: ${(err as Error)?.name ?? 'error'}`);
-      }
-    });
+    try {
+      await this.cache.appendLog(bookKey(entry.userId), entry, {
+        maxEntries: this.settings.orderHistoryLimit,
+        maxAgeMs: this.settings.orderHistoryTtlMs,
+      });
+    } catch (err) {
+      this.logger.error(`Could not record order ${entry.orderId ?? '(no id)'} of ${entry.userId}: ${(err as Error)?.name ?? 'error'}`);
+    }
   }
 
+  /** Oldest first, at most the history limit. */
   async list(userId: string): Promise<{ state: 'hit' | 'miss' | 'unavailable'; orders: OrderBookEntry[] }> {
-    const r = await this.cache.read<OrderBookEntry[]>(bookKey(userId));
-    return { state: r.state, orders: r.state === 'hit' && Array.isArray(r.value) ? r.value : [] };
+    const r = await this.cache.readLog<OrderBookEntry>(bookKey(userId), {
+      order: 'newest-first',
+      limit: this.settings.orderHistoryLimit,
+      maxAgeMs: this.settings.orderHistoryTtlMs,
+    });
+    return { state: r.state, orders: r.entries.map((e) => e.value).reverse() };
   }
 }

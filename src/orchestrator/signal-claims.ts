@@ -62,8 +62,10 @@ export class SignalClaims {
         return { kind: 'in_progress', since: held?.at ?? null };
       }
       if (claim.state === 'claimed') return { kind: 'claimed', key, owner, storeUnavailable: false };
-      // Redis cannot be asked and this instance has no record: the operator's policy decides.
-      if (this.settings.idempotencyWhenUnavailable === 'refuse') {
+      // Redis came back empty and the fleet is re-seeding it: another replica may hold this
+      // signal's record, so no policy proceeds (the window is seconds; a retry then gets the answer).
+      // Otherwise Redis cannot be asked and this instance has no record: the operator's policy decides.
+      if (claim.reason === 'reseeding' || this.settings.idempotencyWhenUnavailable === 'refuse') {
         this.inFlight.delete(key);
         return { kind: 'unavailable' };
       }

@@ -30,26 +30,18 @@ export interface AuditInput {
   detail?: string;
 }
 
-interface StoredAudit {
-  events: AuditEvent[];
-}
-
 const MAX_DETAIL = 300;
 
 export const auditKey = (userId: string) => `sharekhan:audit:${userId}`;
 
 /**
- * Per-user audit trail kept through the cache as one capped list (newest first) with a TTL of a
- * few days; every event is also one log line, which is the durable copy. Appends for a user are
- * serialised in this process; two instances appending at the same instant can lose one event
- * from the stored list (never from the log).
+ * Per-user audit trail kept in the cache as an append log (newest first on read), bounded by
+ * count and age; every event is also one log line, which is the durable copy. Appends from every
+ * replica merge, so none overwrites another's (docs/sharekhan.md, "Audit trail").
  */
 @Injectable()
 export class TokenAuditLog {
   private readonly logger = new Logger('TokenAudit');
-  private readonly chains = new Map<string, Promise<void>>();
-  /** Events that could not be merged because the stored list was unreadable (Redis down, not in memory). */
-  private readonly pending = new Map<string, AuditEvent[]>();
   private readonly maxEvents: number;
   private readonly ttlMs: number;
 
@@ -62,7 +54,7 @@ export class TokenAuditLog {
     this.ttlMs = config.sharekhan.audit.ttlMs;
   }
 
-  append(userId: string, input: AuditInput): Promise<void> {
+  async append(userId: string, input: AuditInput): Promise<void> {
     const event: AuditEvent = {
       at: new Date(this.clock.now()).toISOString(),
       userId,
@@ -79,47 +71,17 @@ export class TokenAuditLog {
         (event.clientAddress ? ` client=${event.clientAddress}` : '') +
         (event.detail ? ` detail="${event.detail}"` : ''),
     );
-    return this.serialise(userId, () => this.store(userId, event));
-  }
-
-  async read(userId: string): Promise<{ events: AuditEvent[]; complete: boolean }> {
-    await this.chains.get(userId);
-    const r = await this.cache.read<StoredAudit>(auditKey(userId));
-    const stored = r.state === 'hit' && Array.isArray(r.value?.events) ? r.value.events : [];
-    return { events: this.merge([...(this.pending.get(userId) ?? [])].reverse(), stored), complete: r.state !== 'unavailable' };
-  }
-
-  private async store(userId: string, event: AuditEvent): Promise<void> {
     try {
-      const r = await this.cache.read<StoredAudit>(auditKey(userId));
-      const waiting = [...(this.pending.get(userId) ?? []), event];
-      if (r.state === 'unavailable') {
-        // Writing now would replace the stored list with this one event once Redis is back.
-        this.pending.set(userId, waiting.slice(-this.maxEvents));
-        return;
-      }
-      const stored = r.state === 'hit' && Array.isArray(r.value?.events) ? r.value.events : [];
-      await this.cache.set(auditKey(userId), { events: this.merge([...waiting].reverse(), stored) }, { ttlMs: this.ttlMs });
-      this.pending.delete(userId);
+      await this.cache.appendLog(auditKey(userId), event, { maxEntries: this.maxEvents, maxAgeMs: this.ttlMs });
     } catch (err) {
       this.logger.warn(`audit event for user ${userId} not stored: ${(err as Error).message}`);
     }
   }
 
-  /** Both inputs newest first; the sort is stable, so events in the same millisecond keep that order. */
-  private merge(a: readonly AuditEvent[], b: readonly AuditEvent[]): AuditEvent[] {
-    return [...a, ...b]
-      .sort((x, y) => (x.at < y.at ? 1 : x.at > y.at ? -1 : 0))
-      .slice(0, this.maxEvents);
-  }
-
-  private serialise(userId: string, task: () => Promise<void>): Promise<void> {
-    const next = (this.chains.get(userId) ?? Promise.resolve()).then(task);
-    this.chains.set(userId, next);
-    void next.finally(() => {
-      if (this.chains.get(userId) === next) this.chains.delete(userId);
-    });
-    return next;
+  /** Newest first; `complete` is false when Redis could not be asked (memory's copy only). */
+  async read(userId: string): Promise<{ events: AuditEvent[]; complete: boolean }> {
+    const r = await this.cache.readLog<AuditEvent>(auditKey(userId), { order: 'newest-first', limit: this.maxEvents, maxAgeMs: this.ttlMs });
+    return { events: r.entries.map((e) => e.value), complete: r.complete };
   }
 }
 

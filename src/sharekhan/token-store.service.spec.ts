@@ -5,7 +5,7 @@ import { loadConfig, type AppConfig } from '../config/load-config.js';
 import { TokenAuditLog } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenKeyRing } from './token-crypto.js';
-import { ShareKhanTokenStore, tokenKey } from './token-store.service.js';
+import { ShareKhanTokenStore, TOKEN_INDEX_KEY, tokenKey } from './token-store.service.js';
 
 const K1 = randomBytes(32).toString('base64');
 const K2 = randomBytes(32).toString('base64');
@@ -118,6 +118,14 @@ describe('ShareKhanTokenStore', () => {
     const { users, complete } = await store.list();
     expect(complete).toBe(true);
     expect(users.map((u) => u.userId)).toEqual(['USER_A', 'USER_B']);
+  });
+
+  it('users of the index value older versions kept are listed (imported into the append log once)', async () => {
+    const { store, cache } = build();
+    await cache.set(TOKEN_INDEX_KEY, { users: ['USER_OLD', 'bad id'] });
+    await store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
+    expect((await store.list()).users.map((u) => u.userId)).toEqual(['USER_A', 'USER_OLD']);
+    expect((await cache.readLog<string>(TOKEN_INDEX_KEY)).entries.map((e) => e.value).sort()).toEqual(['USER_A', 'USER_OLD']);
   });
 
   it('audit: newest first, capped, no token text', async () => {

@@ -83,12 +83,10 @@ interface StoredToken {
   lastValidatedAt: number | null;
 }
 
-interface IndexValue {
-  users: string[];
-}
-
 export const tokenKey = (userId: string) => `sharekhan:token:${userId}`;
 export const TOKEN_INDEX_KEY = 'sharekhan:token-index';
+/** The index is an append log of user ids (read deduplicates); each process appends a user once. */
+const INDEX_LIMITS = { maxEntries: 20_000, maxAgeMs: null };
 /** One key per token the broker refused: written for that fingerprint only, so it never touches a newer token. */
 export const rejectedKey = (userId: string, fingerprint: string) => `sharekhan:token-rejected:${userId}:${fingerprint}`;
 /** Claimed once per expired token, so the `expired` audit event is written once across replicas. */
@@ -125,8 +123,7 @@ export class ShareKhanTokenStore {
   private readonly logger = new Logger('ShareKhanTokenStore');
   private readonly settings: AppConfig['sharekhan'];
   private readonly indexed = new Set<string>();
-  private readonly pendingIndex = new Set<string>();
-  private indexChain: Promise<void> = Promise.resolve();
+  private legacyIndexRead = false;
   /** Expired tokens whose `expired` event this process already saw written (or claimed). */
   private readonly expiredNoticed = new Set<string>();
   /** Record versions whose decryption failure was already reported, so a hot path logs it once. */
@@ -381,41 +378,31 @@ export class ShareKhanTokenStore {
     void this.audit(userId, { action: 'decrypt_failed', actor: { who: 'token-store', source: 'store' }, fingerprint, detail: err.message });
   }
 
-  private addToIndex(userId: string): Promise<void> {
-    if (this.indexed.has(userId)) return Promise.resolve();
-    this.pendingIndex.add(userId);
-    return this.updateIndex();
+  /** An append, never a read-modify-write: additions from every replica merge (docs/sharekhan.md). */
+  private async addToIndex(userId: string): Promise<void> {
+    if (this.indexed.has(userId)) return;
+    try {
+      await this.cache.appendLog(TOKEN_INDEX_KEY, userId, INDEX_LIMITS);
+      this.indexed.add(userId);
+    } catch (err) {
+      this.logger.warn(`token index not updated: ${(err as Error).message}`);
+    }
   }
 
   private async indexedUsers(): Promise<{ users: string[]; complete: boolean }> {
-    await this.indexChain;
-    const r = await this.cache.read<IndexValue>(TOKEN_INDEX_KEY);
-    const stored = r.state === 'hit' && Array.isArray(r.value?.users) ? r.value.users : [];
-    for (const u of stored) this.indexed.add(u);
-    if (r.state !== 'unavailable' && this.pendingIndex.size > 0) await this.updateIndex();
-    return { users: [...new Set([...this.indexed, ...this.pendingIndex])].sort(), complete: r.state !== 'unavailable' };
+    if (!this.legacyIndexRead) await this.importLegacyIndex();
+    const r = await this.cache.readLog<string>(TOKEN_INDEX_KEY, { order: 'oldest-first' });
+    for (const e of r.entries) if (typeof e.value === 'string' && USER_ID_PATTERN.test(e.value)) this.indexed.add(e.value);
+    return { users: [...this.indexed].sort(), complete: r.complete };
   }
 
-  /**
-   * Read-merge-write of the index, serialised in this process. When the stored index cannot be
-   * read, additions wait: writing a partial index would replace the full one on replay.
-   */
-  private updateIndex(): Promise<void> {
-    const run = async () => {
-      if (this.pendingIndex.size === 0) return;
-      const r = await this.cache.read<IndexValue>(TOKEN_INDEX_KEY);
-      if (r.state === 'unavailable') return;
-      const stored = r.state === 'hit' && Array.isArray(r.value?.users) ? r.value.users : [];
-      const merged = [...new Set([...stored, ...this.pendingIndex])].filter((u) => USER_ID_PATTERN.test(u)).sort();
-      const adding = [...this.pendingIndex];
-      if (merged.length !== stored.length) await this.cache.set(TOKEN_INDEX_KEY, { users: merged });
-      for (const u of merged) this.indexed.add(u);
-      for (const u of adding) this.pendingIndex.delete(u);
-    };
-    this.indexChain = this.indexChain.then(run).catch((err: Error) => {
-      this.logger.warn(`token index not updated: ${err.message}`);
-    });
-    return this.indexChain;
+  /** Once per process: users in the index value older versions kept (`{ users }` under the same name) join the log. */
+  private async importLegacyIndex(): Promise<void> {
+    const r = await this.cache.read<{ users?: unknown }>(TOKEN_INDEX_KEY);
+    if (r.state === 'unavailable') return;
+    this.legacyIndexRead = true;
+    const users = r.state === 'hit' && Array.isArray(r.value?.users) ? r.value.users : [];
+    for (const u of users) if (typeof u === 'string' && USER_ID_PATTERN.test(u)) await this.addToIndex(u);
   }
 }
 

@@ -57,7 +57,7 @@ describe('CacheService.setIfAbsent on a real Redis shared by two instances', () 
     await a.set('claim:known', 'held');
     await redis.kill();
     await waitForMode(a, 'fallback');
-    expect(await a.setIfAbsent('claim:new', 'x')).toEqual({ state: 'unknown', authoritative: false });
+    expect(await a.setIfAbsent('claim:new', 'x')).toEqual({ state: 'unknown', reason: 'unreachable', authoritative: false });
     expect(await a.setIfAbsent('claim:known', 'y')).toMatchObject({ state: 'exists', value: 'held', authoritative: false });
     await redis.restart();
     await waitForMode(a, 'redis');

@@ -23,7 +23,7 @@ const ADMIN_PASSWORD = 'admin-only-for-the-test';
  * the cache sends (GET/SET plain and inside the compare-and-set script, the script itself, PING
  * for the breaker probe, INFO for the ready check, PUBLISH/SUBSCRIBE for L1, connection names).
  */
-const SERVICE_ACL = `${USER} on >${PASSWORD} ~${PREFIX}* resetchannels &${PREFIX}cache:l1 -@all +get +mget +set +evalsha +eval +ping +info +publish +subscribe +client|setname`;
+const SERVICE_ACL = `${USER} on >${PASSWORD} ~${PREFIX}* resetchannels &${PREFIX}cache:l1 -@all +get +mget +set +evalsha +eval +zadd +zrange +zcard +zremrangebylex +zremrangebyrank +pexpire +ping +time +info +publish +subscribe +client|setname`;
 
 /** The env an operator would write; the target comes from the real config layer. */
 function cacheOptionsFromEnv(env: Record<string, string>) {
@@ -99,16 +99,23 @@ describe('CacheService over TLS with an ACL user limited to its prefix and comma
     }
     await waitUntil(() => cache!.getStatus().l1.live, 'L1 subscription');
 
+    // Append logs: their script (ZADD, trims, PEXPIRE) and reads (ZRANGE) go through the ACL too.
+    const limits = { maxEntries: 10, maxAgeMs: 60_000 };
+    expect(await cache.appendLog('log', 'first', limits)).toMatchObject({ store: 'redis', journaled: false });
+    expect(await cache.readLog('log')).toMatchObject({ state: 'hit', source: 'redis', entries: [{ value: 'first' }] });
+
     // Outage and recovery go through the same ACL: marker, journal replay, re-seed.
     await cache.set('kept', 'before');
     await redis.kill();
     await waitForMode(cache, 'fallback', 3_000);
     await cache.set('during', 'outage');
+    await cache.appendLog('log', 'during', limits);
     await redis.restart();
     await waitForMode(cache, 'redis', 10_000);
     const adminAfter = redis.client({ username: 'admin', password: ADMIN_PASSWORD });
     expect(decodeRecord((await adminAfter.get(`${PREFIX}during`))!)?.json).toBe('"outage"');
     expect(decodeRecord((await adminAfter.get(`${PREFIX}kept`))!)?.json).toBe('"before"');
+    expect(await adminAfter.zcard(`${PREFIX}\x1flog:log`)).toBe(2);
     expect(await aclDenials(adminAfter)).toEqual([]);
     admin = adminAfter;
   });

@@ -19,6 +19,8 @@ export interface TcpProxy {
   blackhole(): void;
   /** Forward again; connections held by blackhole() are RST so clients reconnect through a healthy link. */
   restore(): void;
+  /** Forward again WITHOUT resetting: held connections stay open and carry bytes from now on (what they swallowed is lost). */
+  unhold(): void;
   /** Stop listening and RST everything. Idempotent. */
   close(): Promise<void>;
 }
@@ -98,6 +100,15 @@ class Proxy implements TcpProxy {
   restore(): void {
     this.currentMode = 'forward';
     for (const link of this.links) if (link.blackholed) this.drop(link);
+  }
+
+  unhold(): void {
+    this.currentMode = 'forward';
+    for (const link of this.links) {
+      // One accepted while held never reached Redis: nothing to resume.
+      if (!link.upstream) this.drop(link);
+      else link.blackholed = false;
+    }
   }
 
   close(): Promise<void> {

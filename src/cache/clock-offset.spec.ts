@@ -1,0 +1,48 @@
+import { Logger } from '@nestjs/common';
+import { ClockOffset } from './clock-offset.js';
+
+function logger() {
+  const lines: string[] = [];
+  const l = new Logger('test');
+  l.error = (m: unknown) => void lines.push(`error ${String(m)}`);
+  l.log = (m: unknown) => void lines.push(`log ${String(m)}`);
+  l.warn = (m: unknown) => void lines.push(`warn ${String(m)}`);
+  return { l, lines };
+}
+
+describe('ClockOffset', () => {
+  it('corrects the local clock by the offset to the server time, measured halfway through the round trip', async () => {
+    let local = 1_000_000;
+    const { l } = logger();
+    const c = new ClockOffset(() => local, 60_000, l);
+    expect(c.now()).toBe(1_000_000);
+    // Local clock 30 s ahead; the reply takes 10 ms, TIME is read halfway.
+    await c.measure(async () => {
+      local += 10;
+      return ['970', '005000'];
+    });
+    expect(c.status()).toMatchObject({ offsetMs: -30_000, skewExceeded: false });
+    expect(c.now()).toBe(local - 30_000);
+  });
+
+  it('reports a skew beyond the bound once per streak, and its end once', async () => {
+    let server = 0;
+    const { l, lines } = logger();
+    const c = new ClockOffset(() => 100_000, 60_000, l);
+    for (const s of [200, 200, 200, 100, 100]) {
+      server = s;
+      await c.measure(async () => [String(server), '0']);
+    }
+    expect(lines).toEqual([expect.stringMatching(/^error This host's clock is 100 s behind Redis' clock/), expect.stringMatching(/^log Clock skew back within 60 s/)]);
+  });
+
+  it('a refused TIME keeps the last offset and warns once', async () => {
+    const { l, lines } = logger();
+    const c = new ClockOffset(() => 0, 60_000, l);
+    await c.measure(async () => ['5', '0']);
+    const err = Object.assign(new Error("NOPERM User tb has no permissions to run the 'time' command"), { name: 'ReplyError' });
+    for (let i = 0; i < 3; i++) await c.measure(() => Promise.reject(err)).catch((e: unknown) => c.failed(e));
+    expect(c.status().offsetMs).toBe(5_000);
+    expect(lines.filter((x) => x.startsWith('warn'))).toHaveLength(1);
+  });
+});

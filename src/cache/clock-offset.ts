@@ -1,0 +1,68 @@
+import type { Logger } from '@nestjs/common';
+
+export interface ClockStatus {
+  /** Redis' clock minus this instance's, in ms, as last measured (0 until measured). */
+  offsetMs: number;
+  /** When it was last measured (ISO), or null: until then versions use the local clock as is. */
+  measuredAt: string | null;
+  /** |offsetMs| above maxClockSkewMs: still corrected, but this host's clock needs fixing. */
+  skewExceeded: boolean;
+  maxSkewMs: number;
+}
+
+/**
+ * Versions order writes across the fleet only if the instances agree on the time, so each one
+ * measures its offset to Redis' clock (TIME, halfway through the round trip) and stamps writes
+ * with local time + offset: a write made later in real time gets a later version whatever the
+ * local clocks say, also during an outage (the last offset is kept). See docs/cache.md.
+ */
+export class ClockOffset {
+  private offset = 0;
+  private measuredAt: number | null = null;
+  private exceeded = false;
+  private refused = false;
+  readonly now: () => number;
+
+  constructor(
+    private readonly raw: () => number,
+    private readonly maxSkewMs: number,
+    private readonly logger: Logger,
+  ) {
+    this.now = () => this.raw() + this.offset;
+  }
+
+  /** `time` answers Redis TIME: [seconds, microseconds]. */
+  async measure(time: () => Promise<(string | number)[]>): Promise<void> {
+    const t0 = this.raw();
+    const [sec, usec] = await time();
+    const t1 = this.raw();
+    const redisMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    if (!Number.isFinite(redisMs)) return;
+    this.offset = Math.round(redisMs - (t0 + t1) / 2);
+    this.measuredAt = this.now();
+    const exceeded = Math.abs(this.offset) > this.maxSkewMs;
+    // One line when the skew appears (and one when it is gone), not one per measurement.
+    if (exceeded && !this.exceeded) {
+      this.logger.error(
+        `This host's clock is ${Math.round(Math.abs(this.offset) / 1000)} s ${this.offset > 0 ? 'behind' : 'ahead of'} Redis' clock (more than the ${this.maxSkewMs / 1000} s allowed): cache versions are corrected by the measured offset, but fix the host's time sync (NTP)`,
+      );
+    } else if (!exceeded && this.exceeded) this.logger.log(`Clock skew back within ${this.maxSkewMs / 1000} s of Redis' clock`);
+    this.exceeded = exceeded;
+  }
+
+  /** Redis refused TIME (an ACL without +time): reported once, the last offset stays in use. */
+  failed(err: unknown): void {
+    if (!(err instanceof Error) || !/NOPERM/.test(err.message) || this.refused) return;
+    this.refused = true;
+    this.logger.warn(`Redis refuses TIME (${err.message.split('\n')[0]}): writes are stamped with this host's own clock; allow +time in the cache's ACL user`);
+  }
+
+  status(): ClockStatus {
+    return {
+      offsetMs: this.offset,
+      measuredAt: this.measuredAt === null ? null : new Date(this.measuredAt).toISOString(),
+      skewExceeded: this.exceeded,
+      maxSkewMs: this.maxSkewMs,
+    };
+  }
+}

@@ -1,0 +1,34 @@
+import { onTestFinished } from 'vitest';
+import { startRedis, type RedisProcess, type StartRedisOptions } from '../helpers/redis-server.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import type { CacheService } from '../../src/cache/cache.service.js';
+import type { CacheModuleOptions } from '../../src/cache/cache.options.js';
+import { startCache } from './cache-harness.js';
+
+/** Fixtures for one test, each stopped when the test finishes (in reverse order of creation). */
+export async function useRedis(opts: StartRedisOptions = {}): Promise<RedisProcess> {
+  const redis = await startRedis(opts);
+  onTestFinished(() => redis.stop());
+  return redis;
+}
+
+export async function useProxy(port: number): Promise<TcpProxy> {
+  const proxy = await startTcpProxy(port);
+  onTestFinished(() => proxy.close());
+  return proxy;
+}
+
+export async function useCache(options: Partial<CacheModuleOptions> & { port?: number; url?: string }): Promise<CacheService> {
+  const cache = await startCache(options);
+  onTestFinished(() => cache.onApplicationShutdown());
+  return cache;
+}
+
+/** Polls until `check` holds (or throws with `what` after `ms`). */
+export async function eventually(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
