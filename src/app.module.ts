@@ -1,34 +1,43 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { ConfigModule, ConfigService } from '@nestjs/config';
-import { AuthModule } from './auth/auth.module.js';
-import { CacheModule } from './cache/cache.module.js';
+import { AuthModule } from './auth/index.js';
+import { CacheModule } from './cache/index.js';
 import { HttpErrorFilter } from './common/http-error.filter.js';
 import { APP_CONFIG } from './config/config.constants.js';
 import type { AppConfig } from './config/load-config.js';
 import { HealthModule } from './health/health.module.js';
+import { MetricsService } from './observability/metrics.service.js';
 import { ObservabilityModule } from './observability/observability.module.js';
-import { OrchestratorModule } from './orchestrator/orchestrator.module.js';
-import { ShareKhanAuthModule } from './sharekhan/sharekhan.module.js';
+import { OrchestratorModule } from './orchestrator/index.js';
+import { ShareKhanAuthModule } from './sharekhan/index.js';
 
-/** Composition only: each feature module brings its own providers and controllers. */
+/**
+ * The app is one consumer of the modules: it hands each its own slice of the environment (parsed
+ * in src/config/) through forRootAsync, and the app's metrics registry to the token module.
+ */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }),
         ObservabilityModule,
-        CacheModule.forRootAsync({
-          isGlobal: true,
-          inject: [ConfigService],
-          useFactory: (cfg: ConfigService) => cfg.getOrThrow<AppConfig['cache']>('cache'),
-        }),
+        CacheModule.forRootAsync({ isGlobal: true, inject: [APP_CONFIG], useFactory: (c: AppConfig) => c.cache }),
         HealthModule,
-        AuthModule,
-        ShareKhanAuthModule,
-        OrchestratorModule,
+        AuthModule.forRootAsync({ inject: [APP_CONFIG], useFactory: (c: AppConfig) => c.auth }),
+        ShareKhanAuthModule.forRootAsync({
+          inject: [APP_CONFIG, MetricsService],
+          // Tokens only for the trading users, each for its own ShareKhan account.
+          useFactory: (c: AppConfig, metrics: MetricsService) => ({
+            ...c.sharekhan,
+            accounts: (c.orchestrator.users ?? []).map((u) => ({ userId: u.userId, customerId: u.customerId ?? '' })),
+            metricsRegistry: metrics.registry,
+          }),
+        }),
+        OrchestratorModule.forRootAsync({
+          inject: [APP_CONFIG, MetricsService],
+          useFactory: (c: AppConfig, metrics: MetricsService) => ({ ...c.orchestrator, metricsRegistry: metrics.registry }),
+        }),
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },

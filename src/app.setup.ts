@@ -13,6 +13,8 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   // Tells a scanner which framework (and so which advisories) to try; nobody else needs it.
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: config.app.bodyLimitBytes });
+  // req.ip is the client's address only when the ingress hop is trusted; the rate limit counts by it.
+  app.set('trust proxy', config.app.trustProxy);
   if (config.observability.docs.enabled) setupOpenApi(app);
   app.enableShutdownHooks();
 }

@@ -97,7 +97,6 @@ function appEnv(): Record<string, string> {
     TRADING_USERS: `${PAPER}:paper::,${LIVE}:live:C100:LOGIN100`,
     TOKEN_ENCRYPTION_KEYS: `k1:${ENC_KEY}`,
     SHAREKHAN_API_BASE_URL: fake.baseUrl,
-    SHAREKHAN_LOGIN_URL: fake.loginUrl,
     SHAREKHAN_API_KEY: SK_API_KEY,
     SHAREKHAN_SECRET_KEY: SK_SECRET,
     SHAREKHAN_VERSION_ID: '1005',
@@ -111,9 +110,10 @@ beforeAll(async () => {
   t = await createTestApp({
     LOG_LEVEL: 'debug',
     ...appEnv(),
-    SHAREKHAN_HTTP_TIMEOUT_MS: '2000',
-    HTTP_BODY_LIMIT_BYTES: String(BODY_LIMIT),
     API_RATE_LIMIT: '1000000',
+  }, (c) => {
+    c.sharekhan.httpTimeoutMs = 2_000;
+    c.app.bodyLimitBytes = BODY_LIMIT;
   });
   routes = registeredRoutes(t, 'express');
   // A stored token, so routes that read one get past "missing" and a leak would have something to leak.
@@ -386,7 +386,7 @@ describe('one error shape: { statusCode, error, message, details? } with a sente
   });
 
   it('throttled: 429 in the same shape', async () => {
-    const limited = await createTestApp({ ...appEnv(), API_RATE_LIMIT: '1', API_RATE_LIMIT_WINDOW_SECONDS: '60' });
+    const limited = await createTestApp({ ...appEnv(), API_RATE_LIMIT: '1' });
     onTestFinished(() => limited.close());
     await request(limited.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY);
     const res = await request(limited.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY);
@@ -403,9 +403,10 @@ describe('Redis configured but unreachable (fallback mode)', () => {
       ...appEnv(),
       REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
       CACHE_COMMAND_TIMEOUT_MS: '100',
-      CACHE_CONNECT_TIMEOUT_MS: '200',
       API_RATE_LIMIT: '1000000',
       LOG_LEVEL: 'debug',
+    }, (c) => {
+      c.cache.connectTimeoutMs = 200;
     });
   });
   afterAll(() => down?.close());

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { onTestFinished, vi } from 'vitest';
 import { CacheService } from '../src/cache/cache.service.js';
 import { ShutdownState } from '../src/health/shutdown-state.js';
+import type { AppConfig } from '../src/config/load-config.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { captureLogs } from './helpers/logs.js';
 import { freePort } from './helpers/ports.js';
@@ -176,7 +177,9 @@ describe('startup probe with Redis configured but unreachable', () => {
     const redis = await startRedis();
     const url = redis.url;
     await redis.stop();
-    const t = await createTestApp({ REDIS_URL: url, HEALTH_STARTUP_REDIS_GRACE_MS: '1000' });
+    const t = await createTestApp({ REDIS_URL: url }, (c) => {
+      c.observability.health.startupRedisGraceMs = 1_000;
+    });
     try {
       const early = await probe(t, 'startup');
       expect(early.status).toBe(503);
@@ -221,8 +224,8 @@ describe('graceful shutdown', () => {
 });
 
 /** An app that is closed when the current test ends. */
-async function appForTest(env: Record<string, string>): Promise<TestApp> {
-  const t = await createTestApp(env);
+async function appForTest(env: Record<string, string>, tweak?: (c: AppConfig) => void): Promise<TestApp> {
+  const t = await createTestApp(env, tweak);
   onTestFinished(() => t.close());
   return t;
 }
@@ -237,7 +240,9 @@ describe('an operator is told why Redis is not in use (real log output)', () => 
   it('Redis unreachable at start-up: one warn line with the cause, lastError in the readiness body, no password', async () => {
     const port = await freePort();
     const logs = captureLogs();
-    const t = await appForTest({ REDIS_URL: `redis://:pw-S3CRET-123@127.0.0.1:${port}`, LOG_LEVEL: 'info', CACHE_CONNECT_TIMEOUT_MS: '300' });
+    const t = await appForTest({ REDIS_URL: `redis://:pw-S3CRET-123@127.0.0.1:${port}`, LOG_LEVEL: 'info' }, (c) => {
+      c.cache.connectTimeoutMs = 300;
+    });
     await waitUntil(Date.now() + 5_000, 'the start-up warning', async () => logs.matching('Redis not reachable at start-up').length > 0);
     await sleep(700);
     const warned = logs.matching('Redis not reachable at start-up');
@@ -276,7 +281,9 @@ describe('an operator is told why Redis is not in use (real log output)', () => 
   it('a mode change noticed inside a request does not carry that request id', async () => {
     const redis = await redisForTest();
     const logs = captureLogs();
-    const t = await appForTest({ REDIS_URL: redis.url, LOG_LEVEL: 'info', CACHE_BREAKER_FAILURE_THRESHOLD: '1' });
+    const t = await appForTest({ REDIS_URL: redis.url, LOG_LEVEL: 'info' }, (c) => {
+      c.cache.breaker = { failureThreshold: 1 };
+    });
     await untilMode(t, 'redis');
     redis.pause();
     onTestFinished(() => redis.resume());

@@ -4,6 +4,7 @@ import { onTestFinished, vi } from 'vitest';
 import { CacheService } from '../src/cache/cache.service.js';
 import { PremarketCheckService } from '../src/orchestrator/premarket-check.service.js';
 import { TokenClock } from '../src/sharekhan/token-clock.js';
+import type { AppConfig } from '../src/config/load-config.js';
 import { ShareKhanTokenStore } from '../src/sharekhan/token-store.service.js';
 import { createTestApp as createApp, type TestApp } from './helpers/app.js';
 import { captureLogs } from './helpers/logs.js';
@@ -53,14 +54,21 @@ function baseEnv(redis: RedisProcess, fake: FakeShareKhan, prefix: string, extra
     API_KEYS: `ops:admin:${ADMIN_KEY},master:MASTER_USER_001:${MASTER_KEY}`,
     API_RATE_LIMIT: '100000',
     TRADING_USERS: USERS,
-    ORCHESTRATOR_ORDER_TIMEOUT_MS: '600',
     ...extra,
   };
 }
 
+/** Orders hang at most 600 ms here (a module option, no variable); `fanout` 1 serialises a signal. */
+const tuned =
+  (fanout?: number) =>
+  (c: AppConfig): void => {
+    c.orchestrator.orderTimeoutMs = 600;
+    if (fanout !== undefined) c.orchestrator.fanoutConcurrency = fanout;
+  };
+
 /** The app once its cache uses Redis: signals claim under the default `refuse`, which places nothing before that. */
-async function createTestApp(env: Record<string, string>): Promise<TestApp> {
-  const app = await createApp(env);
+async function createTestApp(env: Record<string, string>, tweak: (c: AppConfig) => void = tuned()): Promise<TestApp> {
+  const app = await createApp(env, tweak);
   const cache = app.get(CacheService);
   await waitUntil(Date.now() + 10_000, 'the cache to use Redis', async () => cache.mode === 'redis', 20);
   return app;
@@ -430,7 +438,7 @@ describe('OrchestratorModule with Redis killed in the middle of a fan-out (e2e)'
     const prefix = `orch-kill-${randomBytes(3).toString('hex')}:`;
     // Two instances on one Redis: A trades; B is "another pod" whose writes A never read.
     // `proceed`: users whose claims cannot be checked still trade (the default `refuse` would not).
-    a = await createTestApp(baseEnv(redis, fake, prefix, { ORCHESTRATOR_FANOUT_CONCURRENCY: '1', ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: 'proceed' }));
+    a = await createTestApp(baseEnv(redis, fake, prefix, { ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: 'proceed' }), tuned(1));
     b = await createTestApp(baseEnv(redis, fake, prefix, { ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: 'proceed' }));
   });
 
@@ -500,12 +508,14 @@ describe('OrchestratorModule: what an operator is told on the first day (e2e)', 
     fake = await startFakeShareKhan({ secretKey: SECRET_KEY, apiKey: SHAREKHAN_API_KEY });
     const env: Record<string, string> = {
       ...baseEnv(redis, fake, `orch-day1-${randomBytes(3).toString('hex')}:`),
-      SHAREKHAN_TOKEN_MAX_LIFETIME_HOURS: '1',
       SHAREKHAN_TOKEN_CUTOFF_IST: istClock(12 * 3600_000),
     };
     delete env.SHAREKHAN_API_KEY;
     delete env.SHAREKHAN_SECRET_KEY;
-    t = await createTestApp(env);
+    t = await createTestApp(env, (c) => {
+      tuned()(c);
+      c.sharekhan.maxLifetimeMs = 3_600_000;
+    });
   });
 
   afterAll(async () => {

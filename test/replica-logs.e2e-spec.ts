@@ -2,8 +2,8 @@ import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import { vi } from 'vitest';
 import { CacheService } from '../src/cache/cache.service.js';
-import type { AppConfig } from '../src/config/load-config.js';
-import type { OrchestratorSettings } from '../src/config/orchestrator.section.js';
+import type { OrchestratorSettings } from '../src/orchestrator/orchestrator.options.js';
+import type { ShareKhanSettings } from '../src/sharekhan/sharekhan.options.js';
 import { OrderBook, type OrderBookEntry } from '../src/orchestrator/order-book.js';
 import { TokenAuditLog } from '../src/sharekhan/token-audit.service.js';
 import { TokenClock } from '../src/sharekhan/token-clock.js';
@@ -119,7 +119,7 @@ beforeAll(() => {
 afterAll(() => vi.restoreAllMocks());
 
 describe('Audit trail on two replicas', () => {
-  const config = { sharekhan: { audit: { maxEvents: 5_000, ttlMs: 3_600_000 } } } as AppConfig;
+  const config = { audit: { maxEvents: 5_000, ttlMs: 3_600_000 } } as ShareKhanSettings;
 
   for (const fault of ['kill-restart-empty', 'pause', 'cut-replica-a'] as const) {
     it(`1,000 events from each replica at once, Redis ${fault} in the middle: 2,000 events, in order, none twice`, async () => {

@@ -48,19 +48,19 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
     API_KEYS: `ops:admin:${ADMIN_KEY},ua:USER_A:${USER_A_KEY}`,
     TOKEN_ENCRYPTION_KEYS: `k1:${K1}`,
     SHAREKHAN_API_BASE_URL: fake.baseUrl,
-    SHAREKHAN_LOGIN_URL: fake.loginUrl,
     SHAREKHAN_API_KEY: SK_API_KEY,
     SHAREKHAN_SECRET_KEY: SECRET,
     SHAREKHAN_VERSION_ID: '1005',
     SHAREKHAN_REDIRECT_URL: REDIRECT,
-    SHAREKHAN_HTTP_TIMEOUT_MS: '2000',
     API_RATE_LIMIT: '1000',
     ...extra,
   };
 }
 
 async function start(extra: Record<string, string> = {}): Promise<TestApp> {
-  const app = await createTestApp(env(extra));
+  const app = await createTestApp(env(extra), (c) => {
+    c.sharekhan.httpTimeoutMs = 2_000;
+  });
   const cache = app.get(CacheService);
   await waitUntil(Date.now() + 10_000, 'the cache to use Redis', async () => cache.mode === 'redis', 20);
   return app;
@@ -207,7 +207,7 @@ describe('API keys, rate limit and input validation', () => {
   });
 
   it('429 with Retry-After once the per-key budget is spent', async () => {
-    const limited = await start({ API_RATE_LIMIT: '3', API_RATE_LIMIT_WINDOW_SECONDS: '60' });
+    const limited = await start({ API_RATE_LIMIT: '3' });
     try {
       for (let i = 0; i < 3; i++) expect((await status(limited, 'USER_A', USER_A_KEY)).status).toBe(200);
       const over = await status(limited, 'USER_A', USER_A_KEY);
@@ -386,7 +386,7 @@ describe('key rotation', () => {
     await put(first, 'USER_R1', { accessToken: t1 });
     await first.close();
 
-    const second = await start({ CACHE_KEY_PREFIX: prefix, TOKEN_ENCRYPTION_KEYS: `k1:${K1},k2:${K2}`, TOKEN_ENCRYPTION_ACTIVE_KEY_ID: 'k2' });
+    const second = await start({ CACHE_KEY_PREFIX: prefix, TOKEN_ENCRYPTION_KEYS: `k2:${K2},k1:${K1}` });
     const old = await second.get(ShareKhanTokenStore).lookup('USER_R1');
     expect(old.kind === 'found' && old.accessToken).toBe(t1);
     await put(second, 'USER_R2', { accessToken: t2 });

@@ -1,8 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import type { ApiKeyScope } from '../config/auth.section.js';
-import { APP_CONFIG } from '../config/config.constants.js';
-import type { AppConfig } from '../config/load-config.js';
+import { AUTH_SETTINGS, type ApiKeyScope, type AuthSettings } from './auth.options.js';
 
 export const API_KEY_HEADER = 'x-api-key';
 
@@ -29,8 +27,8 @@ const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 export class ApiKeyService {
   private readonly known: KnownKey[];
 
-  constructor(@Inject(APP_CONFIG) config: Pick<AppConfig, 'auth'>) {
-    this.known = config.auth.apiKeys.map((k) => ({
+  constructor(@Inject(AUTH_SETTINGS) settings: Pick<AuthSettings, 'apiKeys'>) {
+    this.known = settings.apiKeys.map((k) => ({
       caller: { name: k.name, scope: k.scope, admin: k.scope.kind === 'admin' },
       digest: digest(k.secret),
     }));

@@ -1,37 +1,51 @@
-import { Global, Logger, Module } from '@nestjs/common';
-import { ThrottlerModule, type ThrottlerModuleOptions } from '@nestjs/throttler';
+import { Logger, Module } from '@nestjs/common';
+import { getOptionsToken, getStorageToken, normalizeIp, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import type { Request } from 'express';
-import { APP_CONFIG } from '../config/config.constants.js';
-import type { AppConfig } from '../config/load-config.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { API_KEY_HEADER, ApiKeyService } from './api-key.service.js';
+import { AUTH_MODULE_OPTIONS, AuthConfigurableModule } from './auth.module-definition.js';
+import { AUTH_SETTINGS, resolveAuthOptions, type AuthModuleOptions, type AuthSettings } from './auth.options.js';
+import { CacheThrottlerStorage } from './cache-throttler.storage.js';
 
 /**
- * Budgets are per API key when the request carries a valid one, otherwise per client address,
- * so one busy key does not starve another and guessing keys is limited too.
+ * One budget per API key across every route (a guessed key is not multiplied by the number of
+ * routes), shared by all replicas through the cache; requests without a valid key are counted
+ * per client address (`req.ip`: set Express `trust proxy` to the ingress hops so it is the
+ * client's, not the ingress'), IPv6 addresses per /64.
  */
-export function throttlerOptions(config: AppConfig): ThrottlerModuleOptions {
-  const keys = new ApiKeyService(config);
-  const { limit, windowMs } = config.auth.rateLimit;
-  if (!keys.configured) {
-    new Logger('AuthModule').warn('API_KEYS is empty: every API-key protected endpoint answers 401');
-  }
+export function throttlerOptions(settings: AuthSettings, storage: CacheThrottlerStorage): ThrottlerModuleOptions {
+  const keys = new ApiKeyService(settings);
+  const { limit, windowMs, ipv6SubnetPrefix } = settings.rateLimit;
+  if (!keys.configured) new Logger('AuthModule').warn('No API keys are configured: every API-key protected endpoint answers 401');
   return {
     throttlers: [{ name: 'default', limit, ttl: windowMs }],
+    storage,
     getTracker: (req: Record<string, unknown>) => {
       const r = req as unknown as Request;
       const caller = keys.authenticate(r.headers?.[API_KEY_HEADER]);
-      return caller ? `key:${caller.name}` : `ip:${r.ip ?? r.socket?.remoteAddress ?? 'unknown'}`;
+      if (caller) return `key:${caller.name}`;
+      return `ip:${normalizeIp(r.ip ?? r.socket?.remoteAddress ?? 'unknown', ipv6SubnetPrefix) ?? 'unknown'}`;
     },
+    // Not per route: the tracker alone names the budget.
+    generateKey: (_context, tracker, name) => `${name}:${tracker}`,
     errorMessage: `Too many requests: at most ${limit} per ${windowMs / 1000} s; wait the number of seconds in the Retry-After header`,
   };
 }
 
-/** API-key authentication and rate limiting for every module's endpoints (global). */
-@Global()
+/**
+ * API-key authentication and rate limiting for every module's endpoints (global by default).
+ * `AuthModule.forRoot({ apiKeys, rateLimit })` / `forRootAsync(...)`; needs a global `CacheModule`.
+ */
 @Module({
-  imports: [ThrottlerModule.forRootAsync({ inject: [APP_CONFIG], useFactory: throttlerOptions })],
-  providers: [ApiKeyService, ApiKeyGuard],
-  exports: [ApiKeyService, ApiKeyGuard, ThrottlerModule],
+  providers: [
+    { provide: AUTH_SETTINGS, inject: [AUTH_MODULE_OPTIONS], useFactory: (o: AuthModuleOptions) => resolveAuthOptions(o) },
+    ApiKeyService,
+    ApiKeyGuard,
+    CacheThrottlerStorage,
+    // What ThrottlerModule would provide, built here so its options can come from this module's own.
+    { provide: getOptionsToken(), inject: [AUTH_SETTINGS, CacheThrottlerStorage], useFactory: throttlerOptions },
+    { provide: getStorageToken(), useExisting: CacheThrottlerStorage },
+  ],
+  exports: [AUTH_SETTINGS, ApiKeyService, ApiKeyGuard, getOptionsToken(), getStorageToken()],
 })
-export class AuthModule {}
+export class AuthModule extends AuthConfigurableModule {}

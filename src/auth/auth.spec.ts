@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { ACCESS_RULE, ApiKeyGuard, getApiCaller, type AccessRule } from './api-key.guard.js';
 import { ApiKeyService } from './api-key.service.js';
+import { resolveAuthOptions } from './auth.options.js';
 
 const ADMIN = 'admin-secret-0123456789abcdef';
 const USER = 'user-a-secret-0123456789abcdef';
@@ -12,14 +13,16 @@ describe('API_KEYS parsing', () => {
   it('parses name:scope:secret entries (secrets may contain colons)', () => {
     const cfg = loadConfig(env(`ops:admin:${ADMIN}, ua:USER_A:${USER}:x`));
     expect(cfg.auth.apiKeys).toEqual([
-      { name: 'ops', scope: { kind: 'admin' }, secret: ADMIN },
-      { name: 'ua', scope: { kind: 'user', userId: 'USER_A' }, secret: `${USER}:x` },
+      { name: 'ops', scope: 'admin', secret: ADMIN },
+      { name: 'ua', scope: 'USER_A', secret: `${USER}:x` },
     ]);
   });
 
   it.each([
     ['ops-admin-no-colons', /entry 1 to be name:scope:secret/],
-    [`ops:Admin:${ADMIN}`, /scope admin or a user id/],
+    [`ops:Admin:${ADMIN}`, /scope admin in lower case \(Admin is neither admin nor allowed as a user id\)/],
+    [`ops:ADMIN:${ADMIN}`, /entry 1 \(ops\) to have scope admin in lower case \(ADMIN is neither/],
+    [`ops:user-a:${ADMIN}`, /scope admin or a user id/],
     ['ops:admin:short', /at least 16 characters/],
     [`ops:admin:${ADMIN},ops:USER_A:${USER}`, /name not used before/],
     [`ops:admin:${ADMIN},ua:USER_A:${ADMIN}`, /its own secret/],
@@ -40,7 +43,7 @@ describe('API_KEYS parsing', () => {
 });
 
 describe('ApiKeyService', () => {
-  const keys = new ApiKeyService(loadConfig(env(`ops:admin:${ADMIN},ua:USER_A:${USER}`)));
+  const keys = new ApiKeyService(resolveAuthOptions(loadConfig(env(`ops:admin:${ADMIN},ua:USER_A:${USER}`)).auth));
 
   it('authenticates exact keys only', () => {
     expect(keys.authenticate(ADMIN)).toMatchObject({ name: 'ops', admin: true });
@@ -61,7 +64,7 @@ describe('ApiKeyService', () => {
 });
 
 describe('ApiKeyGuard', () => {
-  const keys = new ApiKeyService(loadConfig(env(`ops:admin:${ADMIN},ua:USER_A:${USER}`)));
+  const keys = new ApiKeyService(resolveAuthOptions(loadConfig(env(`ops:admin:${ADMIN},ua:USER_A:${USER}`)).auth));
   const guard = new ApiKeyGuard(keys, new Reflector());
 
   function context(headers: Record<string, string>, params: Record<string, string>, rule?: AccessRule) {
@@ -91,5 +94,25 @@ describe('ApiKeyGuard', () => {
     expect(guard.canActivate(ok.ctx)).toBe(true);
     expect(getApiCaller(ok.req as never)?.name).toBe('ua');
     expect(guard.canActivate(context({ 'x-api-key': ADMIN }, { userId: 'USER_B' }, rule).ctx)).toBe(true);
+  });
+});
+
+describe('AuthModule options', () => {
+  it('refuses ADMIN as a scope (neither admin nor a user called ADMIN), naming the option', () => {
+    expect(() => resolveAuthOptions({ apiKeys: [{ name: 'ops', scope: 'ADMIN', secret: ADMIN }] })).toThrow(
+      /Invalid AuthModule options: apiKeys\.0\.scope \(wants scope admin in lower case/,
+    );
+    expect(resolveAuthOptions({ apiKeys: [{ name: 'ops', scope: 'admin', secret: ADMIN }] }).apiKeys[0].scope).toEqual({ kind: 'admin' });
+  });
+
+  it('never echoes a secret in an options error', () => {
+    let message = '';
+    try {
+      resolveAuthOptions({ apiKeys: [{ name: 'ops', scope: 'admin', secret: 'short-secret' }] });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/apiKeys\.0\.secret \(wants a secret of at least 16 characters\)/);
+    expect(message).not.toContain('short-secret');
   });
 });

@@ -1,3 +1,4 @@
+import { incrementWindow, type CounterHit } from './atomic-counter.js';
 import { AsyncResource } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
@@ -358,6 +359,11 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
 
   getLogStatus(): AppendLogStatus {
     return this.logs.status();
+  }
+
+  /** Shared fixed-window counter (rate limits); null while Redis is not usable. See atomic-counter.ts. */
+  incrementWindow(key: string, windowMs: number): Promise<CounterHit | null> {
+    return incrementWindow(this.gateway, this.fullKey(key), windowMs);
   }
 
   async delete(key: string): Promise<WriteResult> {

@@ -55,7 +55,6 @@ describe('Redis topology from environment variables', () => {
       targetOf({
         REDIS_SENTINELS: 'sent-a:26379, sent-b:26380,10.1.1.1:26381',
         REDIS_SENTINEL_MASTER_NAME: 'cache-master',
-        REDIS_SENTINEL_USERNAME: 'sentinel-user',
         REDIS_SENTINEL_PASSWORD: 'sentinel-pass',
         REDIS_USERNAME: 'tb',
         REDIS_PASSWORD: 'data-pass',
@@ -70,7 +69,6 @@ describe('Redis topology from environment variables', () => {
         { host: '10.1.1.1', port: 26381 },
       ],
       masterName: 'cache-master',
-      sentinelUsername: 'sentinel-user',
       sentinelPassword: 'sentinel-pass',
       db: 0,
       username: 'tb',

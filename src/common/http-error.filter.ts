@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { CacheValidationError } from '../cache/cache.errors.js';
+import { CacheValidationError } from '../cache/index.js';
 import { fromLines, sentenceFor, type FieldProblem } from './field-problems.js';
 
 /** The one error shape: a sentence in `message`, a typed error's `code`, per-field problems (400s only) in `details`. */

@@ -1,32 +1,21 @@
 import { z } from 'zod';
-import { USER_ID_PATTERN } from '../common/user-id.js';
+import { MIN_API_KEY_SECRET_LENGTH, scopeProblem, type AuthModuleOptions } from '../auth/index.js';
 import { defineSection } from './config-section.js';
 import { intVar, optionalString } from './env-types.js';
 
-export type ApiKeyScope = { kind: 'admin' } | { kind: 'user'; userId: string };
-
-export interface ApiKeyEntry {
-  /** Shown in audit events and logs as "who"; never the secret. */
-  name: string;
-  scope: ApiKeyScope;
-  secret: string;
-}
-
-export interface AuthSettings {
-  apiKeys: ApiKeyEntry[];
-  rateLimit: { limit: number; windowMs: number };
-}
+type ApiKeyOption = NonNullable<AuthModuleOptions['apiKeys']>[number];
 
 const KEY_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-const MIN_SECRET_LENGTH = 16;
+/** Requests per API key are counted per minute: `API_RATE_LIMIT` is the one knob. */
+const RATE_LIMIT_WINDOW_MS = 60_000;
 
 /**
  * `name:scope:secret` entries. Returns the problems instead of throwing; they name an entry by
  * position and name only, so a typo never prints a secret into a start-up log.
  */
-export function parseApiKeys(raw: string | undefined): { entries: ApiKeyEntry[]; problems: string[] } {
+export function parseApiKeys(raw: string | undefined): { entries: ApiKeyOption[]; problems: string[] } {
   const problems: string[] = [];
-  const entries: ApiKeyEntry[] = [];
+  const entries: ApiKeyOption[] = [];
   if (raw === undefined) return { entries, problems };
   const parts = raw
     .split(',')
@@ -47,17 +36,18 @@ export function parseApiKeys(raw: string | undefined): { entries: ApiKeyEntry[];
       problems.push(`${where} to have a name of 1-64 characters A-Z a-z 0-9 _ . -`);
       return;
     }
-    if (scope !== 'admin' && !USER_ID_PATTERN.test(scope)) {
-      problems.push(`${where} (${name}) to have scope admin or a user id like PAPER_TRADER_001`);
+    const badScope = scopeProblem(scope);
+    if (badScope) {
+      problems.push(`${where} (${name}) to have ${badScope}`);
       return;
     }
-    if (secret.length < MIN_SECRET_LENGTH) {
-      problems.push(`${where} (${name}) to have a secret of at least ${MIN_SECRET_LENGTH} characters`);
+    if (secret.length < MIN_API_KEY_SECRET_LENGTH) {
+      problems.push(`${where} (${name}) to have a secret of at least ${MIN_API_KEY_SECRET_LENGTH} characters`);
       return;
     }
     if (entries.some((e) => e.name === name)) problems.push(`${where} to have a name not used before (${name})`);
     else if (entries.some((e) => e.secret === secret)) problems.push(`${where} (${name}) to have its own secret`);
-    else entries.push({ name, scope: scope === 'admin' ? { kind: 'admin' } : { kind: 'user', userId: scope }, secret });
+    else entries.push({ name, scope, secret });
   });
   return { entries, problems };
 }
@@ -69,16 +59,15 @@ const apiKeysVar = () =>
     return entries;
   });
 
-/** Environment variables of the auth module: API keys and the rate limit of the token endpoints. */
+/** Environment variables of the auth module: API keys and the per-key request budget. */
 export const authSection = defineSection({
   schema: z.object({
     API_KEYS: apiKeysVar(),
     API_RATE_LIMIT: intVar(60, 1, 1_000_000),
-    API_RATE_LIMIT_WINDOW_SECONDS: intVar(60, 1, 86_400),
   }),
   secrets: ['API_KEYS'],
-  build: (e): AuthSettings => ({
+  build: (e): AuthModuleOptions => ({
     apiKeys: e.API_KEYS,
-    rateLimit: { limit: e.API_RATE_LIMIT, windowMs: e.API_RATE_LIMIT_WINDOW_SECONDS * 1000 },
+    rateLimit: { limit: e.API_RATE_LIMIT, windowMs: RATE_LIMIT_WINDOW_MS },
   }),
 });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig } from './load-config.js';
+import { instanceIdFor } from './cache.section.js';
 
 const KEY = randomBytes(32).toString('base64');
 
@@ -13,28 +14,32 @@ function problem(env: Record<string, string>): string {
   throw new Error('expected a ConfigError');
 }
 
-describe('cache config section: recovery, L1 and snapshot variables', () => {
-  it('defaults: journal bound, one-hour tombstones, L1 off, no snapshot', () => {
+describe('cache config section: the variables an operator sets', () => {
+  it('defaults: L1 off, no snapshot; tuning is left to the module defaults', () => {
     const { cache } = loadConfig({ NODE_ENV: 'development' });
-    expect(cache).toMatchObject({ journal: { maxEntries: 50_000 }, tombstoneTtlMs: 3_600_000, l1: { enabled: false }, snapshot: null });
+    expect(cache).toMatchObject({ keyPrefix: 'tb:', commandTimeoutMs: 250, l1: { enabled: false }, snapshot: null });
+    expect(cache).not.toHaveProperty('requireRedisOnStartup');
+    expect(cache).not.toHaveProperty('journal');
+    expect(cache).not.toHaveProperty('breaker');
   });
 
   it('maps every variable to the module options', () => {
     const { cache } = loadConfig({
       NODE_ENV: 'development',
-      CACHE_JOURNAL_MAX_ENTRIES: '1000',
-      CACHE_TOMBSTONE_TTL_MS: '7200000',
       CACHE_L1_ENABLED: 'true',
       CACHE_SNAPSHOT_PATH: '/var/lib/app/cache.snap',
       CACHE_SNAPSHOT_KEY: KEY,
-      CACHE_SNAPSHOT_DEBOUNCE_MS: '250',
     });
-    expect(cache).toMatchObject({
-      journal: { maxEntries: 1000 },
-      tombstoneTtlMs: 7_200_000,
-      l1: { enabled: true },
-      snapshot: { path: '/var/lib/app/cache.snap', key: KEY, debounceMs: 250 },
-    });
+    expect(cache).toMatchObject({ l1: { enabled: true }, snapshot: { path: '/var/lib/app/cache.snap', key: KEY } });
+  });
+
+  it('the instance id starts with the pod name suffix and stays unique per process', () => {
+    const a = instanceIdFor('trading-api-7d9f8b6c5-x2k4p');
+    const b = instanceIdFor('trading-api-7d9f8b6c5-x2k4p');
+    expect(a.startsWith('2k4p')).toBe(true);
+    expect(a).toHaveLength(8);
+    expect(a).not.toBe(b);
+    expect(instanceIdFor(undefined)).toMatch(/^[a-f0-9]{8}$/);
   });
 
   it('a snapshot path without a key is refused, naming the missing variable', () => {
@@ -49,8 +54,7 @@ describe('cache config section: recovery, L1 and snapshot variables', () => {
   });
 
   it('out-of-range numbers and non-booleans are refused', () => {
-    expect(problem({ CACHE_TOMBSTONE_TTL_MS: '5' })).toMatch(/CACHE_TOMBSTONE_TTL_MS="5"/);
-    expect(problem({ CACHE_JOURNAL_MAX_ENTRIES: '0' })).toMatch(/CACHE_JOURNAL_MAX_ENTRIES/);
+    expect(problem({ CACHE_COMMAND_TIMEOUT_MS: '5' })).toMatch(/CACHE_COMMAND_TIMEOUT_MS="5"/);
     expect(problem({ CACHE_L1_ENABLED: 'maybe' })).toMatch(/CACHE_L1_ENABLED="maybe" \(wants true or false\)/);
   });
 });

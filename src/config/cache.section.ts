@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { defineSection } from './config-section.js';
 import { boolVar, intVar, listVar, optionalString } from './env-types.js';
-import type { CacheModuleOptions, RedisTarget, RedisTlsFiles } from '../cache/cache.options.js';
+import type { CacheModuleOptions, RedisTarget, RedisTlsFiles } from '../cache/index.js';
 
 const hostPort = /^[^\s:]+:\d{1,5}$/;
 const hostPortList = () =>
@@ -35,34 +36,15 @@ const cacheEnvSchema = z.object({
     REDIS_TLS_KEY_FILE: optionalString(),
     REDIS_SENTINELS: hostPortList(),
     REDIS_SENTINEL_MASTER_NAME: optionalString(),
-    REDIS_SENTINEL_USERNAME: optionalString(),
     REDIS_SENTINEL_PASSWORD: optionalString(),
     REDIS_CLUSTER_NODES: hostPortList(),
     CACHE_KEY_PREFIX: z.string().max(64, { error: 'at most 64 characters' }).default('tb:'),
     CACHE_COMMAND_TIMEOUT_MS: intVar(250, 10, 60_000),
-    CACHE_CONNECT_TIMEOUT_MS: intVar(2_000, 100, 60_000),
-    CACHE_BREAKER_FAILURE_THRESHOLD: intVar(3, 1, 1_000),
-    CACHE_BREAKER_HALF_OPEN_MS: intVar(500, 50, 600_000),
-    CACHE_BREAKER_HALF_OPEN_MAX_MS: intVar(5_000, 50, 600_000),
-    CACHE_RECONNECT_BASE_MS: intVar(50, 1, 60_000),
-    CACHE_RECONNECT_MAX_MS: intVar(500, 10, 60_000),
-    CACHE_MEMORY_MAX_ENTRIES: intVar(50_000, 1, 10_000_000),
-    CACHE_MEMORY_MAX_BYTES: intVar(64 * 1024 * 1024, 1024, 8 * 1024 * 1024 * 1024),
-    CACHE_REQUIRE_REDIS_ON_STARTUP: boolVar(false),
-    CACHE_INSTANCE_ID: optionalString().pipe(
-      z
-        .string()
-        .regex(/^[a-z0-9]{1,8}$/, { error: '1-8 lowercase letters or digits' })
-        .optional(),
-    ),
-    CACHE_JOURNAL_MAX_ENTRIES: intVar(50_000, 1, 10_000_000),
-    CACHE_TOMBSTONE_TTL_MS: intVar(60 * 60 * 1000, 1_000, 30 * 24 * 60 * 60 * 1000),
     CACHE_L1_ENABLED: boolVar(false),
     CACHE_SNAPSHOT_PATH: optionalString(),
     CACHE_SNAPSHOT_KEY: optionalString().refine((v) => v === undefined || isKey32(v), {
       error: 'base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`)',
     }),
-    CACHE_SNAPSHOT_DEBOUNCE_MS: intVar(1_000, 10, 600_000),
   })
   .superRefine((e, ctx) => {
     const noRedis = !e.REDIS_URL && !e.REDIS_HOST && e.REDIS_SENTINELS.length === 0 && e.REDIS_CLUSTER_NODES.length === 0;
@@ -89,32 +71,28 @@ type CacheEnv = z.infer<typeof cacheEnvSchema>;
 export const cacheSection = defineSection({
   schema: cacheEnvSchema,
   secrets: ['REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'REDIS_URL', 'CACHE_SNAPSHOT_KEY'],
-  build: (e): CacheModuleOptions => ({
+  build: (e, env): CacheModuleOptions => ({
     redis: redisTarget(e),
     keyPrefix: e.CACHE_KEY_PREFIX,
     commandTimeoutMs: e.CACHE_COMMAND_TIMEOUT_MS,
-    connectTimeoutMs: e.CACHE_CONNECT_TIMEOUT_MS,
-    breaker: {
-      failureThreshold: e.CACHE_BREAKER_FAILURE_THRESHOLD,
-      halfOpenAfterMs: e.CACHE_BREAKER_HALF_OPEN_MS,
-      halfOpenAfterMaxMs: Math.max(e.CACHE_BREAKER_HALF_OPEN_MAX_MS, e.CACHE_BREAKER_HALF_OPEN_MS),
-    },
-    reconnect: {
-      baseDelayMs: e.CACHE_RECONNECT_BASE_MS,
-      maxDelayMs: Math.max(e.CACHE_RECONNECT_MAX_MS, e.CACHE_RECONNECT_BASE_MS),
-    },
-    memory: { maxEntries: e.CACHE_MEMORY_MAX_ENTRIES, maxBytes: e.CACHE_MEMORY_MAX_BYTES },
-    requireRedisOnStartup: e.CACHE_REQUIRE_REDIS_ON_STARTUP,
-    instanceId: e.CACHE_INSTANCE_ID,
-    journal: { maxEntries: e.CACHE_JOURNAL_MAX_ENTRIES },
-    tombstoneTtlMs: e.CACHE_TOMBSTONE_TTL_MS,
+    instanceId: instanceIdFor(env.HOSTNAME),
     l1: { enabled: e.CACHE_L1_ENABLED },
     snapshot:
       e.CACHE_SNAPSHOT_PATH && e.CACHE_SNAPSHOT_KEY
-        ? { path: e.CACHE_SNAPSHOT_PATH, key: e.CACHE_SNAPSHOT_KEY, debounceMs: e.CACHE_SNAPSHOT_DEBOUNCE_MS }
+        ? { path: e.CACHE_SNAPSHOT_PATH, key: e.CACHE_SNAPSHOT_KEY }
         : null,
   }),
 });
+
+/**
+ * The pod name's last characters (the part Kubernetes makes unique per pod) so an operator can
+ * tell instances apart in versions and status, plus random ones: two processes sharing a host
+ * name must still never share an id (versions would tie).
+ */
+export function instanceIdFor(hostname: string | undefined): string {
+  const pod = (hostname ?? '').toLowerCase().replace(/[^a-z0-9]/g, '').slice(-4);
+  return `${pod}${randomBytes(4).toString('hex')}`.slice(0, 8);
+}
 
 /** Which Redis topology the variables describe; none means the embedded memory store. */
 function redisTarget(e: CacheEnv): RedisTarget | null {
@@ -131,7 +109,6 @@ function redisTarget(e: CacheEnv): RedisTarget | null {
       kind: 'sentinel',
       sentinels: e.REDIS_SENTINELS.map(parseHostPort),
       masterName: e.REDIS_SENTINEL_MASTER_NAME ?? 'mymaster',
-      sentinelUsername: e.REDIS_SENTINEL_USERNAME,
       sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
       db: e.REDIS_DB,
       ...auth,

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ConfigSection } from './config-section.js';
+import { ConfigError } from './config-error.js';
 import { configSections } from './sections.js';
 
 type Sections = typeof configSections;
@@ -9,13 +10,7 @@ export type AppConfig = {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** A configuration problem, phrased for an operator: variable, what it got, what it wants. */
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration: ${problems.join('; ')}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 /**
  * The one place that turns environment variables into typed config. Pass `env` explicitly in

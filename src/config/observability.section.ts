@@ -7,9 +7,6 @@ export const observabilitySection = defineSection({
   schema: z.object({
     HEALTH_READY_FAIL_IN_FALLBACK: boolVar(false),
     HEALTH_SHUTDOWN_DRAIN_MS: intVar(0, 0, 120_000),
-    HEALTH_STARTUP_REDIS_GRACE_MS: intVar(3_000, 0, 600_000),
-    HEALTH_SELF_TEST_TIMEOUT_MS: intVar(1_000, 50, 60_000),
-    METRICS_DEFAULT_METRICS: boolVar(true),
     DOCS_ENABLED: boolVar(true),
   }),
   build: (e) => ({
@@ -19,11 +16,11 @@ export const observabilitySection = defineSection({
       /** How long readiness answers `shutting_down` before the HTTP server closes. */
       shutdownDrainMs: e.HEALTH_SHUTDOWN_DRAIN_MS,
       /** How long the startup probe waits for a first Redis connection before passing anyway. */
-      startupRedisGraceMs: e.HEALTH_STARTUP_REDIS_GRACE_MS,
+      startupRedisGraceMs: 3_000,
       /** Bound on the readiness write/read self-test of the cache. */
-      selfTestTimeoutMs: e.HEALTH_SELF_TEST_TIMEOUT_MS,
+      selfTestTimeoutMs: 1_000,
     },
-    metrics: { defaultMetrics: e.METRICS_DEFAULT_METRICS },
+    metrics: { defaultMetrics: true },
     docs: { enabled: e.DOCS_ENABLED },
   }),
 });

@@ -24,8 +24,7 @@ describe('orchestrator config section', () => {
   it('has no users and the default check times when unset', () => {
     const s = load({});
     expect(s.users).toEqual([]);
-    expect(s.premarketTimes.map((t) => t.label)).toEqual(['08:45', '09:10']);
-    expect(s.fanoutConcurrency).toBe(4);
+    expect(s.premarketCheck?.timesIst).toEqual(['08:45', '09:10']);
   });
 
   it('names each bad entry and what it wants', () => {
@@ -40,19 +39,11 @@ describe('orchestrator config section', () => {
 
   it('rejects malformed check times', () => {
     expect(problemsOf({ ORCHESTRATOR_PREMARKET_CHECK_IST: '8:45,25:00' })).toContain('wants HH:MM times in IST');
-    expect(load({ ORCHESTRATOR_PREMARKET_CHECK_IST: '' }).premarketTimes).toEqual([]);
+    expect(load({ ORCHESTRATOR_PREMARKET_CHECK_IST: '' }).premarketCheck?.timesIst).toEqual([]);
   });
 
-  it('takes static tokens only for configured users, by exact id, and never echoes them', () => {
-    const s = load({
-      TRADING_USERS: 'MASTER_USER_001:live:C100:LOGIN100',
-      SHAREKHAN_ACCESS_TOKEN_MASTER_USER_001: 'secret-token-for-master',
-      SHAREKHAN_ACCESS_TOKEN_MASTER_USER_002: 'secret-token-for-someone-else',
-    });
-    expect([...s.envTokens.keys()]).toEqual(['MASTER_USER_001']);
-    expect(s.strayEnvTokenVars).toEqual(['SHAREKHAN_ACCESS_TOKEN_MASTER_USER_002']);
-
-    const msg = problemsOf({ TRADING_USERS: 'bad', SHAREKHAN_ACCESS_TOKEN_X: 'secret-token-for-x', ORCHESTRATOR_FANOUT_CONCURRENCY: 'x' });
+  it('never echoes a static token in a configuration error', () => {
+    const msg = problemsOf({ TRADING_USERS: 'bad', SHAREKHAN_ACCESS_TOKEN_X: 'secret-token-for-x', API_RATE_LIMIT: 'x' });
     expect(msg).not.toContain('secret-token-for-x');
   });
 });

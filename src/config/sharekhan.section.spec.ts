@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { resolveShareKhanOptions } from '../sharekhan/index.js';
 import { ConfigError, loadConfig } from './load-config.js';
 
 const K1 = randomBytes(32).toString('base64');
@@ -20,16 +21,20 @@ describe('sharekhan config section', () => {
   });
 
   it('outside production a throwaway key is generated', () => {
-    const cfg = loadConfig({ NODE_ENV: 'development' });
-    expect(cfg.sharekhan.encryption.generated).toBe(true);
-    expect(Buffer.from(cfg.sharekhan.encryption.keys[0].keyBase64, 'base64')).toHaveLength(32);
+    const settings = resolveShareKhanOptions(loadConfig({ NODE_ENV: 'development' }).sharekhan);
+    expect(settings.encryption.generated).toBe(true);
+    expect(Buffer.from(settings.encryption.keys[0].keyBase64, 'base64')).toHaveLength(32);
   });
 
-  it('parses a key ring and its active id', () => {
-    const cfg = loadConfig({ NODE_ENV: 'production', REDIS_HOST: 'redis', TOKEN_ENCRYPTION_KEYS: `k1:${K1},k2:${K2}`, TOKEN_ENCRYPTION_ACTIVE_KEY_ID: 'k2' });
-    expect(cfg.sharekhan.encryption).toMatchObject({ activeKeyId: 'k2', generated: false });
-    expect(cfg.sharekhan.encryption.keys.map((k) => k.id)).toEqual(['k1', 'k2']);
-    expect(loadConfig({ TOKEN_ENCRYPTION_KEYS: `k1:${K1}` }).sharekhan.encryption.activeKeyId).toBe('k1');
+  it('parses a key ring: the first key seals new tokens, the others only open old ones', () => {
+    const settings = resolveShareKhanOptions(loadConfig({ NODE_ENV: 'production', REDIS_HOST: 'redis', TOKEN_ENCRYPTION_KEYS: `k2:${K2},k1:${K1}` }).sharekhan);
+    expect(settings.encryption).toMatchObject({ activeKeyId: 'k2', generated: false });
+    expect(settings.encryption.keys.map((k) => k.id)).toEqual(['k2', 'k1']);
+  });
+
+  it('takes SHAREKHAN_ACCESS_TOKEN_<USER> by exact user id', () => {
+    const { sharekhan } = loadConfig({ SHAREKHAN_ACCESS_TOKEN_MASTER_USER_001: 'secret-token-for-master', SHAREKHAN_ACCESS_TOKEN_lower: 'x' });
+    expect(sharekhan.staticTokens).toEqual({ MASTER_USER_001: 'secret-token-for-master' });
   });
 
   it('refuses bad keys without printing them', () => {
@@ -37,8 +42,7 @@ describe('sharekhan config section', () => {
     const text = problem({ TOKEN_ENCRYPTION_KEYS: `k1:${short}` });
     expect(text).toMatch(/TOKEN_ENCRYPTION_KEYS=\(hidden, \d+ characters\) \(wants entry 1 \(k1\) to be base64 of exactly 32/);
     expect(text).not.toContain(short);
-    expect(problem({ TOKEN_ENCRYPTION_KEYS: `k1:${K1},k2:${K2}` })).toMatch(/TOKEN_ENCRYPTION_ACTIVE_KEY_ID=\(unset\)/);
-    expect(problem({ TOKEN_ENCRYPTION_KEYS: `k1:${K1}`, TOKEN_ENCRYPTION_ACTIVE_KEY_ID: 'k9' })).toMatch(/one of the ids in TOKEN_ENCRYPTION_KEYS: k1/);
+    expect(problem({ TOKEN_ENCRYPTION_KEYS: `k1:${K1},k1:${K2}` })).toMatch(/key id not used before \(k1\)/);
   });
 
   it('validates cut-off, version id, secret key length and URLs', () => {
@@ -49,6 +53,11 @@ describe('sharekhan config section', () => {
     expect(text).not.toContain('too-short-secret');
     expect(problem({ SHAREKHAN_API_BASE_URL: 'ftp://x' })).toMatch(/SHAREKHAN_API_BASE_URL/);
     const cfg = loadConfig({ SHAREKHAN_TOKEN_CUTOFF_IST: '05:45', SHAREKHAN_VERSION_ID: '1005' });
-    expect(cfg.sharekhan).toMatchObject({ cutoffMinutesIst: 345, versionId: '1005', maxLifetimeMs: 86_400_000 });
+    expect(resolveShareKhanOptions(cfg.sharekhan)).toMatchObject({
+      cutoffMinutesIst: 345,
+      versionId: '1005',
+      maxLifetimeMs: 86_400_000,
+      loginUrl: 'https://api.sharekhan.com/skapi/auth/login.html',
+    });
   });
 });

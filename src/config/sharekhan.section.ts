@@ -1,39 +1,19 @@
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { USER_ID_PATTERN } from '../common/user-id.js';
+import type { ShareKhanModuleOptions, TokenKeySpec } from '../sharekhan/index.js';
 import { defineSection } from './config-section.js';
-import { intVar, optionalString } from './env-types.js';
-
-export interface TokenKeySpec {
-  id: string;
-  /** base64 of exactly 32 bytes. */
-  keyBase64: string;
-}
-
-export interface ShareKhanSettings {
-  apiBaseUrl: string;
-  loginUrl: string;
-  apiKey: string | null;
-  secretKey: string | null;
-  vendorKey: string | null;
-  versionId: string | null;
-  redirectUrl: string | null;
-  httpTimeoutMs: number;
-  /** Daily expiry of every broker token, minutes after midnight Asia/Kolkata. */
-  cutoffMinutesIst: number;
-  maxLifetimeMs: number;
-  loginStateTtlMs: number;
-  audit: { maxEvents: number; ttlMs: number };
-  encryption: {
-    keys: TokenKeySpec[];
-    activeKeyId: string;
-    /** True when no key was configured and a throwaway one was made (never in production). */
-    generated: boolean;
-  };
-}
+import { optionalString } from './env-types.js';
 
 const KEY_ID = /^[A-Za-z0-9_.-]{1,32}$/;
 
-/** Problems name the entry by position and id only: a key never reaches a log. */
+/** Static tokens come from `SHAREKHAN_ACCESS_TOKEN_<USER_ID>`; the user id is the exact suffix. */
+export const ENV_TOKEN_PREFIX = 'SHAREKHAN_ACCESS_TOKEN_';
+const ENV_TOKEN_PATTERN = /^SHAREKHAN_ACCESS_TOKEN_/;
+
+/**
+ * `keyId:base64` entries; the FIRST seals new tokens, the others only open tokens sealed before a
+ * rotation. Problems name the entry by position and id only: a key never reaches a log.
+ */
 export function parseTokenKeys(raw: string | undefined): { keys: TokenKeySpec[]; problems: string[] } {
   const keys: TokenKeySpec[] = [];
   const problems: string[] = [];
@@ -74,96 +54,62 @@ const schema = z
   .object({
     NODE_ENV: optionalString(),
     SHAREKHAN_API_BASE_URL: httpUrl('https://api.sharekhan.com/skapi/services'),
-    SHAREKHAN_LOGIN_URL: httpUrl('https://api.sharekhan.com/skapi/auth/login.html'),
     SHAREKHAN_API_KEY: optionalString(),
     SHAREKHAN_SECRET_KEY: optionalString().refine((v) => v === undefined || Buffer.byteLength(v, 'utf8') === 32, {
       error: 'exactly 32 bytes (UTF-8), as issued by ShareKhan',
     }),
     SHAREKHAN_VENDOR_KEY: optionalString(),
-    SHAREKHAN_VERSION_ID: optionalString().pipe(
-      z.enum(['1005', '1006'], { error: 'empty, 1005 or 1006' }).optional(),
-    ),
+    SHAREKHAN_VERSION_ID: optionalString().pipe(z.enum(['1005', '1006'], { error: 'empty, 1005 or 1006' }).optional()),
     SHAREKHAN_REDIRECT_URL: optionalString().pipe(z.string().url({ error: 'an absolute URL' }).optional()),
-    SHAREKHAN_HTTP_TIMEOUT_MS: intVar(5_000, 100, 120_000),
     SHAREKHAN_TOKEN_CUTOFF_IST: optionalString().pipe(
       z
         .string()
         .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'a time HH:MM (24 h, Asia/Kolkata), e.g. 06:00' })
         .default('06:00'),
     ),
-    SHAREKHAN_TOKEN_MAX_LIFETIME_HOURS: intVar(24, 1, 24 * 7),
-    SHAREKHAN_LOGIN_STATE_TTL_SECONDS: intVar(600, 30, 3_600),
-    SHAREKHAN_AUDIT_MAX_EVENTS: intVar(200, 10, 10_000),
-    SHAREKHAN_AUDIT_TTL_HOURS: intVar(72, 1, 24 * 90),
     TOKEN_ENCRYPTION_KEYS: optionalString(),
-    TOKEN_ENCRYPTION_ACTIVE_KEY_ID: optionalString(),
   })
   .superRefine((e, ctx) => {
     const { keys, problems } = parseTokenKeys(e.TOKEN_ENCRYPTION_KEYS);
     for (const message of problems) ctx.addIssue({ code: 'custom', path: ['TOKEN_ENCRYPTION_KEYS'], message });
-    if (problems.length > 0) return;
-    if (keys.length === 0) {
-      if (e.NODE_ENV === 'production') {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['TOKEN_ENCRYPTION_KEYS'],
-          message: 'at least one keyId:base64-of-32-bytes key in production (tokens are encrypted at rest with it)',
-        });
-      }
-      if (e.TOKEN_ENCRYPTION_ACTIVE_KEY_ID !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['TOKEN_ENCRYPTION_ACTIVE_KEY_ID'], message: 'unset while TOKEN_ENCRYPTION_KEYS is empty' });
-      }
-      return;
-    }
-    const active = e.TOKEN_ENCRYPTION_ACTIVE_KEY_ID;
-    if (active === undefined && keys.length > 1) {
+    if (problems.length === 0 && keys.length === 0 && e.NODE_ENV === 'production') {
       ctx.addIssue({
         code: 'custom',
-        path: ['TOKEN_ENCRYPTION_ACTIVE_KEY_ID'],
-        message: `the id of the key new tokens are encrypted with, one of ${keys.map((k) => k.id).join(', ')}`,
-      });
-    } else if (active !== undefined && !keys.some((k) => k.id === active)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['TOKEN_ENCRYPTION_ACTIVE_KEY_ID'],
-        message: `one of the ids in TOKEN_ENCRYPTION_KEYS: ${keys.map((k) => k.id).join(', ')}`,
+        path: ['TOKEN_ENCRYPTION_KEYS'],
+        message: 'at least one keyId:base64-of-32-bytes key in production (tokens are encrypted at rest with it)',
       });
     }
   });
 
-function cutoffMinutes(hhmm: string): number {
-  const [h, m] = hhmm.split(':').map(Number);
-  return h * 60 + m;
-}
-
-/** Environment variables of the ShareKhan module: broker endpoints and credentials, token lifetime and encryption. */
+/** Environment variables of the ShareKhan module: broker endpoints and credentials, token cut-off and encryption, static tokens. */
 export const sharekhanSection = defineSection({
   schema: schema as unknown as z.ZodObject<z.ZodRawShape>,
   secrets: ['SHAREKHAN_API_KEY', 'SHAREKHAN_SECRET_KEY', 'SHAREKHAN_VENDOR_KEY', 'TOKEN_ENCRYPTION_KEYS'],
-  build: (raw): ShareKhanSettings => {
+  secretPatterns: [ENV_TOKEN_PATTERN],
+  build: (raw, env): ShareKhanModuleOptions => {
     const e = raw as z.infer<typeof schema>;
-    let { keys } = parseTokenKeys(e.TOKEN_ENCRYPTION_KEYS);
-    let activeKeyId = e.TOKEN_ENCRYPTION_ACTIVE_KEY_ID ?? keys[0]?.id;
-    const generated = keys.length === 0;
-    if (generated) {
-      // Outside production only (the schema refuses production): tokens die with the process.
-      keys = [{ id: 'ephemeral', keyBase64: randomBytes(32).toString('base64') }];
-      activeKeyId = 'ephemeral';
+    const { keys } = parseTokenKeys(e.TOKEN_ENCRYPTION_KEYS);
+    const staticTokens: Record<string, string> = {};
+    for (const [name, value] of Object.entries(env)) {
+      if (!name.startsWith(ENV_TOKEN_PREFIX) || value === undefined || value.trim() === '') continue;
+      const userId = name.slice(ENV_TOKEN_PREFIX.length);
+      // Exact id only: a variable whose suffix is no user id is never read as anyone's token.
+      if (USER_ID_PATTERN.test(userId)) staticTokens[userId] = value.trim();
     }
+    const apiBaseUrl = e.SHAREKHAN_API_BASE_URL;
     return {
-      apiBaseUrl: e.SHAREKHAN_API_BASE_URL,
-      loginUrl: e.SHAREKHAN_LOGIN_URL,
+      // No keys outside production: the module makes a throwaway one and warns.
+      encryption: keys.length > 0 ? { keys, activeKeyId: keys[0].id } : undefined,
+      apiBaseUrl,
+      // ShareKhan serves the login page beside the API: .../skapi/services -> .../skapi/auth/login.html.
+      loginUrl: new URL('../auth/login.html', `${apiBaseUrl.replace(/\/+$/, '')}/`).toString(),
       apiKey: e.SHAREKHAN_API_KEY ?? null,
       secretKey: e.SHAREKHAN_SECRET_KEY ?? null,
       vendorKey: e.SHAREKHAN_VENDOR_KEY ?? null,
       versionId: e.SHAREKHAN_VERSION_ID ?? null,
       redirectUrl: e.SHAREKHAN_REDIRECT_URL ?? null,
-      httpTimeoutMs: e.SHAREKHAN_HTTP_TIMEOUT_MS,
-      cutoffMinutesIst: cutoffMinutes(e.SHAREKHAN_TOKEN_CUTOFF_IST),
-      maxLifetimeMs: e.SHAREKHAN_TOKEN_MAX_LIFETIME_HOURS * 3_600_000,
-      loginStateTtlMs: e.SHAREKHAN_LOGIN_STATE_TTL_SECONDS * 1000,
-      audit: { maxEvents: e.SHAREKHAN_AUDIT_MAX_EVENTS, ttlMs: e.SHAREKHAN_AUDIT_TTL_HOURS * 3_600_000 },
-      encryption: { keys, activeKeyId: activeKeyId!, generated },
+      cutoffIst: e.SHAREKHAN_TOKEN_CUTOFF_IST,
+      staticTokens,
     };
   },
 });

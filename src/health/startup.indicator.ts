@@ -7,7 +7,7 @@ import type { AppConfig } from '../config/load-config.js';
 /**
  * Startup passes once the app has booted and the cache has had a fair chance at Redis: either it
  * connected, or the grace period ran out (then the pod starts on memory, as the design allows:
- * start-up never needs Redis unless CACHE_REQUIRE_REDIS_ON_STARTUP says so). Without the grace,
+ * start-up never needs Redis unless the cache option requireRedisOnStartup says so). Without the grace,
  * every rollout would take its first requests in fallback and journal writes for nothing.
  * Once passed it stays passed: Kubernetes stops asking after the first success anyway.
  */

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CacheService } from '../cache/cache.service.js';
 import { APP_CONFIG } from '../config/config.constants.js';
 import type { AppConfig } from '../config/load-config.js';
@@ -14,9 +14,9 @@ const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 /**
  * The app's one Prometheus registry (its own, not prom-client's global one, so two apps in one
  * process never collide). Other modules add numbers in two ways:
- *  - `registerCollector(name, fn)`: fn runs before every scrape and sets gauges (e.g. the token
- *    store counting tokens by status and calling `setTokenCounts`);
- *  - `registry`: create their own prom-client metrics with `registers: [metrics.registry]`.
+ *  - `registerCollector(name, fn)`: fn runs before every scrape and sets gauges;
+ *  - `registry`: create their own prom-client metrics with `registers: [metrics.registry]` (the
+ *    app hands it to ShareKhanAuthModule as `metricsRegistry`, which adds `broker_tokens`).
  */
 @Injectable()
 export class MetricsService implements OnModuleInit, OnModuleDestroy {
@@ -25,7 +25,6 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
   private readonly collectors = new Map<string, MetricsCollector>();
   private readonly failing = new Set<string>();
   private readonly cacheMetrics: CacheMetrics;
-  private readonly tokens: Gauge<'status'>;
   private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
 
@@ -35,12 +34,6 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
   ) {
     const registers = [this.registry];
     this.cacheMetrics = new CacheMetrics(this.registry, cache);
-    this.tokens = new Gauge({
-      name: 'broker_tokens',
-      help: 'Stored broker access tokens by status (set by the token module through setTokenCounts)',
-      labelNames: ['status'],
-      registers,
-    });
     this.httpRequests = new Counter({
       name: 'http_requests_total',
       help: 'HTTP requests by method, route pattern (never the raw URL) and status code',
@@ -79,12 +72,6 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     return () => {
       if (this.collectors.get(name) === collect) this.collectors.delete(name);
     };
-  }
-
-  /** Replaces the `broker_tokens{status}` values; statuses not passed drop out. */
-  setTokenCounts(counts: Readonly<Record<string, number>>): void {
-    this.tokens.reset();
-    for (const [status, n] of Object.entries(counts)) this.tokens.set({ status }, n);
   }
 
   observeHttp(method: string, route: string, status: number, seconds: number): void {

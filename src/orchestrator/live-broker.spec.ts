@@ -6,7 +6,7 @@ import {
   BrokerRateLimitError,
   BrokerServerError,
   BrokerTimeoutError,
-} from '../sharekhan/sharekhan-client.js';
+} from '../sharekhan/index.js';
 import { describeFailure } from './live-broker.js';
 
 const op = { operation: 'placeOrder' as const };

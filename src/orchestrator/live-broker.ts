@@ -10,9 +10,8 @@ import {
   BrokerTimeoutError,
   InvalidOrderError,
   type PlaceOrderResult,
-} from '../sharekhan/sharekhan-client.js';
-import { ShareKhanNotConfiguredError } from '../sharekhan/sharekhan-client.factory.js';
-import type { Order } from '../sharekhan/sharekhan-order.schema.js';
+} from '../sharekhan/index.js';
+import { ShareKhanNotConfiguredError, type Order } from '../sharekhan/index.js';
 import { LIVE_ORDER_CLIENT } from './orchestrator.tokens.js';
 import type { FailureCode, Outcome } from './orchestrator.types.js';
 

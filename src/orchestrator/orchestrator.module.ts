@@ -1,14 +1,16 @@
 import { Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
-import { APP_CONFIG } from '../config/config.constants.js';
-import type { AppConfig } from '../config/load-config.js';
-import type { OrchestratorSettings } from '../config/orchestrator.section.js';
-import { ShareKhanClientFactory, ShareKhanNotConfiguredError } from '../sharekhan/sharekhan-client.factory.js';
-import { ShareKhanAuthModule } from '../sharekhan/sharekhan.module.js';
-import { TokenMetrics } from '../sharekhan/token-metrics.js';
-import { ShareKhanTokenStore } from '../sharekhan/token-store.service.js';
+import {
+  SHAREKHAN_SETTINGS,
+  ShareKhanClientFactory,
+  ShareKhanNotConfiguredError,
+  ShareKhanTokenStore,
+  type ShareKhanSettings,
+} from '../sharekhan/index.js';
 import { LiveBroker, type LiveOrderClient } from './live-broker.js';
 import { OrchestratorController } from './orchestrator.controller.js';
+import { ORCHESTRATOR_MODULE_OPTIONS, OrchestratorConfigurableModule } from './orchestrator.module-definition.js';
+import { resolveOrchestratorOptions, type OrchestratorModuleOptions, type OrchestratorSettings } from './orchestrator.options.js';
 import { LIVE_ORDER_CLIENT, ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import { OrderBook } from './order-book.js';
 import { OrderExecutor } from './order-executor.js';
@@ -22,7 +24,7 @@ import { TokenResolver } from './token-resolver.js';
 import { TOKEN_STORE } from './token-store.port.js';
 import { UserRegistry } from './user-registry.js';
 
-/** Without SHAREKHAN_API_KEY no live order can be sent; say so per order instead of failing start-up. */
+/** Without a ShareKhan API key no live order can be sent; say so per order instead of failing start-up. */
 const notConfiguredClient: LiveOrderClient = {
   placeOrder: () => Promise.reject(new ShareKhanNotConfiguredError('SHAREKHAN_API_KEY')),
 };
@@ -30,15 +32,17 @@ const notConfiguredClient: LiveOrderClient = {
 /**
  * Resolves each user's own token before every trade and places orders on the user's own broker
  * (paper or ShareKhan), one at a time or fanned out from a signal.
+ * `OrchestratorModule.forRoot(options)` / `forRootAsync(...)`; needs `ShareKhanAuthModule` (global).
  */
 @Module({
-  imports: [ScheduleModule.forRoot(), ShareKhanAuthModule],
+  imports: [ScheduleModule.forRoot()],
   controllers: [OrchestratorController],
   providers: [
     {
       provide: ORCHESTRATOR_SETTINGS,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig): OrchestratorSettings => config.orchestrator,
+      inject: [ORCHESTRATOR_MODULE_OPTIONS, SHAREKHAN_SETTINGS],
+      useFactory: (options: OrchestratorModuleOptions, sharekhan: ShareKhanSettings): OrchestratorSettings =>
+        resolveOrchestratorOptions(options, sharekhan.staticTokens),
     },
     { provide: TOKEN_STORE, useExisting: ShareKhanTokenStore },
     {
@@ -63,26 +67,25 @@ const notConfiguredClient: LiveOrderClient = {
   ],
   exports: [UserRegistry, TokenResolver, ReadinessService, PremarketCheckService],
 })
-export class OrchestratorModule implements OnModuleInit {
+export class OrchestratorModule extends OrchestratorConfigurableModule implements OnModuleInit {
   private readonly logger = new Logger('OrchestratorModule');
 
   constructor(
     @Inject(ORCHESTRATOR_SETTINGS) private readonly settings: OrchestratorSettings,
     private readonly clients: ShareKhanClientFactory,
-    private readonly tokenMetrics: TokenMetrics,
-  ) {}
+  ) {
+    super();
+  }
 
   onModuleInit(): void {
-    // A trading user with no token at all is "missing" in broker_tokens, not absent from it.
-    this.tokenMetrics.expectUsers(this.settings.users.map((u) => u.userId).filter((id) => !this.settings.envTokens.has(id)));
     const live = this.settings.users.filter((u) => u.mode === 'live').length;
     this.logger.log(`${this.settings.users.length} trading users (${live} live, ${this.settings.users.length - live} paper)`);
     if (live > 0 && !this.clients.configured) {
       this.logger.warn('SHAREKHAN_API_KEY is not set: every live order is refused (BROKER_NOT_CONFIGURED) until it is');
     }
     if (this.settings.strayEnvTokenVars.length > 0) {
-      // Names only: a token under an id that is not a trading user is never used for anyone.
-      this.logger.warn(`Ignored for trading (no such user in TRADING_USERS): ${this.settings.strayEnvTokenVars.join(', ')}`);
+      // Ids only: a token under an id that is not a trading user is never used for anyone.
+      this.logger.warn(`Static tokens ignored for trading (no such trading user): ${this.settings.strayEnvTokenVars.join(', ')}`);
     }
   }
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { userIdSchema } from '../common/user-id.js';
-import { orderShape, parseOrder, type Order } from '../sharekhan/sharekhan-order.schema.js';
-import type { TradingUser } from '../config/orchestrator.section.js';
+import { orderShape, parseOrder, type Order } from '../sharekhan/index.js';
+import type { TradingUser } from './orchestrator.options.js';
 
 /**
  * What a caller sends for one order: the ShareKhan fields except the account ones. `customerId`

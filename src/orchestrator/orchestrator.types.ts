@@ -1,4 +1,4 @@
-import type { TradingMode } from '../config/orchestrator.section.js';
+import type { TradingMode } from './orchestrator.options.js';
 
 /**
  * Every way an order can fail, each with its own HTTP status so a caller (or an operator reading

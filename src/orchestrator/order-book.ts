@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CacheService } from '../cache/cache.service.js';
-import type { OrchestratorSettings } from '../config/orchestrator.section.js';
-import type { Order } from '../sharekhan/sharekhan-order.schema.js';
+import { CacheService } from '../cache/index.js';
+import type { Order } from '../sharekhan/index.js';
+import type { OrchestratorSettings } from './orchestrator.options.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import type { OrderResult } from './orchestrator.types.js';
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { OrchestratorSettings, TradingUser } from '../config/orchestrator.section.js';
-import type { Order } from '../sharekhan/sharekhan-order.schema.js';
+import type { OrchestratorSettings, TradingUser } from './orchestrator.options.js';
+import type { Order } from '../sharekhan/index.js';
 import { LiveBroker } from './live-broker.js';
 import { OrderBook } from './order-book.js';
 import { OrderMetrics } from './order-metrics.js';

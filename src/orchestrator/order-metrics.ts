@@ -1,27 +1,32 @@
-import { Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { Counter } from 'prom-client';
-import { MetricsService } from '../observability/metrics.service.js';
-import type { Order } from '../sharekhan/sharekhan-order.schema.js';
+import type { Order } from '../sharekhan/index.js';
+import type { OrchestratorSettings } from './orchestrator.options.js';
+import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import type { OrderResult } from './orchestrator.types.js';
 
 /**
- * Every order placed or refused: `orchestrator_orders_total{mode, outcome}` and one info line
- * (user, order, outcome, code), never a token or the broker's free text.
+ * Every order placed or refused: `orchestrator_orders_total{mode, outcome}` (in the registry the
+ * app passed as `metricsRegistry`; none, no counter) and one info line (user, order, outcome,
+ * code), never a token or the broker's free text.
  */
 @Injectable()
 export class OrderMetrics {
   private readonly logger = new Logger('Orders');
   private readonly orders: Counter<'mode' | 'outcome'> | null;
 
-  constructor(@Optional() metrics?: MetricsService) {
-    this.orders = metrics
-      ? new Counter({
+  constructor(@Optional() @Inject(ORCHESTRATOR_SETTINGS) settings?: Pick<OrchestratorSettings, 'metricsRegistry'>) {
+    const registry = settings?.metricsRegistry;
+    const existing = registry?.getSingleMetric('orchestrator_orders_total') as Counter<'mode' | 'outcome'> | undefined;
+    this.orders = !registry
+      ? null
+      : (existing ??
+        new Counter({
           name: 'orchestrator_orders_total',
           help: 'Orders by mode (paper, live, none for an unknown user) and outcome (placed, not_placed, unknown)',
           labelNames: ['mode', 'outcome'],
-          registers: [metrics.registry],
-        })
-      : null;
+          registers: [registry],
+        }));
   }
 
   record(result: OrderResult, order?: Pick<Order, 'transactionType' | 'quantity' | 'tradingSymbol'>): void {

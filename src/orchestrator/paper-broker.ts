@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { Order } from '../sharekhan/sharekhan-order.schema.js';
+import type { Order } from '../sharekhan/index.js';
 
 export interface PaperFill {
   orderId: string;

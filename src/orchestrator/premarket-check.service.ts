@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
-import type { OrchestratorSettings } from '../config/orchestrator.section.js';
+import type { OrchestratorSettings } from './orchestrator.options.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import { ReadinessService, type ReadinessReport } from './readiness.service.js';
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { OrchestratorSettings, TradingMode, TradingUser } from '../config/orchestrator.section.js';
+import type { OrchestratorSettings, TradingMode, TradingUser } from './orchestrator.options.js';
 import { mapBounded } from './keyed-mutex.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import { TokenResolver } from './token-resolver.js';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CacheService } from '../cache/cache.service.js';
-import type { OrchestratorSettings } from '../config/orchestrator.section.js';
+import { CacheService } from '../cache/index.js';
 import { LocalClaims } from './local-claims.js';
+import type { OrchestratorSettings } from './orchestrator.options.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import type { OrderResult } from './orchestrator.types.js';
 

@@ -1,6 +1,6 @@
-import { BrokerAuthError, BrokerTimeoutError } from '../sharekhan/sharekhan-client.js';
-import type { TradingUser } from '../config/orchestrator.section.js';
-import type { OrchestratorSettings } from '../config/orchestrator.section.js';
+import { BrokerAuthError, BrokerTimeoutError } from '../sharekhan/index.js';
+import type { TradingUser } from './orchestrator.options.js';
+import type { OrchestratorSettings } from './orchestrator.options.js';
 import { LiveBroker } from './live-broker.js';
 import { OrderBook } from './order-book.js';
 import { OrderMetrics } from './order-metrics.js';

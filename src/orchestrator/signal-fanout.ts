@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { OrchestratorSettings } from '../config/orchestrator.section.js';
+import type { OrchestratorSettings } from './orchestrator.options.js';
 import { mapBounded } from './keyed-mutex.js';
 import { OrderExecutor } from './order-executor.js';
 import { orderFor, type OrderFields } from './orchestrator.schemas.js';

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CacheService } from '../cache/cache.service.js';
-import type { OrchestratorSettings, TradingUser } from '../config/orchestrator.section.js';
+import { CacheService } from '../cache/index.js';
+import type { OrchestratorSettings, TradingUser } from './orchestrator.options.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
-import { fingerprintOf, maskOf } from './token-fingerprint.js';
+import { maskToken as maskOf, staticTokenRejectedKey, tokenFingerprint as fingerprintOf } from '../sharekhan/index.js';
 import { TOKEN_STORE, type AuditActorLike, type TokenStorePort, type TokenViewLike } from './token-store.port.js';
 
 export interface ResolvedToken {
@@ -34,8 +34,8 @@ export type TokenResolution = ResolvedToken | TokenProblem;
 
 const ORCHESTRATOR_ACTOR: AuditActorLike = { who: 'orchestrator', source: 'broker' };
 
-/** Cache key remembering that the broker rejected a user's static env token (by fingerprint). */
-const envInvalidKey = (userId: string) => `orchestrator:env-token-invalid:${userId}`;
+/** Cache key remembering that the broker rejected a user's static env token (by fingerprint); the token endpoints read it too. */
+const envInvalidKey = staticTokenRejectedKey;
 const ENV_INVALID_TTL_MS = 7 * 24 * 3600 * 1000;
 
 /**

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { OrchestratorSettings, TradingUser } from '../config/orchestrator.section.js';
+import type { OrchestratorSettings, TradingUser } from './orchestrator.options.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 
 /**

@@ -14,4 +14,15 @@ export {
 export type { AuditActor, AuditEvent } from './token-audit.service.js';
 export { ShareKhanClientFactory, ShareKhanNotConfiguredError } from './sharekhan-client.factory.js';
 export { TokenClock } from './token-clock.js';
+export { StaticTokens, staticTokenRejectedKey, type StaticTokenView } from './static-tokens.js';
 export * from './sharekhan-client.js';
+export * from './sharekhan-order.schema.js';
+export { tokenFingerprint, maskToken } from './token-crypto.js';
+export {
+  shareKhanOptionsSchema,
+  resolveShareKhanOptions,
+  SHAREKHAN_SETTINGS,
+  type ShareKhanModuleOptions,
+  type ShareKhanSettings,
+  type TokenKeySpec,
+} from './sharekhan.options.js';

@@ -1,6 +1,5 @@
 import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
-import { APP_CONFIG } from '../config/config.constants.js';
-import type { AppConfig } from '../config/load-config.js';
+import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
 import { ShareKhanClient, type ShareKhanClientOptions } from './sharekhan-client.js';
 
 /** No SHAREKHAN_API_KEY: broker calls cannot be made (503, not 500: it is configuration, not a bug). */
@@ -16,11 +15,11 @@ export class ShareKhanNotConfiguredError extends ServiceUnavailableException {
  */
 @Injectable()
 export class ShareKhanClientFactory {
-  private readonly settings: AppConfig['sharekhan'];
+  private readonly settings: ShareKhanSettings;
   private shared: ShareKhanClient | null = null;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.settings = config.sharekhan;
+  constructor(@Inject(SHAREKHAN_SETTINGS) settings: ShareKhanSettings) {
+    this.settings = settings;
   }
 
   get configured(): boolean {

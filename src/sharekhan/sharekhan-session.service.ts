@@ -11,9 +11,8 @@ import {
   NotFoundException,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { CacheService } from '../cache/cache.service.js';
-import { APP_CONFIG } from '../config/config.constants.js';
-import type { AppConfig } from '../config/load-config.js';
+import { CacheService } from '../cache/index.js';
+import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
 import { RequestTokenError, ShareKhanSecretKeyError, exchangeRequestToken } from './request-token-exchange.js';
 import { ShareKhanClientFactory, ShareKhanNotConfiguredError } from './sharekhan-client.factory.js';
 import {
@@ -62,7 +61,7 @@ const stateKey = (state: string) => `sharekhan:login-state:${createHash('sha256'
 @Injectable()
 export class ShareKhanSessionService {
   private readonly logger = new Logger('ShareKhanSession');
-  private readonly settings: AppConfig['sharekhan'];
+  private readonly settings: ShareKhanSettings;
   private readonly accounts: TradingAccounts;
 
   constructor(
@@ -70,10 +69,10 @@ export class ShareKhanSessionService {
     private readonly store: ShareKhanTokenStore,
     private readonly clients: ShareKhanClientFactory,
     private readonly clock: TokenClock,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(SHAREKHAN_SETTINGS) settings: ShareKhanSettings,
   ) {
-    this.settings = config.sharekhan;
-    this.accounts = new TradingAccounts(config.orchestrator.users);
+    this.settings = settings;
+    this.accounts = new TradingAccounts(settings.accounts);
   }
 
   /**

@@ -2,12 +2,13 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Put, Post, Query, Req, 
 import type { Request } from 'express';
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses, ApiOkBody, ApiZodBody } from '../common/openapi.js';
-import { ApiKeyAuth, CallerIdentity, RateLimited } from '../auth/auth.decorators.js';
+import { ApiKeyAuth, CallerIdentity, RateLimited } from '../auth/index.js';
 import { userIdSchema } from '../common/user-id.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { ShareKhanSessionService, type Identity } from './sharekhan-session.service.js';
 import { callbackQuerySchema, submitTokenSchema, type CallbackQuery, type SubmitTokenBody } from './sharekhan-token.dto.js';
 import { AUDIT_TRAIL, LOGIN_URL, SUBMIT_TOKEN_EXAMPLE, TOKEN_LIST, TOKEN_REVOKED, TOKEN_STATUS, TOKEN_STORED, TOKEN_VALIDATION } from './sharekhan-token.openapi.js';
+import { StaticTokens } from './static-tokens.js';
 import { ShareKhanTokenStore, type TokenStatus } from './token-store.service.js';
 
 const userIdPipe = new ZodValidationPipe(userIdSchema, 'userId');
@@ -19,6 +20,7 @@ export class ShareKhanTokenController {
   constructor(
     private readonly store: ShareKhanTokenStore,
     private readonly session: ShareKhanSessionService,
+    private readonly staticTokens: StaticTokens,
   ) {}
 
   @Put('users/:userId/token')
@@ -43,6 +45,12 @@ export class ShareKhanTokenController {
   @ApiErrorResponses(400, 503)
   async status(@Param('userId', userIdPipe) userId: string) {
     const status = await this.store.status(userId);
+    // A configured static token stands in where the store has no record (as it does for orders).
+    const fixed = status.state !== 'present' ? await this.staticTokens.view(userId) : null;
+    if (fixed) {
+      const reason = fixed.status === 'invalid' ? 'ShareKhan rejected this static token (HTTP 403); submit a new token' : null;
+      return { present: true, usable: fixed.status === 'active', reason, ...fixed, cacheMode: this.store.cacheMode };
+    }
     if (status.state === 'unavailable') {
       throw new ServiceUnavailableException(`Cannot tell whether ${userId} has a token right now (Redis unreachable and not in memory); retry shortly`);
     }

@@ -1,21 +1,22 @@
 import { Logger, Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { APP_CONFIG } from '../config/config.constants.js';
-import type { AppConfig } from '../config/load-config.js';
 import { ShareKhanClientFactory } from './sharekhan-client.factory.js';
 import { ShareKhanSessionService } from './sharekhan-session.service.js';
 import { ShareKhanTokenController } from './sharekhan-token.controller.js';
+import { SHAREKHAN_MODULE_OPTIONS, ShareKhanConfigurableModule } from './sharekhan.module-definition.js';
+import { SHAREKHAN_SETTINGS, resolveShareKhanOptions, type ShareKhanModuleOptions, type ShareKhanSettings } from './sharekhan.options.js';
+import { StaticTokens } from './static-tokens.js';
 import { TokenAuditLog } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenKeyRing } from './token-crypto.js';
 import { TokenMetrics } from './token-metrics.js';
 import { ShareKhanTokenStore } from './token-store.service.js';
 
-function keyRingFromConfig(config: AppConfig): TokenKeyRing {
-  const { keys, activeKeyId, generated } = config.sharekhan.encryption;
+function keyRingFromSettings(settings: ShareKhanSettings): TokenKeyRing {
+  const { keys, activeKeyId, generated } = settings.encryption;
   if (generated) {
     new Logger('ShareKhanAuthModule').warn(
-      'TOKEN_ENCRYPTION_KEYS is not set: tokens are encrypted with a throwaway key and cannot be read after a restart or by other instances (production refuses to start like this)',
+      'No token encryption key is configured: tokens are encrypted with a throwaway key and cannot be read after a restart or by other instances',
     );
   }
   return TokenKeyRing.fromBase64(keys, activeKeyId);
@@ -30,23 +31,30 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
 
 /**
  * Each user's daily ShareKhan access token: encrypted store, audit log, login flow and REST
- * endpoints. Exports the store (`lookup`, `markInvalid`, `audit`) and the client factory for the
- * orchestrator.
+ * endpoints. `ShareKhanAuthModule.forRoot(options)` / `forRootAsync({ imports, inject, useFactory })`;
+ * needs `CacheService` (a global `CacheModule`) and `ApiKeyGuard` (a global `AuthModule`).
+ * Exports the store and the client factory for the orchestrator.
  */
 @Module({
   controllers: [ShareKhanTokenController],
   providers: [
+    {
+      provide: SHAREKHAN_SETTINGS,
+      inject: [SHAREKHAN_MODULE_OPTIONS],
+      useFactory: (options: ShareKhanModuleOptions) => resolveShareKhanOptions(options),
+    },
     TokenClock,
-    { provide: TokenKeyRing, inject: [APP_CONFIG], useFactory: keyRingFromConfig },
+    { provide: TokenKeyRing, inject: [SHAREKHAN_SETTINGS], useFactory: keyRingFromSettings },
     TokenAuditLog,
     ShareKhanTokenStore,
     ShareKhanClientFactory,
     ShareKhanSessionService,
     TokenMetrics,
+    StaticTokens,
   ],
-  exports: [ShareKhanTokenStore, ShareKhanClientFactory, TokenClock, TokenMetrics],
+  exports: [ShareKhanTokenStore, ShareKhanClientFactory, TokenClock, StaticTokens, SHAREKHAN_SETTINGS],
 })
-export class ShareKhanAuthModule implements NestModule {
+export class ShareKhanAuthModule extends ShareKhanConfigurableModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(noStore).forRoutes(ShareKhanTokenController);
   }

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CacheService } from '../cache/cache.service.js';
-import { APP_CONFIG } from '../config/config.constants.js';
-import type { AppConfig } from '../config/load-config.js';
+import { CacheService } from '../cache/index.js';
+import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
 import { TokenClock } from './token-clock.js';
 
 export interface AuditActor {
@@ -48,10 +47,10 @@ export class TokenAuditLog {
   constructor(
     private readonly cache: CacheService,
     private readonly clock: TokenClock,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(SHAREKHAN_SETTINGS) settings: ShareKhanSettings,
   ) {
-    this.maxEvents = config.sharekhan.audit.maxEvents;
-    this.ttlMs = config.sharekhan.audit.ttlMs;
+    this.maxEvents = settings.audit.maxEvents;
+    this.ttlMs = settings.audit.ttlMs;
   }
 
   async append(userId: string, input: AuditInput): Promise<void> {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { CacheService } from '../cache/cache.service.js';
-import { loadConfig, type AppConfig } from '../config/load-config.js';
+import { CacheService } from '../cache/index.js';
+import { loadConfig } from '../config/load-config.js';
+import { resolveShareKhanOptions } from './sharekhan.options.js';
 import { TokenAuditLog } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenKeyRing } from './token-crypto.js';
@@ -16,16 +17,12 @@ const actor = { who: 'ops-admin', source: 'api', clientAddress: '10.0.0.1' };
 const T0 = Date.parse('2030-03-04T04:30:00Z'); // 10:00 IST
 
 function build(env: Record<string, string> = {}, cache = new CacheService({ redis: null })) {
-  const config: AppConfig = loadConfig({
-    NODE_ENV: 'test',
-    TOKEN_ENCRYPTION_KEYS: `k1:${K1}`,
-    SHAREKHAN_AUDIT_MAX_EVENTS: '10',
-    ...env,
-  });
+  const env_ = loadConfig({ NODE_ENV: 'test', TOKEN_ENCRYPTION_KEYS: `k1:${K1}`, ...env });
+  const config = resolveShareKhanOptions({ ...env_.sharekhan, audit: { maxEvents: 10 } });
   const clock = new TokenClock();
   let now = T0;
   vi.spyOn(clock, 'now').mockImplementation(() => now);
-  const ring = TokenKeyRing.fromBase64(config.sharekhan.encryption.keys, config.sharekhan.encryption.activeKeyId);
+  const ring = TokenKeyRing.fromBase64(config.encryption.keys, config.encryption.activeKeyId);
   const audit = new TokenAuditLog(cache, clock, config);
   const store = new ShareKhanTokenStore(cache, ring, clock, audit, config);
   return { store, cache, setNow: (t: number) => (now = t) };
@@ -76,7 +73,7 @@ describe('ShareKhanTokenStore', () => {
     const cache = new CacheService({ redis: null });
     const before = build({}, cache);
     await before.store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
-    const rotated = build({ TOKEN_ENCRYPTION_KEYS: `k1:${K1},k2:${K2}`, TOKEN_ENCRYPTION_ACTIVE_KEY_ID: 'k2' }, cache);
+    const rotated = build({ TOKEN_ENCRYPTION_KEYS: `k2:${K2},k1:${K1}` }, cache);
     const old = await rotated.store.lookup('USER_A');
     expect(old.kind === 'found' && old.accessToken).toBe(TOKEN);
     await rotated.store.submit('USER_B', { accessToken: `${TOKEN}-b`, source: 'manual', actor });

@@ -1,9 +1,8 @@
 import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
-import { CacheService } from '../cache/cache.service.js';
-import type { CacheMode } from '../cache/cache.types.js';
+import { CacheService } from '../cache/index.js';
+import type { CacheMode } from '../cache/index.js';
 import { USER_ID_PATTERN } from '../common/user-id.js';
-import { APP_CONFIG } from '../config/config.constants.js';
-import type { AppConfig } from '../config/load-config.js';
+import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
 import { TokenAuditLog, type AuditActor, type AuditEvent, type AuditInput } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenDecryptError, TokenKeyRing, maskToken, tokenFingerprint, type SealedToken } from './token-crypto.js';
@@ -121,7 +120,7 @@ export function assertUserId(userId: unknown): asserts userId is string {
 @Injectable()
 export class ShareKhanTokenStore {
   private readonly logger = new Logger('ShareKhanTokenStore');
-  private readonly settings: AppConfig['sharekhan'];
+  private readonly settings: ShareKhanSettings;
   private readonly indexed = new Set<string>();
   private legacyIndexRead = false;
   /** Expired tokens whose `expired` event this process already saw written (or claimed). */
@@ -134,9 +133,9 @@ export class ShareKhanTokenStore {
     private readonly keyRing: TokenKeyRing,
     private readonly clock: TokenClock,
     private readonly auditLog: TokenAuditLog,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(SHAREKHAN_SETTINGS) settings: ShareKhanSettings,
   ) {
-    this.settings = config.sharekhan;
+    this.settings = settings;
   }
 
   get cacheMode(): CacheMode {

@@ -1,5 +1,4 @@
 import { ConflictException, NotFoundException } from '@nestjs/common';
-import type { TradingUser } from '../config/orchestrator.section.js';
 
 /** A token offered for a user id that TRADING_USERS does not list: it would never be used. */
 export class NotATradingUserError extends NotFoundException {
@@ -31,14 +30,20 @@ export class CustomerMismatchError extends ConflictException {
   }
 }
 
+/** A user who may hold a token, and the ShareKhan customer id its tokens must belong to ('' for none). */
+export interface TradingAccount {
+  userId: string;
+  customerId: string;
+}
+
 /**
  * Which users may hold a token and which ShareKhan account each one is, from TRADING_USERS.
  * With no trading users configured the token service stands alone and accepts any valid user id.
  */
 export class TradingAccounts {
-  private readonly byId: ReadonlyMap<string, TradingUser>;
+  private readonly byId: ReadonlyMap<string, TradingAccount>;
 
-  constructor(users: readonly TradingUser[]) {
+  constructor(users: readonly TradingAccount[]) {
     this.byId = new Map(users.map((u) => [u.userId, u]));
   }
 

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { vi } from 'vitest';
 import type { CacheService } from '../../src/cache/cache.service.js';
 import { decodeRecord } from '../../src/cache/cache-codec.js';
-import type { OrchestratorSettings } from '../../src/config/orchestrator.section.js';
+import type { OrchestratorSettings } from '../../src/orchestrator/orchestrator.options.js';
 import type { OrderResult } from '../../src/orchestrator/orchestrator.types.js';
 import { SignalClaims } from '../../src/orchestrator/signal-claims.js';
 import { sleep, waitForMode } from './cache-harness.js';

@@ -138,26 +138,22 @@ describe('Coherence across instances (real redis-server, one instance behind a c
       await until('A to drop the key', async () => (await a.read('l1')).state === 'miss', 1_000);
     });
 
-    it('an L1 hit is a lookup: the same frozen object each time, no JSON.parse, microseconds', async () => {
+    it('an L1 hit is a lookup: the same frozen object each time, no JSON.parse, no Redis', async () => {
       await start(L1);
       await until('A subscriber live', () => a.getStatus().l1.live);
       await a.set('hot', { list: [1, 2, 3], nested: { s: 'x'.repeat(200) } });
       const first = await a.read('hot');
       const parse = vi.spyOn(JSON, 'parse');
-      const N = 100_000;
-      const t0 = performance.now();
+      const N = 10_000;
       let last = first;
       for (let i = 0; i < N; i++) last = await a.read('hot');
-      const perHitUs = ((performance.now() - t0) * 1000) / N;
       const parses = parse.mock.calls.length;
       parse.mockRestore();
       expect(parses).toBe(0);
       expect(last.value).toBe(first.value);
       expect(Object.isFrozen(last.value)).toBe(true);
       expect(a.getStatus().l1.hits).toBeGreaterThanOrEqual(N);
-      console.info(`L1 hit through read(): ${perHitUs.toFixed(2)} us mean over ${N} (includes the await)`);
-      // Generous for a shared 2-core machine; a Redis round trip is ~50-100x this.
-      expect(perHitUs).toBeLessThan(10);
+      // Its speed is measured in bench/ (tests assert behaviour, benchmarks measure).
     });
 
     it('invalidations carry key and version only, never the value', async () => {

@@ -15,10 +15,13 @@ export interface TestApp {
 
 /**
  * The whole app as main.ts builds it, from an explicit environment (never process.env), so each
- * suite chooses its Redis, keys and users without touching the others.
+ * suite chooses its Redis, keys and users without touching the others; `tweak` sets module
+ * options that have no variable.
  */
-export async function createTestApp(env: Env = {}): Promise<TestApp> {
+export async function createTestApp(env: Env = {}, tweak?: (config: AppConfig) => void): Promise<TestApp> {
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env });
+  // Module options that are no environment variable (tuning a test needs) are set here.
+  tweak?.(config);
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false });
   configureApp(app, config);

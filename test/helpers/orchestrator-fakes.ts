@@ -4,11 +4,11 @@
  */
 import { CacheService } from '../../src/cache/cache.service.js';
 import type { ClaimResult, ReadResult, SetOptions } from '../../src/cache/cache.types.js';
-import type { OrchestratorSettings, TradingUser } from '../../src/config/orchestrator.section.js';
+import type { OrchestratorSettings, TradingUser } from '../../src/orchestrator/orchestrator.options.js';
 import type { PlaceOrderResult } from '../../src/sharekhan/sharekhan-client.js';
 import type { Order } from '../../src/sharekhan/sharekhan-order.schema.js';
 import type { LiveOrderClient } from '../../src/orchestrator/live-broker.js';
-import { fingerprintOf, maskOf } from '../../src/orchestrator/token-fingerprint.js';
+import { maskToken as maskOf, tokenFingerprint as fingerprintOf } from '../../src/sharekhan/token-crypto.js';
 import type { TokenLookupLike, TokenStorePort, TokenViewLike } from '../../src/orchestrator/token-store.port.js';
 
 export function settingsFor(users: TradingUser[], over: Partial<OrchestratorSettings> = {}): OrchestratorSettings {

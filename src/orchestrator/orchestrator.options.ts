@@ -1,0 +1,132 @@
+import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import { parseModuleOptions } from '../common/module-options.js';
+import { USER_ID_PATTERN } from '../common/user-id.js';
+
+export type TradingMode = 'paper' | 'live';
+
+export interface TradingUser {
+  userId: string;
+  mode: TradingMode;
+  /** ShareKhan customer id (the broker account). Empty only for paper users. */
+  customerId: string;
+  /** ShareKhan login id, sent as `channelUser`. Empty only for paper users. */
+  loginId: string;
+}
+
+export interface PremarketTime {
+  hour: number;
+  minute: number;
+  /** As configured, e.g. "08:45". */
+  label: string;
+}
+
+const CUSTOMER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const LOGIN_ID = /^[^\s:,]{1,64}$/;
+const HH_MM = /^([01]\d|2[0-3]):([0-5]\d)$/;
+const CRON_DAYS = /^[0-7*](?:[-,][0-7])*$/;
+
+const userSchema = z
+  .object({
+    userId: z.string().regex(USER_ID_PATTERN, { error: 'a user id of 1-64 characters A-Z, 0-9 or _' }),
+    mode: z.enum(['paper', 'live'], { error: 'paper or live' }),
+    customerId: z.string().default(''),
+    loginId: z.string().default(''),
+  })
+  .superRefine((u, ctx) => {
+    const live = u.mode === 'live';
+    if ((live || u.customerId !== '') && !CUSTOMER_ID.test(u.customerId)) {
+      ctx.addIssue({ code: 'custom', path: ['customerId'], message: `1-64 letters, digits, _ or -${live ? ' (required for live users)' : ''}` });
+    }
+    if ((live || u.loginId !== '') && !LOGIN_ID.test(u.loginId)) {
+      ctx.addIssue({ code: 'custom', path: ['loginId'], message: `1-64 characters without spaces${live ? ' (required for live users)' : ''}` });
+    }
+  });
+
+/** Options of `OrchestratorModule.forRoot()`. */
+export const orchestratorOptionsSchema = z.object({
+  /** Who trades, each on their own broker account. */
+  users: z
+    .array(userSchema)
+    .default([])
+    .refine((us) => new Set(us.map((u) => u.userId)).size === us.length, { error: 'each user id once' }),
+  premarketCheck: z
+    .object({
+      /** HH:MM in IST; empty turns the scheduled check off. */
+      timesIst: z.array(z.string().regex(HH_MM, { error: 'HH:MM times in IST, e.g. 08:45' })).default(['08:45', '09:10']),
+      /** Cron day-of-week field. */
+      days: z.string().regex(CRON_DAYS, { error: 'cron day-of-week such as 1-5 (Mon-Fri) or 0-6 or 1,2,3' }).default('1-5'),
+    })
+    .prefault({}),
+  fanoutConcurrency: z.number().int().min(1).max(64).default(4),
+  idempotencyTtlMs: z.number().int().min(60_000).max(30 * 86_400_000).default(2 * 86_400_000),
+  /** What a signal does when the cache cannot say whether it was already placed for a user. */
+  idempotencyWhenUnavailable: z.enum(['proceed', 'refuse'], { error: 'proceed or refuse' }).default('refuse'),
+  paperRequiresToken: z.boolean().default(true),
+  orderHistoryLimit: z.number().int().min(1).max(10_000).default(500),
+  orderHistoryTtlMs: z.number().int().min(60_000).max(90 * 86_400_000).default(7 * 86_400_000),
+  /** How long a live order may hang before it is reported as outcome unknown. */
+  orderTimeoutMs: z.number().int().min(100).max(120_000).default(8_000),
+  /** Shown in "token missing" errors; `{userId}` is replaced. */
+  tokenSubmitHint: z.string().max(200).default('PUT /sharekhan/users/{userId}/token'),
+  /** The app's Prometheus registry (for `orchestrator_orders_total`); without one, no metrics. */
+  metricsRegistry: z.custom<Registry>((v) => typeof v === 'object' && v !== null && typeof (v as Registry).metrics === 'function').optional(),
+});
+
+export type OrchestratorModuleOptions = z.input<typeof orchestratorOptionsSchema>;
+
+/** The options after validation and defaults: what the orchestrator's services read. */
+export interface OrchestratorSettings {
+  users: TradingUser[];
+  /** Static per-user tokens of configured users, from ShareKhanAuthModule. Never logged, never returned. */
+  envTokens: ReadonlyMap<string, string>;
+  /** Static tokens naming no configured user (reported once at start-up, by user id only). */
+  strayEnvTokenVars: string[];
+  premarketTimes: PremarketTime[];
+  premarketDays: string;
+  fanoutConcurrency: number;
+  idempotencyTtlMs: number;
+  idempotencyWhenUnavailable: 'proceed' | 'refuse';
+  paperRequiresToken: boolean;
+  orderHistoryLimit: number;
+  orderHistoryTtlMs: number;
+  orderTimeoutMs: number;
+  tokenSubmitPath: string;
+  metricsRegistry?: Registry;
+}
+
+export function resolveOrchestratorOptions(
+  input: OrchestratorModuleOptions | undefined,
+  staticTokens: ReadonlyMap<string, string> = new Map(),
+): OrchestratorSettings {
+  const o = parseModuleOptions('OrchestratorModule', orchestratorOptionsSchema, input);
+  const known = new Set(o.users.map((u) => u.userId));
+  const envTokens = new Map<string, string>();
+  const stray: string[] = [];
+  // Exact id only: a token under another spelling must never reach a configured user.
+  for (const [userId, token] of staticTokens) {
+    if (known.has(userId)) envTokens.set(userId, token);
+    else stray.push(userId);
+  }
+  const premarketTimes: PremarketTime[] = [];
+  for (const label of o.premarketCheck.timesIst) {
+    const [hour, minute] = label.split(':').map(Number);
+    if (!premarketTimes.some((t) => t.label === label)) premarketTimes.push({ hour, minute, label });
+  }
+  return {
+    users: o.users,
+    envTokens,
+    strayEnvTokenVars: stray.sort(),
+    premarketTimes,
+    premarketDays: o.premarketCheck.days,
+    fanoutConcurrency: o.fanoutConcurrency,
+    idempotencyTtlMs: o.idempotencyTtlMs,
+    idempotencyWhenUnavailable: o.idempotencyWhenUnavailable,
+    paperRequiresToken: o.paperRequiresToken,
+    orderHistoryLimit: o.orderHistoryLimit,
+    orderHistoryTtlMs: o.orderHistoryTtlMs,
+    orderTimeoutMs: o.orderTimeoutMs,
+    tokenSubmitPath: o.tokenSubmitHint,
+    metricsRegistry: o.metricsRegistry,
+  };
+}
