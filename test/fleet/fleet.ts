@@ -133,21 +133,22 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
       SHAREKHAN_API_BASE_URL: fake.baseUrl,
       SHAREKHAN_API_KEY: skApiKey,
       SHAREKHAN_SECRET_KEY: secretKey,
-      SHAREKHAN_AUDIT_MAX_EVENTS: '5000',
       TOKEN_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
       API_KEYS: `fleet:admin:${adminKey}`,
       API_RATE_LIMIT: '1000000',
       TRADING_USERS: Object.entries(USERS).map(([u, c]) => `${u}:live:${c}:L${c}`).join(','),
-      ORCHESTRATOR_ORDER_TIMEOUT_MS: String(FLEET_SETTINGS.orderTimeoutMs),
-      ORCHESTRATOR_FANOUT_CONCURRENCY: String(FLEET_SETTINGS.fanoutConcurrency),
       ...opts.env,
     };
 
     const startReplica = async (i: number): Promise<void> => {
       const clock = () => Date.now() + offsets[i];
-      const config = loadConfig({ ...baseEnv, REDIS_URL: proxies[i].url, CACHE_INSTANCE_ID: `f${i}g${generation[i]++}` });
+      const config = loadConfig({ ...baseEnv, REDIS_URL: proxies[i].url });
+      // Module options with no variable: the fleet's timeouts, a trail that keeps a whole run, one id per replica.
+      config.orchestrator.orderTimeoutMs = FLEET_SETTINGS.orderTimeoutMs;
+      config.orchestrator.fanoutConcurrency = FLEET_SETTINGS.fanoutConcurrency;
+      config.sharekhan.audit = { ...config.sharekhan.audit, maxEvents: 5_000 };
       // The injection point of a replica's clock: the cache's option and the token clock.
-      const skewed = { ...config, cache: { ...config.cache, clock } };
+      const skewed = { ...config, cache: { ...config.cache, instanceId: `f${i}g${generation[i]++}`, clock } };
       const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(skewed)] })
         .overrideProvider(TokenClock)
         .useValue({ now: clock })
