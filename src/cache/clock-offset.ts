@@ -12,32 +12,40 @@ export interface ClockStatus {
 
 /**
  * Versions order writes across the fleet only if the instances agree on the time, so each one
- * measures its offset to Redis' clock (TIME, halfway through the round trip) and stamps writes
- * with local time + offset: a write made later in real time gets a later version whatever the
- * local clocks say, also during an outage (the last offset is kept). See docs/cache.md.
+ * reads Redis' clock (TIME, halfway through the round trip) and from then on counts the time
+ * passed on a monotonic clock: a write made later in real time gets a later version whatever the
+ * local wall clocks say or do (a step of the host clock between two measurements moves nothing),
+ * also during an outage. The offset to the wall clock is still measured and reported. See docs/cache.md.
  */
 export class ClockOffset {
   private offset = 0;
   private measuredAt: number | null = null;
   private exceeded = false;
   private refused = false;
+  /** Redis' time at the last measurement and the monotonic reading at that moment. */
+  private anchor: { fleetMs: number; monoMs: number } | null = null;
   readonly now: () => number;
 
   constructor(
     private readonly raw: () => number,
     private readonly maxSkewMs: number,
     private readonly logger: Logger,
+    /** Monotonic ms (performance.now): a wall-clock step does not move it. */
+    private readonly mono: () => number = () => performance.now(),
   ) {
-    this.now = () => this.raw() + this.offset;
+    this.now = () => (this.anchor === null ? this.raw() : this.anchor.fleetMs + Math.round(this.mono() - this.anchor.monoMs));
   }
 
   /** `time` answers Redis TIME: [seconds, microseconds]. */
   async measure(time: () => Promise<(string | number)[]>): Promise<void> {
     const t0 = this.raw();
+    const m0 = this.mono();
     const [sec, usec] = await time();
+    const m1 = this.mono();
     const t1 = this.raw();
     const redisMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
     if (!Number.isFinite(redisMs)) return;
+    this.anchor = { fleetMs: redisMs, monoMs: (m0 + m1) / 2 };
     this.offset = Math.round(redisMs - (t0 + t1) / 2);
     this.measuredAt = this.now();
     const exceeded = Math.abs(this.offset) > this.maxSkewMs;
