@@ -38,6 +38,8 @@ export type TokenLookup =
   | { kind: 'missing' }
   | { kind: 'expired'; view: TokenView }
   | { kind: 'invalid'; view: TokenView }
+  /** Held in memory only, and Redis has not confirmed it for longer than `unconfirmedTokenUseMs`. */
+  | { kind: 'unconfirmed'; view: TokenView; unconfirmedForMs: number }
   | { kind: 'unavailable' };
 
 /** What `status()` reports for one user: the GET endpoint's answer. */
@@ -46,11 +48,15 @@ export type TokenStatus =
   | { state: 'missing' }
   | { state: 'unavailable' };
 
-/** `already_revoked` and `missing` changed nothing (no audit event). */
+/**
+ * `already_revoked` and `missing` changed nothing (no audit event). `confirmed`: Redis holds the
+ * revoke, so every replica that can reach Redis refuses the token; false while it is only in this
+ * instance's memory and journal (in effect here, replayed later).
+ */
 export type RevokeOutcome =
-  | { revoked: true; state: 'revoked'; view: TokenView | null }
-  | { revoked: false; state: 'already_revoked'; view: TokenView }
-  | { revoked: false; state: 'missing'; view: null };
+  | { revoked: true; state: 'revoked'; view: TokenView | null; confirmed: boolean }
+  | { revoked: false; state: 'already_revoked'; view: TokenView; confirmed: boolean }
+  | { revoked: false; state: 'missing'; view: null; confirmed: boolean };
 
 export interface SubmitInput {
   accessToken: string;
@@ -127,6 +133,8 @@ export class ShareKhanTokenStore {
   private readonly expiredNoticed = new Set<string>();
   /** Record versions whose decryption failure was already reported, so a hot path logs it once. */
   private readonly reportedBroken = new Set<string>();
+  /** Per user: the token Redis (or this instance's own write) last vouched for, and when (monotonic ms). */
+  private readonly confirmed = new Map<string, { fingerprint: string; at: number }>();
 
   constructor(
     private readonly cache: CacheService,
@@ -152,6 +160,8 @@ export class ShareKhanTokenStore {
     const version = r.version ?? '';
     const view = this.toView(userId, rec, version);
     if (rec.status !== 'active') return { kind: 'invalid', view };
+    const unconfirmedForMs = this.unconfirmedFor(userId, rec.fingerprint, r.source);
+    if (unconfirmedForMs > this.settings.unconfirmedTokenUseMs) return { kind: 'unconfirmed', view, unconfirmedForMs };
     if (view.status === 'expired') {
       await this.noticeExpired(userId, rec);
       return { kind: 'expired', view };
@@ -188,6 +198,8 @@ export class ShareKhanTokenStore {
         return { state: 'present', view: found.view, reason: 'past its expiry; log in again or submit a new token' };
       case 'invalid':
         return { state: 'present', view: found.view, reason: found.view.statusReason };
+      case 'unconfirmed':
+        return { state: 'present', view: found.view, reason: unconfirmedReason(found.unconfirmedForMs) };
     }
   }
 
@@ -216,6 +228,8 @@ export class ShareKhanTokenStore {
       lastValidatedAt: null,
     };
     const written = await this.cache.set(tokenKey(userId), rec, { expiresAt: keepUntil(rec) });
+    // Written by this instance: nothing newer can have reached Redis without passing through here first.
+    this.confirmed.set(userId, { fingerprint: rec.fingerprint, at: performance.now() });
     await this.addToIndex(userId);
     await this.audit(userId, {
       action: input.action ?? 'submitted',
@@ -237,22 +251,22 @@ export class ShareKhanTokenStore {
     assertUserId(userId);
     const r = await this.cache.read<StoredToken>(tokenKey(userId));
     if (r.state === 'miss' || (r.state === 'hit' && !isStoredToken(r.value))) {
-      return { revoked: false, state: 'missing', view: null };
+      return { revoked: false, state: 'missing', view: null, confirmed: this.fromRedis(r.source) };
     }
     if (r.state === 'unavailable' || !isStoredToken(r.value)) {
       // Cannot read what is there, but a delete is always safe to replay.
-      await this.cache.delete(tokenKey(userId));
+      const deleted = await this.cache.delete(tokenKey(userId));
       await this.audit(userId, { action: 'deleted', actor, detail: 'record deleted while its content was unreadable' });
-      return { revoked: true, state: 'revoked', view: null };
+      return { revoked: true, state: 'revoked', view: null, confirmed: deleted.store === 'redis' };
     }
     if (r.value.status === 'revoked') {
-      return { revoked: false, state: 'already_revoked', view: this.toView(userId, r.value, r.version ?? '') };
+      return { revoked: false, state: 'already_revoked', view: this.toView(userId, r.value, r.version ?? ''), confirmed: this.fromRedis(r.source) };
     }
     const at = new Date(this.clock.now()).toISOString();
     const next: StoredToken = { ...r.value, sealed: null, status: 'revoked', statusReason: `revoked by ${actor.who} at ${at}` };
-    const view = await this.rewrite(userId, next);
+    const written = await this.rewrite(userId, next);
     await this.audit(userId, { action: 'deleted', actor, fingerprint: r.value.fingerprint });
-    return { revoked: true, state: 'revoked', view };
+    return { revoked: true, state: 'revoked', view: written?.view ?? null, confirmed: written?.store === 'redis' };
   }
 
   /**
@@ -283,7 +297,7 @@ export class ShareKhanTokenStore {
     const r = await this.cache.read<StoredToken>(tokenKey(userId));
     let view: TokenView | null = null;
     if (r.state === 'hit' && isStoredToken(r.value) && r.value.fingerprint === fingerprint && r.value.status === 'active') {
-      view = await this.rewrite(userId, { ...r.value, lastValidatedAt: this.clock.now() });
+      view = (await this.rewrite(userId, { ...r.value, lastValidatedAt: this.clock.now() }))?.view ?? null;
     }
     await this.audit(userId, { action: 'validated', actor, fingerprint });
     return view;
@@ -334,12 +348,36 @@ export class ShareKhanTokenStore {
     });
   }
 
+  /**
+   * Milliseconds since Redis last vouched for this token (0: just now). A read from Redis, or an L1
+   * hit while the cache is connected (kept coherent by invalidations), confirms it, as does any read
+   * of a memory-only cache (no Redis: memory is the only copy there is); a copy served
+   * from memory because Redis cannot be asked does not, so a revoke made elsewhere meanwhile is
+   * missed for at most `unconfirmedTokenUseMs` (docs/sharekhan.md).
+   */
+  private unconfirmedFor(userId: string, fingerprint: string, source: 'redis' | 'memory' | 'none'): number {
+    const now = performance.now();
+    if (source === 'redis' || (source === 'memory' && (this.cache.mode === 'redis' || this.cache.mode === 'memory'))) {
+      this.confirmed.set(userId, { fingerprint, at: now });
+      return 0;
+    }
+    const last = this.confirmed.get(userId);
+    return last && last.fingerprint === fingerprint ? now - last.at : Number.POSITIVE_INFINITY;
+  }
+
+  /** The read came from Redis, or from an L1 copy kept coherent with it, and no write of this instance waits for replay. */
+  private fromRedis(source: 'redis' | 'memory' | 'none'): boolean {
+    if (source === 'redis') return true;
+    const s = this.cache.getStatus();
+    return s.mode === 'memory' || (s.mode === 'redis' && s.journalSize === 0);
+  }
+
   /** Same expiry as before: a status change never extends a token's life. */
-  private async rewrite(userId: string, rec: StoredToken): Promise<TokenView | null> {
+  private async rewrite(userId: string, rec: StoredToken): Promise<{ view: TokenView; store: 'redis' | 'memory' } | null> {
     if (keepUntil(rec) <= Date.now()) return null;
     try {
       const written = await this.cache.set(tokenKey(userId), rec, { expiresAt: keepUntil(rec) });
-      return this.toView(userId, rec, written.version);
+      return { view: this.toView(userId, rec, written.version), store: written.store };
     } catch (err) {
       this.logger.warn(`token record of ${userId} not rewritten: ${(err as Error).message}`);
       return null;
@@ -403,6 +441,11 @@ export class ShareKhanTokenStore {
     const users = r.state === 'hit' && Array.isArray(r.value?.users) ? r.value.users : [];
     for (const u of users) if (typeof u === 'string' && USER_ID_PATTERN.test(u)) await this.addToIndex(u);
   }
+}
+
+function unconfirmedReason(ms: number): string {
+  const since = Number.isFinite(ms) ? `for ${Math.round(ms / 1000)} s` : 'since this instance started';
+  return `held in this instance's memory only: Redis has not confirmed it ${since}, so a revoke made elsewhere may be missed; orders with it are refused until Redis is reachable again`;
 }
 
 /** How long the record stays in the cache: its expiry plus the time it is reported as `expired`. */
