@@ -468,7 +468,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private fromMemory<T>(k: string, authoritative: boolean): ReadResult<T> {
     const e = this.memory.get(k);
     if (!e) return { state: authoritative ? 'miss' : 'unavailable', source: 'none' };
-    return resultOf<T>(e, 'memory');
+    return authoritative ? resultOf<T>(e, 'memory') : { ...resultOf<T>(e, 'memory'), fallback: true };
   }
 
   // ---------------------------------------------------------------- writes

@@ -160,7 +160,7 @@ export class ShareKhanTokenStore {
     const version = r.version ?? '';
     const view = this.toView(userId, rec, version);
     if (rec.status !== 'active') return { kind: 'invalid', view };
-    const unconfirmedForMs = this.unconfirmedFor(userId, rec.fingerprint, r.source);
+    const unconfirmedForMs = this.unconfirmedFor(userId, rec.fingerprint, r.fallback === true);
     if (unconfirmedForMs > this.settings.unconfirmedTokenUseMs) return { kind: 'unconfirmed', view, unconfirmedForMs };
     if (view.status === 'expired') {
       await this.noticeExpired(userId, rec);
@@ -251,7 +251,7 @@ export class ShareKhanTokenStore {
     assertUserId(userId);
     const r = await this.cache.read<StoredToken>(tokenKey(userId));
     if (r.state === 'miss' || (r.state === 'hit' && !isStoredToken(r.value))) {
-      return { revoked: false, state: 'missing', view: null, confirmed: this.fromRedis(r.source) };
+      return { revoked: false, state: 'missing', view: null, confirmed: r.fallback !== true };
     }
     if (r.state === 'unavailable' || !isStoredToken(r.value)) {
       // Cannot read what is there, but a delete is always safe to replay.
@@ -260,7 +260,7 @@ export class ShareKhanTokenStore {
       return { revoked: true, state: 'revoked', view: null, confirmed: deleted.store === 'redis' };
     }
     if (r.value.status === 'revoked') {
-      return { revoked: false, state: 'already_revoked', view: this.toView(userId, r.value, r.version ?? ''), confirmed: this.fromRedis(r.source) };
+      return { revoked: false, state: 'already_revoked', view: this.toView(userId, r.value, r.version ?? ''), confirmed: r.fallback !== true };
     }
     const at = new Date(this.clock.now()).toISOString();
     const next: StoredToken = { ...r.value, sealed: null, status: 'revoked', statusReason: `revoked by ${actor.who} at ${at}` };
@@ -349,27 +349,19 @@ export class ShareKhanTokenStore {
   }
 
   /**
-   * Milliseconds since Redis last vouched for this token (0: just now). A read from Redis, or an L1
-   * hit while the cache is connected (kept coherent by invalidations), confirms it, as does any read
-   * of a memory-only cache (no Redis: memory is the only copy there is); a copy served
-   * from memory because Redis cannot be asked does not, so a revoke made elsewhere meanwhile is
-   * missed for at most `unconfirmedTokenUseMs` (docs/sharekhan.md).
+   * Milliseconds since Redis last vouched for this token (0: just now). A read from Redis, a
+   * coherent L1 hit or a memory-only cache confirms it; a copy served from memory because Redis
+   * cannot be asked (`fallback`) does not, so a revoke made elsewhere meanwhile is missed for at
+   * most `unconfirmedTokenUseMs` (docs/sharekhan.md).
    */
-  private unconfirmedFor(userId: string, fingerprint: string, source: 'redis' | 'memory' | 'none'): number {
+  private unconfirmedFor(userId: string, fingerprint: string, fallback: boolean): number {
     const now = performance.now();
-    if (source === 'redis' || (source === 'memory' && (this.cache.mode === 'redis' || this.cache.mode === 'memory'))) {
+    if (!fallback) {
       this.confirmed.set(userId, { fingerprint, at: now });
       return 0;
     }
     const last = this.confirmed.get(userId);
     return last && last.fingerprint === fingerprint ? now - last.at : Number.POSITIVE_INFINITY;
-  }
-
-  /** The read came from Redis, or from an L1 copy kept coherent with it, and no write of this instance waits for replay. */
-  private fromRedis(source: 'redis' | 'memory' | 'none'): boolean {
-    if (source === 'redis') return true;
-    const s = this.cache.getStatus();
-    return s.mode === 'memory' || (s.mode === 'redis' && s.journalSize === 0);
   }
 
   /** Same expiry as before: a status change never extends a token's life. */
