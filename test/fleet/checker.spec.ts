@@ -109,6 +109,30 @@ describe('fleet checker', () => {
       expect(rulesOf(h)).toEqual(['token-isolation']);
     });
 
+    it('allows a revoked token on a replica cut off from Redis within the documented bound, and catches it past the bound', () => {
+      const cutOff = (orderAt: number) => {
+        const h = baseline();
+        h.tokenTrust = { unconfirmedUseMs: 2_000, l1StalenessMs: 500, reconnectMs: 1_000, invalidationMs: 100 };
+        h.faults.push({ kind: 'partition-blackhole', replica: 1, startAt: 1_000, endAt: 3_000 });
+        // Revoked on replica 0 (Redis has it) while replica 1 is cut off; replica 1 sends the order.
+        h.ops.push(revoke('U1', T1, 1_100, 1_200), op('signal', orderAt - 10, orderAt + 100, { signalId: 'S2', users: ['U1'], replica: 1 }));
+        h.broker.push(placed('S2', 'C1', orderAt, { user: 'U1', fp: T1 }));
+        h.final = h.final.map((r) => (r.userId === 'U1' ? { ...r, fingerprint: null, status: 'none', audit: [...r.audit, { action: 'deleted', fingerprint: T1 }] } : r));
+        return h;
+      };
+      expect(rulesOf(cutOff(3_400))).toEqual([]);
+      // 1,000 + 2,000 + 500: the bound ends at 3,500 ms.
+      expect(rulesOf(cutOff(3_600))).toEqual(['token-isolation']);
+      // The same order from replica 0, which was never cut off, is no exception.
+      const h = cutOff(2_000);
+      h.ops[h.ops.length - 1].replica = 0;
+      expect(rulesOf(h)).toEqual(['token-isolation']);
+      // Nor without the documented bound.
+      const none = cutOff(2_000);
+      delete none.tokenTrust;
+      expect(rulesOf(none)).toEqual(['token-isolation']);
+    });
+
     it('allows an order requested before the revoke was acknowledged (in flight), even if it arrives later', () => {
       const h = baseline();
       h.ops.push(signal('S2', ['U1'], 300, 500), revoke('U1', T1, 310, 320));

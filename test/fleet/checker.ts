@@ -1,4 +1,4 @@
-import type { Bounds, BrokerOrder, FinalRead, History, Op } from './history.js';
+import type { Bounds, BrokerOrder, Fault, FaultKind, FinalRead, History, Op } from './history.js';
 
 /**
  * Judges a whole fleet history against the five safety rules of issue 11. Pure: it reads the
@@ -60,10 +60,34 @@ export function atMostOnce(h: History): Violation[] {
   return out;
 }
 
+/** Faults during which a replica cannot reach Redis: its own link, or Redis itself. */
+const CUTS_OFF: ReadonlySet<FaultKind> = new Set(['partition-cut', 'partition-blackhole', 'skewed-partition', 'redis-kill-keep', 'redis-kill-empty', 'redis-pause']);
+
+/**
+ * The documented allowance (RELIABILITY.md): a replica that could not hear a revoke, because it
+ * was cut off from Redis when the revoke was acknowledged (or was still reconnecting), may send an
+ * order with the revoked token until `unconfirmedUseMs` (+ L1 staleness) after it lost Redis; no later.
+ */
+function cutOffAllowance(h: History, b: BrokerOrder, revoke: Op, causes: Op[]): Fault | undefined {
+  const t = h.tokenTrust;
+  if (!t) return undefined;
+  const sending = causes.filter((c) => c.invokeAt <= b.at && b.at <= c.completeAt).map((c) => c.replica);
+  return h.faults.find(
+    (f) =>
+      CUTS_OFF.has(f.kind) &&
+      (f.replica === undefined || sending.includes(f.replica)) &&
+      f.startAt <= b.at &&
+      b.at <= f.startAt + t.unconfirmedUseMs + t.l1StalenessMs &&
+      revoke.completeAt >= f.startAt - t.invalidationMs &&
+      revoke.completeAt <= f.endAt + t.reconnectMs,
+  );
+}
+
 /**
  * Rule 2: an order carries its own user's token, and never a token whose revoke was acknowledged
  * before the operation that sent the order was even invoked (an order already in flight when the
- * revoke was acknowledged may legitimately still carry it).
+ * revoke was acknowledged may legitimately still carry it), except within the documented bound on
+ * a replica cut off from Redis (cutOffAllowance).
  */
 export function tokenIsolation(h: History): Violation[] {
   const byCustomer = customerToUser(h);
@@ -86,7 +110,7 @@ export function tokenIsolation(h: History): Violation[] {
     const revoke = h.ops.find(
       (r) => r.kind === 'token.revoke' && r.userId === user && r.outcome === 'ok' && submits.some((s) => s.completeAt < r.invokeAt) && r.completeAt < firstInvoke,
     );
-    if (revoke) {
+    if (revoke && !cutOffAllowance(h, b, revoke, causes)) {
       out.push({
         rule: 'token-isolation',
         message: `${b.tradingSymbol} for ${user} carried token ${b.tokenFingerprint} at ${iso(b.at)}, revoked (op ${revoke.id}, acknowledged ${iso(revoke.completeAt)}) before the order was requested (${iso(firstInvoke)})`,

@@ -14,7 +14,7 @@ import { TokenClock } from '../../src/sharekhan/token-clock.js';
 import { startFakeShareKhan, type FakeShareKhan } from '../helpers/fake-sharekhan.js';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { fleetBounds, FLEET_SETTINGS } from './bounds.js';
+import { fleetBounds, fleetTokenTrust, FLEET_SETTINGS } from './bounds.js';
 import { check, type CheckResult } from './checker.js';
 import { Generator, type Plan } from './generator.js';
 import { HistoryRecorder, type Bounds, type FinalRead, type History, type Op, type OpKind, type OpOutcome, type Stall } from './history.js';
@@ -104,7 +104,9 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
   const skApiKey = `skapi-${randomBytes(8).toString('hex')}`;
   const secretKey = randomBytes(16).toString('hex');
   const redisDir = mkdtempSync(join(tmpdir(), 'fleet-redis-'));
-  const cleanups: (() => Promise<unknown>)[] = [async () => rmSync(redisDir, { recursive: true, force: true })];
+  // Each replica's snapshot file, kept across its restarts (a pod's volume): docs/operations.md.
+  const snapshotDir = mkdtempSync(join(tmpdir(), 'fleet-snapshots-'));
+  const cleanups: (() => Promise<unknown>)[] = [async () => rmSync(redisDir, { recursive: true, force: true }), async () => rmSync(snapshotDir, { recursive: true, force: true })];
   const tokens = new Map<string, string>(); // fingerprint → user id
   const stalls = watchEventLoop();
   cleanups.push(async () => stalls.stop());
@@ -137,16 +139,18 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
       API_KEYS: `fleet:admin:${adminKey}`,
       API_RATE_LIMIT: '1000000',
       TRADING_USERS: Object.entries(USERS).map(([u, c]) => `${u}:live:${c}:L${c}`).join(','),
+      CACHE_SNAPSHOT_KEY: randomBytes(32).toString('base64'),
       ...opts.env,
     };
 
     const startReplica = async (i: number): Promise<void> => {
       const clock = () => Date.now() + offsets[i];
-      const config = loadConfig({ ...baseEnv, REDIS_URL: proxies[i].url });
+      const config = loadConfig({ ...baseEnv, REDIS_URL: proxies[i].url, CACHE_SNAPSHOT_PATH: join(snapshotDir, `replica-${i}.snap`) });
       // Module options with no variable: the fleet's timeouts, a trail that keeps a whole run, one id per replica.
       config.orchestrator.orderTimeoutMs = FLEET_SETTINGS.orderTimeoutMs;
       config.orchestrator.fanoutConcurrency = FLEET_SETTINGS.fanoutConcurrency;
       config.sharekhan.audit = { ...config.sharekhan.audit, maxEvents: 5_000 };
+      config.sharekhan.unconfirmedTokenUseMs = FLEET_SETTINGS.unconfirmedTokenUseMs;
       // The injection point of a replica's clock: the cache's option and the token clock.
       const skewed = { ...config, cache: { ...config.cache, instanceId: `f${i}g${generation[i]++}`, clock } };
       const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(skewed)] })
@@ -204,7 +208,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
         } catch {
           // Not JSON: keep the text.
         }
-        return { invokeAt, completeAt, status: res.status, outcome: outcomeOf(res.status), body: parsed };
+        return { invokeAt, completeAt, status: res.status, outcome: outcomeOf(res.status, parsed), body: parsed };
       } catch (err) {
         const completeAt = Date.now();
         const code = (err as { cause?: { code?: string } }).cause?.code;
@@ -285,6 +289,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
 
     const history: History = {
       seed: opts.seed,
+      tokenTrust: fleetTokenTrust(),
       startedAt: started,
       endedAt: Date.now(),
       users: USERS,
@@ -315,10 +320,12 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
   }
 }
 
-function outcomeOf(status: number): OpOutcome {
+function outcomeOf(status: number, body: unknown): OpOutcome {
   if (status >= 200 && status < 300) return 'ok';
   // 500: our bug, 504: the order's outcome is unknown; either may have had an effect.
   if (status === 500 || status === 504) return 'info';
+  // A revoke in effect on its replica and journaled there: not acknowledged, but it lands on replay.
+  if (status === 503 && (body as { code?: string } | null)?.code === 'REVOKE_NOT_CONFIRMED') return 'info';
   return 'fail';
 }
 

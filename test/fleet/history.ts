@@ -111,8 +111,26 @@ export interface Bounds {
   http: Record<OpKind, (op: Op) => number>;
 }
 
+/**
+ * How long a replica cut off from Redis may keep trading with a token that only its memory
+ * vouches for (docs/sharekhan.md, `unconfirmedTokenUseMs`), and the slacks the checker needs to
+ * tell from the nemesis log alone when a replica could not hear a revoke.
+ */
+export interface TokenTrust {
+  /** The replica's `unconfirmedTokenUseMs`, counted from when it lost Redis. */
+  unconfirmedUseMs: number;
+  /** L1's worst-case staleness on a silently dead link (heartbeat + command timeout), added to the bound. */
+  l1StalenessMs: number;
+  /** After a fault heals, how long a replica may still be reconnecting (breaker half-open backoff + reconnect delay). */
+  reconnectMs: number;
+  /** A revoke acknowledged this shortly before a cut may have had its invalidation in flight. */
+  invalidationMs: number;
+}
+
 export interface History {
   seed: number;
+  /** Absent: no allowance at all (every revoked token in an order is a violation). */
+  tokenTrust?: TokenTrust;
   startedAt: number;
   endedAt: number;
   /** user id → customer id */

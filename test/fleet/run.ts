@@ -1,6 +1,6 @@
 /**
  * `npm run test:fleet -- --runs N [--seed S] [--duration MS] [--out DIR] [--policy refuse|proceed]`: N seeded fleet runs by
- * hand (seeds S, S+1, ...), each printing its figures and violations. It runs the same vitest
+ * hand (seeds S, S+1, ...; S random when not given), each printing its figures and violations. It runs the same vitest
  * entry as CI (Nest needs vitest's decorator metadata), with the options passed as FLEET_* vars.
  */
 import { spawnSync } from 'node:child_process';
@@ -29,7 +29,8 @@ const env = {
   ...process.env,
   FLEET_RUNS: values.runs,
   FLEET_DURATION_MS: values.duration,
-  ...(values.seed !== undefined ? { FLEET_SEED: values.seed } : {}),
+  // Without --seed a fresh one: CI runs the fixed seeds, by hand the fleet explores.
+  FLEET_SEED: values.seed ?? String(Math.floor(Math.random() * 2 ** 31)),
   ...(values.out !== undefined ? { FLEET_OUT: values.out } : {}),
   ...(values.policy !== undefined ? { FLEET_POLICY: values.policy } : {}),
 };
