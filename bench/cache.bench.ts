@@ -17,7 +17,7 @@ Logger.overrideLogger(false);
 type Op = (i: number) => Promise<unknown>;
 interface Sample { opsPerSec: number; p50: number; p99: number; max: number; failed: number; ops: number }
 /** One subject's figures for one row over all rounds: medians, and its ratio to raw ioredis per round. */
-interface Row { opsPerSec: number; p99: number; ratio: number; ratioMin: number; ratioMax: number; redisUsPerOp: number | null }
+interface Row { opsPerSec: number; p99: number; ratio: number; ratioMin: number; ratioMax: number; ratioToCas: number; redisUsPerOp: number | null }
 
 const DURATION_MS = Number(process.env.BENCH_MS ?? 1000);
 /** Subjects take turns in every round, so a slow spell of this noisy VM hits all of them alike. */
@@ -129,12 +129,15 @@ async function throughput(redis: RedisProcess) {
       const row: Record<string, Row> = {};
       for (const name of names) {
         const ratios = samples[name].map((x, r) => x.s.opsPerSec / samples['raw ioredis'][r].s.opsPerSec);
+        // Against raw ioredis running the same CAS script: the baseline for versioned writes.
+        const toCas = samples[name].map((x, r) => x.s.opsPerSec / samples['raw ioredis + CAS script'][r].s.opsPerSec);
         row[name] = {
           opsPerSec: median(samples[name].map((x) => x.s.opsPerSec)),
           p99: median(samples[name].map((x) => x.s.p99)),
           ratio: median(ratios),
           ratioMin: Math.min(...ratios),
           ratioMax: Math.max(...ratios),
+          ratioToCas: median(toCas),
           redisUsPerOp: name === 'awaited Map' ? null : median(samples[name].map((x) => x.redisUs / Math.max(1, x.s.ops))),
         };
       }
@@ -195,7 +198,7 @@ async function main() {
           Object.entries(subj)
             .map(
               ([n, s]) =>
-                `${n}: ${s.opsPerSec} ops/s, ${s.ratio.toFixed(2)}x raw (${s.ratioMin.toFixed(2)}-${s.ratioMax.toFixed(2)}), p99 ${s.p99.toFixed(2)} ms` +
+                `${n}: ${s.opsPerSec} ops/s, ${s.ratio.toFixed(2)}x raw (${s.ratioMin.toFixed(2)}-${s.ratioMax.toFixed(2)}), ${s.ratioToCas.toFixed(2)}x raw+CAS, p99 ${s.p99.toFixed(2)} ms` +
                 (s.redisUsPerOp === null ? '' : `, redis ${s.redisUsPerOp.toFixed(1)} us/op`),
             )
             .join(' | '),

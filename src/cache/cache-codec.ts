@@ -25,7 +25,9 @@ export function decodeRecord(raw: string): StoredRecord | null {
   const kind = raw[bar + 1];
   if (!Number.isFinite(expiresAt) || (kind !== 'v' && kind !== 'd')) return null;
   return {
-    version: raw.slice(0, VERSION_LENGTH),
+    // A copy, not a slice: a slice would keep the whole reply (JSON included) alive as long as the
+    // memory copy holds the version, long after the JSON itself was parsed and dropped.
+    version: [raw.slice(0, 15), raw.slice(15, VERSION_LENGTH)].join(''),
     expiresAt: expiresAt > 0 ? expiresAt : null,
     tombstone: kind === 'd',
     json: raw.slice(bar + 2),

@@ -1,15 +1,63 @@
+/** What a caller can switch on; the message says what to do about it. */
+export type CacheErrorCode =
+  | 'CACHE_INVALID_INPUT'
+  | 'CACHE_REDIS_REQUIRED'
+  | 'CACHE_UNAVAILABLE'
+  | 'CACHE_CONFLICT'
+  | 'CACHE_FACTORY_FAILED'
+  | 'CACHE_FACTORY_TIMEOUT';
+
+/** Every error the cache throws on purpose; `code` is stable, the message is for a person. */
+export class CacheError extends Error {
+  constructor(
+    readonly code: CacheErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'CacheError';
+  }
+}
+
 /** The caller sent something the cache cannot store: a bad key, value or expiry. */
-export class CacheValidationError extends Error {
+export class CacheValidationError extends CacheError {
   constructor(message: string) {
-    super(message);
+    super('CACHE_INVALID_INPUT', message);
     this.name = 'CacheValidationError';
   }
 }
 
 /** Redis was required at start-up and could not be reached. */
-export class CacheStartupError extends Error {
+export class CacheStartupError extends CacheError {
   constructor(message: string) {
-    super(message);
+    super('CACHE_REDIS_REQUIRED', message);
     this.name = 'CacheStartupError';
+  }
+}
+
+/** Redis cannot be asked and this instance's memory does not know the key: nothing was changed. */
+export class CacheUnavailableError extends CacheError {
+  constructor(message: string) {
+    super('CACHE_UNAVAILABLE', message);
+    this.name = 'CacheUnavailableError';
+  }
+}
+
+/** `update` lost the race on every attempt: other writers kept changing the key. */
+export class CacheConflictError extends CacheError {
+  constructor(
+    message: string,
+    readonly attempts: number,
+  ) {
+    super('CACHE_CONFLICT', message);
+    this.name = 'CacheConflictError';
+  }
+}
+
+/** `getOrSet`'s factory threw (or timed out) and no value within its grace period was there to serve. */
+export class CacheFactoryError extends CacheError {
+  constructor(code: 'CACHE_FACTORY_FAILED' | 'CACHE_FACTORY_TIMEOUT', message: string, cause?: unknown) {
+    super(code, message, { cause });
+    this.name = 'CacheFactoryError';
   }
 }

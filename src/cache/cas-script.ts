@@ -82,3 +82,15 @@ for i = 1, #KEYS do
 end
 return out
 `;
+
+/**
+ * Version-conditional write for `update`: writes only when the stored version is exactly the one
+ * the caller read ('' = absent) and older than the new one. Returns 1 when written, otherwise the
+ * stored version ('' when absent). ARGV: version, record, PXAT, L1 channel ('' for none), expected.
+ */
+export const CAS_IF_VERSION_LUA = `
+local cur = redis.call('GET', KEYS[1])
+local cv = ''
+if cur then cv = string.sub(cur, 1, ${VERSION_LENGTH}) end
+if cv ~= ARGV[5] or (cv ~= '' and cv >= ARGV[1]) then return cv end
+${WRITE_AND_PUBLISH}`;

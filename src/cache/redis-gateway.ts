@@ -10,7 +10,7 @@ import {
 import type { RedisOptions } from 'ioredis';
 import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import type { ResolvedCacheOptions } from './cache.options.js';
-import { ADD_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './cas-script.js';
+import { ADD_LUA, CAS_IF_VERSION_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './cas-script.js';
 import { CommandBatcher } from './command-batcher.js';
 import { CLAIM_LUA, OPEN_WINDOW_LUA } from './reseed-window.js';
 import { RELEASE_CLAIM_LUA } from './claim-release.js';
@@ -24,12 +24,14 @@ export function isTimeout(err: unknown): boolean {
   return err instanceof Error && /timed out|timeout/i.test(err.message);
 }
 
-type CasClient = RedisClient & {
+export type CasClient = RedisClient & {
   /** See CAS_SET_LUA; `channel` ('' for none) receives the L1 invalidation of a successful write. */
   casSet(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
   /** See ADD_LUA: 1 when written, else the record that holds the key. */
   casAdd(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
   casSetMany(numKeys: number, ...args: string[]): Promise<(1 | string)[]>;
+  /** See CAS_IF_VERSION_LUA: 1 when written, else the stored version ('' when absent). */
+  casIfVersion(key: string, version: string, record: string, pxat: string, channel: string, expected: string): Promise<1 | string>;
   /** See CLAIM_LUA: 1 when written, 0 or 2 when refused until the fleet has re-seeded, else the record that holds the key. */
   casClaim(numKeys: number, ...args: string[]): Promise<0 | 1 | 2 | string>;
   /** See RELEASE_CLAIM_LUA: 1 when the timed-out claim was withdrawn. */
@@ -72,6 +74,7 @@ export class RedisGateway {
     this.client.defineCommand('casSet', { numberOfKeys: 1, lua: CAS_SET_LUA });
     this.client.defineCommand('casAdd', { numberOfKeys: 1, lua: ADD_LUA });
     this.client.defineCommand('casSetMany', { lua: CAS_SET_MANY_LUA });
+    this.client.defineCommand('casIfVersion', { numberOfKeys: 1, lua: CAS_IF_VERSION_LUA });
     this.client.defineCommand('casClaim', { lua: CLAIM_LUA });
     this.client.defineCommand('releaseClaim', { numberOfKeys: 1, lua: RELEASE_CLAIM_LUA });
     this.client.defineCommand('openReseedWindow', { numberOfKeys: 1, lua: OPEN_WINDOW_LUA });

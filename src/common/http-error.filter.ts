@@ -104,7 +104,7 @@ export class HttpErrorFilter implements ExceptionFilter {
       }
     }
     if (exception instanceof CacheValidationError) {
-      return { status: 400, error: reason(400), message: exception.message };
+      return { status: 400, error: reason(400), message: exception.message, code: exception.code };
     }
     const err = exception as Error;
     this.logger.error(`Unhandled ${err?.name ?? 'error'} on ${req.method} ${req.route?.path ?? req.path}: ${err?.message ?? String(exception)}`);

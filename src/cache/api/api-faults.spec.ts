@@ -1,0 +1,58 @@
+import { Logger } from '@nestjs/common';
+import { onTestFinished } from 'vitest';
+import { firstValueFrom, filter, timeout } from 'rxjs';
+import { CacheService } from '../cache.service.js';
+import { decodeRecord } from '../cache-codec.js';
+import { ChaosGateway } from '../testing/chaos-gateway.js';
+
+/** getOrSet and update at the edges, on the in-process gateway (no redis-server). */
+async function chaosCache() {
+  Logger.overrideLogger(false);
+  const gateway = new ChaosGateway();
+  const cache = new CacheService({ redis: null, keyPrefix: 'u:', instanceId: 'unit', commandTimeoutMs: 100 }, gateway);
+  await cache.onModuleInit();
+  onTestFinished(() => cache.onApplicationShutdown());
+  gateway.up();
+  await firstValueFrom(cache.mode$.pipe(filter((m) => m === 'redis'), timeout(2_000)));
+  return { cache, gateway, stored: (key: string) => decodeRecord(gateway.data.get(`u:${key}`) ?? '') };
+}
+
+describe('update and getOrSet on a chaos gateway', () => {
+  it('update whose reply is lost is journaled and lands by replay', async () => {
+    const { cache, gateway, stored } = await chaosCache();
+    await cache.set('n', 1);
+    gateway.fault = (cmd) => (cmd === 'casIfVersion' ? 'lost-reply' : undefined);
+    const r = await cache.update<number>('n', (v) => (v ?? 0) + 1);
+    expect(r).toMatchObject({ value: 2, store: 'memory' });
+    gateway.fault = null;
+    await new Promise((res) => setTimeout(res, 300));
+    expect(stored('n')?.json).toBe('2');
+    expect(cache.getStatus().journalSize).toBe(0);
+  });
+
+  it('update retries when the version changed between read and write, and applies fn to the newer value', async () => {
+    const { cache, gateway } = await chaosCache();
+    await cache.set('n', 10);
+    let raced = false;
+    gateway.fault = (cmd, key) => {
+      if (cmd === 'casIfVersion' && !raced) {
+        raced = true;
+        // Another writer lands first: a newer record under the same key.
+        const cur = decodeRecord(gateway.data.get(key)!)!;
+        const version = cur.version.replace(/^\d{15}/, (w) => String(Number(w) + 1).padStart(15, '0'));
+        gateway.data.set(key, `${version}|0|v100`);
+      }
+    };
+    const r = await cache.update<number>('n', (v) => (v ?? 0) + 1);
+    expect(r).toMatchObject({ value: 101, store: 'redis', attempts: 2 });
+  });
+
+  it('getOrSet with lock while the claim cannot be made (error) still answers, from the factory', async () => {
+    const { cache, gateway } = await chaosCache();
+    gateway.fault = (cmd) => (cmd === 'casClaim' ? 'error' : undefined);
+    let calls = 0;
+    const v = await cache.getOrSet('q', () => ++calls, { lock: true, ttlMs: 1_000 });
+    expect([v, calls]).toEqual([1, 1]);
+    expect(gateway.commands.some((c) => c.startsWith('casClaim'))).toBe(true);
+  });
+});

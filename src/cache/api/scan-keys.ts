@@ -1,0 +1,29 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { CacheGateway } from '../cache-gateway.js';
+
+/** Keys per SCAN step: Redis does a bounded amount of work per call, so other clients never wait long. */
+export const SCAN_COUNT = 200;
+
+/**
+ * SCANs every node (every master on Cluster) for string keys starting with `prefix`, one bounded
+ * step per command through the gateway (deadline, breaker); never KEYS. `onBatch` runs between steps.
+ */
+export async function scanKeys(gateway: CacheGateway, prefix: string, onBatch: (keys: string[]) => Promise<void>): Promise<void> {
+  const client = gateway.client as Redis | Cluster;
+  const nodes: Redis[] = 'nodes' in client && typeof (client as Cluster).nodes === 'function' && (client as Cluster).isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+  const pattern = `${escapeGlob(prefix)}*`;
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      // TYPE string: other structures under the prefix (logs, sets) are not cache records.
+      const [next, keys] = await gateway.run(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT, 'TYPE', 'string'));
+      cursor = next;
+      if (keys.length > 0) await onBatch(keys);
+    } while (cursor !== '0');
+  }
+}
+
+/** A prefix taken literally in a SCAN MATCH pattern. */
+export function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}

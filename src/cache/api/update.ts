@@ -1,0 +1,67 @@
+import { CacheConflictError, CacheUnavailableError } from '../cache.errors.js';
+import type { SetOptions } from '../cache.types.js';
+import type { CacheCore } from './cache-core.js';
+
+export interface UpdateOptions {
+  /** New expiry; by default the key keeps the expiry it had (none for a new key). */
+  ttlMs?: number;
+  expiresAt?: Date | number;
+  /** Attempts when another writer changes the key between read and write (default 5). */
+  maxAttempts?: number;
+}
+
+export interface UpdateResult<T> {
+  value: T;
+  version: string;
+  /** `redis`: written only because Redis still held the version read. `memory`: Redis unusable, journaled. */
+  store: 'redis' | 'memory';
+  attempts: number;
+}
+
+const DEFAULT_ATTEMPTS = 5;
+
+/**
+ * Read, change, write only if the version is still the one read (CAS_IF_VERSION_LUA), retried.
+ * While Redis cannot be used the change applies to what memory holds and is journaled like any
+ * write (the version check across instances is then not possible; replay keeps newest-wins).
+ */
+export async function update<T>(core: CacheCore, k: string, fn: (current: T | undefined) => T, options: UpdateOptions = {}): Promise<UpdateResult<T>> {
+  const maxAttempts = options.maxAttempts ?? DEFAULT_ATTEMPTS;
+  const expiryOptions: SetOptions | null =
+    options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : null;
+  // Validated once, up front, so bad input fails before fn runs.
+  const fixedExpiry = expiryOptions ? core.expiryFrom(expiryOptions) : undefined;
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    if (!core.redisUsableFor(k)) return updateLocally(core, k, fn, fixedExpiry, attempt);
+    let current;
+    try {
+      current = await core.fetch(k);
+    } catch {
+      if (!core.redisUsableFor(k)) continue;
+      return updateLocally(core, k, fn, fixedExpiry, attempt);
+    }
+    const live = current && !current.tombstone ? current : null;
+    const next = fn(live ? (JSON.parse(live.json) as T) : undefined);
+    const rec = core.record(next, fixedExpiry !== undefined ? fixedExpiry : (live?.expiresAt ?? null));
+    let reply: 1 | string;
+    try {
+      reply = await core.writeIfVersion(k, current?.version ?? '', rec);
+    } catch {
+      // Timed out or failed: it may have landed; the journal replays it by version like any write.
+      core.journalUnknown(k, rec);
+      return { value: next, version: rec.version, store: 'memory', attempts: attempt };
+    }
+    if (reply === 1) return { value: next, version: rec.version, store: 'redis', attempts: attempt };
+  }
+  throw new CacheConflictError(`update of a key lost to concurrent writers ${maxAttempts} times in a row; retry later or raise maxAttempts`, maxAttempts);
+}
+
+async function updateLocally<T>(core: CacheCore, k: string, fn: (current: T | undefined) => T, fixedExpiry: number | null | undefined, attempt: number): Promise<UpdateResult<T>> {
+  const held = core.local(k);
+  if (!held && !core.memoryOnly) throw new CacheUnavailableError('update needs the current value: Redis cannot be asked and this instance does not hold the key; retry when the cache is back in redis mode');
+  const live = held && !held.tombstone ? held : null;
+  const next = fn(live ? (JSON.parse(live.json) as T) : undefined);
+  const rec = core.record(next, fixedExpiry !== undefined ? fixedExpiry : (live?.expiresAt ?? null));
+  const r = await core.write(k, rec);
+  return { value: next, version: r.version, store: r.store, attempts: attempt };
+}

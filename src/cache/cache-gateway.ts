@@ -1,0 +1,33 @@
+import type { Observable } from 'rxjs';
+import type { BreakerState, CasClient } from './redis-gateway.js';
+
+/**
+ * What the cache needs from its Redis gateway. RedisGateway is the real one; a test can inject an
+ * in-process gateway (CACHE_GATEWAY) to drive the mode machine through timeouts, errors and races
+ * without a redis-server.
+ */
+export interface CacheGateway {
+  readonly client: CasClient;
+  readonly available$: Observable<boolean>;
+  readonly available: boolean;
+  readonly isConnected: boolean;
+  /** Cluster: no multi-key scripts across slots, no batching. */
+  readonly isCluster: boolean;
+  readonly breakerState: BreakerState;
+  readonly reconnectAttempts: number;
+  readonly lastError: string | null;
+  /** The cause an operator needs: the closed connection's, or the last command error (a timeout). */
+  readonly unavailableReason: string | null;
+  start(): void;
+  waitUntilAvailable(timeoutMs: number): Promise<void>;
+  /** One bounded command through the breaker; throws when Redis cannot be used or the command fails. */
+  run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  /** GET (coalesced under load). */
+  get(key: string): Promise<string | null>;
+  /** CAS_SET_LUA (coalesced under load). */
+  casSet(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
+  close(): Promise<void>;
+}
+
+/** Nest token for injecting a gateway in place of the RedisGateway built from the options. */
+export const CACHE_GATEWAY = Symbol('CACHE_GATEWAY');

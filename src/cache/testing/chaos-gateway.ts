@@ -1,0 +1,169 @@
+import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
+import type { CacheGateway } from '../cache-gateway.js';
+import { VERSION_LENGTH } from '../hlc.js';
+import type { BreakerState, CasClient } from '../redis-gateway.js';
+
+/**
+ * What an injected fault does to one command: a timeout before it ran, a timeout after it ran (the
+ * reply was lost: the outcome is unknown to the caller), or a Redis error.
+ */
+export type Fault = 'timeout' | 'lost-reply' | 'error';
+export type FaultRule = (command: string, key: string) => Fault | undefined | void;
+
+/**
+ * An in-process gateway for fast tests of the mode machine: a Map with the record scripts'
+ * semantics (CAS, set-if-absent, if-version), availability switched by hand, and faults injected
+ * per command. Not a Redis: no expiry, one "connection". The real-Redis suites stay the evidence.
+ */
+export class ChaosGateway implements CacheGateway {
+  readonly data = new Map<string, string>();
+  readonly commands: string[] = [];
+  fault: FaultRule | null = null;
+  /** Round-trip time of every command (0: one event-loop turn). */
+  latencyMs = 0;
+  lastError: string | null = null;
+  reconnectAttempts = 0;
+  private readonly availability = new BehaviorSubject<boolean>(false);
+  readonly client: CasClient;
+
+  constructor() {
+    const self = { data: this.data, exec: <T>(c: string, k: string, f: () => T) => this.exec(c, k, f) };
+    const client = {
+      async get(key: string) {
+        return self.exec('get', key, () => self.data.get(key) ?? null);
+      },
+      async set(key: string, value: string, nx?: string) {
+        return self.exec('set', key, () => {
+          if (nx === 'NX' && self.data.has(key)) return null;
+          self.data.set(key, value);
+          return 'OK';
+        });
+      },
+      async casSet(key: string, version: string, record: string) {
+        return self.exec('casSet', key, () => {
+          const cur = self.data.get(key);
+          if (cur !== undefined && cur.slice(0, VERSION_LENGTH) >= version) return cur.slice(0, VERSION_LENGTH);
+          self.data.set(key, record);
+          return 1 as const;
+        });
+      },
+      async casAdd(key: string, version: string, record: string) {
+        return self.exec('casAdd', key, () => {
+          const cur = self.data.get(key);
+          if (cur !== undefined) {
+            const bar = cur.indexOf('|', VERSION_LENGTH + 1);
+            if (cur[bar + 1] !== 'd' || cur.slice(0, VERSION_LENGTH) >= version) return cur;
+          }
+          self.data.set(key, record);
+          return 1 as const;
+        });
+      },
+      /** Scripts defined by other parts (append logs) exist but are not emulated. */
+      defineCommand() {},
+      async casClaim(_n: number, key: string, ...rest: string[]) {
+        // CLAIM_LUA without the seed and the re-seed window: set-if-absent.
+        const [version, record] = rest.length === 9 ? rest.slice(1) : rest;
+        return self.exec('casClaim', key, () => {
+          const cur = self.data.get(key);
+          if (cur !== undefined) {
+            const bar = cur.indexOf('|', VERSION_LENGTH + 1);
+            if (cur[bar + 1] !== 'd' || cur.slice(0, VERSION_LENGTH) >= version) return cur;
+          }
+          self.data.set(key, record);
+          return 1 as const;
+        });
+      },
+      async releaseClaim(key: string) {
+        return self.exec('releaseClaim', key, () => 0 as const);
+      },
+      async openReseedWindow(marker: string, epoch: string, windowMs: string, now: string) {
+        return self.exec('openReseedWindow', marker, () => {
+          const cur = self.data.get(marker);
+          const v = `${cur ? cur.split('|')[0] : epoch}|${Number(now) + Number(windowMs)}`;
+          self.data.set(marker, v);
+          return v;
+        });
+      },
+      async time() {
+        return self.exec('time', '', () => {
+          const ms = Date.now();
+          return [String(Math.floor(ms / 1000)), String((ms % 1000) * 1000)];
+        });
+      },
+      async casIfVersion(key: string, version: string, record: string, _pxat: string, _channel: string, expected: string) {
+        return self.exec('casIfVersion', key, () => {
+          const cv = self.data.get(key)?.slice(0, VERSION_LENGTH) ?? '';
+          if (cv !== expected || (cv !== '' && cv >= version)) return cv;
+          self.data.set(key, record);
+          return 1 as const;
+        });
+      },
+    };
+    this.client = client as unknown as CasClient;
+  }
+
+  get available$(): Observable<boolean> {
+    return this.availability.pipe(distinctUntilChanged());
+  }
+  get available(): boolean {
+    return this.availability.value;
+  }
+  get unavailableReason(): string | null {
+    return this.lastError;
+  }
+  readonly isCluster = false;
+  get isConnected(): boolean {
+    return this.available;
+  }
+  get breakerState(): BreakerState {
+    return this.available ? 'closed' : 'open';
+  }
+
+  /** Redis becomes usable (a new connection: the mode machine starts a resync). */
+  up(): void {
+    this.availability.next(true);
+  }
+  /** Redis stops being usable (connection closed or breaker open). */
+  down(reason = 'Connection is closed.'): void {
+    this.lastError = reason;
+    this.availability.next(false);
+  }
+  /** Redis came back without its data (restart without persistence). */
+  restartEmpty(): void {
+    this.down();
+    this.data.clear();
+    this.up();
+  }
+
+  start(): void {}
+  async waitUntilAvailable(): Promise<void> {
+    if (!this.available) throw new Error('not available');
+  }
+  async close(): Promise<void> {
+    this.availability.complete();
+  }
+
+  async run<T>(fn: (client: CasClient) => Promise<T>): Promise<T> {
+    if (!this.available) throw new Error('Breaker is open');
+    return fn(this.client);
+  }
+  get(key: string): Promise<string | null> {
+    return this.client.get(key);
+  }
+  casSet(key: string, version: string, record: string, pxat: string, channel = ''): Promise<1 | string> {
+    return this.client.casSet(key, version, record, pxat, channel);
+  }
+
+  private async exec<T>(command: string, key: string, apply: () => T): Promise<T> {
+    // A turn of the event loop, as a network round trip would give other work.
+    await new Promise((r) => (this.latencyMs > 0 ? setTimeout(r, this.latencyMs) : setImmediate(r)));
+    this.commands.push(`${command} ${key}`);
+    const fault = this.fault?.(command, key);
+    if (!this.available) throw new Error('Connection is closed.');
+    if (fault === 'timeout') throw new Error('Command timed out');
+    if (fault === 'error') throw new Error('ERR injected fault');
+    const result = apply();
+    if (fault === 'lost-reply') throw new Error('Command timed out');
+    return result;
+  }
+}

@@ -1,0 +1,117 @@
+import { CACHE_MANAGER, CacheModule as NestCacheModule } from '@nestjs/cache-manager';
+import { Test } from '@nestjs/testing';
+import keyvTestSuite from '@keyv/test-suite';
+import type { Cache } from 'cache-manager';
+import { createCache } from 'cache-manager';
+import Keyv from 'keyv';
+import * as vitest from 'vitest';
+import { CacheKeyvStore } from '../../src/cache/keyv/keyv-store.js';
+import { CacheModule } from '../../src/cache/cache.module.js';
+import { CacheService } from '../../src/cache/cache.service.js';
+import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
+import { startCache, waitForMode } from './cache-harness.js';
+
+/** One cache per describe block, closed after it; each store() call is a fresh adapter on it, as Keyv's suite expects. */
+function suiteOn(name: string, open: () => Promise<CacheService>) {
+  describe(name, () => {
+    let cache: CacheService;
+    beforeAll(async () => {
+      cache = await open();
+    });
+    afterAll(() => cache.onApplicationShutdown());
+    keyvTestSuite(vitest, Keyv, () => new CacheKeyvStore(cache));
+  });
+}
+
+suiteOn("Keyv's store test suite, memory mode", () => startCache({ redis: null }));
+
+let redis: RedisProcess;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(() => redis?.stop());
+
+suiteOn("Keyv's store test suite, real Redis", async () => {
+  const cache = await startCache({ port: redis.port, keyPrefix: 'kv:' });
+  await waitForMode(cache, 'redis');
+  return cache;
+});
+
+describe('cache-manager over the Keyv store', () => {
+  it('keeps Keyv namespaces apart in Redis, under the store prefix', async () => {
+    const cache = await startCache({ port: redis.port, keyPrefix: 'ns:' });
+    onTestFinished(() => cache.onApplicationShutdown());
+    await waitForMode(cache, 'redis');
+    const a = new Keyv({ store: new CacheKeyvStore(cache), namespace: 'a' });
+    const b = new Keyv({ store: new CacheKeyvStore(cache), namespace: 'b' });
+    await a.set('k', 1);
+    await b.set('k', 2);
+    await a.clear();
+    expect(await a.get('k')).toBeUndefined();
+    expect(await b.get('k')).toBe(2);
+    const keys = await redis.client().keys('ns:*');
+    expect(keys.filter((k) => !k.includes('__')).sort()).toContain('ns:keyv:b:k');
+  });
+
+  it('cache.wrap rides through a Redis SIGKILL: no error, the value stays, the factory is not called again', async () => {
+    const server = await startRedis();
+    onTestFinished(() => server.stop());
+    const cache = await startCache({ port: server.port, keyPrefix: 'w:' });
+    onTestFinished(() => cache.onApplicationShutdown());
+    await waitForMode(cache, 'redis');
+    const manager = createCache({ stores: [new Keyv({ store: new CacheKeyvStore(cache) })] });
+
+    let calls = 0;
+    const factory = async () => ({ quote: 101.5, n: ++calls });
+    expect(await manager.wrap('quote:INFY', factory, 60_000)).toEqual({ quote: 101.5, n: 1 });
+
+    await server.kill();
+    await waitForMode(cache, 'fallback');
+    const t0 = performance.now();
+    expect(await manager.wrap('quote:INFY', factory, 60_000)).toEqual({ quote: 101.5, n: 1 });
+    // A new key during the outage: the factory runs once, the value is served from memory.
+    expect(await manager.wrap('quote:TCS', factory, 60_000)).toEqual({ quote: 101.5, n: 2 });
+    expect(await manager.wrap('quote:TCS', factory, 60_000)).toEqual({ quote: 101.5, n: 2 });
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect(calls).toBe(2);
+
+    // Back up: the outage write is replayed into Redis.
+    await server.restart();
+    await waitForMode(cache, 'redis', 15_000);
+    const fresh = await startCache({ port: server.port, keyPrefix: 'w:' });
+    onTestFinished(() => fresh.onApplicationShutdown());
+    await waitForMode(fresh, 'redis');
+    const other = createCache({ stores: [new Keyv({ store: new CacheKeyvStore(fresh) })] });
+    expect(await other.get('quote:TCS')).toEqual({ quote: 101.5, n: 2 });
+  });
+});
+
+describe('@nestjs/cache-manager with the Keyv store', () => {
+  it("an app's CACHE_MANAGER keeps answering through a Redis SIGKILL", async () => {
+    const server = await startRedis();
+    onTestFinished(() => server.stop());
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CacheModule.forRoot({ redis: { kind: 'standalone', host: '127.0.0.1', port: server.port }, keyPrefix: 'nest:', commandTimeoutMs: 250, isGlobal: true }),
+        NestCacheModule.registerAsync({
+          inject: [CacheService],
+          useFactory: (cache: CacheService) => ({ stores: [new Keyv({ store: new CacheKeyvStore(cache) })] }),
+        }),
+      ],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    onTestFinished(() => app.close());
+    const cache = app.get(CacheService);
+    await waitForMode(cache, 'redis');
+    const manager = app.get<Cache>(CACHE_MANAGER);
+
+    await manager.set('session:42', { user: 'PAPER_TRADER_001' }, 60_000);
+    expect(await server.client().keys('nest:keyv:*')).toContain('nest:keyv:keyv:session:42');
+    await server.kill();
+    await waitForMode(cache, 'fallback');
+    expect(await manager.get('session:42')).toEqual({ user: 'PAPER_TRADER_001' });
+    await manager.set('session:43', { user: 'LIVE_TRADER_002' }, 60_000);
+    expect(await manager.get('session:43')).toEqual({ user: 'LIVE_TRADER_002' });
+  });
+});
