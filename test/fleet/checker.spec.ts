@@ -131,6 +131,16 @@ describe('fleet checker', () => {
       const none = cutOff(2_000);
       delete none.tokenTrust;
       expect(rulesOf(none)).toEqual(['token-isolation']);
+      // A token submitted on the cut-off replica while cut off: the bound counts from that submit.
+      const own = cutOff(4_000);
+      own.ops.push(submit('U1', 'fp-own', 1_500, 1_600, { replica: 1 }));
+      own.broker[own.broker.length - 1] = placed('S2', 'C1', 4_000, { user: 'U1', fp: 'fp-own' });
+      own.ops.splice(own.ops.findIndex((o) => o.kind === 'token.revoke'), 1, revoke('U1', 'fp-own', 1_700, 1_800));
+      for (const r of own.final) if (r.userId === 'U1') r.audit.push({ action: 'submitted', fingerprint: 'fp-own' }, { action: 'deleted', fingerprint: 'fp-own' });
+      expect(rulesOf(own)).toEqual([]);
+      own.broker[own.broker.length - 1] = placed('S2', 'C1', 4_200, { user: 'U1', fp: 'fp-own' });
+      own.ops.find((o) => o.signalId === 'S2')!.invokeAt = 4_190;
+      expect(rulesOf(own)).toEqual(['token-isolation']);
     });
 
     it('allows an order requested before the revoke was acknowledged (in flight), even if it arrives later', () => {

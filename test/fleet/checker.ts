@@ -66,21 +66,27 @@ const CUTS_OFF: ReadonlySet<FaultKind> = new Set(['partition-cut', 'partition-bl
 /**
  * The documented allowance (RELIABILITY.md): a replica that could not hear a revoke, because it
  * was cut off from Redis when the revoke was acknowledged (or was still reconnecting), may send an
- * order with the revoked token until `unconfirmedUseMs` (+ L1 staleness) after it lost Redis; no later.
+ * order with the revoked token until `unconfirmedUseMs` (+ L1 staleness) after the last moment
+ * something vouched for the token there: losing Redis, or its own submit of that token made while
+ * cut off (which the revoking replica could not see either); no later.
  */
 function cutOffAllowance(h: History, b: BrokerOrder, revoke: Op, causes: Op[]): Fault | undefined {
   const t = h.tokenTrust;
   if (!t) return undefined;
-  const sending = causes.filter((c) => c.invokeAt <= b.at && b.at <= c.completeAt).map((c) => c.replica);
-  return h.faults.find(
-    (f) =>
-      CUTS_OFF.has(f.kind) &&
-      (f.replica === undefined || sending.includes(f.replica)) &&
-      f.startAt <= b.at &&
-      b.at <= f.startAt + t.unconfirmedUseMs + t.l1StalenessMs &&
-      revoke.completeAt >= f.startAt - t.invalidationMs &&
-      revoke.completeAt <= f.endAt + t.reconnectMs,
-  );
+  const sending = [...new Set(causes.filter((c) => c.invokeAt <= b.at && b.at <= c.completeAt).map((c) => c.replica))];
+  for (const replica of sending) {
+    const found = h.faults.find((f) => {
+      if (!CUTS_OFF.has(f.kind) || (f.replica !== undefined && f.replica !== replica) || f.startAt > b.at) return false;
+      if (revoke.completeAt < f.startAt - t.invalidationMs || revoke.completeAt > f.endAt + t.reconnectMs) return false;
+      const ownSubmits = h.ops
+        .filter((o) => o.kind === 'token.submit' && o.replica === replica && o.fingerprint === b.tokenFingerprint && o.outcome !== 'fail' && o.invokeAt >= f.startAt && o.invokeAt <= b.at)
+        .map((o) => Math.min(o.completeAt, b.at));
+      const vouched = Math.max(f.startAt, ...ownSubmits);
+      return b.at <= vouched + t.unconfirmedUseMs + t.l1StalenessMs;
+    });
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /**
@@ -113,7 +119,7 @@ export function tokenIsolation(h: History): Violation[] {
     if (revoke && !cutOffAllowance(h, b, revoke, causes)) {
       out.push({
         rule: 'token-isolation',
-        message: `${b.tradingSymbol} for ${user} carried token ${b.tokenFingerprint} at ${iso(b.at)}, revoked (op ${revoke.id}, acknowledged ${iso(revoke.completeAt)}) before the order was requested (${iso(firstInvoke)})`,
+        message: `${b.tradingSymbol} for ${user} carried token ${b.tokenFingerprint} at ${iso(b.at)}, revoked (op ${revoke.id} on replica ${revoke.replica}, acknowledged ${iso(revoke.completeAt)}) before the order was requested (${iso(firstInvoke)}); in flight on replica(s) ${[...new Set(causes.filter((c) => c.invokeAt <= b.at && b.at <= c.completeAt).map((c) => c.replica))].join(', ') || 'none'}`,
         opIds: [revoke.id, ...causes.map((o) => o.id)],
         at: b.at,
       });
