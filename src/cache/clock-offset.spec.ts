@@ -41,6 +41,27 @@ describe('ClockOffset', () => {
     expect(c.now()).toBe(1_002_000);
   });
 
+  it('keeps the reading with the shortest round trip: one delayed by a stalled event loop does not misplace the fleet time', async () => {
+    let mono = 0;
+    const redisNow = () => 1_000_000_000 + mono;
+    const { l } = logger();
+    const c = new ClockOffset(() => 5_000_000 + mono, 60_000, l, () => mono);
+    // Redis reads its clock 1 ms after the send; the reply is then handled `stallMs` later.
+    const reading = (stallMs: number) => async () => {
+      mono += 1;
+      const at = redisNow();
+      mono += stallMs;
+      return [String(Math.floor(at / 1000)), String((at % 1000) * 1000)];
+    };
+    const stalls = [600, 1, 1];
+    await c.measure(() => reading(stalls.shift() ?? 1)());
+    expect(Math.abs(c.now() - redisNow())).toBeLessThanOrEqual(1);
+    // A later measurement whose readings all waited behind stalls leaves the precise anchor in place.
+    mono += 30_000;
+    await c.measure(reading(800));
+    expect(Math.abs(c.now() - redisNow())).toBeLessThanOrEqual(5);
+  });
+
   it('reports a skew beyond the bound once per streak, and its end once', async () => {
     let server = 0;
     const { l, lines } = logger();
