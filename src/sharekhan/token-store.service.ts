@@ -257,7 +257,7 @@ export class ShareKhanTokenStore {
       // Cannot read what is there, but a delete is always safe to replay.
       const deleted = await this.cache.delete(tokenKey(userId));
       await this.audit(userId, { action: 'deleted', actor, detail: 'record deleted while its content was unreadable' });
-      return { revoked: true, state: 'revoked', view: null, confirmed: deleted.store === 'redis' };
+      return { revoked: true, state: 'revoked', view: null, confirmed: !deleted.journaled };
     }
     if (r.value.status === 'revoked') {
       return { revoked: false, state: 'already_revoked', view: this.toView(userId, r.value, r.version ?? ''), confirmed: r.fallback !== true };
@@ -266,7 +266,7 @@ export class ShareKhanTokenStore {
     const next: StoredToken = { ...r.value, sealed: null, status: 'revoked', statusReason: `revoked by ${actor.who} at ${at}` };
     const written = await this.rewrite(userId, next);
     await this.audit(userId, { action: 'deleted', actor, fingerprint: r.value.fingerprint });
-    return { revoked: true, state: 'revoked', view: written?.view ?? null, confirmed: written?.store === 'redis' };
+    return { revoked: true, state: 'revoked', view: written?.view ?? null, confirmed: written !== null && !written.journaled };
   }
 
   /**
@@ -365,11 +365,11 @@ export class ShareKhanTokenStore {
   }
 
   /** Same expiry as before: a status change never extends a token's life. */
-  private async rewrite(userId: string, rec: StoredToken): Promise<{ view: TokenView; store: 'redis' | 'memory' } | null> {
+  private async rewrite(userId: string, rec: StoredToken): Promise<{ view: TokenView; journaled: boolean } | null> {
     if (keepUntil(rec) <= Date.now()) return null;
     try {
       const written = await this.cache.set(tokenKey(userId), rec, { expiresAt: keepUntil(rec) });
-      return { view: this.toView(userId, rec, written.version), store: written.store };
+      return { view: this.toView(userId, rec, written.version), journaled: written.journaled };
     } catch (err) {
       this.logger.warn(`token record of ${userId} not rewritten: ${(err as Error).message}`);
       return null;
