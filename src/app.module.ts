@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { AuthModule } from './auth/index.js';
 import { CacheModule } from './cache/index.js';
+import { ConsoleModule } from './console/console.module.js';
 import { HttpErrorFilter } from './common/http-error.filter.js';
 import { APP_CONFIG } from './config/config.constants.js';
 import type { AppConfig } from './config/load-config.js';
@@ -38,6 +39,7 @@ export class AppModule {
           inject: [APP_CONFIG, MetricsService],
           useFactory: (c: AppConfig, metrics: MetricsService) => ({ ...c.orchestrator, metricsRegistry: metrics.registry }),
         }),
+        ConsoleModule.forRoot({ ...config.console, users: config.orchestrator.users ?? [] }),
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },

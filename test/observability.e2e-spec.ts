@@ -442,7 +442,7 @@ describe('OpenAPI document at /docs', () => {
           const [type, content] = Object.entries(res.content ?? {})[0] ?? [];
           const schema = (content as any)?.schema;
           if (code.startsWith('2')) {
-            const typed = type === 'text/plain' ? schema?.type === 'string' : Boolean(schema?.properties || schema?.items || schema?.$ref);
+            const typed = type?.startsWith('text/') ? schema?.type === 'string' : Boolean(schema?.properties || schema?.items || schema?.$ref);
             if (!typed) problems.push(`${where} ${code}: no response schema`);
           } else if (Number(code) >= 400 && !path.startsWith('/health/')) {
             if (schema?.example?.statusCode !== Number(code)) problems.push(`${where} ${code}: example is ${JSON.stringify(schema?.example?.statusCode)}`);

@@ -77,6 +77,14 @@ async function createTestApp(env: Record<string, string>, tweak: (c: AppConfig) 
 const byText = (x: string, y: string) => x.localeCompare(y);
 const ordersSent = (fake: FakeShareKhan) => fake.requestsTo('POST', '/orders');
 
+/** The fake broker answers orders after `ms` until the returned reset runs (or the test ends). */
+function slowOrders(fake: FakeShareKhan, ms: number): () => void {
+  const reset = () => fake.setLatency(0, '/orders');
+  onTestFinished(reset);
+  fake.setLatency(ms, '/orders');
+  return reset;
+}
+
 async function submitToken(t: TestApp, userId: string, accessToken: string): Promise<void> {
   await request(t.http)
     .put(`/sharekhan/users/${userId}/token`)
@@ -171,18 +179,15 @@ describe('OrchestratorModule (e2e)', () => {
       await submitToken(t, 'LIVE_USER_002', fake.issueAccessToken('C200'));
       const clock = t.get(TokenClock);
       const spy = vi.spyOn(clock, 'now').mockReturnValue(Date.now() + 48 * 3600_000);
-      try {
-        const before = fake.requests.length;
-        const res = await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(409);
-        expect(res.body).toMatchObject({ code: 'TOKEN_EXPIRED', outcome: 'not_placed' });
-        expect(res.body.message).toMatch(/expired at/);
-        expect(fake.requests.length).toBe(before);
+      onTestFinished(() => spy.mockRestore());
+      const before = fake.requests.length;
+      const res = await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(409);
+      expect(res.body).toMatchObject({ code: 'TOKEN_EXPIRED', outcome: 'not_placed' });
+      expect(res.body.message).toMatch(/expired at/);
+      expect(fake.requests.length).toBe(before);
 
-        const ready = await request(t.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY).expect(200);
-        expect(ready.body.users).toContainEqual(expect.objectContaining({ userId: 'LIVE_USER_002', status: 'expired', canTrade: false }));
-      } finally {
-        spy.mockRestore();
-      }
+      const ready = await request(t.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY).expect(200);
+      expect(ready.body.users).toContainEqual(expect.objectContaining({ userId: 'LIVE_USER_002', status: 'expired', canTrade: false }));
     });
 
     it('a broker 403 marks the token invalid (audit event) and refuses the next orders (424) until a new token arrives', async () => {
@@ -211,19 +216,15 @@ describe('OrchestratorModule (e2e)', () => {
       const t1 = fake.issueAccessToken('C200');
       await submitToken(t, 'LIVE_USER_002', t1);
       fake.revoke(t1);
-      fake.setLatency(300, '/orders');
+      const fastOrders = slowOrders(fake, 300);
       const before = ordersSent(fake).length;
-      let first: request.Response;
       const t2 = fake.issueAccessToken('C200');
-      try {
-        const pending = placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).then((r) => r);
-        await waitUntil(Date.now() + 5_000, 'the order at the fake broker', async () => ordersSent(fake).length > before, 10);
-        // While the broker thinks about T1, the user submits a valid T2.
-        await submitToken(t, 'LIVE_USER_002', t2);
-        first = await pending;
-      } finally {
-        fake.setLatency(0, '/orders');
-      }
+      const pending = placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).then((r) => r);
+      await waitUntil(Date.now() + 5_000, 'the order at the fake broker', async () => ordersSent(fake).length > before, 10);
+      // While the broker thinks about T1, the user submits a valid T2.
+      await submitToken(t, 'LIVE_USER_002', t2);
+      const first = await pending;
+      fastOrders();
       expect(first.status).toBe(424);
       expect(first.body).toMatchObject({ code: 'BROKER_TOKEN_REJECTED' });
 
@@ -266,21 +267,17 @@ describe('OrchestratorModule (e2e)', () => {
 
   describe('broker failures', () => {
     it('a timed-out order is reported unknown (504), recorded, and sent exactly once', async () => {
-      fake.setLatency(1_500, '/orders');
-      try {
-        const before = ordersSent(fake).length;
-        const res = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(504);
-        expect(res.body).toMatchObject({ code: 'ORDER_OUTCOME_UNKNOWN', outcome: 'unknown', mode: 'live' });
-        expect(res.body.action).toMatch(/not resent/);
-        // Give any (wrong) retry time to show up at the fake.
-        await new Promise((r) => setTimeout(r, 1_800));
-        expect(ordersSent(fake).length).toBe(before + 1);
+      slowOrders(fake, 1_500);
+      const before = ordersSent(fake).length;
+      const res = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(504);
+      expect(res.body).toMatchObject({ code: 'ORDER_OUTCOME_UNKNOWN', outcome: 'unknown', mode: 'live' });
+      expect(res.body.action).toMatch(/not resent/);
+      // Give any (wrong) retry time to show up at the fake.
+      await new Promise((r) => setTimeout(r, 1_800));
+      expect(ordersSent(fake).length).toBe(before + 1);
 
-        const book = await request(t.http).get('/orchestrator/users/MASTER_USER_001/orders').set('x-api-key', ADMIN_KEY).expect(200);
-        expect(book.body.orders.at(-1)).toMatchObject({ outcome: 'unknown', code: 'ORDER_OUTCOME_UNKNOWN' });
-      } finally {
-        fake.setLatency(0, '/orders');
-      }
+      const book = await request(t.http).get('/orchestrator/users/MASTER_USER_001/orders').set('x-api-key', ADMIN_KEY).expect(200);
+      expect(book.body.orders.at(-1)).toMatchObject({ outcome: 'unknown', code: 'ORDER_OUTCOME_UNKNOWN' });
     });
 
     it('429 and 5xx are reported with the broker status and message, and not retried', async () => {
@@ -300,14 +297,11 @@ describe('OrchestratorModule (e2e)', () => {
     });
 
     it('a broker rejection (data.errormsg) is 422 with the broker’s reason', async () => {
+      onTestFinished(() => fake.rejectOrdersWith(null));
       fake.rejectOrdersWith('Insufficient margin');
-      try {
-        const res = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(422);
-        expect(res.body).toMatchObject({ code: 'BROKER_REJECTED', outcome: 'not_placed' });
-        expect(res.body.message).toContain('Insufficient margin');
-      } finally {
-        fake.rejectOrdersWith(null);
-      }
+      const res = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(422);
+      expect(res.body).toMatchObject({ code: 'BROKER_REJECTED', outcome: 'not_placed' });
+      expect(res.body.message).toContain('Insufficient margin');
     });
   });
 
@@ -330,14 +324,10 @@ describe('OrchestratorModule (e2e)', () => {
 
     it('a retried signal places nothing twice, also when the retries are concurrent', async () => {
       const body = { signalId: `sig-${randomBytes(4).toString('hex')}`, users: ['PAPER_TRADER_001', 'MASTER_USER_001'], order: ORDER };
-      fake.setLatency(200, '/orders');
+      const fastOrders = slowOrders(fake, 200);
       const before = ordersSent(fake).length;
-      let first: request.Response, second: request.Response;
-      try {
-        [first, second] = await Promise.all([signal(t, body).expect(200), signal(t, body).expect(200)]);
-      } finally {
-        fake.setLatency(0, '/orders');
-      }
+      const [first, second] = await Promise.all([signal(t, body).expect(200), signal(t, body).expect(200)]);
+      fastOrders();
       const all = [...first.body.results, ...second.body.results];
       // Each user placed by exactly one of the two; the other got "in progress" or the replay.
       expect(all.filter((r) => r.outcome === 'placed' && !r.replayed).map((r) => r.userId).sort(byText)).toEqual(['MASTER_USER_001', 'PAPER_TRADER_001']);
@@ -528,11 +518,9 @@ describe('OrchestratorModule: what an operator is told on the first day (e2e)', 
     // Issued "59 minutes 58 seconds ago" with a 1 h lifetime: it expires, in Redis too, in 2 s.
     const clock = t.get(TokenClock);
     const spy = vi.spyOn(clock, 'now').mockImplementation(() => Date.now() - 3_600_000 + 2_000);
-    try {
-      await submitToken(t, 'LIVE_USER_002', fake.issueAccessToken('C200'));
-    } finally {
-      spy.mockRestore();
-    }
+    onTestFinished(() => spy.mockRestore());
+    await submitToken(t, 'LIVE_USER_002', fake.issueAccessToken('C200'));
+    spy.mockRestore(); // from here on the clock is real: the token expires in 2 s
     await new Promise((r) => setTimeout(r, 2_500));
 
     for (let i = 0; i < 2; i++) {
@@ -626,17 +614,13 @@ describe('OrchestratorModule: a slow 403 on one replica while another takes a ne
     const t1 = fake.issueAccessToken('C200');
     await submitToken(a, 'LIVE_USER_002', t1);
     fake.revoke(t1);
-    fake.setLatency(300, '/orders');
+    const fastOrders = slowOrders(fake, 300);
     const t2 = fake.issueAccessToken('C200');
-    let refused: request.Response;
-    try {
-      const pending = placeOrder(a, { userId: 'LIVE_USER_002', order: ORDER }).then((r) => r);
-      await waitUntil(Date.now() + 5_000, 'the order at the fake broker', async () => ordersSent(fake).length > 0, 10);
-      await submitToken(b, 'LIVE_USER_002', t2);
-      refused = await pending;
-    } finally {
-      fake.setLatency(0, '/orders');
-    }
+    const pending = placeOrder(a, { userId: 'LIVE_USER_002', order: ORDER }).then((r) => r);
+    await waitUntil(Date.now() + 5_000, 'the order at the fake broker', async () => ordersSent(fake).length > 0, 10);
+    await submitToken(b, 'LIVE_USER_002', t2);
+    const refused = await pending;
+    fastOrders();
     expect(refused.body).toMatchObject({ code: 'BROKER_TOKEN_REJECTED' });
 
     for (const app of [a, b]) {

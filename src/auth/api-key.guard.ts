@@ -42,7 +42,7 @@ export class ApiKeyGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const req = context.switchToHttp().getRequest<RequestWithCaller>();
     const presented = req.headers[API_KEY_HEADER];
-    const caller = this.keys.authenticate(presented);
+    const caller = this.keys.authenticateRequest(req, presented);
     if (!caller) {
       throw new UnauthorizedException(
         presented === undefined || presented === ''

@@ -26,6 +26,7 @@ const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 @Injectable()
 export class ApiKeyService {
   private readonly known: KnownKey[];
+  private readonly perRequest = new WeakMap<object, { presented: unknown; caller: ApiCaller | null }>();
 
   constructor(@Inject(AUTH_SETTINGS) settings: Pick<AuthSettings, 'apiKeys'>) {
     this.known = settings.apiKeys.map((k) => ({
@@ -36,6 +37,18 @@ export class ApiKeyService {
 
   get configured(): boolean {
     return this.known.length > 0;
+  }
+
+  /**
+   * `authenticate`, once per request: the rate limiter (which counts per key) and the guard both
+   * ask, and the second asks for the same header value of the same request.
+   */
+  authenticateRequest(req: object, presented: unknown): ApiCaller | null {
+    const seen = this.perRequest.get(req);
+    if (seen !== undefined && seen.presented === presented) return seen.caller;
+    const caller = this.authenticate(presented);
+    this.perRequest.set(req, { presented, caller });
+    return caller;
   }
 
   authenticate(presented: unknown): ApiCaller | null {

@@ -13,8 +13,7 @@ import { CacheThrottlerStorage } from './cache-throttler.storage.js';
  * per client address (`req.ip`: set Express `trust proxy` to the ingress hops so it is the
  * client's, not the ingress'), IPv6 addresses per /64.
  */
-export function throttlerOptions(settings: AuthSettings, storage: CacheThrottlerStorage): ThrottlerModuleOptions {
-  const keys = new ApiKeyService(settings);
+export function throttlerOptions(settings: AuthSettings, storage: CacheThrottlerStorage, keys = new ApiKeyService(settings)): ThrottlerModuleOptions {
   const { limit, windowMs, ipv6SubnetPrefix } = settings.rateLimit;
   if (!keys.configured) new Logger('AuthModule').warn('No API keys are configured: every API-key protected endpoint answers 401');
   return {
@@ -22,7 +21,7 @@ export function throttlerOptions(settings: AuthSettings, storage: CacheThrottler
     storage,
     getTracker: (req: Record<string, unknown>) => {
       const r = req as unknown as Request;
-      const caller = keys.authenticate(r.headers?.[API_KEY_HEADER]);
+      const caller = keys.authenticateRequest(r, r.headers?.[API_KEY_HEADER]);
       if (caller) return `key:${caller.name}`;
       return `ip:${normalizeIp(r.ip ?? r.socket?.remoteAddress ?? 'unknown', ipv6SubnetPrefix) ?? 'unknown'}`;
     },
@@ -43,7 +42,8 @@ export function throttlerOptions(settings: AuthSettings, storage: CacheThrottler
     ApiKeyGuard,
     CacheThrottlerStorage,
     // What ThrottlerModule would provide, built here so its options can come from this module's own.
-    { provide: getOptionsToken(), inject: [AUTH_SETTINGS, CacheThrottlerStorage], useFactory: throttlerOptions },
+    // The guard's ApiKeyService: a request's key is then checked once for both.
+    { provide: getOptionsToken(), inject: [AUTH_SETTINGS, CacheThrottlerStorage, ApiKeyService], useFactory: throttlerOptions },
     { provide: getStorageToken(), useExisting: CacheThrottlerStorage },
   ],
   exports: [AUTH_SETTINGS, ApiKeyService, ApiKeyGuard, getOptionsToken(), getStorageToken()],

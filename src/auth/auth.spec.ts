@@ -3,7 +3,11 @@ import { Reflector } from '@nestjs/core';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { ACCESS_RULE, ApiKeyGuard, getApiCaller, type AccessRule } from './api-key.guard.js';
 import { ApiKeyService } from './api-key.service.js';
+import { throttlerOptions } from './auth.module.js';
 import { resolveAuthOptions } from './auth.options.js';
+import type { CacheThrottlerStorage } from './cache-throttler.storage.js';
+
+type ThrottlerModuleOptionsObject = Extract<ReturnType<typeof throttlerOptions>, { throttlers: unknown }>;
 
 const ADMIN = 'admin-secret-0123456789abcdef';
 const USER = 'user-a-secret-0123456789abcdef';
@@ -94,6 +98,24 @@ describe('ApiKeyGuard', () => {
     expect(guard.canActivate(ok.ctx)).toBe(true);
     expect(getApiCaller(ok.req as never)?.name).toBe('ua');
     expect(guard.canActivate(context({ 'x-api-key': ADMIN }, { userId: 'USER_B' }, rule).ctx)).toBe(true);
+  });
+});
+
+describe('one key check per request', () => {
+  it('the rate limiter and the guard share it; another header value is checked again', () => {
+    const settings = resolveAuthOptions(loadConfig(env(`ops:admin:${ADMIN},ua:USER_A:${USER}`)).auth);
+    const keys = new ApiKeyService(settings);
+    const check = vi.spyOn(keys, 'authenticate');
+    const getTracker = (throttlerOptions(settings, {} as CacheThrottlerStorage, keys) as ThrottlerModuleOptionsObject).getTracker!;
+    const guard = new ApiKeyGuard(keys, new Reflector());
+    const req = { headers: { 'x-api-key': USER }, params: { userId: 'USER_A' } };
+    const ctx = { switchToHttp: () => ({ getRequest: () => req }), getHandler: () => () => undefined, getClass: () => class {} } as unknown as ExecutionContext;
+    expect(getTracker(req, ctx)).toBe('key:ua');
+    expect(guard.canActivate(ctx)).toBe(true);
+    expect(check).toHaveBeenCalledTimes(1);
+    req.headers['x-api-key'] = 'not-a-key-at-all';
+    expect(() => guard.canActivate(ctx)).toThrow(UnauthorizedException);
+    expect(check).toHaveBeenCalledTimes(2);
   });
 });
 

@@ -5,7 +5,7 @@ import { LOG_APPEND_LUA } from './append-log-script.js';
 import { formatVersion, type HybridLogicalClock } from './hlc.js';
 import { LogMemory, bound, union, versionOf, type LogLimits } from './log-memory.js';
 import type { RecoveryJournal } from './recovery-journal.js';
-import type { RedisGateway } from './redis-gateway.js';
+import type { CacheGateway } from './cache-gateway.js';
 import type { SnapshotLogRow } from './snapshot-store.js';
 
 export type { LogLimits } from './log-memory.js';
@@ -53,7 +53,7 @@ export interface AppendLogStatus {
 }
 
 export interface AppendLogDeps {
-  gateway: RedisGateway | null;
+  gateway: CacheGateway | null;
   hlc: HybridLogicalClock;
   journal: RecoveryJournal;
   clock: () => number;

@@ -109,10 +109,16 @@ export class CacheStack {
   }
 
   /** A write whose outcome is unknown: journaled (replayed by version) and drained soon. */
-  journalUnknown(k: string, rec: StoredRecord): void {
+  private journalUnknown(k: string, rec: StoredRecord): void {
     this.local.journalRecord(k, rec);
     this.local.mirror(k, rec);
     this.remote?.recovery.scheduleDrain();
+  }
+
+  /** Withdraws a claim this instance was granted, only while the key still holds that version. */
+  async releaseClaim(k: string, version: string): Promise<void> {
+    if (this.remote) return this.remote.claims.releaseOwn(k, version);
+    if (this.local.memory.peek(k)?.version === version) this.local.forget(k);
   }
 
   /** Atomic claim across instances; see CacheService.setIfAbsent and claims.ts. */

@@ -3,6 +3,7 @@ export type CacheErrorCode =
   | 'CACHE_INVALID_INPUT'
   | 'CACHE_REDIS_REQUIRED'
   | 'CACHE_UNAVAILABLE'
+  | 'CACHE_OUTCOME_UNKNOWN'
   | 'CACHE_CONFLICT'
   | 'CACHE_FACTORY_FAILED'
   | 'CACHE_FACTORY_TIMEOUT';
@@ -37,8 +38,9 @@ export class CacheStartupError extends CacheError {
 
 /** Redis cannot be asked and this instance's memory does not know the key: nothing was changed. */
 export class CacheUnavailableError extends CacheError {
-  constructor(message: string) {
-    super('CACHE_UNAVAILABLE', message);
+  /** CACHE_OUTCOME_UNKNOWN: the write was sent and not answered; it may or may not have landed. */
+  constructor(message: string, code: 'CACHE_UNAVAILABLE' | 'CACHE_OUTCOME_UNKNOWN' = 'CACHE_UNAVAILABLE') {
+    super(code, message);
     this.name = 'CacheUnavailableError';
   }
 }

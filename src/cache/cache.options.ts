@@ -1,4 +1,6 @@
 /** Options of the cache as a library: no environment variables here, the app maps its config. */
+import { CacheValidationError } from './cache.errors.js';
+import { isUsableRedisUrl, REDIS_URL_WANTS } from './redis-url.js';
 
 export interface RedisTlsFiles {
   caFile?: string;
@@ -130,6 +132,9 @@ export function snapshotKey(key: string | Buffer): Buffer {
 }
 
 export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => string): ResolvedCacheOptions {
+  if (o.redis?.kind === 'standalone' && o.redis.url !== undefined && !isUsableRedisUrl(o.redis.url)) {
+    throw new CacheValidationError(`redis.url must be ${REDIS_URL_WANTS} (the URL is not shown: it may hold a password)`);
+  }
   return {
     redis: o.redis,
     keyPrefix: o.keyPrefix ?? 'tb:',

@@ -22,7 +22,7 @@ import { coreAdapter } from './api/core-adapter.js';
 import { GetOrSet, type GetOrSetOptions } from './api/get-or-set.js';
 import { update, type UpdateOptions, type UpdateResult } from './api/update.js';
 import type { AppendLog, AppendLogStatus, LogLimits, LogReadOptions, LogReadResult } from './append-log.js';
-import { incrementWindow, type CounterHit } from './atomic-counter.js';
+import { WindowCounters, type CounterHit } from './atomic-counter.js';
 import type { Claims } from './claims.js';
 import { ClockOffset } from './clock-offset.js';
 import { buildLogs, buildRemote } from './remote-parts.js';
@@ -46,6 +46,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
   private readonly local: LocalStack;
   private readonly near: NearCache;
   private readonly gateway: CacheGateway | null;
+  private readonly counters: WindowCounters;
   private readonly recovery: RecoveryMachine | null;
   private readonly stack: CacheStack;
   private readonly modeSubject: BehaviorSubject<CacheMode>;
@@ -74,6 +75,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     const remote = this.gateway ? buildRemote(this.gateway, parts) : null;
     this.recovery = remote?.recovery ?? null;
     this.claims = remote?.claims ?? null;
+    this.counters = new WindowCounters(this.gateway);
     this.logs = buildLogs(this.gateway, remote, parts, (k) => this.keys.full(k));
     this.modeSubject = this.recovery?.modeSubject ?? new BehaviorSubject<CacheMode>('memory');
     this.stack = new CacheStack(remote, this.local, this.near, this.hlc, this.options.commandTimeoutMs);
@@ -266,7 +268,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
 
   /** Shared fixed-window counter (rate limits); null while Redis is not usable. See atomic-counter.ts. */
   incrementWindow(key: string, windowMs: number): Promise<CounterHit | null> {
-    return incrementWindow(this.gateway as RedisGateway | null, this.keys.full(key), windowMs);
+    return this.counters.increment(this.keys.full(key), windowMs);
   }
 
   getStatus(): CacheStatus {

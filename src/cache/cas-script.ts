@@ -8,16 +8,24 @@ import { VERSION_LENGTH } from './hlc.js';
  * channel: a successful write publishes `<version><key>` there in the same atomic step, so no
  * instance can change a key without telling the near-caches (values never travel on the channel).
  */
-/** The common end of the single-key scripts: store the record with its absolute expiry, tell L1. */
-const WRITE_AND_PUBLISH = `
-if ARGV[3] ~= '0' then
-  redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+/**
+ * Stores a record in KEYS[1] with its absolute expiry and tells L1 (ARGV[4], '' or absent for
+ * none); the arguments name the Lua expressions holding the version, record and PXAT.
+ */
+export function writeAndPublish(version: string, record: string, pxat: string): string {
+  return `
+if ${pxat} ~= '0' then
+  redis.call('SET', KEYS[1], ${record}, 'PXAT', ${pxat})
 else
-  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('SET', KEYS[1], ${record})
 end
 if ARGV[4] and ARGV[4] ~= '' then
-  redis.call('PUBLISH', ARGV[4], ARGV[1] .. KEYS[1])
-end
+  redis.call('PUBLISH', ARGV[4], ${version} .. KEYS[1])
+end`;
+}
+
+/** The common end of the single-key scripts: write ARGV[1..3] and report it written. */
+export const WRITE_AND_PUBLISH = `${writeAndPublish('ARGV[1]', 'ARGV[2]', 'ARGV[3]')}
 return 1
 `;
 

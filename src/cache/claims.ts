@@ -40,7 +40,9 @@ export class Claims {
   /** With Redis usable for the key (the caller checked): see CacheService.setIfAbsent. */
   async claim<T>(k: string, rec: StoredRecord): Promise<ClaimResult<T>> {
     const known = this.local.memory.get(k);
-    const seed = known && !known.tombstone ? known : null;
+    // Only a record this instance wrote: a mirrored copy of another's claim may since have been
+    // released, and putting it back would block the key until it expires.
+    const seed = known && !known.tombstone && known.version.endsWith(this.hlc.instance) ? known : null;
     const cluster = this.gateway.isCluster;
     const marker = cluster ? null : this.settings.markerKey;
     const ask = (deadline?: number) => this.records.claim(k, marker, rec, seed, this.settings.clock(), deadline);
@@ -79,6 +81,20 @@ export class Claims {
     const entry = this.local.mirror(k, held);
     const v = entry && entry.version === held.version ? entry.parsed() : deepFreeze(JSON.parse(held.json));
     return { state: 'exists', value: v as T, authoritative: true };
+  }
+
+  /**
+   * Compare-and-delete of a claim this instance was granted (getOrSet's lock): only if the key still
+   * holds that version, so a claim that expired and was taken over is left to its new holder.
+   * Redis unusable: nothing is sent, the claim expires by its own TTL.
+   */
+  async releaseOwn(k: string, version: string): Promise<void> {
+    const tomb: StoredRecord = { version, expiresAt: this.settings.clock() + this.settings.tombstoneTtlMs, tombstone: true, json: '' };
+    try {
+      if ((await this.records.release(k, tomb)) === 1 && this.local.memory.peek(k)?.version === version) this.local.forget(k);
+    } catch {
+      // Timed out or unreachable: the lock's short TTL ends it.
+    }
   }
 
   /** Withdraws timed-out claims; what fails stays pending for the next try. Runs in each recovery pass. */

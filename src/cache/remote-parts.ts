@@ -9,7 +9,6 @@ import type { HybridLogicalClock } from './hlc.js';
 import type { LocalStack } from './local-stack.js';
 import type { NearCache } from './near-cache.js';
 import { RecoveryMachine } from './recovery.js';
-import type { RedisGateway } from './redis-gateway.js';
 import { RedisRecords } from './redis-records.js';
 import { ReplayQuarantine } from './replay-quarantine.js';
 
@@ -43,7 +42,7 @@ export function buildLogs(gateway: CacheGateway | null, remote: RemoteParts | nu
   const recovery = remote?.recovery ?? null;
   const logs = new AppendLog({
     // AppendLog defines its script on the client and runs it through run(): any CacheGateway can.
-    gateway: gateway as RedisGateway | null,
+    gateway,
     hlc: p.hlc,
     journal: p.local.journal,
     clock: p.clock,

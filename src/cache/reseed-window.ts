@@ -1,3 +1,4 @@
+import { WRITE_AND_PUBLISH, writeAndPublish } from './cas-script.js';
 import { VERSION_LENGTH } from './hlc.js';
 
 /**
@@ -40,7 +41,7 @@ return v
 /**
  * Set-if-absent (ADD_LUA's record format and replies) that never grants a claim Redis cannot
  * vouch for:
- * - a live copy this instance holds (ARGV[5..7]: version, record, PXAT; '' for none) is put back
+ * - a live copy this instance wrote itself (ARGV[5..7]: version, record, PXAT; '' for none) is put back
  *   first if Redis lacks it or holds an older version, so a retry reaching this replica is
  *   answered with its own claim;
  * - with KEYS[2] (the marker; omitted on Cluster), a key Redis does not hold live is not granted
@@ -54,12 +55,7 @@ return v
 export const CLAIM_LUA = `
 local cur = redis.call('GET', KEYS[1])
 if ARGV[5] ~= '' and ((not cur) or string.sub(cur, 1, ${VERSION_LENGTH}) < ARGV[5]) then
-  if ARGV[7] ~= '0' then
-    redis.call('SET', KEYS[1], ARGV[6], 'PXAT', ARGV[7])
-  else
-    redis.call('SET', KEYS[1], ARGV[6])
-  end
-  if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5] .. KEYS[1]) end
+${writeAndPublish('ARGV[5]', 'ARGV[6]', 'ARGV[7]')}
   cur = ARGV[6]
 end
 if cur then
@@ -74,11 +70,4 @@ if #KEYS > 1 then
   if mbar and tonumber(ARGV[8]) < (tonumber(string.sub(m, mbar + 1)) or 0) then return 0 end
 end
 if cur and string.sub(cur, 1, ${VERSION_LENGTH}) >= ARGV[1] then return cur end
-if ARGV[3] ~= '0' then
-  redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
-else
-  redis.call('SET', KEYS[1], ARGV[2])
-end
-if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[1] .. KEYS[1]) end
-return 1
-`;
+${WRITE_AND_PUBLISH}`;

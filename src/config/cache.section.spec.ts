@@ -53,6 +53,22 @@ describe('cache config section: the variables an operator sets', () => {
     expect(msg).not.toContain(short);
   });
 
+  it.each(['redis://:supersecret@localhost:99999', 'http://:supersecret@localhost:6379', 'redis://:supersecret@'])(
+    'REDIS_URL %s is refused without echoing it',
+    (url) => {
+      const msg = problem({ REDIS_URL: url });
+      expect(msg).toMatch(/REDIS_URL=\(hidden, \d+ characters\) \(wants a redis:\/\/ or rediss:\/\/ URL/);
+      expect(msg).not.toContain('supersecret');
+    },
+  );
+
+  it('a valid REDIS_URL with a password is taken as is', () => {
+    expect(loadConfig({ NODE_ENV: 'development', REDIS_URL: 'rediss://app:pw@redis.internal:6380/2' }).cache.redis).toMatchObject({
+      kind: 'standalone',
+      url: 'rediss://app:pw@redis.internal:6380/2',
+    });
+  });
+
   it('out-of-range numbers and non-booleans are refused', () => {
     expect(problem({ CACHE_COMMAND_TIMEOUT_MS: '5' })).toMatch(/CACHE_COMMAND_TIMEOUT_MS="5"/);
     expect(problem({ CACHE_L1_ENABLED: 'maybe' })).toMatch(/CACHE_L1_ENABLED="maybe" \(wants true or false\)/);

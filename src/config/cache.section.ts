@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineSection } from './config-section.js';
 import { boolVar, intVar, listVar, optionalString } from './env-types.js';
 import type { CacheModuleOptions, RedisTarget, RedisTlsFiles } from '../cache/index.js';
+import { isUsableRedisUrl, REDIS_URL_WANTS } from '../cache/redis-url.js';
 
 const hostPort = /^[^\s:]+:\d{1,5}$/;
 const hostPortList = () =>
@@ -19,12 +20,7 @@ const cacheEnvSchema = z.object({
     NODE_ENV: optionalString(),
     // Several replicas on their own memory stores each hold different tokens: production needs Redis unless told otherwise.
     ALLOW_MEMORY_ONLY_IN_PRODUCTION: boolVar(false),
-    REDIS_URL: optionalString().pipe(
-      z
-        .string()
-        .regex(/^rediss?:\/\//, { error: 'a redis:// or rediss:// URL' })
-        .optional(),
-    ),
+    REDIS_URL: optionalString().refine((v) => v === undefined || isUsableRedisUrl(v), { error: REDIS_URL_WANTS }),
     REDIS_HOST: optionalString(),
     REDIS_PORT: intVar(6379, 1, 65535),
     REDIS_USERNAME: optionalString(),

@@ -18,18 +18,19 @@ export const intVar = (def: number, min: number, max: number) =>
       .default(def),
   );
 
-export const boolVar = (def: boolean) =>
-  z.preprocess(
-    (v) => {
-      const s = emptyToUndefined(v);
-      if (s === undefined) return undefined;
-      const t = String(s).toLowerCase();
-      if (['1', 'true', 'yes', 'on'].includes(t)) return true;
-      if (['0', 'false', 'no', 'off'].includes(t)) return false;
-      return s;
-    },
-    z.boolean({ error: 'true or false' }).default(def),
-  );
+const toBool = (v: unknown) => {
+  const s = emptyToUndefined(v);
+  if (s === undefined) return undefined;
+  const t = String(s).toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(t)) return true;
+  if (['0', 'false', 'no', 'off'].includes(t)) return false;
+  return s;
+};
+
+export const boolVar = (def: boolean) => z.preprocess(toBool, z.boolean({ error: 'true or false' }).default(def));
+
+/** A switch whose default depends on something else (unset stays undefined). */
+export const optionalBoolVar = () => z.preprocess(toBool, z.boolean({ error: 'true or false' }).optional());
 
 export const enumVar = <T extends readonly [string, ...string[]]>(values: T, def: T[number]) =>
   z.preprocess(emptyToUndefined, z.enum(values, { error: `one of ${values.join(', ')}` }).default(def as never));

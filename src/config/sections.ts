@@ -1,6 +1,7 @@
 import { appSection } from './app.section.js';
 import { authSection } from './auth.section.js';
 import { cacheSection } from './cache.section.js';
+import { consoleSection } from './console.section.js';
 import { observabilitySection } from './observability.section.js';
 import { orchestratorSection } from './orchestrator.section.js';
 import { sharekhanSection } from './sharekhan.section.js';
@@ -16,4 +17,5 @@ export const configSections = {
   sharekhan: sharekhanSection,
   orchestrator: orchestratorSection,
   observability: observabilitySection,
+  console: consoleSection,
 };

@@ -14,6 +14,7 @@ export {
 export type { AuditActor, AuditEvent } from './token-audit.service.js';
 export { ShareKhanClientFactory, ShareKhanNotConfiguredError } from './sharekhan-client.factory.js';
 export { TokenClock } from './token-clock.js';
+export { LOGIN_BROWSER_RETURN, type LoginBrowserReturn, type LoginOutcome } from './login-browser-return.js';
 export { StaticTokens, staticTokenRejectedKey, type StaticTokenView } from './static-tokens.js';
 export * from './sharekhan-client.js';
 export * from './sharekhan-order.schema.js';

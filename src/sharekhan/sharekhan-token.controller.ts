@@ -1,10 +1,27 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Put, Post, Query, Req, ServiceUnavailableException } from '@nestjs/common';
-import type { Request } from 'express';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpException,
+  Inject,
+  Optional,
+  Param,
+  Put,
+  Post,
+  Query,
+  Req,
+  Res,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses, ApiOkBody, ApiZodBody } from '../common/openapi.js';
 import { ApiKeyAuth, CallerIdentity, RateLimited } from '../auth/index.js';
 import { userIdSchema } from '../common/user-id.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
+import { LOGIN_BROWSER_RETURN, type LoginBrowserReturn } from './login-browser-return.js';
 import { RevokeNotConfirmedError } from './revoke-not-confirmed.error.js';
 import { ShareKhanSessionService, type Identity } from './sharekhan-session.service.js';
 import { callbackQuerySchema, submitTokenSchema, type CallbackQuery, type SubmitTokenBody } from './sharekhan-token.dto.js';
@@ -22,6 +39,7 @@ export class ShareKhanTokenController {
     private readonly store: ShareKhanTokenStore,
     private readonly session: ShareKhanSessionService,
     private readonly staticTokens: StaticTokens,
+    @Optional() @Inject(LOGIN_BROWSER_RETURN) private readonly browserReturn?: LoginBrowserReturn,
   ) {}
 
   @Put('users/:userId/token')
@@ -120,10 +138,23 @@ export class ShareKhanTokenController {
   @ApiQuery({ name: 'request_token', required: true, type: String, description: 'Appended by ShareKhan to the redirect' })
   @ApiQuery({ name: 'state', required: true, type: String, description: 'The one-time state from login-url' })
   @ApiOkBody(200, "Stored for the state's user; the answer shows a mask and a fingerprint", TOKEN_STORED)
+  @ApiResponse({ status: 303, description: 'A browser (Accept prefers text/html) with the console on: back to /console, the outcome in the URL fragment' })
   @ApiErrorResponses(400, 409, 502, 503, 504)
-  async callback(@Query(new ZodValidationPipe(callbackQuerySchema, 'query')) query: CallbackQuery, @Req() req: Request) {
-    const { token, store } = await this.session.completeLogin(query.request_token, query.state, req.ip);
-    return { present: true, usable: token.status === 'active', ...token, storedIn: store, cacheMode: this.store.cacheMode };
+  async callback(
+    @Query(new ZodValidationPipe(callbackQuerySchema, 'query')) query: CallbackQuery,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
+    // A browser (Accept prefers HTML) goes back to the page that started the login; API callers get JSON.
+    const browser = this.browserReturn && req.accepts(['json', 'html']) === 'html' ? this.browserReturn : null;
+    try {
+      const { token, store } = await this.session.completeLogin(query.request_token, query.state, req.ip);
+      if (browser) return res.redirect(303, browser.urlFor({ ok: true, token }));
+      res.json({ present: true, usable: token.status === 'active', ...token, storedIn: store, cacheMode: this.store.cacheMode });
+    } catch (err) {
+      if (!browser || !(err instanceof HttpException)) throw err;
+      res.redirect(303, browser.urlFor({ ok: false, statusCode: err.getStatus(), message: err.message }));
+    }
   }
 
   @Get('tokens')

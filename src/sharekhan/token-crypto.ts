@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 
 const ALGORITHM = 'aes-256-gcm';
 const IV_BYTES = 12;
@@ -34,7 +34,8 @@ export class TokenDecryptError extends Error {
  * ciphertext to its place, so one copied under another user's key does not open.
  */
 export class TokenKeyRing {
-  private readonly keys = new Map<string, Buffer>();
+  /** KeyObjects, not Buffers: each cipher would otherwise import the raw key again. */
+  private readonly keys = new Map<string, KeyObject>();
 
   constructor(
     keys: readonly { id: string; key: Buffer }[],
@@ -42,7 +43,7 @@ export class TokenKeyRing {
   ) {
     for (const { id, key } of keys) {
       if (key.length !== 32) throw new TypeError(`token key ${id} must be 32 bytes`);
-      this.keys.set(id, Buffer.from(key));
+      this.keys.set(id, createSecretKey(Buffer.from(key)));
     }
     if (!this.keys.has(activeKeyId)) throw new TypeError(`active token key ${activeKeyId} is not in the key ring`);
   }

@@ -69,6 +69,29 @@ describe('ShareKhanTokenStore', () => {
     expect(events[0]).toMatchObject({ action: 'decrypt_failed' });
   });
 
+  it('a status decrypts a sealed token once; altered ciphertext or another user is decrypted (and refused) again', async () => {
+    const { store, cache } = build();
+    const ring = (store as unknown as { keyRing: TokenKeyRing }).keyRing;
+    const open = vi.spyOn(ring, 'open');
+    await store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
+    expect((await store.status('USER_A')).state).toBe('present');
+    expect((await store.status('USER_A')).state).toBe('present');
+    expect(open).toHaveBeenCalledTimes(1);
+    // Trading still decrypts every time: the token text is never kept.
+    expect((await store.lookup('USER_A')).kind).toBe('found');
+    expect(open).toHaveBeenCalledTimes(2);
+    const rec = (await cache.get<{ sealed: { ct: string }; expiresAt: number }>(tokenKey('USER_A')))!;
+    const ct = Buffer.from(rec.sealed.ct, 'base64');
+    ct[0] ^= 1;
+    await cache.set(tokenKey('USER_A'), { ...rec, sealed: { ...rec.sealed, ct: ct.toString('base64') } }, { expiresAt: rec.expiresAt });
+    const altered = await store.status('USER_A');
+    expect(altered.state === 'present' && altered.view.status).toBe('invalid');
+    await cache.set(tokenKey('USER_B'), { ...rec, userId: 'USER_B' }, { expiresAt: rec.expiresAt });
+    const moved = await store.status('USER_B');
+    expect(moved.state === 'present' && moved.view.status).toBe('invalid');
+    expect(open).toHaveBeenCalledTimes(4);
+  });
+
   it('key rotation: old records still open after a new active key, new ones use it', async () => {
     const cache = new CacheService({ redis: null });
     const before = build({}, cache);

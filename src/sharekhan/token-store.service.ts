@@ -135,6 +135,8 @@ export class ShareKhanTokenStore {
   private readonly reportedBroken = new Set<string>();
   /** Per user: the token Redis (or this instance's own write) last vouched for, and when (monotonic ms). */
   private readonly confirmed = new Map<string, { fingerprint: string; at: number }>();
+  /** Sealed tokens (ciphertext, never text) that decrypted here for a user: a status need not decrypt them again. */
+  private readonly opened = new Set<string>();
 
   constructor(
     private readonly cache: CacheService,
@@ -152,6 +154,33 @@ export class ShareKhanTokenStore {
 
   /** The token to trade with, for exactly this user id. Fails closed on every doubt. */
   async lookup(userId: string): Promise<TokenLookup> {
+    return (await this.find(userId, true)) as TokenLookup;
+  }
+
+  /** Status for people: present (any state), missing, or unknowable right now. */
+  async status(userId: string): Promise<TokenStatus> {
+    const found = await this.find(userId, false);
+    switch (found.kind) {
+      case 'unavailable':
+      case 'missing':
+        return { state: found.kind };
+      case 'found':
+      case 'usable':
+        return { state: 'present', view: found.view, reason: null };
+      case 'expired':
+        return { state: 'present', view: found.view, reason: 'past its expiry; log in again or submit a new token' };
+      case 'invalid':
+        return { state: 'present', view: found.view, reason: found.view.statusReason };
+      case 'unconfirmed':
+        return { state: 'present', view: found.view, reason: unconfirmedReason(found.unconfirmedForMs) };
+    }
+  }
+
+  /**
+   * The lookup behind both: `withToken` false (a status) skips decrypting a sealed token this
+   * process already opened for this user, answering `usable` instead of `found`; no token text is kept.
+   */
+  private async find(userId: string, withToken: boolean): Promise<TokenLookup | { kind: 'usable'; view: TokenView }> {
     assertUserId(userId);
     const r = await this.cache.read<StoredToken>(tokenKey(userId));
     if (r.state === 'unavailable') return { kind: 'unavailable' };
@@ -173,6 +202,9 @@ export class ShareKhanTokenStore {
       view: { ...view, status: 'invalid' as const, statusReason: 'the stored token cannot be decrypted for this user; submit a new one' },
     };
     if (!rec.sealed) return invalid;
+    // Decryption is deterministic: the same sealed bytes under the same user's key open again.
+    const opened = sealedId(userId, rec.sealed);
+    if (!withToken && this.opened.has(opened)) return rec.userId === userId ? { kind: 'usable', view } : invalid;
     let accessToken: string;
     try {
       // The associated data is this user's key: a record copied from another user fails here.
@@ -182,25 +214,10 @@ export class ShareKhanTokenStore {
       this.reportBroken(userId, version, rec.fingerprint, err);
       return invalid;
     }
-    return rec.userId === userId ? { kind: 'found', accessToken, view } : invalid;
-  }
-
-  /** Status for people: present (any state), missing, or unknowable right now. */
-  async status(userId: string): Promise<TokenStatus> {
-    const found = await this.lookup(userId);
-    switch (found.kind) {
-      case 'unavailable':
-      case 'missing':
-        return { state: found.kind };
-      case 'found':
-        return { state: 'present', view: found.view, reason: null };
-      case 'expired':
-        return { state: 'present', view: found.view, reason: 'past its expiry; log in again or submit a new token' };
-      case 'invalid':
-        return { state: 'present', view: found.view, reason: found.view.statusReason };
-      case 'unconfirmed':
-        return { state: 'present', view: found.view, reason: unconfirmedReason(found.unconfirmedForMs) };
-    }
+    if (rec.userId !== userId) return invalid;
+    if (this.opened.size > 10_000) this.opened.clear();
+    this.opened.add(opened);
+    return { kind: 'found', accessToken, view };
   }
 
   async submit(userId: string, input: SubmitInput): Promise<{ view: TokenView; store: 'redis' | 'memory' }> {
@@ -438,6 +455,11 @@ export class ShareKhanTokenStore {
 function unconfirmedReason(ms: number): string {
   const since = Number.isFinite(ms) ? `for ${Math.round(ms / 1000)} s` : 'since this instance started';
   return `held in this instance's memory only: Redis has not confirmed it ${since}, so a revoke made elsewhere may be missed; orders with it are refused until Redis is reachable again`;
+}
+
+/** Names exactly what decryption depends on besides the key ring: the user (associated data) and every sealed field. */
+function sealedId(userId: string, sealed: SealedToken): string {
+  return `${userId}|${sealed.kid}|${sealed.iv}|${sealed.tag}|${sealed.ct}`;
 }
 
 /** How long the record stays in the cache: its expiry plus the time it is reported as `expired`. */

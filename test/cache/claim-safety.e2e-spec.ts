@@ -112,6 +112,22 @@ describe('Signal claims when Redis fails (real redis-server)', () => {
     expect(JSON.parse(decodeRecord((await client.get('t:sig:x'))!)!.json)).toEqual({ owner: 'first' });
   });
 
+  it('a released claim stays released: B, which saw A\'s claim, does not put it back once the tombstone expires', async () => {
+    const redis = await useRedis();
+    const a = await useCache({ port: redis.port, instanceId: 'a', tombstoneTtlMs: 300, ...FAST });
+    const b = await useCache({ port: redis.port, instanceId: 'b', tombstoneTtlMs: 300, ...FAST });
+    await Promise.all([waitForMode(a, 'redis'), waitForMode(b, 'redis')]);
+    const onA = claimsOn(a, 'refuse');
+    const onB = claimsOn(b, 'refuse');
+    const first = await onA.claim('sig-r', 'u1');
+    if (first.kind !== 'claimed') throw new Error(`A could not claim: ${first.kind}`);
+    expect(await onB.claim('sig-r', 'u1')).toMatchObject({ kind: 'in_progress' });
+    await onA.release(first); // not placed: a retry may try again
+    const client = redis.client();
+    await eventually('tombstone expired', async () => (await client.exists('t:orchestrator:signal:sig-r:u1')) === 0);
+    expect(await onB.claim('sig-r', 'u1')).toMatchObject({ kind: 'claimed' });
+  });
+
   it('policy refuse: a claim that timed out (Redis paused) is withdrawn once Redis answers, so a retry may place', async () => {
     const redis = await useRedis();
     const cache = await useCache({ port: redis.port, ...FAST });

@@ -4,7 +4,11 @@ import keyvTestSuite from '@keyv/test-suite';
 import type { Cache } from 'cache-manager';
 import { createCache } from 'cache-manager';
 import Keyv from 'keyv';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as vitest from 'vitest';
+import { vi } from 'vitest';
 import { CacheKeyvStore } from '../../src/cache/keyv/keyv-store.js';
 import { CacheModule } from '../../src/cache/cache.module.js';
 import { CacheService } from '../../src/cache/cache.service.js';
@@ -67,12 +71,10 @@ describe('cache-manager over the Keyv store', () => {
 
     await server.kill();
     await waitForMode(cache, 'fallback');
-    const t0 = performance.now();
     expect(await manager.wrap('quote:INFY', factory, 60_000)).toEqual({ quote: 101.5, n: 1 });
     // A new key during the outage: the factory runs once, the value is served from memory.
     expect(await manager.wrap('quote:TCS', factory, 60_000)).toEqual({ quote: 101.5, n: 2 });
     expect(await manager.wrap('quote:TCS', factory, 60_000)).toEqual({ quote: 101.5, n: 2 });
-    expect(performance.now() - t0).toBeLessThan(2_000);
     expect(calls).toBe(2);
 
     // Back up: the outage write is replayed into Redis.
@@ -83,6 +85,41 @@ describe('cache-manager over the Keyv store', () => {
     await waitForMode(fresh, 'redis');
     const other = createCache({ stores: [new Keyv({ store: new CacheKeyvStore(fresh) })] });
     expect(await other.get('quote:TCS')).toEqual({ quote: 101.5, n: 2 });
+  });
+});
+
+describe('Keyv deletes during an outage', () => {
+  it('a delete of a key this instance never read, during a Redis SIGKILL, is replayed: the value is gone after recovery', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyv-del-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const server = await startRedis({ dir });
+    onTestFinished(() => server.stop());
+    const writer = await startCache({ port: server.port, keyPrefix: 'd:' });
+    onTestFinished(() => writer.onApplicationShutdown());
+    const cache = await startCache({ port: server.port, keyPrefix: 'd:' });
+    onTestFinished(() => cache.onApplicationShutdown());
+    await Promise.all([waitForMode(writer, 'redis'), waitForMode(cache, 'redis')]);
+    await new Keyv({ store: new CacheKeyvStore(writer) }).setMany([
+      { key: 'one', value: 1 },
+      { key: 'two', value: 2 },
+      { key: 'three', value: 3 },
+    ]);
+    const store = new Keyv({ store: new CacheKeyvStore(cache) });
+    await server.client().save(); // Redis comes back with the values: only the replayed deletes remove them
+
+    await server.kill();
+    await waitForMode(cache, 'fallback');
+    await store.delete('one');
+    await store.deleteMany(['two', 'three']);
+
+    await server.restart();
+    await waitForMode(cache, 'redis', 15_000);
+    await vi.waitFor(() => expect(cache.getStatus().journalSize).toBe(0), { timeout: 10_000 });
+    const fresh = await startCache({ port: server.port, keyPrefix: 'd:' });
+    onTestFinished(() => fresh.onApplicationShutdown());
+    await waitForMode(fresh, 'redis');
+    const other = new Keyv({ store: new CacheKeyvStore(fresh) });
+    expect(await other.getMany(['one', 'two', 'three'])).toEqual([undefined, undefined, undefined]);
   });
 });
 

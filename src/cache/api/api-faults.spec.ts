@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { onTestFinished } from 'vitest';
 import { firstValueFrom, filter, timeout } from 'rxjs';
 import { CacheService } from '../cache.service.js';
+import { CacheUnavailableError } from '../cache.errors.js';
 import { decodeRecord } from '../cache-codec.js';
 import { ChaosGateway } from '../testing/chaos-gateway.js';
 
@@ -18,16 +19,16 @@ async function chaosCache() {
 }
 
 describe('update and getOrSet on a chaos gateway', () => {
-  it('update whose reply is lost is journaled and lands by replay', async () => {
+  it('update whose reply is lost answers CACHE_OUTCOME_UNKNOWN and journals nothing (the write may have landed)', async () => {
     const { cache, gateway, stored } = await chaosCache();
     await cache.set('n', 1);
     gateway.fault = (cmd) => (cmd === 'casIfVersion' ? 'lost-reply' : undefined);
-    const r = await cache.update<number>('n', (v) => (v ?? 0) + 1);
-    expect(r).toMatchObject({ value: 2, store: 'memory' });
-    gateway.fault = null;
-    await new Promise((res) => setTimeout(res, 300));
-    expect(stored('n')?.json).toBe('2');
+    const err = await cache.update<number>('n', (v) => (v ?? 0) + 1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CacheUnavailableError);
+    expect((err as CacheUnavailableError).code).toBe('CACHE_OUTCOME_UNKNOWN');
     expect(cache.getStatus().journalSize).toBe(0);
+    gateway.fault = null;
+    expect(stored('n')?.json).toBe('2'); // this time it had landed: a read tells the caller
   });
 
   it('update retries when the version changed between read and write, and applies fn to the newer value', async () => {

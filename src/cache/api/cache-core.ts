@@ -18,6 +18,8 @@ export interface CacheCore {
   set(k: string, value: unknown, options: SetOptions): Promise<WriteResult>;
   delete(k: string): Promise<WriteResult>;
   claim<T>(k: string, value: T, options: SetOptions): Promise<ClaimResult<T>>;
+  /** Compare-and-delete of a claim this instance was granted: only while the key holds `version`. */
+  releaseClaim(k: string, version: string): Promise<void>;
   /** Absolute expiry for set options (validated), null for none. */
   expiryFrom(options: SetOptions): number | null;
   /** A fresh record with this instance's next version. */
@@ -30,8 +32,6 @@ export interface CacheCore {
   local(k: string): StoredRecord | undefined;
   /** CAS_IF_VERSION_LUA through the gateway; on success memory and the journal follow. Throws when the outcome is unknown. */
   writeIfVersion(k: string, expected: string, rec: StoredRecord): Promise<1 | string>;
-  /** A write whose outcome is unknown (timed out): journaled, replayed by version. */
-  journalUnknown(k: string, rec: StoredRecord): void;
   /** The ordinary write path (CAS newest-wins, journal in fallback). */
   write(k: string, rec: StoredRecord): Promise<WriteResult>;
   /** Keys in memory (values and tombstones) starting with a full prefix. */

@@ -36,6 +36,7 @@ export function coreAdapter(
     set: (k, value, options) => ops.set(k, value, options),
     delete: (k) => ops.delete(k),
     claim: (k, value, options) => ops.claim(k, value, options),
+    releaseClaim: (k, version) => stack.releaseClaim(k, version),
     write: (k, rec) => ops.write(k, rec),
     expiryFrom: (options) => keys.expiryFrom(options),
     record: (value, expiresAt) => ({ version: hlc.next(), expiresAt, tombstone: false, json: serialise(value) }),
@@ -43,7 +44,6 @@ export function coreAdapter(
     fetch: (k) => stack.fetch(k),
     local: (k) => stack.local.memory.get(k),
     writeIfVersion: (k, expected, rec) => stack.writeIfVersion(k, expected, rec),
-    journalUnknown: (k, rec) => stack.journalUnknown(k, rec),
     localKeys: (prefix) => {
       const out: string[] = [];
       for (const [k] of stack.local.memory.entries()) if (k.startsWith(prefix)) out.push(k);

@@ -38,11 +38,6 @@ export class GetOrSet {
 
   constructor(private readonly core: CacheCore & { now(): number }) {}
 
-  /** Factory calls still pending in this instance (for tests and status). */
-  get inFlight(): number {
-    return this.pending.size;
-  }
-
   async run<T>(k: string, factory: () => T | Promise<T>, options: GetOrSetOptions = {}): Promise<T> {
     if (typeof factory !== 'function') throw new CacheValidationError('getOrSet needs a factory function');
     const grace = nonNegative(options.graceMs, 'graceMs');
@@ -67,7 +62,7 @@ export class GetOrSet {
     const waitMs = typeof o.lock === 'object' && o.lock.waitMs !== undefined ? o.lock.waitMs : lockTtl;
     const lockKey = k + LOCK_SUFFIX;
     const claim = await this.core.claim(lockKey, this.core.instanceId, { ttlMs: lockTtl });
-    if (claim.state === 'claimed') return this.produce(k, factory, o, grace, stale, lockKey);
+    if (claim.state === 'claimed') return this.produce(k, factory, o, grace, stale, claim.version ? { key: lockKey, version: claim.version } : null);
     if (claim.state === 'exists') {
       // Another instance is computing the value: wait for it rather than calling the factory too.
       const until = this.core.now() + waitMs;
@@ -81,12 +76,13 @@ export class GetOrSet {
     return this.produce(k, factory, o, grace, stale, null);
   }
 
-  private async produce<T>(k: string, factory: () => T | Promise<T>, o: GetOrSetOptions, grace: number, stale: { value: T } | undefined, lockKey: string | null): Promise<T> {
+  private async produce<T>(k: string, factory: () => T | Promise<T>, o: GetOrSetOptions, grace: number, stale: { value: T } | undefined, lock: { key: string; version: string } | null): Promise<T> {
     const store = async (v: T): Promise<T> => {
       await this.core.set(k, v, this.expiry(o.ttlMs, grace));
       return deepFreeze(v);
     };
-    const release = () => (lockKey ? this.core.delete(lockKey).then(() => undefined, () => undefined) : undefined);
+    // Compare-and-delete: after lockTtl the lock may be another instance's, which must keep it.
+    const release = () => (lock ? this.core.releaseClaim(lock.key, lock.version) : undefined);
     const computed = (async () => factory())().then(store);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = o.timeoutMs === undefined ? null : new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), o.timeoutMs)));

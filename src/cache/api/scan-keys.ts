@@ -9,8 +9,7 @@ export const SCAN_COUNT = 200;
  * step per command through the gateway (deadline, breaker); never KEYS. `onBatch` runs between steps.
  */
 export async function scanKeys(gateway: CacheGateway, prefix: string, onBatch: (keys: string[]) => Promise<void>): Promise<void> {
-  const client = gateway.client as Redis | Cluster;
-  const nodes: Redis[] = 'nodes' in client && typeof (client as Cluster).nodes === 'function' && (client as Cluster).isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+  const nodes: Redis[] = gateway.isCluster ? (gateway.client as Cluster).nodes('master') : [gateway.client as Redis];
   const pattern = `${escapeGlob(prefix)}*`;
   for (const node of nodes) {
     let cursor = '0';

@@ -23,7 +23,8 @@ const DEFAULT_ATTEMPTS = 5;
 /**
  * Read, change, write only if the version is still the one read (CAS_IF_VERSION_LUA), retried.
  * While Redis cannot be used the change applies to what memory holds and is journaled like any
- * write (the version check across instances is then not possible; replay keeps newest-wins).
+ * write (the version check across instances is then not possible; replay keeps newest-wins). A
+ * conditional write that gets no answer fails with CACHE_OUTCOME_UNKNOWN and is not journaled.
  */
 export async function update<T>(core: CacheCore, k: string, fn: (current: T | undefined) => T, options: UpdateOptions = {}): Promise<UpdateResult<T>> {
   const maxAttempts = options.maxAttempts ?? DEFAULT_ATTEMPTS;
@@ -47,9 +48,12 @@ export async function update<T>(core: CacheCore, k: string, fn: (current: T | un
     try {
       reply = await core.writeIfVersion(k, current?.version ?? '', rec);
     } catch {
-      // Timed out or failed: it may have landed; the journal replays it by version like any write.
-      core.journalUnknown(k, rec);
-      return { value: next, version: rec.version, store: 'memory', attempts: attempt };
+      // It may have landed or not. Not journaled: a newest-wins replay could overwrite an update
+      // another writer made meanwhile (the version check would be lost). docs/cache.md, "update".
+      throw new CacheUnavailableError(
+        'update outcome unknown: the version-conditional write got no answer in time and may or may not have been applied; read the key before retrying',
+        'CACHE_OUTCOME_UNKNOWN',
+      );
     }
     if (reply === 1) return { value: next, version: rec.version, store: 'redis', attempts: attempt };
   }

@@ -50,18 +50,22 @@ export class CacheKeyvStore extends EventEmitter {
     await Promise.all(entries.map((e) => this.set(e.key, e.value, e.ttl)));
   }
 
-  /** True when the key held a value: Keyv's contract (a delete of nothing resolves to false). */
+  /**
+   * Always deletes (journaled while Redis is down, so the delete survives recovery). The boolean is
+   * Keyv's "the key held a value": false only when the read answered miss; unavailable counts as
+   * true, since the value may exist in Redis.
+   */
   async delete(key: string): Promise<boolean> {
-    const existed = await this.cache.exists(key);
-    if (existed) await this.cache.delete(key);
-    return existed;
+    const read = await this.cache.read(key);
+    await this.cache.delete(key);
+    return read.state !== 'miss';
   }
 
   async deleteMany(keys: string[]): Promise<boolean> {
-    const existed = await Promise.all(keys.map((k) => this.cache.exists(k)));
-    const present = keys.filter((_k, i) => existed[i]);
-    if (present.length > 0) await this.cache.deleteMany(present);
-    return present.length > 0;
+    if (keys.length === 0) return false;
+    const reads = await Promise.all(keys.map((k) => this.cache.read(k)));
+    await this.cache.deleteMany(keys);
+    return reads.some((r) => r.state !== 'miss');
   }
 
   /** Clears Keyv's namespace only (bounded SCAN batches, never KEYS). */

@@ -10,6 +10,17 @@ import type { BreakerState, CasClient } from '../redis-gateway.js';
 export type Fault = 'timeout' | 'lost-reply' | 'error';
 export type FaultRule = (command: string, key: string) => Fault | undefined | void;
 
+/** ADD_LUA's rule: write unless the key holds a live record or a tombstone at least as new. */
+function setIfAbsent(data: Map<string, string>, key: string, version: string, record: string): 1 | string {
+  const cur = data.get(key);
+  if (cur !== undefined) {
+    const bar = cur.indexOf('|', VERSION_LENGTH + 1);
+    if (cur[bar + 1] !== 'd' || cur.slice(0, VERSION_LENGTH) >= version) return cur;
+  }
+  data.set(key, record);
+  return 1;
+}
+
 /**
  * An in-process gateway for fast tests of the mode machine: a Map with the record scripts'
  * semantics (CAS, set-if-absent, if-version), availability switched by hand, and faults injected
@@ -48,30 +59,14 @@ export class ChaosGateway implements CacheGateway {
         });
       },
       async casAdd(key: string, version: string, record: string) {
-        return self.exec('casAdd', key, () => {
-          const cur = self.data.get(key);
-          if (cur !== undefined) {
-            const bar = cur.indexOf('|', VERSION_LENGTH + 1);
-            if (cur[bar + 1] !== 'd' || cur.slice(0, VERSION_LENGTH) >= version) return cur;
-          }
-          self.data.set(key, record);
-          return 1 as const;
-        });
+        return self.exec('casAdd', key, () => setIfAbsent(self.data, key, version, record));
       },
       /** Scripts defined by other parts (append logs) exist but are not emulated. */
       defineCommand() {},
       async casClaim(_n: number, key: string, ...rest: string[]) {
         // CLAIM_LUA without the seed and the re-seed window: set-if-absent.
         const [version, record] = rest.length === 9 ? rest.slice(1) : rest;
-        return self.exec('casClaim', key, () => {
-          const cur = self.data.get(key);
-          if (cur !== undefined) {
-            const bar = cur.indexOf('|', VERSION_LENGTH + 1);
-            if (cur[bar + 1] !== 'd' || cur.slice(0, VERSION_LENGTH) >= version) return cur;
-          }
-          self.data.set(key, record);
-          return 1 as const;
-        });
+        return self.exec('casClaim', key, () => setIfAbsent(self.data, key, version, record));
       },
       async releaseClaim(key: string) {
         return self.exec('releaseClaim', key, () => 0 as const);

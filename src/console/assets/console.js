@@ -1,0 +1,429 @@
+// The operator console. Talks only to this app's REST API with the API key from sessionStorage
+// (never a URL or a cookie). Every value from the server is set with textContent, never as HTML.
+
+const KEY_STORAGE = 'console.apiKey';
+const REFRESH_MS = 30_000;
+
+const $ = (id) => document.getElementById(id);
+const state = { overview: null, readiness: null, selected: null, refreshTimer: null };
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+// ---------------------------------------------------------------- API
+
+function apiKey() {
+  return sessionStorage.getItem(KEY_STORAGE);
+}
+
+async function api(method, path, body) {
+  const headers = { accept: 'application/json', 'x-api-key': apiKey() ?? '' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: 'no-store',
+    credentials: 'omit',
+  });
+  let data = null;
+  try {
+    data = await res.json();
+  } catch {
+    // Not JSON (e.g. a proxy's error page): the status says enough.
+  }
+  if (!res.ok) throw new ApiError(res.status, errorText(res.status, data));
+  return data;
+}
+
+/** The error body's human sentence, with per-field details when there are any. */
+function errorText(status, data) {
+  const parts = [];
+  const m = data?.message;
+  if (typeof m === 'string') parts.push(m);
+  else if (Array.isArray(m)) parts.push(m.map(String).join('; '));
+  const details = Array.isArray(data?.details) ? data.details : [];
+  for (const d of details) {
+    if (typeof d === 'string') parts.push(d);
+    else if (d?.field && d?.problem) parts.push(`${d.field} ${d.problem}`);
+    else parts.push(d?.message ?? JSON.stringify(d));
+  }
+  if (parts.length === 0) parts.push(`The server answered HTTP ${status}`);
+  return parts.join(' — ');
+}
+
+const userPath = (userId, rest) => `/sharekhan/users/${encodeURIComponent(userId)}/${rest}`;
+
+// ---------------------------------------------------------------- helpers
+
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
+
+function button(label, onClick, { className, ariaLabel } = {}) {
+  const b = el('button', label, className);
+  b.type = 'button';
+  if (ariaLabel) b.setAttribute('aria-label', ariaLabel);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function duration(ms) {
+  if (ms <= 0) return 'expired';
+  const s = Math.floor(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (h > 0) return `${h} h ${String(m).padStart(2, '0')} min`;
+  if (m > 0) return `${m} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${s} s`;
+}
+
+function ago(iso) {
+  const ms = Date.now() - Date.parse(iso);
+  if (!Number.isFinite(ms)) return iso;
+  if (ms < 60_000) return 'just now';
+  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ago`;
+  if (ms < 86_400_000) return `${Math.floor(ms / 3_600_000)} h ago`;
+  return new Date(iso).toLocaleString();
+}
+
+function showMessage(text, kind = 'info') {
+  const m = $('message');
+  m.textContent = text;
+  m.dataset.kind = kind;
+}
+
+function showError(err) {
+  if (err instanceof ApiError && err.status === 401) {
+    signOut('The API key was refused (401): sign in again.');
+    return;
+  }
+  showMessage(err instanceof ApiError ? `${err.message} (HTTP ${err.status})` : `Request failed: ${err.message}`, 'error');
+}
+
+// ---------------------------------------------------------------- sign-in
+
+function showSignedIn(signedIn) {
+  $('sign-in').hidden = signedIn;
+  $('app').hidden = !signedIn;
+  $('who').hidden = !signedIn;
+}
+
+function signOut(reason) {
+  sessionStorage.removeItem(KEY_STORAGE);
+  clearInterval(state.refreshTimer);
+  state.overview = state.readiness = state.selected = null;
+  $('users').tBodies[0].replaceChildren();
+  $('detail').hidden = true;
+  showSignedIn(false);
+  $('sign-in-error').textContent = reason ?? '';
+  $('api-key').focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const input = $('api-key');
+  const key = input.value.trim();
+  input.value = '';
+  if (!key) return;
+  sessionStorage.setItem(KEY_STORAGE, key);
+  $('sign-in-error').textContent = '';
+  try {
+    await refresh();
+  } catch (err) {
+    sessionStorage.removeItem(KEY_STORAGE);
+    $('sign-in-error').textContent =
+      err instanceof ApiError && err.status === 401 ? 'This API key was refused (401): check it and try again.' : errorText(0, { message: err.message });
+    return;
+  }
+  startAutoRefresh();
+}
+
+function startAutoRefresh() {
+  clearInterval(state.refreshTimer);
+  state.refreshTimer = setInterval(() => {
+    if (document.visibilityState === 'visible' && apiKey()) refresh().catch(showError);
+  }, REFRESH_MS);
+}
+
+// ---------------------------------------------------------------- data
+
+async function refresh() {
+  const [overview, readiness] = await Promise.all([api('GET', '/console/api/overview'), api('GET', '/orchestrator/readiness')]);
+  state.overview = overview;
+  state.readiness = readiness;
+  showSignedIn(true);
+  render();
+  if (state.selected) await loadAudit(state.selected);
+}
+
+/** Readiness says how an order would fare; the store tells a revoked token from an invalid one. */
+function tokenStatus(ready, stored) {
+  if (stored?.stored === 'revoked' && ready?.status !== 'ready') return 'revoked';
+  return ready?.status ?? 'unknown';
+}
+
+function render() {
+  const { overview, readiness } = state;
+  $('who-name').textContent = overview.caller.name;
+  $('who-scope').textContent = overview.caller.admin ? '(admin: every user)' : `(user key: ${overview.caller.userId})`;
+  $('premarket-run').hidden = !overview.caller.admin;
+  renderBanner(overview.cache);
+  $('cutoff').textContent = `Tokens expire at the daily cut-off, ${overview.cutoff.ist} IST (next in ${duration(Date.parse(overview.cutoff.nextAt) - Date.now())}). Cache mode: ${overview.cache.mode}.`;
+  renderUsers();
+  renderPremarket(readiness.premarket);
+}
+
+function renderBanner(cache) {
+  const banner = $('cache-banner');
+  banner.hidden = cache.level !== 'warning';
+  banner.dataset.mode = cache.mode;
+  $('cache-banner-title').textContent = cache.mode === 'fallback' ? 'Cache in fallback: Redis unreachable' : 'Cache recovering';
+  $('cache-banner-text').textContent = cache.message;
+}
+
+function renderUsers() {
+  const stored = new Map(state.overview.users.map((u) => [u.userId, u]));
+  const rows = state.readiness.users.map((ready) => userRow(ready, stored.get(ready.userId)));
+  $('users').tBodies[0].replaceChildren(...rows);
+  $('no-users').hidden = rows.length > 0;
+  tick();
+}
+
+function userRow(ready, stored) {
+  const tr = el('tr');
+  tr.dataset.user = ready.userId;
+  const status = tokenStatus(ready, stored);
+
+  const name = el('th', ready.userId);
+  name.scope = 'row';
+  tr.append(name);
+
+  tr.append(el('td', ready.mode));
+
+  const statusCell = el('td');
+  const badge = el('span', status, `badge badge-${status}`);
+  badge.dataset.field = 'status';
+  statusCell.append(badge);
+  // Until readiness itself says "revoked", its message for a revoked token describes a broker refusal.
+  const message = status === 'revoked' && ready.status !== 'revoked' ? 'Revoked: orders are refused until a new token is submitted or the user logs in again.' : ready.message;
+  if (message && status !== 'ready') statusCell.append(el('div', message, 'small muted status-message'));
+  tr.append(statusCell);
+
+  const tokenCell = el('td');
+  if (ready.mask || ready.fingerprint) {
+    tokenCell.append(el('code', ready.mask ?? ''), el('div', ready.fingerprint ? `fingerprint ${ready.fingerprint}` : '', 'small muted'));
+  } else {
+    tokenCell.textContent = '—';
+  }
+  tr.append(tokenCell);
+
+  const left = el('td', '—');
+  left.dataset.field = 'time-left';
+  if (ready.expiresAt && (status === 'ready' || status === 'expired')) left.dataset.expires = ready.expiresAt;
+  tr.append(left);
+
+  const ev = stored?.lastEvent;
+  const lastCell = el('td', ev ? `${ev.action} by ${ev.who}` : '—');
+  lastCell.dataset.field = 'last-event';
+  if (ev) {
+    const when = el('div', ago(ev.at), 'small muted');
+    when.title = ev.at;
+    lastCell.append(when);
+  }
+  tr.append(lastCell);
+
+  const actions = el('td', undefined, 'actions');
+  actions.append(
+    button('Log in with ShareKhan', () => startLogin(ready.userId), { ariaLabel: `Log in with ShareKhan for ${ready.userId}` }),
+    button('Manage', () => openDetail(ready.userId), { className: 'secondary', ariaLabel: `Manage ${ready.userId}: submit, validate, revoke, audit` }),
+  );
+  tr.append(actions);
+  return tr;
+}
+
+/** Counts the time-left cells down between refreshes. */
+function tick() {
+  for (const cell of document.querySelectorAll('td[data-expires]')) {
+    cell.textContent = duration(Date.parse(cell.dataset.expires) - Date.now());
+  }
+}
+
+function renderPremarket(premarket) {
+  const schedule = premarket?.schedule;
+  $('premarket-schedule').textContent =
+    schedule && schedule.timesIst.length > 0
+      ? `Runs at ${schedule.timesIst.join(', ')} IST on cron days ${schedule.days}.`
+      : 'Not scheduled (ORCHESTRATOR_PREMARKET_CHECK_IST is empty); run it by hand.';
+  renderPremarketResult(premarket?.last ?? null);
+}
+
+function renderPremarketResult(last) {
+  const list = $('premarket-lacking');
+  if (!last) {
+    $('premarket-last').textContent = 'Not run since this instance started.';
+    list.replaceChildren();
+    return;
+  }
+  const verdict = last.lacking.length === 0 ? 'every user has a valid token' : `${last.lacking.length} cannot trade`;
+  $('premarket-last').textContent = `Last run ${new Date(last.checkedAt).toLocaleString()} (${last.trigger}): ${last.summary.ready} of ${last.summary.total} ready; ${verdict}.`;
+  list.replaceChildren(...last.lacking.map((l) => el('li', `${l.userId}: ${l.status}${l.action ? ` — ${l.action}` : ''}`)));
+}
+
+async function runPremarket() {
+  const b = $('premarket-run');
+  b.disabled = true;
+  try {
+    renderPremarketResult(await api('POST', '/orchestrator/premarket-check'));
+    showMessage('Pre-market check done.');
+  } catch (err) {
+    showError(err);
+  } finally {
+    b.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------- per-user actions
+
+async function startLogin(userId) {
+  try {
+    const { loginUrl } = await api('GET', userPath(userId, 'login-url'));
+    // ShareKhan sends the browser back to /sharekhan/callback, which returns it here with the result.
+    window.location.assign(loginUrl);
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function openDetail(userId) {
+  state.selected = userId;
+  $('detail').hidden = false;
+  $('detail-title').textContent = `${userId}: token and audit trail`;
+  $('submit-form').reset();
+  await loadAudit(userId);
+  $('submit-token').focus();
+}
+
+async function loadAudit(userId) {
+  try {
+    const { events, complete } = await api('GET', userPath(userId, 'audit'));
+    const rows = events.map((e) => {
+      const tr = el('tr');
+      const when = el('td', ago(e.at));
+      when.title = e.at;
+      tr.append(when, el('td', e.action), el('td', e.who), el('td', e.source), el('td', e.fingerprint ?? '—'), el('td', e.detail ?? ''));
+      return tr;
+    });
+    $('audit').tBodies[0].replaceChildren(...rows);
+    $('audit-note').textContent =
+      (events.length === 0 ? 'No events yet. ' : '') + (complete ? '' : 'Redis is unreachable: only the events this instance holds are shown.');
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function submitToken(event) {
+  event.preventDefault();
+  const userId = state.selected;
+  const form = $('submit-form');
+  const body = { accessToken: $('submit-token').value.trim() };
+  const customerId = $('submit-customer').value.trim();
+  const loginId = $('submit-login').value.trim();
+  if (customerId) body.customerId = customerId;
+  if (loginId) body.loginId = loginId;
+  try {
+    const saved = await api('PUT', userPath(userId, 'token'), body);
+    form.reset();
+    showMessage(`Token stored for ${userId} (${saved.mask}, fingerprint ${saved.fingerprint}, in ${saved.storedIn}).`, 'ok');
+    await refresh();
+  } catch (err) {
+    showError(err);
+  } finally {
+    // The token text never stays on the page, whatever the outcome.
+    $('submit-token').value = '';
+  }
+}
+
+async function validate() {
+  const userId = state.selected;
+  try {
+    const r = await api('POST', userPath(userId, 'token/validate'));
+    showMessage(r.valid ? `ShareKhan accepted the token of ${userId}.` : `The token of ${userId} is not valid: ${r.reason}`, r.valid ? 'ok' : 'error');
+    await refresh();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function askRevoke() {
+  $('revoke-user').textContent = state.selected;
+  $('revoke-dialog').showModal();
+}
+
+async function revokeClosed() {
+  if ($('revoke-dialog').returnValue !== 'revoke') return;
+  const userId = state.selected;
+  try {
+    const r = await api('DELETE', userPath(userId, 'token'));
+    showMessage(r.revoked ? `The token of ${userId} is revoked.` : `${userId} had no token to revoke.`, 'ok');
+    await refresh();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+// ---------------------------------------------------------------- login result
+
+/** The callback sends the browser here with `#login=ok|failed&...` (no secret in it). */
+function showLoginResult() {
+  if (!location.hash.startsWith('#login=')) return;
+  const p = new URLSearchParams(location.hash.slice(1));
+  history.replaceState(null, '', location.pathname + location.search);
+  const box = $('login-result');
+  box.hidden = false;
+  if (p.get('login') === 'ok') {
+    box.dataset.kind = 'ok';
+    box.textContent = `ShareKhan login for ${p.get('user')}: token stored (status ${p.get('status')}, fingerprint ${p.get('fingerprint')}).`;
+  } else {
+    box.dataset.kind = 'error';
+    box.textContent = `ShareKhan login failed (HTTP ${p.get('code')}): ${p.get('message')}`;
+  }
+}
+
+// ---------------------------------------------------------------- start
+
+function start() {
+  $('sign-in-form').addEventListener('submit', signIn);
+  $('sign-out').addEventListener('click', () => signOut());
+  $('refresh').addEventListener('click', () => refresh().catch(showError));
+  $('detail-close').addEventListener('click', () => {
+    state.selected = null;
+    $('detail').hidden = true;
+  });
+  $('submit-form').addEventListener('submit', submitToken);
+  $('detail-login').addEventListener('click', () => startLogin(state.selected));
+  $('detail-validate').addEventListener('click', validate);
+  $('detail-revoke').addEventListener('click', askRevoke);
+  $('revoke-dialog').addEventListener('close', revokeClosed);
+  $('premarket-run').addEventListener('click', runPremarket);
+  setInterval(tick, 1000);
+
+  showLoginResult();
+  if (apiKey()) {
+    refresh()
+      .then(startAutoRefresh)
+      .catch((err) => (err instanceof ApiError && err.status === 401 ? signOut('The saved API key was refused: sign in again.') : (showSignedIn(true), showError(err))));
+  } else {
+    showSignedIn(false);
+    $('api-key').focus();
+  }
+}
+
+start();

@@ -1,0 +1,32 @@
+import type { TokenView } from '../sharekhan/index.js';
+import { cacheModeNotice } from './cache-mode-notice.js';
+import { ConsoleLoginReturn } from './console-login-return.js';
+
+const view = { userId: 'USER_A', status: 'active', fingerprint: 'sha256:0123456789abcdef', mask: '****wxyz' } as TokenView;
+
+describe('ConsoleLoginReturn', () => {
+  const ret = new ConsoleLoginReturn();
+
+  it('sends the browser to /console with user, status and fingerprint in the fragment, nothing else', () => {
+    const url = ret.urlFor({ ok: true, token: { ...view, customerId: 'C100', loginId: 'L1' } as TokenView });
+    expect(url).toBe('/console#login=ok&user=USER_A&status=active&fingerprint=sha256%3A0123456789abcdef');
+  });
+
+  it('a failure carries the status and a bounded message', () => {
+    const url = ret.urlFor({ ok: false, statusCode: 400, message: 'Unknown, expired or already used state'.padEnd(500, '.') });
+    const p = new URLSearchParams(url.split('#')[1]);
+    expect(url.startsWith('/console#')).toBe(true);
+    expect(p.get('login')).toBe('failed');
+    expect(p.get('code')).toBe('400');
+    expect(p.get('message')).toHaveLength(300);
+  });
+});
+
+describe('cacheModeNotice', () => {
+  it('warns in fallback and recovering only, saying what it means for trading', () => {
+    expect(cacheModeNotice('redis').level).toBe('ok');
+    expect(cacheModeNotice('memory').level).toBe('ok');
+    expect(cacheModeNotice('fallback')).toMatchObject({ level: 'warning', message: expect.stringMatching(/orders are refused/) });
+    expect(cacheModeNotice('recovering')).toMatchObject({ level: 'warning', message: expect.stringMatching(/replaying/) });
+  });
+});
