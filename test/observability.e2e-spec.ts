@@ -543,7 +543,17 @@ describe('Kubernetes manifests under deploy/', () => {
     expect(settings.SHAREKHAN_REDIRECT_URL).toMatch(/^https:\/\/.+\/sharekhan\/callback$/);
   });
 
-  it('run an image the repository builds: a multi-stage, non-root Node 24 Dockerfile named as in the README', () => {
+  it('keep the cache snapshot file on a writable volume of the pod, encrypted (nothing acknowledged is lost across a restart)', () => {
+    const settings = Object.assign({}, ...[...byKind('ConfigMap'), ...byKind('Secret')].map((d) => ({ ...d.data, ...d.stringData })));
+    expect(settings.CACHE_SNAPSHOT_KEY).toBeDefined();
+    const pod = byKind('Deployment')[0].spec.template.spec;
+    const mount = pod.containers[0].volumeMounts.find((m: { mountPath: string }) => String(settings.CACHE_SNAPSHOT_PATH).startsWith(`${m.mountPath}/`));
+    expect(mount, `a volume mounted above ${settings.CACHE_SNAPSHOT_PATH}`).toBeDefined();
+    expect(mount.readOnly ?? false).toBe(false);
+    expect(pod.volumes.map((v: { name: string }) => v.name)).toContain(mount.name);
+  });
+
+    it('run an image the repository builds: a multi-stage, non-root Node 24 Dockerfile named as in the README', () => {
     const root = join(import.meta.dirname, '..');
     const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
     const instructions = dockerfile

@@ -156,7 +156,7 @@ export class CacheStack {
   private fromMemory<T>(k: string, authoritative: boolean): ReadResult<T> {
     const e = this.local.memory.get(k);
     if (!e) return { state: authoritative ? 'miss' : 'unavailable', source: 'none' };
-    return resultOf<T>(e);
+    return authoritative ? resultOf<T>(e) : { ...resultOf<T>(e), fallback: true };
   }
 }
 

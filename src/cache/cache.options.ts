@@ -90,6 +90,12 @@ export interface CacheModuleOptions {
   /** Wall clock in ms; injectable so tests can move time (or skew one instance). */
   clock?: () => number;
   /**
+   * Monotonic ms (default performance.now): between two measurements of Redis' TIME the fleet
+   * time advances on it, so a step of the wall clock cannot reorder writes. Tests that move
+   * `clock` by hand move this one too.
+   */
+  monotonicClock?: () => number;
+  /**
    * Writes are stamped with this clock corrected by its offset to Redis' TIME, measured on every
    * connect and every `clockSyncIntervalMs` (default 30 s). An offset above `maxClockSkewMs`
    * (default 60 s) is still corrected but reported: status, health, a metric and one log line.
@@ -159,6 +165,7 @@ export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => strin
     maxKeyLength: o.maxKeyLength ?? 512,
     batchFromInFlight: o.batchFromInFlight ?? 16,
     clock: o.clock ?? Date.now,
+    monotonicClock: o.monotonicClock ?? (() => performance.now()),
     clockSyncIntervalMs: o.clockSyncIntervalMs ?? 30_000,
     maxClockSkewMs: o.maxClockSkewMs ?? 60_000,
     reseedWindowMs:

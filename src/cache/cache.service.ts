@@ -63,7 +63,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     @Optional() @Inject(CACHE_GATEWAY) gateway?: CacheGateway | null,
   ) {
     this.options = resolveCacheOptions(options, () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 8));
-    this.clockOffset = new ClockOffset(this.options.clock, this.options.maxClockSkewMs, this.logger);
+    this.clockOffset = new ClockOffset(this.options.clock, this.options.maxClockSkewMs, this.logger, this.options.monotonicClock);
     // Everything that stamps or compares time uses the fleet's agreed time (Redis' clock).
     this.clock = this.clockOffset.now;
     this.hlc = new HybridLogicalClock(this.options.instanceId, this.clock);

@@ -22,6 +22,12 @@ export interface ReadResult<T> {
   source: ReadSource;
   version?: string;
   expiresAt?: number | null;
+  /**
+   * Served from this instance's memory because Redis could not be asked for this key (unreachable,
+   * or a write of this key waits for replay): a change made elsewhere meanwhile may be missing.
+   * Absent for Redis reads, coherent L1 hits and a memory-only cache.
+   */
+  fallback?: true;
 }
 
 export type SetOptions = { ttlMs: number } | { expiresAt: Date | number } | Record<string, never>;

@@ -10,35 +10,67 @@ export interface ClockStatus {
   maxSkewMs: number;
 }
 
+/** TIME readings per measurement at most; one with a round trip under 2 x PRECISE_MS ends it early. */
+const SAMPLES = 3;
+const PRECISE_MS = 1;
+/** Monotonic clocks drift far less than this (100 ppm): how fast an anchor's error bound grows. */
+const DRIFT = 1e-4;
+
 /**
  * Versions order writes across the fleet only if the instances agree on the time, so each one
- * measures its offset to Redis' clock (TIME, halfway through the round trip) and stamps writes
- * with local time + offset: a write made later in real time gets a later version whatever the
- * local clocks say, also during an outage (the last offset is kept). See docs/cache.md.
+ * reads Redis' clock (TIME, halfway through the round trip) and from then on counts the time
+ * passed on a monotonic clock: a write made later in real time gets a later version whatever the
+ * local wall clocks say or do (a step of the host clock between two measurements moves nothing),
+ * also during an outage. The offset to the wall clock is still measured and reported. See docs/cache.md.
  */
 export class ClockOffset {
   private offset = 0;
   private measuredAt: number | null = null;
   private exceeded = false;
   private refused = false;
+  /** Redis' time at the reading the fleet time counts from, the monotonic reading then, and its error bound. */
+  private anchor: { fleetMs: number; monoMs: number; errMs: number } | null = null;
   readonly now: () => number;
 
   constructor(
     private readonly raw: () => number,
     private readonly maxSkewMs: number,
     private readonly logger: Logger,
+    /** Monotonic ms (performance.now): a wall-clock step does not move it. */
+    private readonly mono: () => number = () => performance.now(),
   ) {
-    this.now = () => this.raw() + this.offset;
+    this.now = () => (this.anchor === null ? this.raw() : this.anchor.fleetMs + Math.round(this.mono() - this.anchor.monoMs));
   }
 
-  /** `time` answers Redis TIME: [seconds, microseconds]. */
+  /**
+   * `time` answers Redis TIME: [seconds, microseconds]. Up to SAMPLES readings, the one with the
+   * shortest round trip kept (its error is at most half of it): a reading delayed by a stalled
+   * event loop would otherwise misplace the fleet time by half the stall. The anchor moves only to
+   * a reading at least as precise as the current one, whose error bound grows with drift.
+   */
   async measure(time: () => Promise<(string | number)[]>): Promise<void> {
-    const t0 = this.raw();
-    const [sec, usec] = await time();
-    const t1 = this.raw();
-    const redisMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
-    if (!Number.isFinite(redisMs)) return;
-    this.offset = Math.round(redisMs - (t0 + t1) / 2);
+    let best: { redisMs: number; monoMs: number; rawMs: number; errMs: number } | null = null;
+    for (let i = 0; i < SAMPLES && (best === null || best.errMs > PRECISE_MS); i++) {
+      const t0 = this.raw();
+      const m0 = this.mono();
+      let reply: (string | number)[];
+      try {
+        reply = await time();
+      } catch (err) {
+        if (best === null) throw err;
+        break;
+      }
+      const m1 = this.mono();
+      const t1 = this.raw();
+      const redisMs = Number(reply[0]) * 1000 + Math.floor(Number(reply[1]) / 1000);
+      if (!Number.isFinite(redisMs)) return;
+      const errMs = (m1 - m0) / 2;
+      if (best === null || errMs < best.errMs) best = { redisMs, monoMs: (m0 + m1) / 2, rawMs: (t0 + t1) / 2, errMs };
+    }
+    if (best === null) return;
+    const current = this.anchor === null ? Number.POSITIVE_INFINITY : this.anchor.errMs + (best.monoMs - this.anchor.monoMs) * DRIFT;
+    if (best.errMs <= current) this.anchor = { fleetMs: best.redisMs, monoMs: best.monoMs, errMs: best.errMs };
+    this.offset = Math.round(best.redisMs - best.rawMs);
     this.measuredAt = this.now();
     const exceeded = Math.abs(this.offset) > this.maxSkewMs;
     // One line when the skew appears (and one when it is gone), not one per measurement.

@@ -57,7 +57,7 @@ export class OrchestratorController {
   @ApiZodBody(placeOrderBodySchema, PLACE_ORDER_EXAMPLE)
   @ApiOkBody(201, 'Placed: outcome "placed" with the broker order id', ORDER_RESULT)
   @ApiErrorResponses(400)
-  @ApiOrderFailures('USER_UNKNOWN', 'TOKEN_EXPIRED', 'SIGNAL_IN_PROGRESS', 'TOKEN_MISSING', 'BROKER_REJECTED', 'TOKEN_INVALID', 'BROKER_TOKEN_REJECTED', 'BROKER_UNREACHABLE', 'BROKER_SERVER_ERROR', 'TOKEN_STORE_UNAVAILABLE', 'ORDER_OUTCOME_UNKNOWN')
+  @ApiOrderFailures('USER_UNKNOWN', 'TOKEN_EXPIRED', 'SIGNAL_IN_PROGRESS', 'TOKEN_MISSING', 'BROKER_REJECTED', 'TOKEN_INVALID', 'BROKER_TOKEN_REJECTED', 'BROKER_UNREACHABLE', 'BROKER_SERVER_ERROR', 'TOKEN_STORE_UNAVAILABLE', 'TOKEN_UNCONFIRMED', 'ORDER_OUTCOME_UNKNOWN')
   async placeOrder(
     @Body(new ZodValidationPipe(placeOrderBodySchema)) body: PlaceOrderBody,
     @Caller() caller: ApiCaller,

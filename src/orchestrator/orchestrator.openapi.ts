@@ -125,6 +125,7 @@ const FAILURE_EXAMPLES: Partial<Record<FailureCode, { message: string; action?: 
   BROKER_REJECTED: { message: 'ShareKhan rejected the order: Insufficient margin' },
   BROKER_UNREACHABLE: { message: 'ShareKhan could not be reached; nothing was sent' },
   TOKEN_STORE_UNAVAILABLE: { message: 'Cannot read the token of MASTER_USER_001 (Redis unreachable and not in memory). Nothing was sent.' },
+  TOKEN_UNCONFIRMED: { message: "The token of MASTER_USER_001 is held in this instance's memory only and Redis has not confirmed it for 31 s; nothing was sent.", action: 'Retry when Redis is reachable again (see /health/ready).' },
   ORDER_OUTCOME_UNKNOWN: { message: 'ShareKhan did not answer in time. It was sent once and will not be resent.', outcome: 'unknown' },
   BROKER_RATE_LIMITED: { message: 'ShareKhan is rate limiting: HTTP 429' },
 };

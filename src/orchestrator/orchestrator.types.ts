@@ -18,6 +18,8 @@ export const FAILURE_STATUS = {
   BROKER_TOKEN_REJECTED: 424,
   /** Redis down and the token not in memory: "cannot know" is not "no token". */
   TOKEN_STORE_UNAVAILABLE: 503,
+  /** Only this replica's memory vouches for the token and Redis last confirmed it too long ago (a revoke elsewhere may be unseen). */
+  TOKEN_UNCONFIRMED: 503,
   /** The cache cannot say whether this signal was already placed for the user (refuse mode). */
   IDEMPOTENCY_UNAVAILABLE: 503,
   /** Another attempt of the same signal for the same user holds the claim. */

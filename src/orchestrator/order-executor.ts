@@ -15,6 +15,7 @@ const PROBLEM_CODE: Record<TokenProblem['kind'], FailureCode> = {
   expired: 'TOKEN_EXPIRED',
   invalid: 'TOKEN_INVALID',
   revoked: 'TOKEN_REVOKED',
+  unconfirmed: 'TOKEN_UNCONFIRMED',
   unavailable: 'TOKEN_STORE_UNAVAILABLE',
 };
 

@@ -31,11 +31,12 @@ export interface ReadinessReport {
   summary: { total: number; ready: number; notReady: string[] };
 }
 
-const STATUS: Record<'missing' | 'expired' | 'invalid' | 'revoked' | 'unavailable', TokenReadiness> = {
+const STATUS: Record<'missing' | 'expired' | 'invalid' | 'revoked' | 'unconfirmed' | 'unavailable', TokenReadiness> = {
   missing: 'missing',
   expired: 'expired',
   invalid: 'invalid',
   revoked: 'revoked',
+  unconfirmed: 'unknown',
   unavailable: 'unknown',
 };
 

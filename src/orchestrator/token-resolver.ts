@@ -15,7 +15,7 @@ export interface ResolvedToken {
   secondsLeft: number | null;
 }
 
-export type TokenProblemKind = 'missing' | 'expired' | 'invalid' | 'revoked' | 'unavailable';
+export type TokenProblemKind = 'missing' | 'expired' | 'invalid' | 'revoked' | 'unconfirmed' | 'unavailable';
 
 export interface TokenProblem {
   ok: false;
@@ -91,6 +91,9 @@ export class TokenResolver {
         return this.problem(user, 'expired', lookup.view);
       case 'invalid':
         return this.problem(user, lookup.view.status === 'revoked' ? 'revoked' : 'invalid', lookup.view);
+      case 'unconfirmed':
+        // Fails closed: a revoke made on another replica may be what this replica cannot see.
+        return this.problem(user, 'unconfirmed', lookup.view, { message: this.unconfirmedMessage(userId, lookup.unconfirmedForMs) });
       case 'missing':
       case 'unavailable':
         // The static token is configuration, always known; it stands in only where the store has
@@ -152,6 +155,11 @@ export class TokenResolver {
     return this.rejected.get(userId)?.has(fingerprint) ?? false;
   }
 
+  private unconfirmedMessage(userId: string, ms: number): string {
+    const since = Number.isFinite(ms) ? `for ${Math.round(ms / 1000)} s` : 'since this instance started';
+    return `The token of ${userId} is held in this instance's memory only and Redis has not confirmed it ${since} (longer than the bound a revoke elsewhere may go unseen); nothing was sent.`;
+  }
+
   private problem(
     user: TradingUser,
     kind: TokenProblemKind,
@@ -197,6 +205,15 @@ export class TokenResolver {
           kind,
           message: `The ShareKhan access token of ${userId} is unusable (${view?.statusReason ?? 'rejected by the broker (HTTP 403)'}); orders for ${userId} are refused until a new token arrives.`,
           action: `Submit a new token for ${userId} with ${submit}, then retry.`,
+          ...details,
+          ...override,
+        };
+      case 'unconfirmed':
+        return {
+          ok: false,
+          kind,
+          message: this.unconfirmedMessage(userId, Number.POSITIVE_INFINITY),
+          action: 'Retry when Redis is reachable again (see /health/ready); the token is confirmed on the next read from Redis.',
           ...details,
           ...override,
         };

@@ -23,6 +23,8 @@ export type TokenLookupLike =
   | { kind: 'missing' }
   | { kind: 'expired'; view: TokenViewLike }
   | { kind: 'invalid'; view: TokenViewLike }
+  /** Only memory vouches for it (Redis unreachable) and Redis last confirmed it too long ago. */
+  | { kind: 'unconfirmed'; view: TokenViewLike; unconfirmedForMs: number }
   | { kind: 'unavailable' };
 
 export interface AuditActorLike {

@@ -208,6 +208,8 @@ export class ShareKhanSessionService {
         return { valid: false, reason: `token expired at ${found.view.expiresAt}`, token: found.view };
       case 'invalid':
         return { valid: false, reason: `token is ${found.view.status}${found.view.statusReason ? `: ${found.view.statusReason}` : ''}`, token: found.view };
+      case 'unconfirmed':
+        throw new ServiceUnavailableException(`The token of ${userId} is held in this instance's memory only and Redis has not confirmed it for a while; retry when Redis is reachable (see /health/ready)`);
     }
     const { accessToken, view } = found;
     if (!view.customerId) {

@@ -22,6 +22,7 @@ import { ApiKeyAuth, CallerIdentity, RateLimited } from '../auth/index.js';
 import { userIdSchema } from '../common/user-id.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { LOGIN_BROWSER_RETURN, type LoginBrowserReturn } from './login-browser-return.js';
+import { RevokeNotConfirmedError } from './revoke-not-confirmed.error.js';
 import { ShareKhanSessionService, type Identity } from './sharekhan-session.service.js';
 import { callbackQuerySchema, submitTokenSchema, type CallbackQuery, type SubmitTokenBody } from './sharekhan-token.dto.js';
 import { AUDIT_TRAIL, LOGIN_URL, SUBMIT_TOKEN_EXAMPLE, TOKEN_LIST, TOKEN_REVOKED, TOKEN_STATUS, TOKEN_STORED, TOKEN_VALIDATION } from './sharekhan-token.openapi.js';
@@ -75,10 +76,11 @@ export class ShareKhanTokenController {
   @Delete('users/:userId/token')
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: "Revoke a user's token (the token text is destroyed); idempotent" })
-  @ApiOkBody(200, 'revoked: true; or revoked: false with status "revoked" (already revoked) or "missing" (no token), which change nothing', TOKEN_REVOKED)
+  @ApiOkBody(200, 'revoked: true; or revoked: false with status "revoked" (already revoked) or "missing" (no token), which change nothing. 200 only once Redis holds the revoke (refused fleet-wide); 503 REVOKE_NOT_CONFIRMED while it is in effect on this instance only', TOKEN_REVOKED)
   @ApiErrorResponses(400, 503)
   async remove(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
     const out = await this.store.revoke(userId, { who: by.who, source: 'api', clientAddress: by.clientAddress });
+    if (!out.confirmed) throw new RevokeNotConfirmedError(userId, out.state);
     // A static token stands in where the store has no record: DELETE stops it too (by its fingerprint).
     const fixed = out.state === 'missing' ? await this.staticTokens.revoke(userId, by.who, Date.now()) : null;
     if (fixed) {
@@ -188,7 +190,7 @@ export class ShareKhanTokenController {
 function describe(userId: string, status: TokenStatus) {
   switch (status.state) {
     case 'present':
-      return { present: true, usable: status.view.status === 'active', reason: status.reason, ...status.view };
+      return { present: true, usable: status.view.status === 'active' && status.reason === null, reason: status.reason, ...status.view };
     case 'missing':
       return { userId, present: false, usable: false, status: 'missing' as const };
     case 'unavailable':

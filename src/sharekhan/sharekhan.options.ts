@@ -41,6 +41,12 @@ export const shareKhanOptionsSchema = z
     cutoffIst: z.string().regex(HH_MM, { error: 'a time HH:MM (24 h, Asia/Kolkata), e.g. 06:00' }).default('06:00'),
     maxLifetimeMs: z.number().int().min(60_000).max(7 * 86_400_000).default(86_400_000),
     loginStateTtlMs: z.number().int().min(30_000).max(3_600_000).default(600_000),
+    /**
+     * How long a token that only this instance's memory vouches for (Redis unreachable) stays
+     * usable for orders, counted from when Redis last confirmed it: the longest a revoke made on
+     * another replica can go unseen by a cut-off one. Past it, lookups answer `unconfirmed`.
+     */
+    unconfirmedTokenUseMs: z.number().int().min(0).max(600_000).default(30_000),
     audit: z
       .object({
         maxEvents: z.number().int().min(10).max(10_000).default(200),

@@ -6,7 +6,8 @@ import { resolveShareKhanOptions } from './sharekhan.options.js';
 import { TokenAuditLog } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenKeyRing } from './token-crypto.js';
-import { RevokeNotConfirmedError, ShareKhanTokenStore, TOKEN_INDEX_KEY, tokenKey } from './token-store.service.js';
+import { RevokeNotConfirmedError } from './revoke-not-confirmed.error.js';
+import { ShareKhanTokenStore, TOKEN_INDEX_KEY, tokenKey } from './token-store.service.js';
 
 const K1 = randomBytes(32).toString('base64');
 const K2 = randomBytes(32).toString('base64');
@@ -122,11 +123,12 @@ describe('ShareKhanTokenStore', () => {
     expect(newer.kind === 'found' && newer.accessToken).toBe(`${TOKEN}-2`);
 
     await store.submit('USER_B', { accessToken: TOKEN, source: 'manual', actor });
-    expect((await store.revoke('USER_B', actor)).revoked).toBe(true);
+    // Without Redis, memory is the only copy there is: the revoke is confirmed (200), not pending.
+    expect(await store.revoke('USER_B', actor)).toMatchObject({ revoked: true, confirmed: true });
     const rev = await store.lookup('USER_B');
     expect(rev.kind === 'invalid' && rev.view.status).toBe('revoked');
     expect(rev.kind === 'invalid' && rev.view.statusReason).toMatch(/^revoked by ops-admin at 2030-/);
-    expect(await store.revoke('USER_B', actor)).toMatchObject({ revoked: false, state: 'already_revoked' });
+    expect(await store.revoke('USER_B', actor)).toMatchObject({ revoked: false, state: 'already_revoked', confirmed: true });
     expect(await store.revoke('USER_C', actor)).toMatchObject({ revoked: false, state: 'missing' });
   });
 

@@ -1,7 +1,8 @@
-import { BadRequestException, Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
 import { CacheError, CacheService } from '../cache/index.js';
 import type { CacheMode } from '../cache/index.js';
 import { USER_ID_PATTERN } from '../common/user-id.js';
+import { RevokeNotConfirmedError } from './revoke-not-confirmed.error.js';
 import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
 import { TokenAuditLog, type AuditActor, type AuditEvent, type AuditInput } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
@@ -38,6 +39,8 @@ export type TokenLookup =
   | { kind: 'missing' }
   | { kind: 'expired'; view: TokenView }
   | { kind: 'invalid'; view: TokenView }
+  /** Held in memory only, and Redis has not confirmed it for longer than `unconfirmedTokenUseMs`. */
+  | { kind: 'unconfirmed'; view: TokenView; unconfirmedForMs: number }
   | { kind: 'unavailable' };
 
 /** What `status()` reports for one user: the GET endpoint's answer. */
@@ -47,14 +50,17 @@ export type TokenStatus =
   | { state: 'unavailable' };
 
 /**
+/**
  * `already_revoked`, `missing` and `superseded` changed nothing (no audit event). `superseded`: a
  * newer token was stored while the revoke ran; it is left as it is (its submit was acknowledged).
+ * `confirmed`: Redis holds the outcome, so every replica that can reach Redis sees it; false while
+ * it is only in this instance's memory and journal (in effect here, replayed later).
  */
 export type RevokeOutcome =
-  | { revoked: true; state: 'revoked'; view: TokenView | null }
-  | { revoked: false; state: 'already_revoked'; view: TokenView }
-  | { revoked: false; state: 'superseded'; view: TokenView }
-  | { revoked: false; state: 'missing'; view: null };
+  | { revoked: true; state: 'revoked'; view: TokenView | null; confirmed: boolean }
+  | { revoked: false; state: 'already_revoked'; view: TokenView; confirmed: boolean }
+  | { revoked: false; state: 'superseded'; view: TokenView; confirmed: boolean }
+  | { revoked: false; state: 'missing'; view: null; confirmed: boolean };
 
 export interface SubmitInput {
   accessToken: string;
@@ -131,6 +137,8 @@ export class ShareKhanTokenStore {
   private readonly expiredNoticed = new Set<string>();
   /** Record versions whose decryption failure was already reported, so a hot path logs it once. */
   private readonly reportedBroken = new Set<string>();
+  /** Per user: the token Redis (or this instance's own write) last vouched for, and when (monotonic ms). */
+  private readonly confirmed = new Map<string, { fingerprint: string; at: number }>();
   /** Sealed tokens (ciphertext, never text) that decrypted here for a user: a status need not decrypt them again. */
   private readonly opened = new Set<string>();
 
@@ -167,6 +175,8 @@ export class ShareKhanTokenStore {
         return { state: 'present', view: found.view, reason: 'past its expiry; log in again or submit a new token' };
       case 'invalid':
         return { state: 'present', view: found.view, reason: found.view.statusReason };
+      case 'unconfirmed':
+        return { state: 'present', view: found.view, reason: unconfirmedReason(found.unconfirmedForMs) };
     }
   }
 
@@ -183,6 +193,8 @@ export class ShareKhanTokenStore {
     const version = r.version ?? '';
     const view = this.toView(userId, rec, version);
     if (rec.status !== 'active') return { kind: 'invalid', view };
+    const unconfirmedForMs = this.unconfirmedFor(userId, rec.fingerprint, r.fallback === true);
+    if (unconfirmedForMs > this.settings.unconfirmedTokenUseMs) return { kind: 'unconfirmed', view, unconfirmedForMs };
     if (view.status === 'expired') {
       await this.noticeExpired(userId, rec);
       return { kind: 'expired', view };
@@ -237,6 +249,8 @@ export class ShareKhanTokenStore {
       lastValidatedAt: null,
     };
     const written = await this.cache.set(tokenKey(userId), rec, { expiresAt: keepUntil(rec) });
+    // Written by this instance: nothing newer can have reached Redis without passing through here first.
+    this.confirmed.set(userId, { fingerprint: rec.fingerprint, at: performance.now() });
     await this.addToIndex(userId);
     await this.audit(userId, {
       action: input.action ?? 'submitted',
@@ -258,16 +272,16 @@ export class ShareKhanTokenStore {
     assertUserId(userId);
     const r = await this.cache.read<StoredToken>(tokenKey(userId));
     if (r.state === 'miss' || (r.state === 'hit' && !isStoredToken(r.value))) {
-      return { revoked: false, state: 'missing', view: null };
+      return { revoked: false, state: 'missing', view: null, confirmed: r.fallback !== true };
     }
     if (r.state === 'unavailable' || !isStoredToken(r.value)) {
       // Cannot read what is there, but a delete is always safe to replay.
-      await this.cache.delete(tokenKey(userId));
+      const deleted = await this.cache.delete(tokenKey(userId));
       await this.audit(userId, { action: 'deleted', actor, detail: 'record deleted while its content was unreadable' });
-      return { revoked: true, state: 'revoked', view: null };
+      return { revoked: true, state: 'revoked', view: null, confirmed: !deleted.journaled };
     }
     if (r.value.status === 'revoked') {
-      return { revoked: false, state: 'already_revoked', view: this.toView(userId, r.value, r.version ?? '') };
+      return { revoked: false, state: 'already_revoked', view: this.toView(userId, r.value, r.version ?? ''), confirmed: r.fallback !== true };
     }
     const fingerprint = r.value.fingerprint;
     const statusReason = `revoked by ${actor.who} at ${new Date(this.clock.now()).toISOString()}`;
@@ -280,19 +294,20 @@ export class ShareKhanTokenStore {
       .catch((err: unknown) => {
         if (err instanceof Unchanged) return err;
         // Redis went away after the read (memory does not hold the record) or writers kept winning.
-        if (err instanceof CacheError) throw new RevokeNotConfirmedError(userId);
+        if (err instanceof CacheError) throw new RevokeNotConfirmedError(userId, 'unwritable');
         throw err;
       });
     if (done instanceof Unchanged) {
       const cur = done.current;
-      if (!isStoredToken(cur)) return { revoked: false, state: 'missing', view: null };
+      const confirmed = r.fallback !== true;
+      if (!isStoredToken(cur)) return { revoked: false, state: 'missing', view: null, confirmed };
       const view = this.toView(userId, cur, '');
       return cur.status === 'revoked' && cur.fingerprint === fingerprint
-        ? { revoked: false, state: 'already_revoked', view }
-        : { revoked: false, state: 'superseded', view };
+        ? { revoked: false, state: 'already_revoked', view, confirmed }
+        : { revoked: false, state: 'superseded', view, confirmed };
     }
     await this.audit(userId, { action: 'deleted', actor, fingerprint });
-    return { revoked: true, state: 'revoked', view: this.toView(userId, done.value, done.version) };
+    return { revoked: true, state: 'revoked', view: this.toView(userId, done.value, done.version), confirmed: !done.journaled };
   }
 
   /**
@@ -378,6 +393,22 @@ export class ShareKhanTokenStore {
     });
   }
 
+  /**
+   * Milliseconds since Redis last vouched for this token (0: just now). A read from Redis, a
+   * coherent L1 hit or a memory-only cache confirms it; a copy served from memory because Redis
+   * cannot be asked (`fallback`) does not, so a revoke made elsewhere meanwhile is missed for at
+   * most `unconfirmedTokenUseMs` (docs/sharekhan.md).
+   */
+  private unconfirmedFor(userId: string, fingerprint: string, fallback: boolean): number {
+    const now = performance.now();
+    if (!fallback) {
+      this.confirmed.set(userId, { fingerprint, at: now });
+      return 0;
+    }
+    const last = this.confirmed.get(userId);
+    return last && last.fingerprint === fingerprint ? now - last.at : Number.POSITIVE_INFINITY;
+  }
+
   private toView(userId: string, rec: StoredToken, version: string): TokenView {
     const now = this.clock.now();
     const expired = now >= rec.expiresAt;
@@ -437,24 +468,16 @@ export class ShareKhanTokenStore {
   }
 }
 
-/** 503: the revoke could not be written over the record it read; nothing is known to have changed. */
-export class RevokeNotConfirmedError extends ServiceUnavailableException {
-  readonly code = 'REVOKE_NOT_CONFIRMED';
-  constructor(userId: string) {
-    super({
-      statusCode: 503,
-      error: 'Service Unavailable',
-      code: 'REVOKE_NOT_CONFIRMED',
-      message: `The token of ${userId} could not be revoked right now (the token store cannot be written safely); it may still be usable. Retry the DELETE shortly.`,
-    });
-  }
-}
-
 /** Thrown inside `cache.update` to write nothing: the record is not the one the change was meant for. */
 class Unchanged extends Error {
   constructor(readonly current: unknown) {
     super('record changed meanwhile; not written');
   }
+}
+
+function unconfirmedReason(ms: number): string {
+  const since = Number.isFinite(ms) ? `for ${Math.round(ms / 1000)} s` : 'since this instance started';
+  return `held in this instance's memory only: Redis has not confirmed it ${since}, so a revoke made elsewhere may be missed; orders with it are refused until Redis is reachable again`;
 }
 
 /** Names exactly what decryption depends on besides the key ring: the user (associated data) and every sealed field. */

@@ -92,7 +92,7 @@ describe('Append logs (real redis-server)', () => {
 
   it('bounded by age: entries older than maxAgeMs are trimmed on append and left out of reads; the key expires when idle', async () => {
     let now = Date.now();
-    const { replica, client } = await fixture({ clock: () => now });
+    const { replica, client } = await fixture({ clock: () => now, monotonicClock: () => now });
     const a = await replica('ra');
     const limits = { maxEntries: 100, maxAgeMs: 60_000 };
     for (let i = 0; i < 3; i++) await a.appendLog('l', `old${i}`, limits);

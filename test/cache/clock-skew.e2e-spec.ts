@@ -37,6 +37,28 @@ describe('Writes are ordered by the fleet clock (Redis TIME), not by each host c
     expect(Math.abs(a.getStatus().clock.offsetMs + skew)).toBeLessThan(100);
   });
 
+  it('a wall clock that steps 40 s ahead after its offset was measured does not let the older write win', async () => {
+    const redis = await useRedis();
+    const proxyA = await useProxy(redis.port);
+    let step = 0;
+    // Measured once on connect (the next measurement is 30 s away): the step comes between two.
+    const a = await useCache({ url: proxyA.url, instanceId: 'a', clock: () => Date.now() + step, ...FAST });
+    const b = await useCache({ port: redis.port, instanceId: 'b', ...FAST });
+    await Promise.all([waitForMode(a, 'redis'), waitForMode(b, 'redis')]);
+    await b.set('token:u1', 'T0');
+    step = 40_000;
+    proxyA.cut();
+    await waitForMode(a, 'fallback');
+    expect((await a.set('token:u1', 'T1 from A')).journaled).toBe(true);
+    await sleep(1_000);
+    expect((await b.delete('token:u1')).store).toBe('redis');
+    proxyA.restore();
+    await eventually('A replayed', () => a.getStatus().mode === 'redis' && a.getStatus().journalSize === 0);
+    expect(decodeRecord((await redis.client().get('t:token:u1'))!)?.tombstone).toBe(true);
+    expect(await a.read('token:u1')).toMatchObject({ state: 'miss' });
+    expect(await b.read('token:u1')).toMatchObject({ state: 'miss' });
+  });
+
   it('an instance whose clock is off beyond maxClockSkewMs reports it in status, health metric and one log line', async () => {
     const redis = await useRedis();
     errors.length = 0;

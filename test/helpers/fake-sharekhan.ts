@@ -56,6 +56,24 @@ export interface FakeOrder {
   body: Record<string, unknown>;
 }
 
+/** Every POST /orders the fake received, accepted or not: who it was for and which token it carried. */
+export interface OrderAttempt {
+  at: number;
+  /** customerId in the order body ('' when missing). */
+  customerId: string;
+  /** The access-token header ('' when missing). */
+  accessToken: string;
+  /** Customer the fake issued that token to; null for a token it never issued. */
+  tokenCustomerId: string | null;
+  tokenRevoked: boolean;
+  /** tradingSymbol of the body: tests put the signal or order id there so attempts can be counted. */
+  tradingSymbol: string;
+  /** HTTP status the fake answered. */
+  status: number;
+  /** Broker order id when the order was accepted. */
+  orderId: string | null;
+}
+
 export interface FailureSwitch {
   status: number;
   count?: number;
@@ -73,6 +91,7 @@ export interface FakeShareKhan {
   origin: string;
   requests: RecordedRequest[];
   orders: FakeOrder[];
+  orderAttempts: OrderAttempt[];
   /** Requests received for a method and a path under the REST root. */
   requestsTo(method: string, servicePath: string): RecordedRequest[];
   issueRequestToken(customerId: string, state?: string): string;
@@ -165,6 +184,7 @@ export async function startFakeShareKhan(
   >();
   const requests: RecordedRequest[] = [];
   const orders: FakeOrder[] = [];
+  const orderAttempts: OrderAttempt[] = [];
   const failures: (Switch & { status: number; afterProcessing: boolean })[] =
     [];
   const nonJson: (Switch & { status: number })[] = [];
@@ -457,6 +477,30 @@ export async function startFakeShareKhan(
     return json(404, { status: 404, message: 'error', errorMsg: 'Not found' });
   }
 
+  function attemptOf(rec: RecordedRequest, reply: Reply): OrderAttempt {
+    const body = (rec.body && typeof rec.body === 'object' ? rec.body : {}) as Record<string, unknown>;
+    const header = rec.headers['access-token'];
+    const accessToken = typeof header === 'string' ? header : '';
+    const entry = accessTokens.get(accessToken);
+    let orderId: string | null = null;
+    try {
+      const data = (JSON.parse(reply.body) as { data?: { orderId?: unknown } }).data;
+      if (reply.status === 200 && typeof data?.orderId === 'string') orderId = data.orderId;
+    } catch {
+      // A non-JSON reply carries no order id.
+    }
+    return {
+      at: rec.at,
+      customerId: typeof body.customerId === 'string' ? body.customerId : '',
+      accessToken,
+      tokenCustomerId: entry?.customerId ?? null,
+      tokenRevoked: entry?.revoked ?? false,
+      tradingSymbol: typeof body.tradingSymbol === 'string' ? body.tradingSymbol : '',
+      status: reply.status,
+      orderId,
+    };
+  }
+
   function failureReply(status: number): Reply {
     const text: Record<number, string> = {
       429: 'Too Many Requests',
@@ -527,6 +571,7 @@ export async function startFakeShareKhan(
           body: NON_JSON,
         };
     }
+    if (rec.method === 'POST' && rec.servicePath === '/orders') orderAttempts.push(attemptOf(rec, reply));
     // The client may have given up during the delay; the request was still processed.
     if (res.destroyed || res.writableEnded) return;
     res.writeHead(reply.status, reply.headers);
@@ -560,6 +605,7 @@ export async function startFakeShareKhan(
     origin,
     requests,
     orders,
+    orderAttempts,
     requestsTo: (method, servicePath) =>
       requests.filter(
         (r) => r.method === method && r.servicePath === servicePath,

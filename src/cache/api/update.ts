@@ -15,6 +15,8 @@ export interface UpdateResult<T> {
   version: string;
   /** `redis`: written only because Redis still held the version read. `memory`: Redis unusable, journaled. */
   store: 'redis' | 'memory';
+  /** Kept in the recovery journal for replay (Redis unusable): no other instance sees it yet. */
+  journaled: boolean;
   attempts: number;
 }
 
@@ -55,7 +57,7 @@ export async function update<T>(core: CacheCore, k: string, fn: (current: T | un
         'CACHE_OUTCOME_UNKNOWN',
       );
     }
-    if (reply === 1) return { value: next, version: rec.version, store: 'redis', attempts: attempt };
+    if (reply === 1) return { value: next, version: rec.version, store: 'redis', journaled: false, attempts: attempt };
   }
   throw new CacheConflictError(`update of a key lost to concurrent writers ${maxAttempts} times in a row; retry later or raise maxAttempts`, maxAttempts);
 }
@@ -67,5 +69,5 @@ async function updateLocally<T>(core: CacheCore, k: string, fn: (current: T | un
   const next = fn(live ? (JSON.parse(live.json) as T) : undefined);
   const rec = core.record(next, fixedExpiry !== undefined ? fixedExpiry : (live?.expiresAt ?? null));
   const r = await core.write(k, rec);
-  return { value: next, version: r.version, store: r.store, attempts: attempt };
+  return { value: next, version: r.version, store: r.store, journaled: r.journaled, attempts: attempt };
 }

@@ -1,0 +1,27 @@
+import { ServiceUnavailableException } from '@nestjs/common';
+
+/**
+ * A revoke this instance could only keep in memory and journal (Redis unreachable): the token is
+ * refused here at once and the revoke reaches Redis on replay, but until then other replicas may
+ * still trade with it, so the caller is not told "revoked". `unwritable`: nothing could be written
+ * safely (Redis lost after the read, or other writers kept winning).
+ */
+export class RevokeNotConfirmedError extends ServiceUnavailableException {
+  readonly code = 'REVOKE_NOT_CONFIRMED';
+  constructor(userId: string, state: 'revoked' | 'already_revoked' | 'superseded' | 'missing' | 'unwritable') {
+    const here =
+      state === 'unwritable'
+        ? `The token of ${userId} could not be revoked right now (the token store cannot be written safely); it may still be usable.`
+        : state === 'missing'
+        ? `This instance holds no token for ${userId}, but it cannot reach Redis to confirm that for the fleet.`
+        : state === 'superseded'
+        ? `A newer token of ${userId} was stored while the revoke ran and is left as it is, but Redis has not confirmed that for the fleet.`
+        : `The token of ${userId} is revoked on this instance (refused here from now on; the revoke reaches Redis when it is reachable again), but Redis has not confirmed it, so other replicas may still trade with it.`;
+    super({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      code: 'REVOKE_NOT_CONFIRMED',
+      message: `${here} Retry the DELETE until it answers 200: only then is the token refused fleet-wide. See /health/ready for Redis.`,
+    });
+  }
+}
