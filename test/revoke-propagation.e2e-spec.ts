@@ -119,4 +119,26 @@ describe('a revoke reaches every replica, or the answer says it has not (real re
     await reconnect(f);
     expect((await order(f.a, 'rp-a-after')).body).toMatchObject({ code: 'TOKEN_REVOKED' });
   });
+
+  it('a revoke that finds the token already revoked still wins over an earlier submit a cut-off replica replays (fleet seed 302)', async () => {
+    const f = await fleet(30_000);
+    await submit(f.b, f.fake.issueAccessToken('C501'));
+    expect((await api(f.b, 'delete', `/sharekhan/users/${USER}/token`)).status).toBe(200);
+    await cutOff(f);
+    // A, cut off, acknowledges a new token (held in its memory and journal only).
+    const newer = f.fake.issueAccessToken('C501');
+    expect((await submit(f.a, newer)).body).toMatchObject({ storedIn: 'memory' });
+    // Then B is asked to revoke: Redis holds the old, revoked token, so "already revoked" (200).
+    const res = await api(f.b, 'delete', `/sharekhan/users/${USER}/token`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ alreadyRevoked: true });
+
+    // A's earlier submit replays; the later revoke must win on every replica.
+    await reconnect(f);
+    for (const [name, t] of [['a', f.a], ['b', f.b]] as const) {
+      const body = (await order(t, `rp-after-${name}`)).body as { code?: string };
+      expect(body.code, JSON.stringify(body)).toBe('TOKEN_REVOKED');
+    }
+    expect(f.fake.orderAttempts.filter((o) => tokenFingerprint(o.accessToken) === tokenFingerprint(newer))).toEqual([]);
+  });
 });

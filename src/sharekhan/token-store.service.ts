@@ -272,7 +272,9 @@ export class ShareKhanTokenStore {
     assertUserId(userId);
     const r = await this.cache.read<StoredToken>(tokenKey(userId));
     if (r.state === 'miss' || (r.state === 'hit' && !isStoredToken(r.value))) {
-      return { revoked: false, state: 'missing', view: null, confirmed: r.fallback !== true };
+      // A tombstone newer than any submit another replica may still replay: that submit came first.
+      const deleted = await this.cache.delete(tokenKey(userId));
+      return { revoked: false, state: 'missing', view: null, confirmed: !deleted.journaled };
     }
     if (r.state === 'unavailable' || !isStoredToken(r.value)) {
       // Cannot read what is there, but a delete is always safe to replay.
@@ -280,16 +282,17 @@ export class ShareKhanTokenStore {
       await this.audit(userId, { action: 'deleted', actor, detail: 'record deleted while its content was unreadable' });
       return { revoked: true, state: 'revoked', view: null, confirmed: !deleted.journaled };
     }
-    if (r.value.status === 'revoked') {
-      return { revoked: false, state: 'already_revoked', view: this.toView(userId, r.value, r.version ?? ''), confirmed: r.fallback !== true };
-    }
     const fingerprint = r.value.fingerprint;
     const statusReason = `revoked by ${actor.who} at ${new Date(this.clock.now()).toISOString()}`;
+    let already = false;
     // Written only over the very record decided on: a token submitted meanwhile is never replaced.
+    // An already revoked record is written again unchanged, so its version is newer than any submit
+    // a cut-off replica acknowledged earlier and replays later.
     const done = await this.cache
       .update<StoredToken>(tokenKey(userId), (cur) => {
-        if (!isStoredToken(cur) || cur.fingerprint !== fingerprint || cur.status === 'revoked') throw new Unchanged(cur);
-        return { ...cur, sealed: null, status: 'revoked', statusReason };
+        if (!isStoredToken(cur) || cur.fingerprint !== fingerprint) throw new Unchanged(cur);
+        already = cur.status === 'revoked';
+        return already ? cur : { ...cur, sealed: null, status: 'revoked', statusReason };
       })
       .catch((err: unknown) => {
         if (err instanceof Unchanged) return err;
@@ -301,13 +304,12 @@ export class ShareKhanTokenStore {
       const cur = done.current;
       const confirmed = r.fallback !== true;
       if (!isStoredToken(cur)) return { revoked: false, state: 'missing', view: null, confirmed };
-      const view = this.toView(userId, cur, '');
-      return cur.status === 'revoked' && cur.fingerprint === fingerprint
-        ? { revoked: false, state: 'already_revoked', view, confirmed }
-        : { revoked: false, state: 'superseded', view, confirmed };
+      return { revoked: false, state: 'superseded', view: this.toView(userId, cur, ''), confirmed };
     }
+    const view = this.toView(userId, done.value, done.version);
+    if (already) return { revoked: false, state: 'already_revoked', view, confirmed: !done.journaled };
     await this.audit(userId, { action: 'deleted', actor, fingerprint });
-    return { revoked: true, state: 'revoked', view: this.toView(userId, done.value, done.version), confirmed: !done.journaled };
+    return { revoked: true, state: 'revoked', view, confirmed: !done.journaled };
   }
 
   /**
