@@ -1,21 +1,15 @@
-import { Logger } from '@nestjs/common';
 import { Registry } from 'prom-client';
-import { vi } from 'vitest';
 import { decodeRecord } from '../../src/cache/cache-codec.js';
+import type { CacheService } from '../../src/cache/cache.service.js';
+import type { RedisProcess } from '../helpers/redis-server.js';
+import type { TcpProxy } from '../helpers/tcp-proxy.js';
 import { CacheMetrics } from '../../src/observability/cache-metrics.js';
 import { sleep, waitForMode } from './cache-harness.js';
-import { eventually, useCache, useProxy, useRedis } from './fixtures.js';
-
-const FAST = { commandTimeoutMs: 250, reconnect: { baseDelayMs: 20, maxDelayMs: 200 } };
+import { FAST, eventually, silenceCacheLogs, useCache, useProxy, useRedis } from './fixtures.js';
 
 describe('Writes are ordered by the fleet clock (Redis TIME), not by each host clock (real redis-server)', () => {
   const errors: string[] = [];
-  beforeAll(() => {
-    vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
-    vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    vi.spyOn(Logger.prototype, 'error').mockImplementation((m: unknown) => void errors.push(String(m)));
-  });
-  afterAll(() => vi.restoreAllMocks());
+  silenceCacheLogs(errors);
 
   it.each([30_000, 60_000, -60_000])('A clock off by %i ms and cut off writes; B deletes 2 s later; after replay the delete wins', async (skew) => {
     const redis = await useRedis();
@@ -23,17 +17,7 @@ describe('Writes are ordered by the fleet clock (Redis TIME), not by each host c
     const a = await useCache({ url: proxyA.url, instanceId: 'a', clock: () => Date.now() + skew, ...FAST });
     const b = await useCache({ port: redis.port, instanceId: 'b', ...FAST });
     await Promise.all([waitForMode(a, 'redis'), waitForMode(b, 'redis')]);
-    await b.set('token:u1', 'T0');
-    proxyA.cut();
-    await waitForMode(a, 'fallback');
-    expect((await a.set('token:u1', 'T1 from A')).journaled).toBe(true);
-    await sleep(2_000);
-    expect((await b.delete('token:u1')).store).toBe('redis');
-    proxyA.restore();
-    await eventually('A replayed', () => a.getStatus().mode === 'redis' && a.getStatus().journalSize === 0);
-    expect(decodeRecord((await redis.client().get('t:token:u1'))!)?.tombstone).toBe(true);
-    expect(await a.read('token:u1')).toMatchObject({ state: 'miss' });
-    expect(await b.read('token:u1')).toMatchObject({ state: 'miss' });
+    await olderWriteLoses({ a, b, proxyA, redis }, 2_000);
     expect(Math.abs(a.getStatus().clock.offsetMs + skew)).toBeLessThan(100);
   });
 
@@ -45,18 +29,7 @@ describe('Writes are ordered by the fleet clock (Redis TIME), not by each host c
     const a = await useCache({ url: proxyA.url, instanceId: 'a', clock: () => Date.now() + step, ...FAST });
     const b = await useCache({ port: redis.port, instanceId: 'b', ...FAST });
     await Promise.all([waitForMode(a, 'redis'), waitForMode(b, 'redis')]);
-    await b.set('token:u1', 'T0');
-    step = 40_000;
-    proxyA.cut();
-    await waitForMode(a, 'fallback');
-    expect((await a.set('token:u1', 'T1 from A')).journaled).toBe(true);
-    await sleep(1_000);
-    expect((await b.delete('token:u1')).store).toBe('redis');
-    proxyA.restore();
-    await eventually('A replayed', () => a.getStatus().mode === 'redis' && a.getStatus().journalSize === 0);
-    expect(decodeRecord((await redis.client().get('t:token:u1'))!)?.tombstone).toBe(true);
-    expect(await a.read('token:u1')).toMatchObject({ state: 'miss' });
-    expect(await b.read('token:u1')).toMatchObject({ state: 'miss' });
+    await olderWriteLoses({ a, b, proxyA, redis }, 1_000, () => (step = 40_000));
   });
 
   it('an instance whose clock is off beyond maxClockSkewMs reports it in status, health metric and one log line', async () => {
@@ -76,3 +49,23 @@ describe('Writes are ordered by the fleet clock (Redis TIME), not by each host c
     expect(ok.getStatus().clock.skewExceeded).toBe(false);
   });
 });
+
+/** A, cut off, writes; B deletes `gapMs` later; after A's replay the later delete holds everywhere. */
+async function olderWriteLoses(
+  f: { a: CacheService; b: CacheService; proxyA: TcpProxy; redis: RedisProcess },
+  gapMs: number,
+  beforeCut: () => void = () => undefined,
+): Promise<void> {
+  await f.b.set('token:u1', 'T0');
+  beforeCut();
+  f.proxyA.cut();
+  await waitForMode(f.a, 'fallback');
+  expect((await f.a.set('token:u1', 'T1 from A')).journaled).toBe(true);
+  await sleep(gapMs);
+  expect((await f.b.delete('token:u1')).store).toBe('redis');
+  f.proxyA.restore();
+  await eventually('A replayed', () => f.a.getStatus().mode === 'redis' && f.a.getStatus().journalSize === 0);
+  expect(decodeRecord((await f.redis.client().get('t:token:u1'))!)?.tombstone).toBe(true);
+  expect(await f.a.read('token:u1')).toMatchObject({ state: 'miss' });
+  expect(await f.b.read('token:u1')).toMatchObject({ state: 'miss' });
+}

@@ -1,4 +1,5 @@
-import { onTestFinished } from 'vitest';
+import { Logger } from '@nestjs/common';
+import { onTestFinished, vi } from 'vitest';
 import { startRedis, type RedisProcess, type StartRedisOptions } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import type { CacheService } from '../../src/cache/cache.service.js';
@@ -31,4 +32,17 @@ export async function eventually(what: string, check: () => boolean | Promise<bo
     if (Date.now() > deadline) throw new Error(`${what}: not reached in ${ms} ms`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** Short timeouts and reconnect delays, so fault tests recover in milliseconds. */
+export const FAST = { commandTimeoutMs: 250, reconnect: { baseDelayMs: 20, maxDelayMs: 200 } };
+
+/** Mutes the cache's log and info lines for a suite and collects its error lines into `errors`. */
+export function silenceCacheLogs(errors: string[]): void {
+  beforeAll(() => {
+    vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    vi.spyOn(Logger.prototype, 'error').mockImplementation((m: unknown) => void errors.push(String(m)));
+  });
+  afterAll(() => vi.restoreAllMocks());
 }

@@ -2,26 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Logger } from '@nestjs/common';
-import { onTestFinished, vi } from 'vitest';
+import { onTestFinished } from 'vitest';
 import { HybridLogicalClock } from '../../src/cache/hlc.js';
 import { SnapshotFile } from '../../src/cache/snapshot-store.js';
 import type { StoredRecord } from '../../src/cache/cache-codec.js';
 import { CacheValidationError } from '../../src/cache/cache.errors.js';
 import { decodeRecord } from '../../src/cache/cache-codec.js';
 import { waitForMode } from './cache-harness.js';
-import { eventually, useCache, useProxy, useRedis } from './fixtures.js';
-
-const FAST = { commandTimeoutMs: 250, reconnect: { baseDelayMs: 20, maxDelayMs: 200 } };
+import { FAST, eventually, silenceCacheLogs, useCache, useProxy, useRedis } from './fixtures.js';
 
 describe('A journal entry Redis rejects for good does not keep the cache recovering (real redis-server)', () => {
   const errors: string[] = [];
-  beforeAll(() => {
-    vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
-    vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    vi.spyOn(Logger.prototype, 'error').mockImplementation((m: unknown) => void errors.push(String(m)));
-  });
-  afterAll(() => vi.restoreAllMocks());
+  silenceCacheLogs(errors);
 
   it('an expiry Redis cannot store is refused at the API, in redis mode and during an outage', async () => {
     const redis = await useRedis();
