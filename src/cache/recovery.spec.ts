@@ -2,19 +2,12 @@ import { Logger } from '@nestjs/common';
 import { onTestFinished } from 'vitest';
 import { firstValueFrom, filter, timeout } from 'rxjs';
 import { CacheService } from './cache.service.js';
-import { decodeRecord } from './cache-codec.js';
 import type { CacheMode } from './cache.types.js';
 import { ChaosGateway } from './testing/chaos-gateway.js';
+import { useChaosCache } from '../../test/cache/fixtures.js';
 
 /** The mode machine on an in-process gateway: edge cases in milliseconds, no redis-server. */
-async function chaosCache() {
-  Logger.overrideLogger(false);
-  const gateway = new ChaosGateway();
-  const cache = new CacheService({ redis: null, keyPrefix: 'u:', instanceId: 'unit', commandTimeoutMs: 100 }, gateway);
-  await cache.onModuleInit();
-  onTestFinished(() => cache.onApplicationShutdown());
-  return { cache, gateway, stored: (key: string) => decodeRecord(gateway.data.get(`u:${key}`) ?? '') };
-}
+const chaosCache = useChaosCache;
 
 function mode(cache: CacheService, m: CacheMode, ms = 2_000): Promise<CacheMode> {
   return firstValueFrom(cache.mode$.pipe(filter((x) => x === m), timeout(ms)));

@@ -2,7 +2,9 @@ import { Logger } from '@nestjs/common';
 import { onTestFinished, vi } from 'vitest';
 import { startRedis, type RedisProcess, type StartRedisOptions } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import type { CacheService } from '../../src/cache/cache.service.js';
+import { CacheService } from '../../src/cache/cache.service.js';
+import { decodeRecord } from '../../src/cache/cache-codec.js';
+import { ChaosGateway } from '../../src/cache/testing/chaos-gateway.js';
 import type { CacheModuleOptions } from '../../src/cache/cache.options.js';
 import { startCache } from './cache-harness.js';
 
@@ -45,4 +47,14 @@ export function silenceCacheLogs(errors: string[]): void {
     vi.spyOn(Logger.prototype, 'error').mockImplementation((m: unknown) => void errors.push(String(m)));
   });
   afterAll(() => vi.restoreAllMocks());
+}
+
+/** A cache on the in-process chaos gateway (no redis-server), closed after the test. */
+export async function useChaosCache() {
+  Logger.overrideLogger(false);
+  const gateway = new ChaosGateway();
+  const cache = new CacheService({ redis: null, keyPrefix: 'u:', instanceId: 'unit', commandTimeoutMs: 100 }, gateway);
+  await cache.onModuleInit();
+  onTestFinished(() => cache.onApplicationShutdown());
+  return { cache, gateway, stored: (key: string) => decodeRecord(gateway.data.get(`u:${key}`) ?? '') };
 }

@@ -1,21 +1,14 @@
-import { Logger } from '@nestjs/common';
-import { onTestFinished } from 'vitest';
 import { firstValueFrom, filter, timeout } from 'rxjs';
-import { CacheService } from '../cache.service.js';
 import { CacheUnavailableError } from '../cache.errors.js';
 import { decodeRecord } from '../cache-codec.js';
-import { ChaosGateway } from '../testing/chaos-gateway.js';
+import { useChaosCache } from '../../../test/cache/fixtures.js';
 
-/** getOrSet and update at the edges, on the in-process gateway (no redis-server). */
+/** getOrSet and update at the edges, on the in-process gateway (no redis-server), Redis up. */
 async function chaosCache() {
-  Logger.overrideLogger(false);
-  const gateway = new ChaosGateway();
-  const cache = new CacheService({ redis: null, keyPrefix: 'u:', instanceId: 'unit', commandTimeoutMs: 100 }, gateway);
-  await cache.onModuleInit();
-  onTestFinished(() => cache.onApplicationShutdown());
-  gateway.up();
-  await firstValueFrom(cache.mode$.pipe(filter((m) => m === 'redis'), timeout(2_000)));
-  return { cache, gateway, stored: (key: string) => decodeRecord(gateway.data.get(`u:${key}`) ?? '') };
+  const fixture = await useChaosCache();
+  fixture.gateway.up();
+  await firstValueFrom(fixture.cache.mode$.pipe(filter((m) => m === 'redis'), timeout(2_000)));
+  return fixture;
 }
 
 describe('update and getOrSet on a chaos gateway', () => {
