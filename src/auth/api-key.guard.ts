@@ -34,6 +34,9 @@ export function getApiCaller(req: Request): ApiCaller | undefined {
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
+  /** A handler's rule, looked up once: route metadata does not change after start-up. */
+  private readonly rules = new WeakMap<object, { cls: object; rule: AccessRule | undefined }>();
+
   constructor(
     private readonly keys: ApiKeyService,
     private readonly reflector: Reflector,
@@ -51,10 +54,7 @@ export class ApiKeyGuard implements CanActivate {
       );
     }
     req[CALLER] = caller;
-    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const rule = this.ruleOf(context);
     if (rule?.adminOnly && !caller.admin) {
       throw new ForbiddenException(`This endpoint needs an admin API key; key "${caller.name}" is scoped to one user`);
     }
@@ -68,5 +68,16 @@ export class ApiKeyGuard implements CanActivate {
       }
     }
     return true;
+  }
+
+  private ruleOf(context: ExecutionContext): AccessRule | undefined {
+    const handler = context.getHandler();
+    const cls = context.getClass();
+    const known = this.rules.get(handler);
+    // One handler may serve several controller classes (inheritance), each with its own class-level rule.
+    if (known !== undefined && known.cls === cls) return known.rule;
+    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [handler, cls]);
+    this.rules.set(handler, { cls, rule });
+    return rule;
   }
 }

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { AUTH_SETTINGS, type ApiKeyScope, type AuthSettings } from './auth.options.js';
 
@@ -16,7 +16,8 @@ interface KnownKey {
   digest: Buffer;
 }
 
-const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+/** One-shot `hash`: half the cost of createHash().update().digest() for a key-sized input. */
+const digest = (s: string) => hash('sha256', s, 'buffer');
 
 /**
  * Matches a presented key against the configured ones in constant time: both sides are hashed

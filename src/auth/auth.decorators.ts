@@ -1,8 +1,8 @@
 import { SetMetadata, UseGuards, applyDecorators, createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import { ThrottlerGuard } from '@nestjs/throttler';
 import type { Request } from 'express';
 import { ApiErrorResponses, ApiKeyProtected, ApiUserIdParam } from '../common/openapi.js';
-import { ACCESS_RULE, ApiKeyGuard, getApiCaller, type AccessRule } from './api-key.guard.js';
+import { ApiKeyAuthGuard, RateLimitGuard } from './api-key-auth.guard.js';
+import { ACCESS_RULE, getApiCaller, type AccessRule } from './api-key.guard.js';
 
 /**
  * Rate limit, then API key. `userParam` names the route param a user-scoped key must own
@@ -11,7 +11,7 @@ import { ACCESS_RULE, ApiKeyGuard, getApiCaller, type AccessRule } from './api-k
 export function ApiKeyAuth(rule: AccessRule = {}) {
   return applyDecorators(
     SetMetadata(ACCESS_RULE, rule),
-    UseGuards(ThrottlerGuard, ApiKeyGuard),
+    UseGuards(ApiKeyAuthGuard),
     // OpenAPI: the x-api-key scheme and its 401/403/429 answers on every protected route.
     ApiKeyProtected(),
     ApiErrorResponses(429),
@@ -21,7 +21,7 @@ export function ApiKeyAuth(rule: AccessRule = {}) {
 
 /** Rate limit only, for routes whose credential is something else (the login callback's state). */
 export function RateLimited() {
-  return applyDecorators(UseGuards(ThrottlerGuard), ApiErrorResponses(429));
+  return applyDecorators(UseGuards(RateLimitGuard), ApiErrorResponses(429));
 }
 
 /** Handler parameter: the authenticated `ApiCaller`. */

@@ -1,11 +1,13 @@
 import { Logger, Module } from '@nestjs/common';
 import { getOptionsToken, getStorageToken, normalizeIp, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import type { Request } from 'express';
+import { ApiKeyAuthGuard, RateLimitGuard } from './api-key-auth.guard.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { API_KEY_HEADER, ApiKeyService } from './api-key.service.js';
 import { AUTH_MODULE_OPTIONS, AuthConfigurableModule } from './auth.module-definition.js';
 import { AUTH_SETTINGS, resolveAuthOptions, type AuthModuleOptions, type AuthSettings } from './auth.options.js';
 import { CacheThrottlerStorage } from './cache-throttler.storage.js';
+import { RateLimiter } from './rate-limiter.js';
 
 /**
  * One budget per API key across every route (a guessed key is not multiplied by the number of
@@ -45,7 +47,11 @@ export function throttlerOptions(settings: AuthSettings, storage: CacheThrottler
     // The guard's ApiKeyService: a request's key is then checked once for both.
     { provide: getOptionsToken(), inject: [AUTH_SETTINGS, CacheThrottlerStorage, ApiKeyService], useFactory: throttlerOptions },
     { provide: getStorageToken(), useExisting: CacheThrottlerStorage },
+    // Applies those options itself (ThrottlerGuard's per-request metadata lookups cost the token GET ~10%).
+    RateLimiter,
+    ApiKeyAuthGuard,
+    RateLimitGuard,
   ],
-  exports: [AUTH_SETTINGS, ApiKeyService, ApiKeyGuard, getOptionsToken(), getStorageToken()],
+  exports: [AUTH_SETTINGS, ApiKeyService, ApiKeyGuard, RateLimiter, ApiKeyAuthGuard, RateLimitGuard, getOptionsToken(), getStorageToken()],
 })
 export class AuthModule extends AuthConfigurableModule {}

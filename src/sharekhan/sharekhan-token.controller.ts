@@ -19,7 +19,7 @@ import type { Request, Response } from 'express';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses, ApiOkBody, ApiZodBody } from '../common/openapi.js';
 import { ApiKeyAuth, CallerIdentity, RateLimited } from '../auth/index.js';
-import { userIdSchema } from '../common/user-id.js';
+import { UserIdPipe } from '../common/user-id.pipe.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { LOGIN_BROWSER_RETURN, type LoginBrowserReturn } from './login-browser-return.js';
 import { RevokeNotConfirmedError } from './revoke-not-confirmed.error.js';
@@ -29,11 +29,14 @@ import { AUDIT_TRAIL, LOGIN_URL, SUBMIT_TOKEN_EXAMPLE, TOKEN_LIST, TOKEN_REVOKED
 import { StaticTokens } from './static-tokens.js';
 import { ShareKhanTokenStore, type TokenStatus } from './token-store.service.js';
 
-const userIdPipe = new ZodValidationPipe(userIdSchema, 'userId');
+const userIdPipe = new UserIdPipe('userId');
+
+/** The controller's path; ShareKhanAuthModule's no-store middleware covers everything under it. */
+export const SHAREKHAN_ROUTES = 'sharekhan';
 
 /** Token endpoints. Every answer is `Cache-Control: no-store` (set by ShareKhanAuthModule's middleware). */
 @ApiTags('sharekhan')
-@Controller('sharekhan')
+@Controller(SHAREKHAN_ROUTES)
 export class ShareKhanTokenController {
   constructor(
     private readonly store: ShareKhanTokenStore,

@@ -1,7 +1,8 @@
 import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
 import { CacheError, CacheService } from '../cache/index.js';
-import type { CacheMode } from '../cache/index.js';
+import type { CacheMode, ClaimResult } from '../cache/index.js';
 import { USER_ID_PATTERN } from '../common/user-id.js';
+import { markerAbsenceFor } from './marker-absence.js';
 import { RevokeNotConfirmedError } from './revoke-not-confirmed.error.js';
 import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
 import { TokenAuditLog, type AuditActor, type AuditEvent, type AuditInput } from './token-audit.service.js';
@@ -96,7 +97,10 @@ export const tokenKey = (userId: string) => `sharekhan:token:${userId}`;
 export const TOKEN_INDEX_KEY = 'sharekhan:token-index';
 /** The index is an append log of user ids (read deduplicates); each process appends a user once. */
 const INDEX_LIMITS = { maxEntries: 20_000, maxAgeMs: null };
-/** One key per token the broker refused: written for that fingerprint only, so it never touches a newer token. */
+/**
+ * One key per token the broker refused: written for that fingerprint only, so it never touches a
+ * newer token. Written only by `markInvalid` (memory mode's MarkerAbsence relies on it).
+ */
 export const rejectedKey = (userId: string, fingerprint: string) => `sharekhan:token-rejected:${userId}:${fingerprint}`;
 /** Claimed once per expired token, so the `expired` audit event is written once across replicas. */
 const expiredNoticeKey = (userId: string, fingerprint: string) => `sharekhan:token-expired:${userId}:${fingerprint}`;
@@ -199,7 +203,8 @@ export class ShareKhanTokenStore {
       await this.noticeExpired(userId, rec);
       return { kind: 'expired', view };
     }
-    const rejected = await this.rejectedMarker(userId, rec.fingerprint);
+    const marker = this.rejectedMarker(userId, rec.fingerprint);
+    const rejected = marker === null ? null : await marker;
     if (rejected) return { kind: 'invalid', view: { ...view, status: 'invalid', statusReason: rejected.reason } };
     const invalid = {
       kind: 'invalid' as const,
@@ -324,10 +329,17 @@ export class ShareKhanTokenStore {
     const marker: RejectedMarker = { reason: reason.slice(0, 200), at: now, by: actor.who };
     const until = rec && rec.fingerprint === fingerprint ? keepUntil(rec) : now + this.settings.maxLifetimeMs + EXPIRED_RECORD_KEEP_MS;
     const key = rejectedKey(userId, fingerprint);
-    const claim = await this.cache.setIfAbsent(key, marker, { expiresAt: Math.max(until, now + 60_000) });
+    const absence = markerAbsenceFor(this.cache);
+    absence?.writing(key);
+    let claim: ClaimResult<RejectedMarker>;
+    try {
+      claim = await this.cache.setIfAbsent(key, marker, { expiresAt: Math.max(until, now + 60_000) });
+      if (claim.state === 'unknown') await this.cache.set(key, marker, { expiresAt: Math.max(until, now + 60_000) });
+    } finally {
+      absence?.writing(key);
+    }
     // Another instance recorded this refusal already (and wrote its audit event).
     if (claim.state === 'exists') return;
-    if (claim.state === 'unknown') await this.cache.set(key, marker, { expiresAt: Math.max(until, now + 60_000) });
     const newer = rec && rec.fingerprint !== fingerprint ? `; the stored token is a newer one (${rec.fingerprint}), left as it is` : '';
     await this.audit(userId, { action: 'invalidated', actor, fingerprint, detail: `${reason}${newer}` });
   }
@@ -367,10 +379,20 @@ export class ShareKhanTokenStore {
     return this.auditLog.read(userId);
   }
 
-  /** The broker's refusal of this token, if any instance recorded one. Unknown counts as "not refused". */
-  private async rejectedMarker(userId: string, fingerprint: string): Promise<RejectedMarker | null> {
-    const r = await this.cache.read<RejectedMarker>(rejectedKey(userId, fingerprint));
-    return r.state === 'hit' && typeof r.value?.reason === 'string' ? r.value : null;
+  /**
+   * The broker's refusal of this token, if any instance recorded one. Unknown counts as "not
+   * refused". Null at once, without a read, when memory mode knows there is none.
+   */
+  private rejectedMarker(userId: string, fingerprint: string): Promise<RejectedMarker | null> | null {
+    const key = rejectedKey(userId, fingerprint);
+    const absence = markerAbsenceFor(this.cache);
+    if (absence?.knownAbsent(key)) return null;
+    const generation = absence?.begin() ?? 0;
+    return this.cache.read<RejectedMarker>(key).then((r) => {
+      if (r.state === 'hit' && typeof r.value?.reason === 'string') return r.value;
+      if (r.state === 'miss') absence?.sawAbsent(key, generation);
+      return null;
+    });
   }
 
   /** One `expired` audit event per token, whichever instance notices first. */
@@ -414,6 +436,7 @@ export class ShareKhanTokenStore {
   private toView(userId: string, rec: StoredToken, version: string): TokenView {
     const now = this.clock.now();
     const expired = now >= rec.expiresAt;
+    const times = recordTimes(rec);
     return {
       userId,
       status: rec.status === 'active' && expired ? 'expired' : rec.status,
@@ -421,15 +444,15 @@ export class ShareKhanTokenStore {
       loginId: rec.loginId,
       mask: rec.mask,
       fingerprint: rec.fingerprint,
-      issuedAt: new Date(rec.issuedAt).toISOString(),
-      expiresAt: new Date(rec.expiresAt).toISOString(),
+      issuedAt: times.issuedAt,
+      expiresAt: times.expiresAt,
       secondsLeft: Math.max(0, Math.floor((rec.expiresAt - now) / 1000)),
       tradingDay: rec.tradingDay,
       source: rec.source,
       submittedBy: rec.submittedBy,
       version,
-      lastValidatedAt: rec.lastValidatedAt === null ? null : new Date(rec.lastValidatedAt).toISOString(),
-      statusReason: rec.status === 'active' ? (expired ? `past its expiry at ${new Date(rec.expiresAt).toISOString()}` : null) : rec.statusReason,
+      lastValidatedAt: times.lastValidatedAt,
+      statusReason: rec.status === 'active' ? (expired ? `past its expiry at ${times.expiresAt}` : null) : rec.statusReason,
     };
   }
 
@@ -486,6 +509,26 @@ function unconfirmedReason(ms: number): string {
 function sealedId(userId: string, sealed: SealedToken): string {
   return `${userId}|${sealed.kid}|${sealed.iv}|${sealed.tag}|${sealed.ct}`;
 }
+
+interface RecordTimes {
+  issuedAt: string;
+  expiresAt: string;
+  lastValidatedAt: string | null;
+}
+
+/** Per record object: the cache hands out the same frozen object on every hit, so each status need not format its dates again. */
+const timesOf = new WeakMap<StoredToken, RecordTimes>();
+
+function recordTimes(rec: StoredToken): RecordTimes {
+  let t = timesOf.get(rec);
+  if (t !== undefined) return t;
+  t = { issuedAt: iso(rec.issuedAt), expiresAt: iso(rec.expiresAt), lastValidatedAt: rec.lastValidatedAt === null ? null : iso(rec.lastValidatedAt) };
+  // Only a frozen record (as the cache returns them) cannot change under the memo; one being built is formatted each time.
+  if (Object.isFrozen(rec)) timesOf.set(rec, t);
+  return t;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
 
 /** How long the record stays in the cache: its expiry plus the time it is reported as `expired`. */
 function keepUntil(rec: StoredToken): number {
