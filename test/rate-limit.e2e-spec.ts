@@ -105,6 +105,36 @@ describe('rate limit: one budget per API key', () => {
   });
 });
 
+describe('rate limit without Redis (memory mode, counted at once in this process)', () => {
+  it('holds per key with the same headers and 429, and counts a wrong key per address', async () => {
+    const t = await createTestApp({
+      API_KEYS: `ops:admin:${ADMIN_KEY},ua:USER_A:${USER_KEY}`,
+      TRADING_USERS: 'USER_A:paper::',
+      API_RATE_LIMIT: String(LIMIT),
+      ORCHESTRATOR_PREMARKET_CHECK_IST: '',
+    });
+    onTestFinished(() => t.close());
+    expect(t.get(CacheService).mode).toBe('memory');
+    const key = { 'x-api-key': USER_KEY };
+    for (let i = 1; i <= LIMIT; i++) {
+      const ok = await hit(t, 'get', '/sharekhan/users/USER_A/token', key);
+      expect(ok.status).toBe(200);
+      expect(ok.headers).toMatchObject({ 'x-ratelimit-limit': String(LIMIT), 'x-ratelimit-remaining': String(LIMIT - i), 'cache-control': 'no-store' });
+      expect(Number(ok.headers['x-ratelimit-reset'])).toBeGreaterThan(0);
+    }
+    const over = await hit(t, 'get', '/sharekhan/users/USER_A/audit', key);
+    expect(over.status).toBe(429);
+    expect(over.body.message).toMatch(/^Too many requests: at most 3 per 60 s/);
+    expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
+    expect(over.headers['x-ratelimit-limit']).toBeUndefined();
+    // The admin key has a budget of its own; a wrong key spends the client address' budget, then gets 429 before any key check.
+    expect((await hit(t, 'get', '/sharekhan/users/USER_A/token', { 'x-api-key': ADMIN_KEY })).status).toBe(200);
+    const wrong: number[] = [];
+    for (let i = 0; i <= LIMIT; i++) wrong.push((await hit(t, 'get', '/sharekhan/tokens', { 'x-api-key': WRONG_KEY })).status);
+    expect(wrong).toEqual([...Array(LIMIT).fill(401), 429]);
+  });
+});
+
 describe('rate limit: requests without a key, per client address', () => {
   it('behind a trusted ingress hop, one client spending its budget does not block another', async () => {
     const t = await app(prefix(), { TRUST_PROXY: '1' });

@@ -101,6 +101,29 @@ describe('ApiKeyGuard', () => {
   });
 });
 
+describe('ApiKeyGuard access rules', () => {
+  it('a handler shared by two controller classes keeps each class its own rule, looked up once per pair', () => {
+    const keys = new ApiKeyService(resolveAuthOptions(loadConfig(env(`ops:admin:${ADMIN},ua:USER_A:${USER}`)).auth));
+    const reflector = new Reflector();
+    const lookups = vi.spyOn(reflector, 'getAllAndOverride');
+    const guard = new ApiKeyGuard(keys, reflector);
+    const handler = () => undefined;
+    class Open {}
+    class AdminOnly {}
+    Reflect.defineMetadata(ACCESS_RULE, { adminOnly: true }, AdminOnly);
+    const ctx = (cls: object) =>
+      ({ switchToHttp: () => ({ getRequest: () => ({ headers: { 'x-api-key': USER }, params: {} }) }), getHandler: () => handler, getClass: () => cls }) as unknown as ExecutionContext;
+    for (let i = 0; i < 3; i++) {
+      expect(guard.canActivate(ctx(Open))).toBe(true);
+      expect(() => guard.canActivate(ctx(AdminOnly))).toThrow(ForbiddenException);
+    }
+    lookups.mockClear();
+    // A stable handler and class: looked up once, then remembered.
+    for (let i = 0; i < 3; i++) expect(guard.canActivate(ctx(Open))).toBe(true);
+    expect(lookups).toHaveBeenCalledTimes(1);
+  });
+});
+
 describe('one key check per request', () => {
   it('the rate limiter and the guard share it; another header value is checked again', () => {
     const settings = resolveAuthOptions(loadConfig(env(`ops:admin:${ADMIN},ua:USER_A:${USER}`)).auth);

@@ -7,7 +7,8 @@ import { TokenAuditLog } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenKeyRing } from './token-crypto.js';
 import { RevokeNotConfirmedError } from './revoke-not-confirmed.error.js';
-import { ShareKhanTokenStore, TOKEN_INDEX_KEY, tokenKey } from './token-store.service.js';
+import { markerAbsenceFor } from './marker-absence.js';
+import { ShareKhanTokenStore, TOKEN_INDEX_KEY, rejectedKey, tokenKey } from './token-store.service.js';
 
 const K1 = randomBytes(32).toString('base64');
 const K2 = randomBytes(32).toString('base64');
@@ -130,6 +131,43 @@ describe('ShareKhanTokenStore', () => {
     expect(rev.kind === 'invalid' && rev.view.statusReason).toMatch(/^revoked by ops-admin at 2030-/);
     expect(await store.revoke('USER_B', actor)).toMatchObject({ revoked: false, state: 'already_revoked', confirmed: true });
     expect(await store.revoke('USER_C', actor)).toMatchObject({ revoked: false, state: 'missing' });
+  });
+
+  it('memory mode: a refusal recorded while a status is being read is seen by every later status and lookup', async () => {
+    const { store, cache } = build();
+    const { view } = await store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
+    // Forget the "no marker" the submit learned, so the status below reads the marker.
+    markerAbsenceFor(cache)!.writing(rejectedKey('USER_A', view.fingerprint));
+    // The status' marker read answers "none" before the refusal is written and returns only after it.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const read = cache.read.bind(cache);
+    const spy = vi.spyOn(cache, 'read').mockImplementation(<T>(key: string) => {
+      const r = read<T>(key);
+      return key.startsWith('sharekhan:token-rejected:') ? r.then((v) => held.then(() => v)) : r;
+    });
+    const during = store.status('USER_A');
+    await new Promise((r) => setImmediate(r));
+    await store.markInvalid('USER_A', view.fingerprint, 'broker said 403', { who: 'orchestrator', source: 'orchestrator' });
+    release();
+    expect((await during).state).toBe('present');
+    spy.mockRestore();
+    const after = await store.status('USER_A');
+    expect(after.state === 'present' && after.view.status).toBe('invalid');
+    expect(after.state === 'present' && after.reason).toBe('broker said 403');
+    expect((await store.lookup('USER_A')).kind).toBe('invalid');
+  });
+
+  it('a status shows the dates of the record it read, also after the record changed', async () => {
+    const { store, setNow } = build();
+    const { view } = await store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
+    const first = await store.status('USER_A');
+    expect(first.state === 'present' && first.view.lastValidatedAt).toBeNull();
+    setNow(T0 + 60_000);
+    await store.markValidated('USER_A', view.fingerprint, actor);
+    const second = await store.status('USER_A');
+    expect(second.state === 'present' && second.view.lastValidatedAt).toBe(new Date(T0 + 60_000).toISOString());
+    expect(second.state === 'present' && second.view.issuedAt).toBe(new Date(T0).toISOString());
   });
 
   it('a revoke the cache cannot write safely is a typed 503, not a 500 and not a silent success', async () => {
