@@ -59,7 +59,6 @@ const schema = z
       error: 'exactly 32 bytes (UTF-8), as issued by ShareKhan',
     }),
     SHAREKHAN_VENDOR_KEY: optionalString(),
-    SHAREKHAN_VERSION_ID: optionalString().pipe(z.enum(['1005', '1006'], { error: 'empty, 1005 or 1006' }).optional()),
     SHAREKHAN_REDIRECT_URL: optionalString().pipe(z.string().url({ error: 'an absolute URL' }).optional()),
     SHAREKHAN_TOKEN_CUTOFF_IST: optionalString().pipe(
       z
@@ -106,7 +105,6 @@ export const sharekhanSection = defineSection({
       apiKey: e.SHAREKHAN_API_KEY ?? null,
       secretKey: e.SHAREKHAN_SECRET_KEY ?? null,
       vendorKey: e.SHAREKHAN_VENDOR_KEY ?? null,
-      versionId: e.SHAREKHAN_VERSION_ID ?? null,
       redirectUrl: e.SHAREKHAN_REDIRECT_URL ?? null,
       cutoffIst: e.SHAREKHAN_TOKEN_CUTOFF_IST,
       staticTokens,
