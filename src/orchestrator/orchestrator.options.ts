@@ -43,6 +43,9 @@ const userSchema = z
     }
   });
 
+/** Where trading users come from, as the library's messages name it (an app maps its own settings onto it). */
+export const USERS_OPTION = "OrchestratorModule's `users` option";
+
 /** Options of `OrchestratorModule.forRoot()`. */
 export const orchestratorOptionsSchema = z.object({
   /** Who trades, each on their own broker account. */
