@@ -16,15 +16,17 @@ const RATE_LIMIT_WINDOW_MS = 60_000;
  */
 export function parseApiKeys(raw: string | undefined): { entries: ApiKeyOption[]; problems: string[] } {
   const entries: ApiKeyOption[] = [];
+  const positions: number[] = [];
   const problems: string[] = [];
   splitEntries(raw).forEach((part, i) => {
     const first = part.indexOf(':');
     const second = first < 0 ? -1 : part.indexOf(':', first + 1);
-    if (second < 0) problems.push(`entry ${i + 1} to be name:scope:secret`);
-    else entries.push({ name: part.slice(0, first), scope: part.slice(first + 1, second), secret: part.slice(second + 1) });
+    if (second < 0) return problems.push(`entry ${i + 1} to be name:scope:secret`);
+    entries.push({ name: part.slice(0, first), scope: part.slice(first + 1, second), secret: part.slice(second + 1) });
+    positions.push(i + 1);
   });
-  if (problems.length > 0) return { entries, problems };
-  problems.push(...entryProblems(authOptionsSchema, { apiKeys: entries }, { listPath: ['apiKeys'], labelField: 'name', verb: () => 'to have' }));
+  const wording = { listPath: ['apiKeys'], labelField: 'name', verb: () => 'to have', positions };
+  problems.push(...entryProblems(authOptionsSchema, { apiKeys: entries }, wording));
   return { entries, problems };
 }
 

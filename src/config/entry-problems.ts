@@ -8,6 +8,8 @@ export interface EntryWording {
   labelField: string;
   /** Joins "entry N" to the module's own message for a field: "to have", "to be". */
   verb(field: string | undefined): string;
+  /** The entry number (from 1) of each list item, when entries that failed to split were left out. */
+  positions?: readonly number[];
 }
 
 /**
@@ -43,7 +45,7 @@ export function entryProblems(
       !badLabels.has(index) &&
       typeof name === 'string' &&
       !issue.message.includes(`(${name})`);
-    const where = `entry ${index + 1}${showName ? ` (${name})` : ''}`;
+    const where = `entry ${wording.positions?.[index] ?? index + 1}${showName ? ` (${name})` : ''}`;
     return `${where} ${wording.verb(typeof field === 'string' ? field : undefined)} ${issue.message}`;
   });
 }

@@ -16,16 +16,18 @@ const ENV_TOKEN_PATTERN = /^SHAREKHAN_ACCESS_TOKEN_/;
  */
 export function parseTokenKeys(raw: string | undefined): { keys: TokenKeySpec[]; problems: string[] } {
   const keys: TokenKeySpec[] = [];
+  const positions: number[] = [];
   const problems: string[] = [];
   splitEntries(raw).forEach((part, i) => {
     const at = part.indexOf(':');
-    if (at < 0) problems.push(`entry ${i + 1} to be keyId:base64`);
-    else keys.push({ id: part.slice(0, at), keyBase64: part.slice(at + 1) });
+    if (at < 0) return problems.push(`entry ${i + 1} to be keyId:base64`);
+    keys.push({ id: part.slice(0, at), keyBase64: part.slice(at + 1) });
+    positions.push(i + 1);
   });
-  if (problems.length > 0 || keys.length === 0) return { keys, problems };
+  if (keys.length === 0) return { keys, problems };
   const options = { encryption: { keys, activeKeyId: keys[0].id } };
-  const wording = { listPath: ['encryption', 'keys'], labelField: 'id', verb: (field?: string) => (field === 'keyBase64' ? 'to be' : 'to have') };
-  problems.push(...entryProblems(shareKhanOptionsSchema, options, wording));
+  const verb = (field?: string) => (field === 'keyBase64' ? 'to be' : 'to have');
+  problems.push(...entryProblems(shareKhanOptionsSchema, options, { listPath: ['encryption', 'keys'], labelField: 'id', verb, positions }));
   return { keys, problems };
 }
 

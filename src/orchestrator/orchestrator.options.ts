@@ -52,7 +52,11 @@ export const orchestratorOptionsSchema = z.object({
   users: z
     .array(userSchema)
     .default([])
-    .refine((us) => new Set(us.map((u) => u.userId)).size === us.length, { error: 'each user id once' }),
+    .superRefine((us, ctx) => {
+      us.forEach((u, i) => {
+        if (us.findIndex((o) => o.userId === u.userId) < i) ctx.addIssue({ code: 'custom', path: [i, 'userId'], message: `a user id not used before (${u.userId})` });
+      });
+    }),
   premarketCheck: z
     .object({
       /** HH:MM in IST; empty turns the scheduled check off. */
