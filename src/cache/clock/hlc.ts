@@ -13,10 +13,15 @@ export class HybridLogicalClock {
   /** The newest version this clock has given out or observed (versions order as strings). */
   private latest = '';
   readonly instance: string;
+  /** The formatted wall part of `wall` (15 digits and '.'), rebuilt once per millisecond, not per write. */
+  private wallText = '';
+  private wallTextOf = -1;
+  private readonly suffix: string;
 
   constructor(instanceId: string, private readonly now: () => number = Date.now) {
     if (!/^[a-z0-9]{1,8}$/.test(instanceId)) throw new Error('instance id must be 1-8 of [a-z0-9]');
     this.instance = instanceId.padStart(8, '0');
+    this.suffix = `.${this.instance}`;
   }
 
   next(): string {
@@ -30,7 +35,11 @@ export class HybridLogicalClock {
       this.wall++;
       this.counter = 0;
     }
-    this.latest = formatVersion(this.wall, this.counter, this.instance);
+    if (this.wallTextOf !== this.wall) {
+      this.wallTextOf = this.wall;
+      this.wallText = String(this.wall).padStart(15, '0') + '.';
+    }
+    this.latest = [this.wallText, counterText(this.counter), this.suffix].join('');
     return this.latest;
   }
 
@@ -54,6 +63,11 @@ export class HybridLogicalClock {
  */
 export function formatVersion(wall: number, counter: number, instance: string): string {
   return [String(wall).padStart(15, '0'), '.', String(counter).padStart(6, '0'), '.', instance].join('');
+}
+
+/** The counter as 6 digits: adding 10^6 fixes the width without padStart. */
+function counterText(counter: number): string {
+  return String(1_000_000 + counter).slice(1);
 }
 
 export function parseVersion(v: string): { wall: number; counter: number; instance: string } | null {

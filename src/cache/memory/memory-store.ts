@@ -77,6 +77,11 @@ export class MemoryStore {
     return true;
   }
 
+  /** Whether `entry` is the object stored under `key` (no expiry check: it was just stored). */
+  holds(key: string, entry: MemoryEntry): boolean {
+    return this.map.get(key) === entry;
+  }
+
   has(key: string): boolean {
     return this.peek(key) !== undefined;
   }

@@ -2,6 +2,13 @@ interface Entry {
   at: number;
   reject(err: Error): void;
   settled: boolean;
+  outcome: Outcome | undefined;
+}
+
+/** Told once how a bounded operation ended: answered, failed, or expired (`timedOut`). */
+export interface Outcome {
+  answered(): void;
+  failed(err: unknown, timedOut: boolean): void;
 }
 
 /** Dropped entries are cut off the front of the array once there are this many. */
@@ -30,19 +37,26 @@ export class DeadlineQueue {
     return n;
   }
 
-  /** `op`'s outcome, or a rejection with `message` once the budget has passed. */
-  bound<T>(op: Promise<T>): Promise<T> {
+  /**
+   * `op`'s outcome, or a rejection with `message` once the budget has passed; `outcome` hears which
+   * (the one promise per operation also feeds the circuit breaker).
+   */
+  bound<T>(op: Promise<T>, outcome?: Outcome): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const e: Entry = { at: performance.now() + this.budgetMs, reject, settled: false };
+      const e: Entry = { at: performance.now() + this.budgetMs, reject, settled: false, outcome };
       this.dropSettled();
       this.entries.push(e);
       op.then(
         (v) => {
+          if (e.settled) return;
           e.settled = true;
+          outcome?.answered();
           resolve(v);
         },
         (err: unknown) => {
+          if (e.settled) return;
           e.settled = true;
+          outcome?.failed(err, false);
           reject(err);
         },
       );
@@ -72,7 +86,9 @@ export class DeadlineQueue {
       this.head++;
       if (!e.settled) {
         e.settled = true;
-        e.reject(new Error(this.message));
+        const err = new Error(this.message);
+        e.outcome?.failed(err, true);
+        e.reject(err);
       }
     }
     this.arm();

@@ -1,12 +1,3 @@
-import {
-  BrokenCircuitError,
-  CircuitState,
-  ConsecutiveBreaker,
-  ExponentialBackoff,
-  circuitBreaker,
-  handleWhen,
-  type CircuitBreakerPolicy,
-} from 'cockatiel';
 import type { RedisOptions } from 'ioredis';
 import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import type { ResolvedCacheOptions } from '../cache.options.js';
@@ -14,10 +5,11 @@ import { ADD_LUA, CAS_IF_VERSION_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './ca
 import { CommandBatcher } from './command-batcher.js';
 import { CLAIM_LUA, OPEN_WINDOW_LUA } from '../claims/reseed-window.js';
 import { RELEASE_CLAIM_LUA } from '../claims/claim-release.js';
-import { DeadlineQueue } from './deadline-queue.js';
+import { CircuitBreaker, CircuitOpenError, type BreakerState } from './circuit-breaker.js';
+import { DeadlineQueue, type Outcome } from './deadline-queue.js';
 import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
 
-export type BreakerState = 'closed' | 'open' | 'half-open';
+export type { BreakerState } from './circuit-breaker.js';
 
 /** A Redis that is connected but not answering: only this opens the breaker. */
 export function isTimeout(err: unknown): boolean {
@@ -48,7 +40,7 @@ export type CasClient = RedisClient & {
  */
 export class RedisGateway {
   readonly client: CasClient;
-  private readonly breaker: CircuitBreakerPolicy;
+  private readonly breaker: CircuitBreaker;
   private readonly availability = new BehaviorSubject<boolean>(false);
   private connected = false;
   private probeTimer: NodeJS.Timeout | null = null;
@@ -81,22 +73,16 @@ export class RedisGateway {
     const cluster = options.redis.kind === 'cluster';
     this.batcher = cluster ? null : new CommandBatcher(this.client);
     this.deadlines = cluster ? null : new DeadlineQueue(options.commandTimeoutMs);
-    this.breaker = circuitBreaker(handleWhen(isTimeout), {
-      breaker: new ConsecutiveBreaker(options.breaker.failureThreshold),
-      halfOpenAfter: new ExponentialBackoff({
-        initialDelay: options.breaker.halfOpenAfterMs,
-        maxDelay: options.breaker.halfOpenAfterMaxMs,
-      }),
-    });
-    this.breaker.onBreak(() => {
-      // Fires before the failing command's own error is recorded: name the cause here.
-      this.lastError = `Redis not answering: ${options.breaker.failureThreshold} command(s) in a row timed out (circuit breaker open)`;
-      this.startProbing();
-      this.publish();
-    });
-    this.breaker.onReset(() => {
-      this.stopProbing();
-      this.publish();
+    this.breaker = new CircuitBreaker(options.breaker, {
+      opened: () => {
+        this.lastError = `Redis not answering: ${options.breaker.failureThreshold} command(s) in a row timed out (circuit breaker open)`;
+        this.startProbing();
+        this.publish();
+      },
+      closed: () => {
+        this.stopProbing();
+        this.publish();
+      },
     });
     this.client.on('ready', () => {
       // From here on every command goes through run(), the probe or close(), all bounded by
@@ -134,7 +120,7 @@ export class RedisGateway {
   }
 
   get available(): boolean {
-    return this.connected && this.breaker.state === CircuitState.Closed;
+    return this.connected && this.breaker.state === 'closed';
   }
 
   get isCluster(): boolean {
@@ -151,14 +137,7 @@ export class RedisGateway {
   }
 
   get breakerState(): BreakerState {
-    switch (this.breaker.state) {
-      case CircuitState.Closed:
-        return 'closed';
-      case CircuitState.HalfOpen:
-        return 'half-open';
-      default:
-        return 'open';
-    }
+    return this.breaker.state;
   }
 
   /** Starts connecting without waiting; `ready` flips availability when it happens. */
@@ -186,37 +165,65 @@ export class RedisGateway {
   }
 
   /**
-   * Runs one Redis operation through the breaker. Throws when Redis is not usable or the command
-   * fails; the caller decides how to serve the operation from memory.
+   * Runs one Redis operation through the breaker. Rejects when Redis is not usable or the command
+   * fails; the caller decides how to serve the operation from memory. Not async: one promise per
+   * command (the deadline's) is all this layer adds on the hot path.
    */
-  async run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T> {
+  run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T> {
+    if (this.breaker.state !== 'closed') return Promise.reject(new CircuitOpenError());
     const remaining = deadline === undefined ? this.options.commandTimeoutMs : deadline - performance.now();
-    if (remaining <= 0) throw new Error('Command timed out before it was sent');
+    if (remaining <= 0) return Promise.reject(new Error('Command timed out before it was sent'));
     // A command is written to the socket when it is issued (no auto-pipelining: ioredis sends one
-    // auto-pipeline at a time, so against a hung Redis queued batches would stack their timeouts)
-    // and bounded inside the breaker, so its timeout counts towards opening it. A timer of our own
-    // is needed for a partial budget (a retry within one deadline), on Cluster, where redirections
-    // happen inside the client, and while the breaker is not closed: a half-open breaker first
-    // waits for its probe and only then sends the command.
-    const ownDeadline =
-      this.batcher === null || remaining < this.options.commandTimeoutMs || this.breaker.state !== CircuitState.Closed;
+    // auto-pipeline at a time, so against a hung Redis queued batches would stack their timeouts).
+    // The full command timeout feeds the breaker; a partial budget (a retry within one deadline)
+    // or Cluster, where redirections happen inside the client, also gets a timer of its own.
     this.inFlight++;
-    let timer: NodeJS.Timeout | undefined;
+    let op: Promise<T>;
     try {
-      const op = this.breaker.execute(() => this.bounded(fn(this.client)));
-      if (!ownDeadline) return await op;
-      const expired = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('Command timed out')), remaining);
-      });
-      return await Promise.race([op, expired]);
+      op = fn(this.client);
     } catch (err) {
-      // Commands failing on a closed connection would hide why it closed.
-      if (!(err instanceof BrokenCircuitError) && this.connected) this.lastError = describeRedisError(err);
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      this.inFlight--;
+      this.outcome.failed(err, false);
+      return Promise.reject(err);
     }
+    const bounded = this.deadlines ? this.deadlines.bound(op, this.outcome) : this.observed(op);
+    return this.deadlines && remaining >= this.options.commandTimeoutMs ? bounded : this.expiring(bounded, remaining);
+  }
+
+  /** How every command ended, for the breaker and the operator's last error. */
+  private readonly outcome: Outcome = {
+    answered: () => {
+      this.inFlight--;
+      this.breaker.success();
+    },
+    failed: (err, timedOut) => {
+      this.inFlight--;
+      if (this.connected) this.lastError = describeRedisError(err);
+      // After the line above: when this timeout opens the breaker, its cause is the one kept.
+      if (timedOut || isTimeout(err)) this.breaker.timedOut();
+    },
+  };
+
+  /** Cluster: ioredis' own command timeout bounds the command; the outcome is still recorded. */
+  private observed<T>(op: Promise<T>): Promise<T> {
+    op.then(this.outcome.answered, (err: unknown) => this.outcome.failed(err, false));
+    return op;
+  }
+
+  /** `op`, or a timeout once `ms` have passed, whichever comes first. */
+  private expiring<T>(op: Promise<T>, ms: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('Command timed out')), ms);
+      op.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** GET, coalesced into an MGET with the reads of the same tick when others are in flight. */
@@ -256,8 +263,11 @@ export class RedisGateway {
     if (this.probeTimer || this.closing) return;
     // The breaker's own backoff decides when a probe may pass; this tick only offers one.
     this.probeTimer = setInterval(() => {
-      if (!this.connected || this.breaker.state === CircuitState.HalfOpen) return;
-      this.breaker.execute(() => this.bounded(this.client.ping())).catch(() => undefined);
+      if (!this.connected || !this.breaker.tryProbe()) return;
+      this.bounded(this.client.ping()).then(
+        () => this.breaker.success(),
+        (err: unknown) => (isTimeout(err) ? this.breaker.timedOut() : this.breaker.probeFailed()),
+      );
     }, 50);
     this.probeTimer.unref();
   }

@@ -7,6 +7,7 @@ import type { NearCache } from './near-cache.js';
 import type { RecoveryMachine } from '../recovery/recovery.js';
 import type { RedisRecords } from '../redis/redis-records.js';
 import type { Claims } from '../claims/claims.js';
+import { VERSION_LENGTH } from '../clock/hlc.js';
 
 /** Redis and the parts that answer for it when it cannot: present only when Redis is configured. */
 export interface RemoteParts {
@@ -56,6 +57,13 @@ export class CacheStack {
       if (!this.local.journal.has(k)) this.local.forget(k);
       return { state: 'miss', source: 'redis' };
     }
+    // Memory already holds this very version (a read of an unchanged key): nothing to decode.
+    const known = invalidated ? undefined : this.local.memory.peek(k);
+    if (known !== undefined && sameVersion(raw, known.version)) {
+      this.near.confirm(known, known.version, generation);
+      if (known.tombstone) return { state: 'miss', source: 'redis' };
+      return { state: 'hit', value: known.parsed() as T, source: 'redis', version: known.version, expiresAt: known.expiresAt };
+    }
     const rec = decodeRecord(raw);
     if (!rec) return { state: 'miss', source: 'redis' };
     this.hlc.observe(rec.version);
@@ -69,16 +77,16 @@ export class CacheStack {
   async write(k: string, rec: StoredRecord): Promise<WriteResult> {
     const remote = this.remote;
     if (!remote) {
-      this.local.mirror(k, rec);
+      this.local.mirrorNew(k, rec);
       return { version: rec.version, store: 'memory', journaled: false };
     }
     if (!remote.recovery.writesToRedis) {
       // Journal first: a journaled key is pinned, so the memory store cannot evict the new copy.
       this.local.journalRecord(k, rec);
-      this.local.mirror(k, rec);
+      this.local.mirrorNew(k, rec);
       return { version: rec.version, store: 'memory', journaled: true };
     }
-    this.local.mirror(k, rec);
+    this.local.mirrorNew(k, rec);
     const generation = this.near.generation;
     let attempt = rec;
     // One deadline for both attempts: a live write never waits longer than one command timeout.
@@ -158,6 +166,11 @@ export class CacheStack {
     if (!e) return { state: authoritative ? 'miss' : 'unavailable', source: 'none' };
     return authoritative ? resultOf<T>(e) : { ...resultOf<T>(e), fallback: true };
   }
+}
+
+/** A record's version is its first VERSION_LENGTH characters, followed by '|'. */
+function sameVersion(raw: string, version: string): boolean {
+  return raw.charCodeAt(VERSION_LENGTH) === 124 && raw.startsWith(version);
 }
 
 function resultOf<T>(e: MemoryEntry): ReadResult<T> {

@@ -57,11 +57,21 @@ export class LocalStack {
   mirror(k: string, rec: StoredRecord): MemoryEntry | undefined {
     const existing = this.memory.peek(k);
     if (existing?.version === rec.version) return existing;
+    return this.take(k, rec, existing);
+  }
+
+  /** A new version (a write this instance just stamped): no older copy to compare first. */
+  mirrorNew(k: string, rec: StoredRecord): MemoryEntry | undefined {
+    return this.take(k, rec, undefined);
+  }
+
+  /** Stores `rec` unless memory holds a newer version (`existing` is then what memory holds). */
+  private take(k: string, rec: StoredRecord, existing: MemoryEntry | undefined): MemoryEntry | undefined {
     const entry = entryOf(rec);
-    if (!this.memory.set(k, entry)) return existing;
+    if (!this.memory.set(k, entry)) return existing ?? this.memory.peek(k);
     this.markDirty();
     // The store may have evicted it at once (over its limits): then memory holds nothing.
-    return this.memory.peek(k) === entry ? entry : undefined;
+    return this.memory.holds(k, entry) ? entry : undefined;
   }
 
   forget(k: string): void {
