@@ -25,7 +25,7 @@ export function parseApiKeys(raw: string | undefined): { entries: ApiKeyOption[]
     entries.push({ name: part.slice(0, first), scope: part.slice(first + 1, second), secret: part.slice(second + 1) });
     positions.push(i + 1);
   });
-  const wording = { listPath: ['apiKeys'], labelField: 'name', verb: () => 'to have', positions };
+  const wording = { listPath: ['apiKeys'], labelField: 'name', secretField: 'secret', verb: () => 'to have', positions };
   problems.push(...entryProblems(authOptionsSchema, { apiKeys: entries }, wording));
   return { entries, problems };
 }

@@ -8,6 +8,11 @@ export interface EntryWording {
   labelField: string;
   /** Joins "entry N" to the module's own message for a field: "to have", "to be". */
   verb(field: string | undefined): string;
+  /**
+   * The field holding a secret: when it is the one that is wrong the fields may be swapped, so the
+   * label (maybe the secret) is not shown for that entry.
+   */
+  secretField?: string;
   /** The entry number (from 1) of each list item, when entries that failed to split were left out. */
   positions?: readonly number[];
 }
@@ -33,9 +38,10 @@ export function entryProblems(
     listPath.every((k, i) => issue.path[i] === k),
   );
   const at = (issue: z.core.$ZodIssue) => issue.path.slice(listPath.length);
-  // An entry whose label is itself wrong is named by position only.
+  // An entry whose label or secret is itself wrong is named by position only.
+  const hidden = new Set([wording.labelField, wording.secretField]);
   const badLabels = new Set(
-    issues.filter((i) => at(i)[1] === wording.labelField).map((i) => at(i)[0]),
+    issues.filter((i) => hidden.has(at(i)[1] as string)).map((i) => at(i)[0]),
   );
   return issues.map((issue) => {
     const [index, field] = at(issue);

@@ -43,6 +43,10 @@ describe('sharekhan config section', () => {
     expect(text).toMatch(/TOKEN_ENCRYPTION_KEYS=\(hidden, \d+ characters\) \(wants entry 1 \(k1\) to be base64 of exactly 32/);
     expect(text).not.toContain(short);
     expect(problem({ TOKEN_ENCRYPTION_KEYS: `k1:${K1},k1:${K2}` })).toMatch(/key id not used before \(k1\)/);
+    // Id and key swapped, twice: the "id" is a key, never printed, not even in the duplicate rule.
+    const swapped = problem({ TOKEN_ENCRYPTION_KEYS: `${K1}:k1,${K1}:k1` });
+    expect(swapped).toMatch(/key id not used before/);
+    expect(swapped).not.toContain(K1);
   });
 
   it('validates cut-off, secret key length and URLs', () => {

@@ -54,7 +54,7 @@ export const orchestratorOptionsSchema = z.object({
     .default([])
     .superRefine((us, ctx) => {
       us.forEach((u, i) => {
-        if (us.findIndex((o) => o.userId === u.userId) < i) ctx.addIssue({ code: 'custom', path: [i, 'userId'], message: `a user id not used before (${u.userId})` });
+        if (us.findIndex((o) => o.userId === u.userId) < i) ctx.addIssue({ code: 'custom', path: [i, 'userId'], message: `a user id not used before${USER_ID_PATTERN.test(u.userId) ? ` (${u.userId})` : ''}` });
       });
     }),
   premarketCheck: z

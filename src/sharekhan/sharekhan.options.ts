@@ -23,7 +23,8 @@ export const shareKhanOptionsSchema = z
           .min(1, { error: 'at least one key' })
           .superRefine((keys, ctx) => {
             keys.forEach((k, i) => {
-              if (keys.findIndex((o) => o.id === k.id) < i) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `a key id not used before (${k.id})` });
+              // An id that is not an id may be a key pasted in the wrong place: never echoed.
+              if (keys.findIndex((o) => o.id === k.id) < i) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `a key id not used before${KEY_ID.test(k.id) ? ` (${k.id})` : ''}` });
             });
           }),
         /** The key new tokens are sealed with; defaults to the only key. */
