@@ -13,7 +13,7 @@ describe('CircuitBreaker', () => {
     const { breaker, events } = breakerAt();
     breaker.timedOut();
     breaker.timedOut();
-    breaker.success();
+    breaker.answered();
     breaker.timedOut();
     breaker.timedOut();
     expect(breaker.state).toBe('closed');
@@ -31,7 +31,7 @@ describe('CircuitBreaker', () => {
     expect(breaker.tryProbe()).toBe(true);
     expect(breaker.state).toBe('half-open');
     expect(breaker.tryProbe()).toBe(false);
-    breaker.success();
+    breaker.probeAnswered();
     expect(breaker.state).toBe('closed');
     expect(events).toEqual(['opened', 'closed']);
   });
@@ -44,8 +44,7 @@ describe('CircuitBreaker', () => {
       const openedAt = clock.now;
       while (!breaker.tryProbe()) clock.now += 1;
       waits.push(clock.now - openedAt);
-      if (i % 2) breaker.timedOut();
-      else breaker.probeFailed();
+      breaker.probeFailed();
       expect(breaker.state).toBe('open');
     }
     expect(waits).toEqual([100, 200, 300, 300]);
@@ -59,9 +58,24 @@ describe('CircuitBreaker', () => {
     breaker.probeFailed();
     clock.now += 200;
     expect(breaker.tryProbe()).toBe(true);
-    breaker.success();
+    breaker.probeAnswered();
     breaker.timedOut();
     clock.now += 100;
     expect(breaker.tryProbe()).toBe(true);
+  });
+
+  it('once open, only the probe counts: late answers and timeouts of commands sent before change nothing', () => {
+    const { breaker, clock, events } = breakerAt({ failureThreshold: 1, halfOpenAfterMs: 100, halfOpenAfterMaxMs: 1_000 });
+    breaker.timedOut();
+    breaker.answered();
+    expect(breaker.state).toBe('open');
+    clock.now = 100;
+    expect(breaker.tryProbe()).toBe(true);
+    breaker.timedOut();
+    breaker.answered();
+    expect(breaker.state).toBe('half-open');
+    breaker.probeAnswered();
+    expect(breaker.state).toBe('closed');
+    expect(events).toEqual(['opened', 'closed']);
   });
 });

@@ -1,3 +1,4 @@
+import { CacheUnavailableError } from '../cache.errors.js';
 import { reconnectDelay } from './redis-connection.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -10,10 +11,10 @@ export interface BreakerOptions {
   halfOpenAfterMaxMs: number;
 }
 
-/** Thrown for a command refused because the breaker is not closed: nothing was sent. */
-export class CircuitOpenError extends Error {
+/** A command refused because the breaker is not closed: nothing was sent (callers serve from memory). */
+export class CircuitOpenError extends CacheUnavailableError {
   constructor() {
-    super('Redis circuit breaker is open: command not sent');
+    super('Redis is not answering (circuit breaker open): the command was not sent');
     this.name = 'CircuitOpenError';
   }
 }
@@ -39,18 +40,13 @@ export class CircuitBreaker {
   ) {}
 
   /** A command answered. Other errors (an error reply, a closed connection) change nothing. */
-  success(): void {
-    this.timeouts = 0;
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.failedProbes = 0;
-    this.events.closed();
+  answered(): void {
+    if (this.state === 'closed') this.timeouts = 0;
   }
 
-  /** A command timed out. */
+  /** A command timed out. Only while closed: once open, only the probe's result counts. */
   timedOut(): void {
-    if (this.state === 'half-open') this.open();
-    else if (this.state === 'closed' && ++this.timeouts >= this.options.failureThreshold) this.open();
+    if (this.state === 'closed' && ++this.timeouts >= this.options.failureThreshold) this.open();
   }
 
   /** Open and its wait is over: moves to half-open and lets the caller send the one probe. */
@@ -60,7 +56,16 @@ export class CircuitBreaker {
     return true;
   }
 
-  /** The probe failed without a timeout (refused, connection lost): open again, waiting longer. */
+  /** The probe was answered: closed again, and the next opening starts from the first wait. */
+  probeAnswered(): void {
+    if (this.state !== 'half-open') return;
+    this.state = 'closed';
+    this.timeouts = 0;
+    this.failedProbes = 0;
+    this.events.closed();
+  }
+
+  /** The probe timed out or failed: open again, waiting longer. */
   probeFailed(): void {
     if (this.state === 'half-open') this.open();
   }

@@ -193,12 +193,13 @@ export class RedisGateway {
   private readonly outcome: Outcome = {
     answered: () => {
       this.inFlight--;
-      this.breaker.success();
+      this.breaker.answered();
     },
     failed: (err, timedOut) => {
       this.inFlight--;
-      if (this.connected) this.lastError = describeRedisError(err);
-      // After the line above: when this timeout opens the breaker, its cause is the one kept.
+      // Once open, the breaker's cause stays: the commands still in flight only repeat it.
+      if (!this.connected || this.breaker.state !== 'closed') return;
+      this.lastError = describeRedisError(err);
       if (timedOut || isTimeout(err)) this.breaker.timedOut();
     },
   };
@@ -265,8 +266,8 @@ export class RedisGateway {
     this.probeTimer = setInterval(() => {
       if (!this.connected || !this.breaker.tryProbe()) return;
       this.bounded(this.client.ping()).then(
-        () => this.breaker.success(),
-        (err: unknown) => (isTimeout(err) ? this.breaker.timedOut() : this.breaker.probeFailed()),
+        () => this.breaker.probeAnswered(),
+        () => this.breaker.probeFailed(),
       );
     }, 50);
     this.probeTimer.unref();

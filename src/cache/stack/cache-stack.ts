@@ -57,9 +57,9 @@ export class CacheStack {
       if (!this.local.journal.has(k)) this.local.forget(k);
       return { state: 'miss', source: 'redis' };
     }
-    // Memory already holds this very version (a read of an unchanged key): nothing to decode.
+    // Memory already holds this very record (a read of an unchanged key): nothing to decode.
     const known = invalidated ? undefined : this.local.memory.peek(k);
-    if (known !== undefined && sameVersion(raw, known.version)) {
+    if (known !== undefined && sameRecord(raw, known)) {
       this.near.confirm(known, known.version, generation);
       if (known.tombstone) return { state: 'miss', source: 'redis' };
       return { state: 'hit', value: known.parsed() as T, source: 'redis', version: known.version, expiresAt: known.expiresAt };
@@ -69,8 +69,10 @@ export class CacheStack {
     this.hlc.observe(rec.version);
     const entry = invalidated ? undefined : this.local.mirror(k, rec);
     this.near.confirm(entry, rec.version, generation);
-    if (rec.tombstone) return { state: 'miss', source: 'redis' };
-    const value = entry && entry.version === rec.version ? entry.parsed() : deepFreeze(JSON.parse(rec.json));
+    const held = entry !== undefined && entry.version === rec.version ? entry : undefined;
+    // Of one version the tombstone wins (a withdrawn claim), whichever side holds it.
+    if (rec.tombstone || held?.tombstone) return { state: 'miss', source: 'redis' };
+    const value = held ? held.parsed() : deepFreeze(JSON.parse(rec.json));
     return { state: 'hit', value: value as T, source: 'redis', version: rec.version, expiresAt: rec.expiresAt };
   }
 
@@ -168,9 +170,19 @@ export class CacheStack {
   }
 }
 
-/** A record's version is its first VERSION_LENGTH characters, followed by '|'. */
-function sameVersion(raw: string, version: string): boolean {
-  return raw.charCodeAt(VERSION_LENGTH) === 124 && raw.startsWith(version);
+/**
+ * Whether `raw` is the record `e` holds: same version, expiry and kind. The version alone is not
+ * enough: a withdrawn claim keeps its version as a tombstone (claim-release.ts). Reads the header
+ * in place, with no allocation (cache-codec.ts has the format).
+ */
+export function sameRecord(raw: string, e: MemoryEntry): boolean {
+  if (raw.charCodeAt(VERSION_LENGTH) !== 124 || !raw.startsWith(e.version)) return false;
+  let i = VERSION_LENGTH + 1;
+  let expiresAt = 0;
+  for (let c = raw.charCodeAt(i); c >= 48 && c <= 57; c = raw.charCodeAt(++i)) expiresAt = expiresAt * 10 + (c - 48);
+  if (i === VERSION_LENGTH + 1 || raw.charCodeAt(i) !== 124) return false;
+  const kind = raw.charCodeAt(i + 1);
+  return (e.tombstone ? kind === 100 : kind === 118) && expiresAt === (e.expiresAt ?? 0);
 }
 
 function resultOf<T>(e: MemoryEntry): ReadResult<T> {

@@ -56,7 +56,8 @@ export class LocalStack {
   /** Takes a record into memory unless memory already holds that version (or a newer one). */
   mirror(k: string, rec: StoredRecord): MemoryEntry | undefined {
     const existing = this.memory.peek(k);
-    if (existing?.version === rec.version) return existing;
+    // Of one version the tombstone wins: a withdrawn claim is a tombstone of its own version.
+    if (existing?.version === rec.version && (existing.tombstone || !rec.tombstone)) return existing;
     return this.take(k, rec, existing);
   }
 

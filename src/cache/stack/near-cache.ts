@@ -106,7 +106,13 @@ export class NearCache {
   private onInvalidate(k: string, version: string): void {
     if (this.readsInFlight.has(k)) this.invalidatedInFlight.add(k);
     const e = this.local.memory.peek(k);
-    if (!e || e.version >= version) return;
+    if (!e || e.version > version) return;
+    // The same version again: our own write's echo, or a claim withdrawn in place (claim-release.ts).
+    // Not served from L1 until a read has asked Redis which.
+    if (e.version === version) {
+      e.l1 = 0;
+      return;
+    }
     this.hlc.observe(version);
     this.invalidations++;
     // A pending local write stays for replay (its compare-and-set decides); otherwise a copy
