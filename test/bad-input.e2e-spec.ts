@@ -101,7 +101,6 @@ function appEnv(): Record<string, string> {
     SHAREKHAN_API_BASE_URL: fake.baseUrl,
     SHAREKHAN_API_KEY: SK_API_KEY,
     SHAREKHAN_SECRET_KEY: SK_SECRET,
-    SHAREKHAN_VERSION_ID: '1005',
     SHAREKHAN_REDIRECT_URL: 'https://app.example.test/sharekhan/callback',
   };
 }
@@ -115,6 +114,8 @@ beforeAll(async () => {
     API_RATE_LIMIT: '1000000',
   }, (c) => {
     c.sharekhan.httpTimeoutMs = 2_000;
+    // A module option, no variable: the fake issues base64url request tokens for version 1005.
+    c.sharekhan.versionId = '1005';
     c.app.bodyLimitBytes = BODY_LIMIT;
   });
   routes = registeredRoutes(t, 'express');

@@ -57,10 +57,12 @@ beforeAll(async () => {
     SHAREKHAN_API_BASE_URL: fake.baseUrl,
     SHAREKHAN_API_KEY: SK_API_KEY,
     SHAREKHAN_SECRET_KEY: SECRET,
-    SHAREKHAN_VERSION_ID: '1005',
     SHAREKHAN_REDIRECT_URL: `${base}/sharekhan/callback`,
     ORCHESTRATOR_PREMARKET_CHECK_IST: '08:45',
     API_RATE_LIMIT: '1000',
+  }, (c) => {
+    // The version id is a module option (no variable); the fake issues base64url tokens for it.
+    c.sharekhan.versionId = '1005';
   });
   await app.app.listen(port, '127.0.0.1');
   const cache = app.get(CacheService);

@@ -172,6 +172,13 @@ describe('OrchestratorModule (e2e)', () => {
       const before = fake.requests.length;
       const res = await placeOrder(t, { userId: 'MASTER_USER_002', order: ORDER }).expect(404);
       expect(res.body).toMatchObject({ code: 'USER_UNKNOWN' });
+      // The library names its own option; TRADING_USERS is only this app's way of setting it.
+      expect(res.body.action).toBe("Use the exact id of a user in OrchestratorModule's `users` option.");
+      const book = await request(t.http).get('/orchestrator/users/MASTER_USER_002/orders').set('x-api-key', ADMIN_KEY).expect(404);
+      expect(book.body.message).toMatch(/No trading user MASTER_USER_002 is configured \(use the exact id of a user in OrchestratorModule's `users` option\)/);
+      const aimed = await placeOrder(t, { userId: 'MASTER_USER_001', order: { ...ORDER, customerId: 'C999' } }).expect(400);
+      expect(JSON.stringify(aimed.body)).toMatch(/customerId and channelUser come from the user's configuration \(OrchestratorModule's `users` option\)/);
+      expect(JSON.stringify([res.body, book.body, aimed.body])).not.toContain('TRADING_USERS');
       expect(fake.requests.length).toBe(before);
     });
 

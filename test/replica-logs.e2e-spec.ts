@@ -201,7 +201,6 @@ describe('Token index (GET /sharekhan/tokens) on two Nest apps', () => {
       SHAREKHAN_LOGIN_URL: fake.loginUrl,
       SHAREKHAN_API_KEY: 'sk-app-key-0000',
       SHAREKHAN_SECRET_KEY: 'Sk8x2mQ7vR4tY9wE1uI5oP3aS6dF0gH2',
-      SHAREKHAN_VERSION_ID: '1005',
       SHAREKHAN_REDIRECT_URL: 'https://x.test/cb',
       API_RATE_LIMIT: '100000',
     };

@@ -50,7 +50,6 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
     SHAREKHAN_API_BASE_URL: fake.baseUrl,
     SHAREKHAN_API_KEY: SK_API_KEY,
     SHAREKHAN_SECRET_KEY: SECRET,
-    SHAREKHAN_VERSION_ID: '1005',
     SHAREKHAN_REDIRECT_URL: REDIRECT,
     API_RATE_LIMIT: '1000',
     ...extra,
@@ -60,6 +59,8 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 async function start(extra: Record<string, string> = {}): Promise<TestApp> {
   const app = await createTestApp(env(extra), (c) => {
     c.sharekhan.httpTimeoutMs = 2_000;
+    // A module option, no variable: the login flow with a version id (base64url request tokens).
+    c.sharekhan.versionId = '1005';
   });
   const cache = app.get(CacheService);
   await waitUntil(Date.now() + 10_000, 'the cache to use Redis', async () => cache.mode === 'redis', 20);

@@ -39,8 +39,9 @@ export const authOptionsSchema = z.object({
       const names = new Set<string>();
       const secrets = new Set<string>();
       keys.forEach((k, i) => {
-        if (names.has(k.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `a name not used before (${k.name})` });
-        if (secrets.has(k.secret)) ctx.addIssue({ code: 'custom', path: [i, 'secret'], message: `its own secret (${k.name})` });
+        // No name in the message: fields in the wrong order would make it a secret (the path says which entry).
+        if (names.has(k.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: 'a name not used before' });
+        if (secrets.has(k.secret)) ctx.addIssue({ code: 'custom', path: [i, 'secret'], message: 'its own secret' });
         names.add(k.name);
         secrets.add(k.secret);
       });

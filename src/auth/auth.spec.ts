@@ -30,6 +30,9 @@ describe('API_KEYS parsing', () => {
     ['ops:admin:short', /at least 16 characters/],
     [`ops:admin:${ADMIN},ops:USER_A:${USER}`, /name not used before/],
     [`ops:admin:${ADMIN},ua:USER_A:${ADMIN}`, /its own secret/],
+    // Name and secret swapped: the "name" is the secret, so the entry is named by position only.
+    [`${ADMIN}:admin:ops`, /entry 1 to have a secret of at least 16 characters/],
+    [`${ADMIN}:admin:ops,${ADMIN}:USER_A:ua`, /entry 2 to have a name not used before\b(?! \()/],
   ])('refuses %s with a message naming API_KEYS and hiding the value', (value, message) => {
     let err: unknown;
     try {

@@ -1,12 +1,12 @@
-import type { CacheGateway } from './cache-gateway.js';
+import type { CacheGateway } from './redis/cache-gateway.js';
 import type { ResolvedCacheOptions } from './cache.options.js';
 import type { CacheMode, CacheStatus } from './cache.types.js';
-import type { Claims } from './claims.js';
-import type { ClockOffset } from './clock-offset.js';
-import type { LocalStack } from './local-stack.js';
-import type { NearCache } from './near-cache.js';
-import type { RecoveryMachine } from './recovery.js';
-import { JOURNAL_POLICY } from './recovery-journal.js';
+import type { Claims } from './claims/claims.js';
+import type { ClockOffset } from './clock/clock-offset.js';
+import type { LocalStack } from './stack/local-stack.js';
+import type { NearCache } from './stack/near-cache.js';
+import type { RecoveryMachine } from './recovery/recovery.js';
+import { JOURNAL_POLICY } from './recovery/recovery-journal.js';
 
 /** The parts whose counters make up CacheService.getStatus() (null where Redis is not configured). */
 export interface StatusParts {

@@ -1,6 +1,6 @@
 /** Options of the cache as a library: no environment variables here, the app maps its config. */
 import { CacheValidationError } from './cache.errors.js';
-import { isUsableRedisUrl, REDIS_URL_WANTS } from './redis-url.js';
+import { isUsableRedisUrl, REDIS_URL_WANTS } from './redis/redis-url.js';
 
 export interface RedisTlsFiles {
   caFile?: string;

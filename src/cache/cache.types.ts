@@ -1,4 +1,4 @@
-import type { ClockStatus } from './clock-offset.js';
+import type { ClockStatus } from './clock/clock-offset.js';
 
 export type CacheMode = 'memory' | 'redis' | 'fallback' | 'recovering';
 

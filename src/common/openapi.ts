@@ -66,7 +66,7 @@ const ERROR_EXAMPLES: Record<number, Omit<ErrorExample, 'statusCode' | 'error'>>
   },
   401: { message: 'Missing API key: send it in the x-api-key header' },
   403: { message: 'API key "desk-1" may act only on its own user, not on MASTER_USER_001' },
-  404: { message: 'No trading user PAPER_TRADER_009 is configured (use an id listed in TRADING_USERS)' },
+  404: { message: "No trading user PAPER_TRADER_009 is configured (use the exact id of a user in OrchestratorModule's `users` option)" },
   409: { message: 'The token of MASTER_USER_001 has no ShareKhan customer id, which the check needs: submit the token again with customerId' },
   412: { message: 'No ShareKhan token for MASTER_USER_001 today. Nothing was sent.' },
   413: { message: 'Body too large: at most 16384 bytes are accepted' },

@@ -27,14 +27,14 @@ describe('orchestrator config section', () => {
     expect(s.premarketCheck?.timesIst).toEqual(['08:45', '09:10']);
   });
 
-  it('names each bad entry and what it wants', () => {
-    const msg = problemsOf({ TRADING_USERS: 'master_user:live:C1:L1,A:demo:C1:L1,B:live::,C:paper,D:paper::,D:paper::' });
-    expect(msg).toContain('entry 1 user id "master_user"');
-    expect(msg).toContain('entry 2 mode "demo" (wants paper or live)');
-    expect(msg).toContain('entry 3 customer id');
-    expect(msg).toContain('required for live users');
-    expect(msg).toContain('entry 4 has 2 field(s)');
-    expect(msg).toContain('entry 6 repeats user id D');
+  it('names each bad entry and what it wants, in the words of the module options', () => {
+    const msg = problemsOf({ TRADING_USERS: 'master_user:live:C1:L1,A:demo:C1:L1,B:live::,C:paper,D:paper::' });
+    expect(msg).toContain('TRADING_USERS="master_user:live:C1:L1,A:demo');
+    expect(msg).toContain('(wants entry 1 to have a user id of 1-64 characters A-Z, 0-9 or _)');
+    expect(msg).toContain('(wants entry 2 (A) to have mode paper or live)');
+    expect(msg).toContain('(wants entry 3 (B) to have a customer id of 1-64 letters, digits, _ or - (required for live users))');
+    expect(msg).toContain('(wants entry 4 to be userId:mode:customerId:loginId (it has 2 field(s)))');
+    expect(problemsOf({ TRADING_USERS: 'D:paper::,E:paper::,D:paper::' })).toContain('(wants entry 3 to have a user id not used before (D))');
   });
 
   it('rejects malformed check times', () => {

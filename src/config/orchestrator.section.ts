@@ -1,82 +1,68 @@
 import { z } from 'zod';
-import { USER_ID_PATTERN } from '../common/user-id.js';
-import type { OrchestratorModuleOptions, TradingMode, TradingUser } from '../orchestrator/index.js';
+import { orchestratorOptionsSchema, type OrchestratorModuleOptions, type TradingMode, type TradingUser } from '../orchestrator/index.js';
 import { defineSection } from './config-section.js';
-import { ConfigError } from './config-error.js';
+import { entryProblems, splitEntries } from './entry-problems.js';
 import { enumVar, optionalString } from './env-types.js';
 
-const CUSTOMER_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const LOGIN_ID = /^[^\s:,]{1,64}$/;
-const HH_MM = /^([01]\d|2[0-3]):([0-5]\d)$/;
+/** How the module's message for a user field reads after "entry N (userId)". */
+const USER_FIELD_VERB: Record<string, string> = {
+  mode: 'to have mode',
+  customerId: 'to have a customer id of',
+  loginId: 'to have a login id of',
+};
+
+/**
+ * `userId:mode:customerId:loginId`, comma-separated. Only the syntax is checked here; what a
+ * valid user is, OrchestratorModule's options schema says.
+ */
+export function parseTradingUsers(raw: string | undefined): { users: TradingUser[]; problems: string[] } {
+  const users: TradingUser[] = [];
+  const positions: number[] = [];
+  const problems: string[] = [];
+  splitEntries(raw).forEach((entry, i) => {
+    const parts = entry.split(':').map((p) => p.trim());
+    if (parts.length !== 4) return problems.push(`entry ${i + 1} to be userId:mode:customerId:loginId (it has ${parts.length} field(s))`);
+    const [userId, mode, customerId, loginId] = parts;
+    users.push({ userId, mode: mode as TradingMode, customerId, loginId });
+    positions.push(i + 1);
+  });
+  const verb = (field?: string) => USER_FIELD_VERB[field ?? ''] ?? 'to have';
+  problems.push(...entryProblems(orchestratorOptionsSchema, { users }, { listPath: ['users'], labelField: 'userId', verb, positions }));
+  return { users, problems };
+}
+
+/** `HH:MM` times in IST, comma-separated; empty turns the scheduled check off. */
+export function parsePremarketTimes(raw: string): { timesIst: string[]; problems: string[] } {
+  const timesIst = splitEntries(raw);
+  const result = orchestratorOptionsSchema.safeParse({ premarketCheck: { timesIst } });
+  const problems = result.success ? [] : [...new Set(result.error.issues.filter((i) => i.path[0] === 'premarketCheck').map((i) => i.message))];
+  return { timesIst, problems };
+}
 
 const orchestratorEnvSchema = z.object({
-  TRADING_USERS: optionalString(),
+  TRADING_USERS: optionalString().transform((raw, ctx) => {
+    const { users, problems } = parseTradingUsers(raw);
+    for (const message of problems) ctx.addIssue({ code: 'custom', message });
+    return users;
+  }),
   // Unset means the default; set but empty turns the scheduled check off.
-  ORCHESTRATOR_PREMARKET_CHECK_IST: z.string().default('08:45,09:10'),
+  ORCHESTRATOR_PREMARKET_CHECK_IST: z
+    .string()
+    .default('08:45,09:10')
+    .transform((raw, ctx) => {
+      const { timesIst, problems } = parsePremarketTimes(raw);
+      for (const message of problems) ctx.addIssue({ code: 'custom', message });
+      return timesIst;
+    }),
   ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: enumVar(['proceed', 'refuse'] as const, 'refuse'),
 });
 
 /** Environment variables of the orchestrator: who trades, when the pre-market check runs, the idempotency policy. */
 export const orchestratorSection = defineSection({
   schema: orchestratorEnvSchema,
-  build: (e): OrchestratorModuleOptions => {
-    const problems: string[] = [];
-    const users = parseTradingUsers(e.TRADING_USERS ?? '', problems);
-    const timesIst = parsePremarketTimes(e.ORCHESTRATOR_PREMARKET_CHECK_IST, problems);
-    if (problems.length > 0) throw new ConfigError(problems);
-    return { users, premarketCheck: { timesIst }, idempotencyWhenUnavailable: e.ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE };
-  },
+  build: (e): OrchestratorModuleOptions => ({
+    users: e.TRADING_USERS,
+    premarketCheck: { timesIst: e.ORCHESTRATOR_PREMARKET_CHECK_IST },
+    idempotencyWhenUnavailable: e.ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE,
+  }),
 });
-
-/** `userId:mode:customerId:loginId`, comma-separated. Problems are appended, phrased per entry. */
-export function parseTradingUsers(text: string, problems: string[]): TradingUser[] {
-  const users: TradingUser[] = [];
-  const seen = new Set<string>();
-  const entries = text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  entries.forEach((entry, i) => {
-    const where = `TRADING_USERS entry ${i + 1}`;
-    const parts = entry.split(':');
-    if (parts.length !== 4) {
-      problems.push(`${where} has ${parts.length} field(s) (wants userId:mode:customerId:loginId)`);
-      return;
-    }
-    const [userId, mode, customerId, loginId] = parts.map((p) => p.trim());
-    const before = problems.length;
-    if (!USER_ID_PATTERN.test(userId)) {
-      problems.push(`${where} user id ${JSON.stringify(userId.slice(0, 70))} (wants 1-64 characters A-Z, 0-9 or _)`);
-    } else if (seen.has(userId)) {
-      problems.push(`${where} repeats user id ${userId} (wants each user once)`);
-    }
-    if (mode !== 'paper' && mode !== 'live') {
-      problems.push(`${where} mode ${JSON.stringify(mode.slice(0, 20))} (wants paper or live)`);
-    }
-    const needsAccount = mode === 'live';
-    if ((needsAccount || customerId !== '') && !CUSTOMER_ID.test(customerId)) {
-      problems.push(`${where} customer id (wants 1-64 letters, digits, _ or -${needsAccount ? '; required for live users' : ''})`);
-    }
-    if ((needsAccount || loginId !== '') && !LOGIN_ID.test(loginId)) {
-      problems.push(`${where} login id (wants 1-64 characters without spaces${needsAccount ? '; required for live users' : ''})`);
-    }
-    if (problems.length > before) return;
-    seen.add(userId);
-    users.push({ userId, mode: mode as TradingMode, customerId, loginId });
-  });
-  return users;
-}
-
-/** `HH:MM` times in IST, comma-separated; empty turns the scheduled check off. */
-export function parsePremarketTimes(text: string, problems: string[]): string[] {
-  const out: string[] = [];
-  for (const raw of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = HH_MM.exec(raw);
-    if (!m) {
-      problems.push(`ORCHESTRATOR_PREMARKET_CHECK_IST=${JSON.stringify(raw.slice(0, 20))} (wants HH:MM times in IST, e.g. 08:45,09:10)`);
-      continue;
-    }
-    if (!out.includes(raw)) out.push(raw);
-  }
-  return out;
-}

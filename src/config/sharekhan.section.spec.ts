@@ -43,21 +43,30 @@ describe('sharekhan config section', () => {
     expect(text).toMatch(/TOKEN_ENCRYPTION_KEYS=\(hidden, \d+ characters\) \(wants entry 1 \(k1\) to be base64 of exactly 32/);
     expect(text).not.toContain(short);
     expect(problem({ TOKEN_ENCRYPTION_KEYS: `k1:${K1},k1:${K2}` })).toMatch(/key id not used before \(k1\)/);
+    // Id and key swapped, twice: the "id" is a key, never printed, not even in the duplicate rule.
+    const swapped = problem({ TOKEN_ENCRYPTION_KEYS: `${K1}:k1,${K1}:k1` });
+    expect(swapped).toMatch(/key id not used before/);
+    expect(swapped).not.toContain(K1);
   });
 
-  it('validates cut-off, version id, secret key length and URLs', () => {
+  it('validates cut-off, secret key length and URLs', () => {
     expect(problem({ SHAREKHAN_TOKEN_CUTOFF_IST: '6am' })).toMatch(/SHAREKHAN_TOKEN_CUTOFF_IST="6am" \(wants a time HH:MM/);
-    expect(problem({ SHAREKHAN_VERSION_ID: '1007' })).toMatch(/SHAREKHAN_VERSION_ID="1007" \(wants empty, 1005 or 1006/);
     const text = problem({ SHAREKHAN_SECRET_KEY: 'too-short-secret' });
     expect(text).toMatch(/SHAREKHAN_SECRET_KEY=\(hidden, 16 characters\) \(wants exactly 32 bytes/);
     expect(text).not.toContain('too-short-secret');
     expect(problem({ SHAREKHAN_API_BASE_URL: 'ftp://x' })).toMatch(/SHAREKHAN_API_BASE_URL/);
-    const cfg = loadConfig({ SHAREKHAN_TOKEN_CUTOFF_IST: '05:45', SHAREKHAN_VERSION_ID: '1005' });
+    const cfg = loadConfig({ SHAREKHAN_TOKEN_CUTOFF_IST: '05:45' });
     expect(resolveShareKhanOptions(cfg.sharekhan)).toMatchObject({
       cutoffMinutesIst: 345,
-      versionId: '1005',
       maxLifetimeMs: 86_400_000,
       loginUrl: 'https://api.sharekhan.com/skapi/auth/login.html',
     });
+  });
+
+  it('the version id is a module option, not a variable: SHAREKHAN_VERSION_ID is ignored', () => {
+    // Any API key may use empty, 1005 or 1006; it only picks the request-token encoding (docs/sharekhan.md).
+    const cfg = loadConfig({ SHAREKHAN_VERSION_ID: '1005' });
+    expect(resolveShareKhanOptions(cfg.sharekhan).versionId).toBeNull();
+    expect(resolveShareKhanOptions({ ...cfg.sharekhan, versionId: '1006' }).versionId).toBe('1006');
   });
 });

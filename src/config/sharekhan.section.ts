@@ -1,43 +1,33 @@
 import { z } from 'zod';
 import { USER_ID_PATTERN } from '../common/user-id.js';
-import type { ShareKhanModuleOptions, TokenKeySpec } from '../sharekhan/index.js';
+import { shareKhanOptionsSchema, type ShareKhanModuleOptions, type TokenKeySpec } from '../sharekhan/index.js';
 import { defineSection } from './config-section.js';
+import { entryProblems, splitEntries } from './entry-problems.js';
 import { optionalString } from './env-types.js';
-
-const KEY_ID = /^[A-Za-z0-9_.-]{1,32}$/;
 
 /** Static tokens come from `SHAREKHAN_ACCESS_TOKEN_<USER_ID>`; the user id is the exact suffix. */
 export const ENV_TOKEN_PREFIX = 'SHAREKHAN_ACCESS_TOKEN_';
 const ENV_TOKEN_PATTERN = /^SHAREKHAN_ACCESS_TOKEN_/;
 
 /**
- * `keyId:base64` entries; the FIRST seals new tokens, the others only open tokens sealed before a
- * rotation. Problems name the entry by position and id only: a key never reaches a log.
+ * `keyId:base64` entries, split at the first colon; the FIRST seals new tokens, the others only
+ * open tokens sealed before a rotation. What a valid key is, ShareKhanAuthModule's options schema
+ * says. Problems name an entry by position and id only: a key never reaches a log.
  */
 export function parseTokenKeys(raw: string | undefined): { keys: TokenKeySpec[]; problems: string[] } {
   const keys: TokenKeySpec[] = [];
+  const positions: number[] = [];
   const problems: string[] = [];
-  if (raw === undefined) return { keys, problems };
-  raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .forEach((part, i) => {
-      const at = part.indexOf(':');
-      const id = at < 0 ? '' : part.slice(0, at);
-      const b64 = at < 0 ? '' : part.slice(at + 1);
-      if (!KEY_ID.test(id)) {
-        problems.push(`entry ${i + 1} to be keyId:base64 with a key id of 1-32 characters A-Z a-z 0-9 _ . -`);
-        return;
-      }
-      const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(b64) ? Buffer.from(b64, 'base64') : Buffer.alloc(0);
-      if (bytes.length !== 32) {
-        problems.push(`entry ${i + 1} (${id}) to be base64 of exactly 32 random bytes (openssl rand -base64 32)`);
-        return;
-      }
-      if (keys.some((k) => k.id === id)) problems.push(`entry ${i + 1} to use a key id not used before (${id})`);
-      else keys.push({ id, keyBase64: bytes.toString('base64') });
-    });
+  splitEntries(raw).forEach((part, i) => {
+    const at = part.indexOf(':');
+    if (at < 0) return problems.push(`entry ${i + 1} to be keyId:base64`);
+    keys.push({ id: part.slice(0, at), keyBase64: part.slice(at + 1) });
+    positions.push(i + 1);
+  });
+  if (keys.length === 0) return { keys, problems };
+  const options = { encryption: { keys, activeKeyId: keys[0].id } };
+  const verb = (field?: string) => (field === 'keyBase64' ? 'to be' : 'to have');
+  problems.push(...entryProblems(shareKhanOptionsSchema, options, { listPath: ['encryption', 'keys'], labelField: 'id', verb, positions }));
   return { keys, problems };
 }
 
@@ -59,7 +49,6 @@ const schema = z
       error: 'exactly 32 bytes (UTF-8), as issued by ShareKhan',
     }),
     SHAREKHAN_VENDOR_KEY: optionalString(),
-    SHAREKHAN_VERSION_ID: optionalString().pipe(z.enum(['1005', '1006'], { error: 'empty, 1005 or 1006' }).optional()),
     SHAREKHAN_REDIRECT_URL: optionalString().pipe(z.string().url({ error: 'an absolute URL' }).optional()),
     SHAREKHAN_TOKEN_CUTOFF_IST: optionalString().pipe(
       z
@@ -106,7 +95,6 @@ export const sharekhanSection = defineSection({
       apiKey: e.SHAREKHAN_API_KEY ?? null,
       secretKey: e.SHAREKHAN_SECRET_KEY ?? null,
       vendorKey: e.SHAREKHAN_VENDOR_KEY ?? null,
-      versionId: e.SHAREKHAN_VERSION_ID ?? null,
       redirectUrl: e.SHAREKHAN_REDIRECT_URL ?? null,
       cutoffIst: e.SHAREKHAN_TOKEN_CUTOFF_IST,
       staticTokens,

@@ -32,6 +32,7 @@ import type { OrderResult } from './orchestrator.types.js';
 import { PremarketCheckService, type PremarketReport } from './premarket-check.service.js';
 import { ReadinessService } from './readiness.service.js';
 import { SignalFanout, type SignalReport } from './signal-fanout.js';
+import { USERS_OPTION } from './orchestrator.options.js';
 import { UserRegistry } from './user-registry.js';
 
 /**
@@ -133,7 +134,7 @@ export class OrchestratorController {
   @ApiErrorResponses(404)
   async listOrders(@Param('userId') userId: string) {
     const user = this.users.get(userId);
-    if (!user) throw new NotFoundException(`No trading user ${userId} is configured (use an id listed in TRADING_USERS)`);
+    if (!user) throw new NotFoundException(`No trading user ${userId} is configured (use the exact id of a user in ${USERS_OPTION})`);
     const { state, orders } = await this.book.list(userId);
     return { userId, mode: user.mode, complete: state !== 'unavailable', orders };
   }

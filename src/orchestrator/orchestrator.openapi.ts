@@ -2,6 +2,7 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiResponse, type SchemaObject } from '@nestjs/swagger';
 import { reason } from '../common/http-error.filter.js';
 import { bool, int, list, nullable, obj, oneOf, str, time } from '../common/openapi-schema.js';
+import { USERS_OPTION } from './orchestrator.options.js';
 import { FAILURE_STATUS, type FailureCode } from './orchestrator.types.js';
 
 /** Response schemas, failure examples and request examples of the trade endpoints (OpenAPI only). */
@@ -118,7 +119,7 @@ export const PLACE_ORDER_EXAMPLE = { userId: 'MASTER_USER_001', order: ORDER_EXA
 export const SIGNAL_EXAMPLE = { signalId: 'nifty-breakout-2026-11-30T09:20', users: ['MASTER_USER_001', 'PAPER_TRADER_001'], order: ORDER_EXAMPLE };
 
 const FAILURE_EXAMPLES: Partial<Record<FailureCode, { message: string; action?: string; outcome?: string }>> = {
-  USER_UNKNOWN: { message: 'No trading user MASTER_USER_009 is configured; nothing was sent.', action: 'Use a user id listed in TRADING_USERS (exact spelling).' },
+  USER_UNKNOWN: { message: 'No trading user MASTER_USER_009 is configured; nothing was sent.', action: `Use the exact id of a user in ${USERS_OPTION}.` },
   TOKEN_MISSING: { message: 'No ShareKhan token for MASTER_USER_001 today. Nothing was sent.', action: 'PUT /sharekhan/users/MASTER_USER_001/token or log in' },
   TOKEN_EXPIRED: { message: 'The token of MASTER_USER_001 expired at 2026-11-30T02:00:00.000Z. Nothing was sent.' },
   TOKEN_INVALID: { message: 'The token of MASTER_USER_001 was refused by ShareKhan earlier. Nothing was sent.' },

@@ -47,5 +47,7 @@ describe('OrchestratorModule options', () => {
     expect(msg).toContain('users.1.mode (wants paper or live)');
     expect(msg).toContain('premarketCheck.timesIst.0 (wants HH:MM times in IST');
     expect(msg).toContain('fanoutConcurrency');
+    const twice = problem({ users: [{ userId: 'P_1', mode: 'paper' }, { userId: 'P_1', mode: 'paper' }] });
+    expect(twice).toContain('users.1.userId (wants a user id not used before (P_1))');
   });
 });

@@ -43,13 +43,20 @@ const userSchema = z
     }
   });
 
+/** Where trading users come from, as the library's messages name it (an app maps its own settings onto it). */
+export const USERS_OPTION = "OrchestratorModule's `users` option";
+
 /** Options of `OrchestratorModule.forRoot()`. */
 export const orchestratorOptionsSchema = z.object({
   /** Who trades, each on their own broker account. */
   users: z
     .array(userSchema)
     .default([])
-    .refine((us) => new Set(us.map((u) => u.userId)).size === us.length, { error: 'each user id once' }),
+    .superRefine((us, ctx) => {
+      us.forEach((u, i) => {
+        if (us.findIndex((o) => o.userId === u.userId) < i) ctx.addIssue({ code: 'custom', path: [i, 'userId'], message: `a user id not used before${USER_ID_PATTERN.test(u.userId) ? ` (${u.userId})` : ''}` });
+      });
+    }),
   premarketCheck: z
     .object({
       /** HH:MM in IST; empty turns the scheduled check off. */

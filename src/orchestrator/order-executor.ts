@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { OrchestratorSettings, TradingUser } from './orchestrator.options.js';
+import { USERS_OPTION, type OrchestratorSettings, type TradingUser } from './orchestrator.options.js';
 import type { Order } from '../sharekhan/index.js';
 import { LiveBroker } from './live-broker.js';
 import { OrderBook } from './order-book.js';
@@ -40,7 +40,7 @@ export class OrderExecutor {
 
   unknownUser(userId: string): OrderResult {
     const result = failure(userId, null, 'USER_UNKNOWN', `No trading user ${userId} is configured; nothing was sent.`, {
-      action: 'Use a user id listed in TRADING_USERS (exact spelling).',
+      action: `Use the exact id of a user in ${USERS_OPTION}.`,
     });
     this.metrics.record(result);
     return result;

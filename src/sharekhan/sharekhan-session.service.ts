@@ -163,7 +163,7 @@ export class ShareKhanSessionService {
       }
       if (err instanceof ShareKhanSecretKeyError) {
         this.logger.error(`login exchange impossible: ${err.message}`);
-        return failed('secret key misconfigured', new ServiceUnavailableException('ShareKhan login is misconfigured (SHAREKHAN_SECRET_KEY); the operator has to fix it'));
+        return failed('secret key misconfigured', new ServiceUnavailableException("ShareKhan login is misconfigured (ShareKhanAuthModule's `secretKey` option); the operator has to fix it"));
       }
       throw err;
     }

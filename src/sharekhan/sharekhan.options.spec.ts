@@ -57,6 +57,8 @@ describe('ShareKhanAuthModule options', () => {
     const keys = [{ id: 'k1', keyBase64: K1 }, { id: 'k2', keyBase64: K2 }];
     expect(problem({ encryption: { keys } }).message).toContain('encryption.activeKeyId (wants the id of the key new tokens are sealed with, one of k1, k2)');
     expect(problem({ encryption: { keys, activeKeyId: 'k9' } }).message).toContain('encryption.activeKeyId (wants one of the key ids: k1, k2)');
+    const twice = [...keys, { id: 'k1', keyBase64: K2 }];
+    expect(problem({ encryption: { keys: twice, activeKeyId: 'k1' } }).message).toContain('encryption.keys.2.id (wants a key id not used before (k1))');
   });
 });
 

@@ -20,7 +20,13 @@ export const shareKhanOptionsSchema = z
       .object({
         keys: z
           .array(z.object({ id: z.string().regex(KEY_ID, { error: 'a key id of 1-32 characters A-Z a-z 0-9 _ . -' }), keyBase64: key32 }))
-          .min(1, { error: 'at least one key' }),
+          .min(1, { error: 'at least one key' })
+          .superRefine((keys, ctx) => {
+            keys.forEach((k, i) => {
+              // An id that is not an id may be a key pasted in the wrong place: never echoed.
+              if (keys.findIndex((o) => o.id === k.id) < i) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `a key id not used before${KEY_ID.test(k.id) ? ` (${k.id})` : ''}` });
+            });
+          }),
         /** The key new tokens are sealed with; defaults to the only key. */
         activeKeyId: z.string().optional(),
       })
@@ -73,11 +79,9 @@ export const shareKhanOptionsSchema = z
     metricsRegistry: z.custom<Registry>((v) => typeof v === 'object' && v !== null && typeof (v as Registry).metrics === 'function').optional(),
   })
   .superRefine((o, ctx) => {
-    const keys = o.encryption?.keys ?? [];
-    const ids = keys.map((k) => k.id);
-    if (new Set(ids).size !== ids.length) ctx.addIssue({ code: 'custom', path: ['encryption', 'keys'], message: 'each key id once' });
+    const ids = (o.encryption?.keys ?? []).map((k) => k.id);
     const active = o.encryption?.activeKeyId;
-    if (o.encryption && active === undefined && keys.length > 1) {
+    if (o.encryption && active === undefined && ids.length > 1) {
       ctx.addIssue({ code: 'custom', path: ['encryption', 'activeKeyId'], message: `the id of the key new tokens are sealed with, one of ${ids.join(', ')}` });
     } else if (active !== undefined && !ids.includes(active)) {
       ctx.addIssue({ code: 'custom', path: ['encryption', 'activeKeyId'], message: `one of the key ids: ${ids.join(', ')}` });

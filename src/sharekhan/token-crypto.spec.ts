@@ -64,7 +64,7 @@ describe('TokenKeyRing', () => {
     expect(sealedNew.kid).toBe('k2');
     const onlyNew = new TokenKeyRing([{ id: 'k2', key: k2 }], 'k2');
     expect(onlyNew.open(sealedNew, 'aad')).toBe('new-token');
-    expect(() => onlyNew.open(sealedOld, 'aad')).toThrow(/key id that is not in TOKEN_ENCRYPTION_KEYS/);
+    expect(() => onlyNew.open(sealedOld, 'aad')).toThrow(/key id that is not in ShareKhanAuthModule's `encryption.keys` option/);
   });
 
   it('a key id pointing at a different key does not decrypt', () => {

@@ -20,7 +20,7 @@ export class TokenDecryptError extends Error {
   constructor(readonly reason: TokenDecryptFailure) {
     super(
       reason === 'unknown-key'
-        ? 'stored token was encrypted with a key id that is not in TOKEN_ENCRYPTION_KEYS'
+        ? "stored token was encrypted with a key id that is not in ShareKhanAuthModule's `encryption.keys` option"
         : reason === 'auth-failed'
           ? 'stored token failed authentication: altered, or stored under another user'
           : 'stored token record is malformed',

@@ -4,7 +4,7 @@ import { waitUntil } from '../helpers/wait.js';
 import type { Redis } from 'ioredis';
 import { CacheService } from '../../src/cache/cache.service.js';
 import { CacheStartupError, CacheValidationError } from '../../src/cache/cache.errors.js';
-import { decodeRecord } from '../../src/cache/cache-codec.js';
+import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
 import { loadLoop, maxOf, percentile, sleep, startCache, waitForMode } from './cache-harness.js';
 
 const TIMEOUT = 250;

@@ -3,7 +3,7 @@ import { startCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
 import type { CacheService } from '../../src/cache/cache.service.js';
 import type { ModeTransition } from '../../src/cache/cache.types.js';
-import { decodeRecord } from '../../src/cache/cache-codec.js';
+import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
 import { loadLoop, sleep, startCache, waitForMode } from './cache-harness.js';
 
 const TIMEOUT = 250;

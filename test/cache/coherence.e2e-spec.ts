@@ -5,7 +5,7 @@ import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import type { CacheService } from '../../src/cache/cache.service.js';
 import type { CacheModuleOptions } from '../../src/cache/cache.options.js';
-import { decodeRecord } from '../../src/cache/cache-codec.js';
+import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
 import { sleep, startCache, waitForMode } from './cache-harness.js';
 
 const FAST = { commandTimeoutMs: 250, reconnect: { baseDelayMs: 20, maxDelayMs: 200 } };

@@ -3,7 +3,7 @@ import { onTestFinished, vi } from 'vitest';
 import { startRedis, type RedisProcess, type StartRedisOptions } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { CacheService } from '../../src/cache/cache.service.js';
-import { decodeRecord } from '../../src/cache/cache-codec.js';
+import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
 import { ChaosGateway } from '../../src/cache/testing/chaos-gateway.js';
 import type { CacheModuleOptions } from '../../src/cache/cache.options.js';
 import { startCache } from './cache-harness.js';

@@ -1,4 +1,4 @@
-import type { StoredRecord } from '../cache-codec.js';
+import type { StoredRecord } from '../stack/cache-codec.js';
 import type { ClaimResult, ReadResult, SetOptions, WriteResult } from '../cache.types.js';
 
 /**

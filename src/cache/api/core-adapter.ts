@@ -1,9 +1,9 @@
-import type { StoredRecord } from '../cache-codec.js';
-import { serialise, type CacheKeys } from '../cache-keys.js';
-import type { CacheStack } from '../cache-stack.js';
+import type { StoredRecord } from '../stack/cache-codec.js';
+import { serialise, type CacheKeys } from '../stack/cache-keys.js';
+import type { CacheStack } from '../stack/cache-stack.js';
 import type { ClaimResult, ReadResult, SetOptions, WriteResult } from '../cache.types.js';
-import type { CacheGateway } from '../cache-gateway.js';
-import type { HybridLogicalClock } from '../hlc.js';
+import type { CacheGateway } from '../redis/cache-gateway.js';
+import type { HybridLogicalClock } from '../clock/hlc.js';
 import type { CacheCore } from './cache-core.js';
 import { scanKeys } from './scan-keys.js';
 

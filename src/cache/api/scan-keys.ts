@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { CacheGateway } from '../cache-gateway.js';
+import type { CacheGateway } from '../redis/cache-gateway.js';
 
 /** Keys per SCAN step: Redis does a bounded amount of work per call, so other clients never wait long. */
 export const SCAN_COUNT = 200;

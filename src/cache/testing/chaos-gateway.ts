@@ -1,7 +1,7 @@
 import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
-import type { CacheGateway } from '../cache-gateway.js';
-import { VERSION_LENGTH } from '../hlc.js';
-import type { BreakerState, CasClient } from '../redis-gateway.js';
+import type { CacheGateway } from '../redis/cache-gateway.js';
+import { VERSION_LENGTH } from '../clock/hlc.js';
+import type { BreakerState, CasClient } from '../redis/redis-gateway.js';
 
 /**
  * What an injected fault does to one command: a timeout before it ran, a timeout after it ran (the

@@ -1,0 +1,142 @@
+import { Logger } from '@nestjs/common';
+import { onTestFinished } from 'vitest';
+import { firstValueFrom, filter, timeout } from 'rxjs';
+import { CacheService } from '../cache.service.js';
+import type { CacheMode } from '../cache.types.js';
+import { ChaosGateway } from '../testing/chaos-gateway.js';
+import { useChaosCache } from '../../../test/cache/fixtures.js';
+
+/** The mode machine on an in-process gateway: edge cases in milliseconds, no redis-server. */
+const chaosCache = useChaosCache;
+
+function mode(cache: CacheService, m: CacheMode, ms = 2_000): Promise<CacheMode> {
+  return firstValueFrom(cache.mode$.pipe(filter((x) => x === m), timeout(ms)));
+}
+
+describe('RecoveryMachine on a chaos gateway', () => {
+  it('journals writes in fallback and replays them before switching to redis', async () => {
+    const { cache, gateway, stored } = await chaosCache();
+    expect(cache.mode).toBe('fallback');
+    expect(await cache.set('a', 1)).toMatchObject({ store: 'memory', journaled: true });
+    await cache.delete('b');
+    const seen: CacheMode[] = [];
+    cache.mode$.subscribe((m) => seen.push(m));
+    gateway.up();
+    await mode(cache, 'redis');
+    expect(seen).toEqual(['fallback', 'recovering', 'redis']);
+    expect(stored('a')?.json).toBe('1');
+    expect(stored('b')?.tombstone).toBe(true);
+    expect(cache.getStatus()).toMatchObject({ journalSize: 0, replayed: 2 });
+  });
+
+  it('an error mid-replay (Redis still up) is retried with backoff; redis mode only once everything is replayed', async () => {
+    const { cache, gateway, stored } = await chaosCache();
+    for (let i = 0; i < 5; i++) await cache.set(`k${i}`, i);
+    let failures = 0;
+    gateway.fault = (cmd, key) => (cmd === 'casSet' && key === 'u:k3' && failures++ < 2 ? 'error' : undefined);
+    gateway.up();
+    await mode(cache, 'redis');
+    expect(failures).toBe(3); // two injected errors, then the attempt that landed
+    for (let i = 0; i < 5; i++) expect(stored(`k${i}`)?.json).toBe(String(i));
+    expect(cache.getStatus().journalSize).toBe(0);
+  });
+
+  it('Redis going away mid-replay returns to fallback with the unsettled journal intact; the next pass finishes it', async () => {
+    const { cache, gateway, stored } = await chaosCache();
+    // The marker in place first, so the next pass replays only (no re-seed to cover for a lost write).
+    gateway.up();
+    await mode(cache, 'redis');
+    gateway.down();
+    for (let i = 0; i < 100; i++) await cache.set(`k${i}`, i);
+    // The first batch (64) lands; Redis drops during it, so the rest of the journal stays.
+    gateway.fault = (cmd) => {
+      if (cmd === 'casSet' && gateway.commands.length > 30) {
+        gateway.fault = null;
+        gateway.down();
+      }
+    };
+    const back = firstValueFrom(cache.transitions$.pipe(filter((t) => t.to === 'fallback'), timeout(2_000)));
+    gateway.up();
+    expect((await back).from).toBe('recovering');
+    const left = cache.getStatus().journalSize;
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThan(100);
+    expect(await cache.get('k99')).toBe(99); // still served from memory
+    gateway.up();
+    await mode(cache, 'redis');
+    for (let i = 0; i < 100; i++) expect(stored(`k${i}`)?.json).toBe(String(i));
+  });
+
+  it('a live write whose reply is lost is journaled and replayed ~100 ms later without an outage', async () => {
+    const { cache, gateway, stored } = await chaosCache();
+    gateway.up();
+    await mode(cache, 'redis');
+    gateway.fault = (cmd) => (cmd === 'casSet' ? 'lost-reply' : undefined);
+    expect(await cache.set('x', 'v')).toMatchObject({ store: 'memory', journaled: true });
+    gateway.fault = null;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(cache.getStatus().journalSize).toBe(0);
+    expect(cache.mode).toBe('redis');
+    expect(stored('x')?.json).toBe('"v"');
+  });
+
+  it('an emptied Redis is re-seeded from memory; reads of known keys never miss meanwhile, and a newer write is not overwritten', async () => {
+    const { cache, gateway, stored } = await chaosCache();
+    gateway.up();
+    await mode(cache, 'redis');
+    for (let i = 0; i < 50; i++) await cache.set(`k${i}`, `old${i}`);
+    // Slow re-seed: every command takes 5 ms, so reads and a new write run during it.
+    let reseedWrites = 0;
+    gateway.fault = (cmd) => {
+      if (cmd === 'casSet') reseedWrites++;
+    };
+    gateway.latencyMs = 5;
+    gateway.restartEmpty();
+    await mode(cache, 'recovering');
+    expect(cache.getStatus().reseeding).toBe(true);
+    const reads = await Promise.all(Array.from({ length: 50 }, (_, i) => cache.read(`k${i}`)));
+    expect(reads.every((r) => r.state === 'hit')).toBe(true);
+    await cache.set('k7', 'new');
+    await firstValueFrom(cache.mode$.pipe(filter(() => !cache.getStatus().reseeding && cache.mode === 'redis'), timeout(2_000)));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(cache.getStatus().emptyRedisDetections).toBe(1);
+    expect(reseedWrites).toBeGreaterThanOrEqual(49);
+    expect(stored('k7')?.json).toBe('"new"');
+    expect(stored('k8')?.json).toBe('"old8"');
+    expect(await cache.get('k7')).toBe('new');
+  });
+
+  it('a command timeout during the marker check keeps fallback and tries again', async () => {
+    const { cache, gateway } = await chaosCache();
+    await cache.set('a', 1);
+    let n = 0;
+    gateway.fault = (cmd, key) => (cmd === 'get' && key === 'u:' && n++ === 0 ? 'timeout' : undefined);
+    const seen: CacheMode[] = [];
+    cache.mode$.subscribe((m) => seen.push(m));
+    gateway.up();
+    await mode(cache, 'redis');
+    expect(n).toBeGreaterThanOrEqual(2);
+    expect(seen).toEqual(['fallback', 'recovering', 'redis']);
+  });
+});
+
+describe('RecoveryMachine extensions', () => {
+  it('replay and re-seed hooks run inside the pass, before redis mode', async () => {
+    Logger.overrideLogger(false);
+    const gateway = new ChaosGateway();
+    const cache = new CacheService({ redis: null, keyPrefix: 'u:', instanceId: 'unit', commandTimeoutMs: 100 }, gateway);
+    const calls: string[] = [];
+    const recovery = (cache as unknown as { recovery: { extensions: { replay(): Promise<void>; reseed(): Promise<void> }[] } }).recovery;
+    recovery.extensions.push({
+      replay: async () => void calls.push(`replay in ${cache.mode}`),
+      reseed: async () => void calls.push(`reseed in ${cache.mode}`),
+    });
+    await cache.onModuleInit();
+    onTestFinished(() => cache.onApplicationShutdown());
+    await cache.set('a', 1);
+    gateway.up();
+    await mode(cache, 'redis');
+    // A fresh Redis has no marker: the first pass both replays and re-seeds.
+    expect(calls).toEqual(['replay in recovering', 'reseed in recovering']);
+  });
+});

@@ -1,0 +1,280 @@
+import type { RedisOptions } from 'ioredis';
+import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
+import type { ResolvedCacheOptions } from '../cache.options.js';
+import { ADD_LUA, CAS_IF_VERSION_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './cas-script.js';
+import { CommandBatcher } from './command-batcher.js';
+import { CLAIM_LUA, OPEN_WINDOW_LUA } from '../claims/reseed-window.js';
+import { RELEASE_CLAIM_LUA } from '../claims/claim-release.js';
+import { CircuitBreaker, CircuitOpenError, type BreakerState } from './circuit-breaker.js';
+import { DeadlineQueue, type Outcome } from './deadline-queue.js';
+import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
+
+export type { BreakerState } from './circuit-breaker.js';
+
+/** A Redis that is connected but not answering: only this opens the breaker. */
+export function isTimeout(err: unknown): boolean {
+  return err instanceof Error && /timed out|timeout/i.test(err.message);
+}
+
+export type CasClient = RedisClient & {
+  /** See CAS_SET_LUA; `channel` ('' for none) receives the L1 invalidation of a successful write. */
+  casSet(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
+  /** See ADD_LUA: 1 when written, else the record that holds the key. */
+  casAdd(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
+  casSetMany(numKeys: number, ...args: string[]): Promise<(1 | string)[]>;
+  /** See CAS_IF_VERSION_LUA: 1 when written, else the stored version ('' when absent). */
+  casIfVersion(key: string, version: string, record: string, pxat: string, channel: string, expected: string): Promise<1 | string>;
+  /** See CLAIM_LUA: 1 when written, 0 or 2 when refused until the fleet has re-seeded, else the record that holds the key. */
+  casClaim(numKeys: number, ...args: string[]): Promise<0 | 1 | 2 | string>;
+  /** See RELEASE_CLAIM_LUA: 1 when the timed-out claim was withdrawn. */
+  releaseClaim(key: string, version: string, tombstone: string, pxat: string, channel: string): Promise<0 | 1>;
+  /** See OPEN_WINDOW_LUA: the marker value now in force. */
+  openReseedWindow(marker: string, epoch: string, windowMs: string, now: string): Promise<string>;
+};
+
+/**
+ * Owns the Redis connection and decides whether Redis may be used right now. Two signals:
+ * the connection (ioredis `ready` / `close`), and a circuit breaker that opens after consecutive
+ * command timeouts (a hung Redis keeps its TCP connection). While open, no user operation touches
+ * Redis; a background PING probes it on a jittered, capped exponential interval.
+ */
+export class RedisGateway {
+  readonly client: CasClient;
+  private readonly breaker: CircuitBreaker;
+  private readonly availability = new BehaviorSubject<boolean>(false);
+  private connected = false;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private closing = false;
+  private inFlight = 0;
+  /** Standalone and Sentinel only: a Cluster batch would span slots. */
+  private readonly batcher: CommandBatcher | null;
+  /**
+   * Standalone and Sentinel: bounds commands once the connection is ready, in place of ioredis'
+   * per-command timer (ioredis' own timeout still bounds the connection handshake). Cluster keeps
+   * ioredis' timeout on every node and our timer per operation.
+   */
+  private readonly deadlines: DeadlineQueue | null;
+  reconnectAttempts = 0;
+  lastError: string | null = null;
+  /** Why the last connection ended: its own error, else that it was closed. */
+  private closeCause: string | null = null;
+  private errorSinceReady: string | null = null;
+
+  constructor(private readonly options: ResolvedCacheOptions) {
+    if (!options.redis) throw new Error('RedisGateway needs a Redis target');
+    this.client = createRedisClient(options.redis, options) as CasClient;
+    this.client.defineCommand('casSet', { numberOfKeys: 1, lua: CAS_SET_LUA });
+    this.client.defineCommand('casAdd', { numberOfKeys: 1, lua: ADD_LUA });
+    this.client.defineCommand('casSetMany', { lua: CAS_SET_MANY_LUA });
+    this.client.defineCommand('casIfVersion', { numberOfKeys: 1, lua: CAS_IF_VERSION_LUA });
+    this.client.defineCommand('casClaim', { lua: CLAIM_LUA });
+    this.client.defineCommand('releaseClaim', { numberOfKeys: 1, lua: RELEASE_CLAIM_LUA });
+    this.client.defineCommand('openReseedWindow', { numberOfKeys: 1, lua: OPEN_WINDOW_LUA });
+    const cluster = options.redis.kind === 'cluster';
+    this.batcher = cluster ? null : new CommandBatcher(this.client);
+    this.deadlines = cluster ? null : new DeadlineQueue(options.commandTimeoutMs);
+    this.breaker = new CircuitBreaker(options.breaker, {
+      opened: () => {
+        this.lastError = `Redis not answering: ${options.breaker.failureThreshold} command(s) in a row timed out (circuit breaker open)`;
+        this.startProbing();
+        this.publish();
+      },
+      closed: () => {
+        this.stopProbing();
+        this.publish();
+      },
+    });
+    this.client.on('ready', () => {
+      // From here on every command goes through run(), the probe or close(), all bounded by
+      // `deadlines`; ioredis reads this option each time it sends a command.
+      if (this.deadlines) (this.client.options as RedisOptions).commandTimeout = undefined;
+      this.connected = true;
+      this.reconnectAttempts = 0;
+      this.errorSinceReady = null;
+      this.closeCause = null;
+      this.publish();
+    });
+    this.client.on('close', () => {
+      // The next connection's handshake (ready check, AUTH, SELECT) is bounded by ioredis again.
+      if (this.deadlines) (this.client.options as RedisOptions).commandTimeout = this.options.commandTimeoutMs;
+      if (this.connected) {
+        this.closeCause = this.errorSinceReady ?? 'connection to Redis closed (server stopped, restarted or the network dropped it)';
+        this.lastError = this.closeCause;
+      }
+      this.connected = false;
+      this.publish();
+    });
+    this.client.on('reconnecting', () => {
+      this.reconnectAttempts++;
+    });
+    // Errors are recorded, not logged: the mode transition they cause is the one log line.
+    this.client.on('error', (err: Error) => {
+      this.lastError = describeRedisError(err);
+      this.errorSinceReady = this.lastError;
+    });
+  }
+
+  /** Emits whenever Redis becomes usable or stops being usable. */
+  get available$(): Observable<boolean> {
+    return this.availability.pipe(distinctUntilChanged());
+  }
+
+  get available(): boolean {
+    return this.connected && this.breaker.state === 'closed';
+  }
+
+  get isCluster(): boolean {
+    return this.batcher === null;
+  }
+
+  /** The cause an operator needs: the closed connection's, or the last command error (a timeout). */
+  get unavailableReason(): string | null {
+    return this.connected ? this.lastError : (this.closeCause ?? this.lastError);
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  get breakerState(): BreakerState {
+    return this.breaker.state;
+  }
+
+  /** Starts connecting without waiting; `ready` flips availability when it happens. */
+  start(): void {
+    this.client.connect().catch((err: Error) => {
+      this.lastError = describeRedisError(err);
+    });
+  }
+
+  /** Resolves once Redis is usable, or rejects after `timeoutMs`. */
+  waitUntilAvailable(timeoutMs: number): Promise<void> {
+    if (this.available) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        sub.unsubscribe();
+        reject(new Error(this.lastError ?? 'Redis did not become ready in time'));
+      }, timeoutMs);
+      const sub = this.available$.subscribe((up) => {
+        if (!up) return;
+        clearTimeout(timer);
+        queueMicrotask(() => sub.unsubscribe());
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Runs one Redis operation through the breaker. Rejects when Redis is not usable or the command
+   * fails; the caller decides how to serve the operation from memory. Not async: one promise per
+   * command (the deadline's) is all this layer adds on the hot path.
+   */
+  run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T> {
+    if (this.breaker.state !== 'closed') return Promise.reject(new CircuitOpenError());
+    const remaining = deadline === undefined ? this.options.commandTimeoutMs : deadline - performance.now();
+    if (remaining <= 0) return Promise.reject(new Error('Command timed out before it was sent'));
+    // A command is written to the socket when it is issued (no auto-pipelining: ioredis sends one
+    // auto-pipeline at a time, so against a hung Redis queued batches would stack their timeouts).
+    // The full command timeout feeds the breaker; a partial budget (a retry within one deadline)
+    // or Cluster, where redirections happen inside the client, also gets a timer of its own.
+    this.inFlight++;
+    let op: Promise<T>;
+    try {
+      op = fn(this.client);
+    } catch (err) {
+      this.outcome.failed(err, false);
+      return Promise.reject(err);
+    }
+    const bounded = this.deadlines ? this.deadlines.bound(op, this.outcome) : this.observed(op);
+    return this.deadlines && remaining >= this.options.commandTimeoutMs ? bounded : this.expiring(bounded, remaining);
+  }
+
+  /** How every command ended, for the breaker and the operator's last error. */
+  private readonly outcome: Outcome = {
+    answered: () => {
+      this.inFlight--;
+      this.breaker.answered();
+    },
+    failed: (err, timedOut) => {
+      this.inFlight--;
+      // Once open, the breaker's cause stays: the commands still in flight only repeat it.
+      if (!this.connected || this.breaker.state !== 'closed') return;
+      this.lastError = describeRedisError(err);
+      if (timedOut || isTimeout(err)) this.breaker.timedOut();
+    },
+  };
+
+  /** Cluster: ioredis' own command timeout bounds the command; the outcome is still recorded. */
+  private observed<T>(op: Promise<T>): Promise<T> {
+    op.then(this.outcome.answered, (err: unknown) => this.outcome.failed(err, false));
+    return op;
+  }
+
+  /** `op`, or a timeout once `ms` have passed, whichever comes first. */
+  private expiring<T>(op: Promise<T>, ms: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('Command timed out')), ms);
+      op.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** GET, coalesced into an MGET with the reads of the same tick when others are in flight. */
+  get(key: string): Promise<string | null> {
+    return this.batcher && this.inFlight > this.options.batchFromInFlight ? this.batcher.get(key) : this.client.get(key);
+  }
+
+  /** Compare-and-set write (CAS_SET_LUA), coalesced like `get` under concurrency. */
+  casSet(key: string, version: string, record: string, pxat: string, channel = ''): Promise<1 | string> {
+    return this.batcher && this.inFlight > this.options.batchFromInFlight
+      ? this.batcher.casSet(key, version, record, pxat, channel)
+      : this.client.casSet(key, version, record, pxat, channel);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.stopProbing();
+    this.availability.complete();
+    try {
+      await this.bounded(this.client.quit());
+    } catch {
+      this.client.disconnect();
+    }
+    this.deadlines?.close();
+  }
+
+  /** A command sent on a ready connection, bounded by the command timeout. */
+  private bounded<T>(command: Promise<T>): Promise<T> {
+    return this.deadlines ? this.deadlines.bound(command) : command;
+  }
+
+  private publish(): void {
+    if (!this.closing) this.availability.next(this.available);
+  }
+
+  private startProbing(): void {
+    if (this.probeTimer || this.closing) return;
+    // The breaker's own backoff decides when a probe may pass; this tick only offers one.
+    this.probeTimer = setInterval(() => {
+      if (!this.connected || !this.breaker.tryProbe()) return;
+      this.bounded(this.client.ping()).then(
+        () => this.breaker.probeAnswered(),
+        () => this.breaker.probeFailed(),
+      );
+    }, 50);
+    this.probeTimer.unref();
+  }
+
+  private stopProbing(): void {
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.probeTimer = null;
+  }
+}

@@ -1,0 +1,69 @@
+import { decodeRecord, encodeRecord, type StoredRecord } from '../stack/cache-codec.js';
+import type { CacheGateway } from './cache-gateway.js';
+
+/** Redis' PXAT argument for a record: its absolute expiry, 0 for none. */
+export function pxat(rec: StoredRecord): string {
+  return rec.expiresAt === null ? '0' : String(rec.expiresAt);
+}
+
+/**
+ * Records in Redis, the one path every versioned write takes: the scripts' arguments (version,
+ * encoded record, PXAT, L1 channel) are assembled here and nowhere else. Every call is bounded by
+ * the gateway (one command timeout, or what is left of `deadline`) and throws when Redis cannot be
+ * used or the outcome is unknown.
+ */
+export class RedisRecords {
+  constructor(
+    private readonly gateway: CacheGateway,
+    /** The L1 invalidation channel to publish on ('' for none). */
+    private readonly channel: () => string,
+  ) {}
+
+  /** CAS_SET_LUA: 1 when written, else the stored (newer or equal) version. */
+  cas(k: string, rec: StoredRecord, deadline?: number): Promise<1 | string> {
+    const g = this.gateway;
+    return g.run(() => g.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()), deadline);
+  }
+
+  /** CAS_SET_LUA as a call of its own, never coalesced with others (a batch fails as a whole). */
+  casAlone(k: string, rec: StoredRecord): Promise<1 | string> {
+    return this.gateway.run((c) => c.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()));
+  }
+
+  /** ADD_LUA (set-if-absent): 1 when written, else the record that holds the key. */
+  add(k: string, rec: StoredRecord, deadline?: number): Promise<1 | string> {
+    return this.gateway.run((c) => c.casAdd(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()), deadline);
+  }
+
+  /**
+   * CLAIM_LUA (reseed-window.ts): set-if-absent that puts back the live copy `seed` memory holds and,
+   * with the marker key (not on Cluster), refuses while the fleet's re-seed window is open.
+   */
+  claim(k: string, markerKey: string | null, rec: StoredRecord, seed: StoredRecord | null, now: number, deadline?: number): Promise<0 | 1 | 2 | string> {
+    const keys = markerKey === null ? [k] : [k, markerKey];
+    const s = seed ? [seed.version, encodeRecord(seed), pxat(seed)] : ['', '', '0'];
+    return this.gateway.run((c) => c.casClaim(keys.length, ...keys, rec.version, encodeRecord(rec), pxat(rec), this.channel(), ...s, String(now)), deadline);
+  }
+
+  /** RELEASE_CLAIM_LUA (claim-release.ts): withdraws a timed-out claim; 1 when withdrawn. */
+  release(k: string, tomb: StoredRecord): Promise<0 | 1> {
+    return this.gateway.run((c) => c.releaseClaim(k, tomb.version, encodeRecord(tomb), pxat(tomb), this.channel()));
+  }
+
+  /** CAS_IF_VERSION_LUA: 1 when written, else the stored version ('' when absent). */
+  ifVersion(k: string, expected: string, rec: StoredRecord): Promise<1 | string> {
+    return this.gateway.run((c) => c.casIfVersion(k, rec.version, encodeRecord(rec), pxat(rec), this.channel(), expected));
+  }
+
+  /** The raw value (GET, coalesced under load). */
+  raw(k: string): Promise<string | null> {
+    const g = this.gateway;
+    return g.run(() => g.get(k));
+  }
+
+  /** The decoded record, null when absent or not in the record format. */
+  async fetch(k: string): Promise<StoredRecord | null> {
+    const raw = await this.raw(k);
+    return raw === null ? null : decodeRecord(raw);
+  }
+}

@@ -1,0 +1,191 @@
+import { decodeRecord, type StoredRecord } from './cache-codec.js';
+import type { ClaimResult, ReadResult, WriteResult } from '../cache.types.js';
+import type { HybridLogicalClock } from '../clock/hlc.js';
+import type { LocalStack } from './local-stack.js';
+import { deepFreeze, type MemoryEntry } from '../memory/memory-store.js';
+import type { NearCache } from './near-cache.js';
+import type { RecoveryMachine } from '../recovery/recovery.js';
+import type { RedisRecords } from '../redis/redis-records.js';
+import type { Claims } from '../claims/claims.js';
+import { VERSION_LENGTH } from '../clock/hlc.js';
+
+/** Redis and the parts that answer for it when it cannot: present only when Redis is configured. */
+export interface RemoteParts {
+  records: RedisRecords;
+  recovery: RecoveryMachine;
+  claims: Claims;
+}
+
+/**
+ * One read, write or claim through the layers: L1, Redis (versioned compare-and-set, mirrored into
+ * memory), and memory + journal whenever Redis cannot be used or the outcome is unknown. Every
+ * Redis step is bounded by one command timeout.
+ */
+export class CacheStack {
+  constructor(
+    private readonly remote: RemoteParts | null,
+    readonly local: LocalStack,
+    readonly near: NearCache,
+    private readonly hlc: HybridLogicalClock,
+    private readonly commandTimeoutMs: number,
+  ) {}
+
+  redisUsableFor(k: string): boolean {
+    return this.remote !== null && this.remote.recovery.redisUsableFor(k);
+  }
+
+  async read<T>(k: string): Promise<ReadResult<T>> {
+    const remote = this.remote;
+    if (!remote) return this.fromMemory<T>(k, true);
+    if (this.near.serving()) {
+      const e = this.near.hit(k);
+      if (e !== undefined) return resultOf<T>(e);
+    }
+    if (!remote.recovery.redisUsableFor(k)) return this.fromMemory<T>(k, false);
+    const generation = this.near.generation;
+    this.near.beginRead(k);
+    let raw: string | null;
+    try {
+      raw = await remote.records.raw(k);
+    } catch {
+      this.near.endRead(k);
+      return this.fromMemory<T>(k, false);
+    }
+    // An invalidation that arrived while the GET was in flight may be newer than its reply.
+    const invalidated = this.near.endRead(k);
+    if (raw === null) {
+      if (!this.local.journal.has(k)) this.local.forget(k);
+      return { state: 'miss', source: 'redis' };
+    }
+    // Memory already holds this very record (a read of an unchanged key): nothing to decode.
+    const known = invalidated ? undefined : this.local.memory.peek(k);
+    if (known !== undefined && sameRecord(raw, known)) {
+      this.near.confirm(known, known.version, generation);
+      if (known.tombstone) return { state: 'miss', source: 'redis' };
+      return { state: 'hit', value: known.parsed() as T, source: 'redis', version: known.version, expiresAt: known.expiresAt };
+    }
+    const rec = decodeRecord(raw);
+    if (!rec) return { state: 'miss', source: 'redis' };
+    this.hlc.observe(rec.version);
+    const entry = invalidated ? undefined : this.local.mirror(k, rec);
+    this.near.confirm(entry, rec.version, generation);
+    const held = entry !== undefined && entry.version === rec.version ? entry : undefined;
+    // Of one version the tombstone wins (a withdrawn claim), whichever side holds it.
+    if (rec.tombstone || held?.tombstone) return { state: 'miss', source: 'redis' };
+    const value = held ? held.parsed() : deepFreeze(JSON.parse(rec.json));
+    return { state: 'hit', value: value as T, source: 'redis', version: rec.version, expiresAt: rec.expiresAt };
+  }
+
+  async write(k: string, rec: StoredRecord): Promise<WriteResult> {
+    const remote = this.remote;
+    if (!remote) {
+      this.local.mirrorNew(k, rec);
+      return { version: rec.version, store: 'memory', journaled: false };
+    }
+    if (!remote.recovery.writesToRedis) {
+      // Journal first: a journaled key is pinned, so the memory store cannot evict the new copy.
+      this.local.journalRecord(k, rec);
+      this.local.mirrorNew(k, rec);
+      return { version: rec.version, store: 'memory', journaled: true };
+    }
+    this.local.mirrorNew(k, rec);
+    const generation = this.near.generation;
+    let attempt = rec;
+    // One deadline for both attempts: a live write never waits longer than one command timeout.
+    const deadline = performance.now() + this.commandTimeoutMs;
+    try {
+      const first = await remote.records.cas(k, attempt);
+      if (first !== 1) {
+        // Redis holds a version from a clock that runs ahead: this write is the newest thing the
+        // caller knows, so it moves past that version once rather than being dropped.
+        this.hlc.observe(String(first));
+        attempt = { ...rec, version: this.hlc.next() };
+        this.local.mirror(k, attempt);
+        const second = await remote.records.cas(k, attempt, deadline);
+        if (second !== 1) {
+          this.hlc.observe(String(second));
+          this.local.forget(k);
+          return { version: attempt.version, store: 'redis', journaled: false };
+        }
+      }
+    } catch {
+      // Failed or timed out: the write may or may not have landed, so replay decides by version.
+      this.journalUnknown(k, attempt);
+      return { version: attempt.version, store: 'memory', journaled: true };
+    }
+    this.local.journalSettleUpTo(k, attempt.version);
+    if (this.near.enabled) this.near.confirm(this.local.memory.peek(k), attempt.version, generation);
+    return { version: attempt.version, store: 'redis', journaled: false };
+  }
+
+  /** A write whose outcome is unknown: journaled (replayed by version) and drained soon. */
+  private journalUnknown(k: string, rec: StoredRecord): void {
+    this.local.journalRecord(k, rec);
+    this.local.mirror(k, rec);
+    this.remote?.recovery.scheduleDrain();
+  }
+
+  /** Withdraws a claim this instance was granted, only while the key still holds that version. */
+  async releaseClaim(k: string, version: string): Promise<void> {
+    if (this.remote) return this.remote.claims.releaseOwn(k, version);
+    if (this.local.memory.peek(k)?.version === version) this.local.forget(k);
+  }
+
+  /** Atomic claim across instances; see CacheService.setIfAbsent and claims.ts. */
+  async claim<T>(k: string, rec: StoredRecord): Promise<ClaimResult<T>> {
+    const remote = this.remote;
+    if (!remote || !remote.recovery.redisUsableFor(k)) {
+      const known = this.local.memory.get(k);
+      if (known && !known.tombstone) return { state: 'exists', value: known.parsed() as T, authoritative: !remote };
+      if (remote) return { state: 'unknown', reason: 'unreachable', authoritative: false };
+      this.local.mirror(k, rec);
+      return { state: 'claimed', authoritative: true, version: rec.version };
+    }
+    return remote.claims.claim<T>(k, rec);
+  }
+
+  /** Version-conditional write for `update`; on success memory and the journal follow. */
+  async writeIfVersion(k: string, expected: string, rec: StoredRecord): Promise<1 | string> {
+    const reply = await this.remote!.records.ifVersion(k, expected, rec);
+    if (reply !== 1) {
+      if (reply !== '') this.hlc.observe(String(reply));
+      return reply;
+    }
+    this.local.mirror(k, rec);
+    this.local.journalSettleUpTo(k, rec.version);
+    return 1;
+  }
+
+  /** What Redis holds for a key (versions observed); throws when Redis cannot be asked. */
+  async fetch(k: string): Promise<StoredRecord | null> {
+    const rec = await this.remote!.records.fetch(k);
+    if (rec) this.hlc.observe(rec.version);
+    return rec;
+  }
+
+  private fromMemory<T>(k: string, authoritative: boolean): ReadResult<T> {
+    const e = this.local.memory.get(k);
+    if (!e) return { state: authoritative ? 'miss' : 'unavailable', source: 'none' };
+    return authoritative ? resultOf<T>(e) : { ...resultOf<T>(e), fallback: true };
+  }
+}
+
+/**
+ * Whether `raw` is the record `e` holds: same version, expiry and kind. The version alone is not
+ * enough: a withdrawn claim keeps its version as a tombstone (claim-release.ts). Reads the header
+ * in place, with no allocation (cache-codec.ts has the format).
+ */
+export function sameRecord(raw: string, e: MemoryEntry): boolean {
+  if (raw.charCodeAt(VERSION_LENGTH) !== 124 || !raw.startsWith(e.version)) return false;
+  let i = VERSION_LENGTH + 1;
+  let expiresAt = 0;
+  for (let c = raw.charCodeAt(i); c >= 48 && c <= 57; c = raw.charCodeAt(++i)) expiresAt = expiresAt * 10 + (c - 48);
+  if (i === VERSION_LENGTH + 1 || raw.charCodeAt(i) !== 124) return false;
+  const kind = raw.charCodeAt(i + 1);
+  return (e.tombstone ? kind === 100 : kind === 118) && expiresAt === (e.expiresAt ?? 0);
+}
+
+function resultOf<T>(e: MemoryEntry): ReadResult<T> {
+  if (e.tombstone) return { state: 'miss', source: 'memory', version: e.version };
+  return { state: 'hit', value: e.parsed() as T, source: 'memory', version: e.version, expiresAt: e.expiresAt };
+}
