@@ -1,5 +1,5 @@
 import { Inject, Injectable, type ExecutionContext } from '@nestjs/common';
-import { ThrottlerException, getOptionsToken, type ThrottlerModuleOptions, type ThrottlerOptions } from '@nestjs/throttler';
+import { ThrottlerException, getOptionsToken, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import type { Response } from 'express';
 import { CacheThrottlerStorage, type ThrottlerStorageRecord } from './cache-throttler.storage.js';
 
@@ -12,7 +12,7 @@ type OptionsObject = Exclude<ThrottlerModuleOptions, unknown[]>;
  */
 @Injectable()
 export class RateLimiter {
-  private readonly throttler: ThrottlerOptions & { name: string; limit: number; ttl: number };
+  private readonly throttler: { name: string; limit: number; ttl: number };
   private readonly options: OptionsObject;
   private readonly message: string | undefined;
 
@@ -21,7 +21,7 @@ export class RateLimiter {
     const [t] = options.throttlers;
     if (typeof t.limit !== 'number' || typeof t.ttl !== 'number') throw new Error('RateLimiter expects a numeric limit and ttl');
     this.options = options;
-    this.throttler = { ...t, name: t.name ?? 'default', limit: t.limit, ttl: t.ttl };
+    this.throttler = { name: t.name ?? 'default', limit: t.limit, ttl: t.ttl };
     this.message = typeof options.errorMessage === 'string' ? options.errorMessage : undefined;
   }
 
