@@ -1,7 +1,6 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { AUTH_SETTINGS, type ApiKeyScope, type AuthSettings } from './auth.options.js';
-import { sameInConstantTime } from './constant-time.js';
 
 export const API_KEY_HEADER = 'x-api-key';
 
@@ -23,21 +22,12 @@ const digest = (s: string) => hash('sha256', s, 'buffer');
 /**
  * Matches a presented key against the configured ones in constant time: both sides are hashed
  * to equal length and every configured key is compared, so timing says nothing about how much
- * of a key was right or which key matched. A connection's last accepted key is compared again
- * directly, also in constant time (see `perConnection`).
+ * of a key was right or which key matched.
  */
 @Injectable()
 export class ApiKeyService {
   private readonly known: KnownKey[];
   private readonly perRequest = new WeakMap<object, { presented: unknown; caller: ApiCaller | null }>();
-  /**
-   * Per connection, the key its last request was accepted with: a keep-alive client sends the same
-   * key every time, and comparing it again in constant time costs far less than a hash with cold
-   * caches (about 8 µs per request). A proxy may carry several clients on one connection: another
-   * client's string matches only if it is the very same key, and the comparison's time depends on
-   * the presented string alone.
-   */
-  private readonly perConnection = new WeakMap<object, { presented: string; caller: ApiCaller }>();
 
   constructor(@Inject(AUTH_SETTINGS) settings: Pick<AuthSettings, 'apiKeys'>) {
     this.known = settings.apiKeys.map((k) => ({
@@ -57,19 +47,8 @@ export class ApiKeyService {
   authenticateRequest(req: object, presented: unknown): ApiCaller | null {
     const seen = this.perRequest.get(req);
     if (seen !== undefined && seen.presented === presented) return seen.caller;
-    const caller = this.authenticateOn((req as { socket?: unknown }).socket, presented);
-    this.perRequest.set(req, { presented, caller });
-    return caller;
-  }
-
-  private authenticateOn(connection: unknown, presented: unknown): ApiCaller | null {
-    if (typeof connection !== 'object' || connection === null) return this.authenticate(presented);
-    const last = this.perConnection.get(connection);
-    if (last !== undefined && typeof presented === 'string' && presented.length <= 1024 && sameInConstantTime(presented, last.presented)) {
-      return last.caller;
-    }
     const caller = this.authenticate(presented);
-    if (caller !== null) this.perConnection.set(connection, { presented: presented as string, caller });
+    this.perRequest.set(req, { presented, caller });
     return caller;
   }
 
