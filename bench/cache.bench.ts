@@ -23,6 +23,9 @@ const DURATION_MS = Number(process.env.BENCH_MS ?? 1000);
 /** Subjects take turns in every round, so a slow spell of this noisy VM hits all of them alike. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const KEYS = 1000;
+/** A narrower run with more rounds for one row: BENCH_IN_FLIGHT=1 BENCH_KINDS=set BENCH_ROUNDS=25. */
+const IN_FLIGHT = (process.env.BENCH_IN_FLIGHT ?? '1,64').split(',').map(Number);
+const KINDS = (process.env.BENCH_KINDS ?? 'get,set').split(',') as ('get' | 'set')[];
 const VALUE = { token: 'x'.repeat(64), user: 'PAPER_TRADER_001', n: 1 };
 
 function pct(sorted: number[], p: number) {
@@ -114,8 +117,8 @@ async function throughput(redis: RedisProcess) {
   const admin = new Redis({ port: redis.port, host: '127.0.0.1' });
   const names = Object.keys(subjects);
   const rows: Record<string, Record<string, Row>> = {};
-  for (const inFlight of [1, 64]) {
-    for (const kind of ['get', 'set'] as const) {
+  for (const inFlight of IN_FLIGHT) {
+    for (const kind of KINDS) {
       for (const name of names) await measure(subjects[name][kind], inFlight, 300); // warm-up
       const samples: Record<string, { s: Sample; redisUs: number }[]> = {};
       for (let r = 0; r < ROUNDS; r++) {
