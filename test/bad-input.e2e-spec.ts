@@ -385,6 +385,8 @@ describe('one error shape: { statusCode, error, message, details? } with a sente
       expect(res.status, name).toBe(status);
       expect(res.body.message, name).toMatch(message);
       if (name !== 'bad user id') expect(shape(res).keys, name).toEqual(['error', 'message', 'statusCode']);
+      // Refused before any route ran (body parser, guard, no route): still never cached.
+      expect(res.headers['cache-control'], name).toBe('no-store');
     }
   });
 

@@ -61,6 +61,8 @@ export class HttpErrorFilter implements ExceptionFilter {
       ...(code ? { code } : {}),
       ...(details && details.length > 0 ? { details } : {}),
     };
+    // An error about a token or a key is no more cacheable than the answer it replaced.
+    res.setHeader('Cache-Control', 'no-store');
     res.status(status).json(body);
   }
 

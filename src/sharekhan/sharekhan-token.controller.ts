@@ -31,12 +31,9 @@ import { ShareKhanTokenStore, type TokenStatus } from './token-store.service.js'
 
 const userIdPipe = new UserIdPipe('userId');
 
-/** The controller's path; ShareKhanAuthModule's no-store middleware covers everything under it. */
-export const SHAREKHAN_ROUTES = 'sharekhan';
-
 /** Token endpoints. Every answer is `Cache-Control: no-store` (set by ShareKhanAuthModule's middleware). */
 @ApiTags('sharekhan')
-@Controller(SHAREKHAN_ROUTES)
+@Controller('sharekhan')
 export class ShareKhanTokenController {
   constructor(
     private readonly store: ShareKhanTokenStore,

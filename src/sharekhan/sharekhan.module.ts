@@ -1,8 +1,8 @@
-import { Logger, Module, RequestMethod, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { Logger, Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { ShareKhanClientFactory } from './sharekhan-client.factory.js';
 import { ShareKhanSessionService } from './sharekhan-session.service.js';
-import { SHAREKHAN_ROUTES, ShareKhanTokenController } from './sharekhan-token.controller.js';
+import { ShareKhanTokenController } from './sharekhan-token.controller.js';
 import { SHAREKHAN_MODULE_OPTIONS, ShareKhanConfigurableModule } from './sharekhan.module-definition.js';
 import {
   SHAREKHAN_PUBLIC_SETTINGS,
@@ -67,8 +67,8 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
 })
 export class ShareKhanAuthModule extends ShareKhanConfigurableModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
-    // One layer for the controller's path: per route (forRoutes(controller)) every request of the
-    // app was matched against each of its eight paths, and a token GET passed through three.
-    consumer.apply(noStore).forRoutes({ path: `${SHAREKHAN_ROUTES}/{*splat}`, method: RequestMethod.ALL });
+    // Per route of the controller, not a fixed path: Nest then includes any prefix the app mounts
+    // the module under (RouterModule), which a path written here would miss.
+    consumer.apply(noStore).forRoutes(ShareKhanTokenController);
   }
 }

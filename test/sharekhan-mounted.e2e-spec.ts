@@ -1,0 +1,38 @@
+import { Test } from '@nestjs/testing';
+import { RouterModule } from '@nestjs/core';
+import type { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { onTestFinished } from 'vitest';
+import { AuthModule } from '../src/auth/index.js';
+import { CacheModule } from '../src/cache/index.js';
+import { ShareKhanAuthModule } from '../src/sharekhan/index.js';
+
+const ADMIN_KEY = 'mounted-admin-key-0123456789';
+
+/** A consumer app that mounts the token routes under a prefix of its own (RouterModule). */
+async function mountedApp(): Promise<INestApplication> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      CacheModule.forRoot({ isGlobal: true, redis: null }),
+      AuthModule.forRoot({ apiKeys: [{ name: 'ops', scope: 'admin', secret: ADMIN_KEY }] }),
+      ShareKhanAuthModule.forRoot({}),
+      RouterModule.register([{ path: 'broker', module: ShareKhanAuthModule }]),
+    ],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  onTestFinished(() => app.close());
+  return app;
+}
+
+describe('ShareKhanAuthModule mounted under a prefix by the consumer app', () => {
+  it('its token answers still carry Cache-Control: no-store, errors included', async () => {
+    const app = await mountedApp();
+    const ok = await request(app.getHttpServer()).get('/broker/sharekhan/users/USER_A/token').set('x-api-key', ADMIN_KEY);
+    expect(ok.status).toBe(200);
+    expect(ok.headers['cache-control']).toBe('no-store');
+    const refused = await request(app.getHttpServer()).get('/broker/sharekhan/users/USER_A/token');
+    expect(refused.status).toBe(401);
+    expect(refused.headers['cache-control']).toBe('no-store');
+  });
+});
