@@ -1,6 +1,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { VERSION_LENGTH } from '../clock/hlc.js';
 import type { RedisClient } from '../redis/redis-connection.js';
+import { withTimeout } from '../redis/with-timeout.js';
 
 /** Pause before reconnecting after a failed SUBSCRIBE, doubling up to the max while it keeps failing. */
 const RETRY_MIN_MS = 50;
@@ -83,7 +84,7 @@ export class CoherenceBus {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     try {
-      await withTimeout(this.sub.subscribe(this.options.channel), this.options.timeoutMs);
+      await withTimeout(this.sub.subscribe(this.options.channel), this.options.timeoutMs, 'subscribe timed out');
     } catch {
       // Failed or unanswered: nothing else would ever retry on a connection that stays open.
       if (!this.closing) this.retryLater();
@@ -122,7 +123,7 @@ export class CoherenceBus {
     if (!this.live || this.pinging) return;
     this.pinging = true;
     try {
-      await withTimeout(this.sub.ping(), this.options.timeoutMs);
+      await withTimeout(this.sub.ping(), this.options.timeoutMs, 'heartbeat timed out');
     } catch {
       if (this.closing) return;
       this.markLost();
@@ -139,22 +140,6 @@ export class CoherenceBus {
     this.messages++;
     this.events.invalidate(message.slice(VERSION_LENGTH), message.slice(0, VERSION_LENGTH));
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('heartbeat timed out')), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
 
 /**

@@ -7,6 +7,7 @@ import { CLAIM_LUA, OPEN_WINDOW_LUA } from '../claims/reseed-window.js';
 import { RELEASE_CLAIM_LUA } from '../claims/claim-release.js';
 import { CircuitBreaker, CircuitOpenError, type BreakerState } from './circuit-breaker.js';
 import { DeadlineQueue, type Outcome } from './deadline-queue.js';
+import { withTimeout } from './with-timeout.js';
 import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
 
 export type { BreakerState } from './circuit-breaker.js';
@@ -186,7 +187,7 @@ export class RedisGateway {
       return Promise.reject(err);
     }
     const bounded = this.deadlines ? this.deadlines.bound(op, this.outcome) : this.observed(op);
-    return this.deadlines && remaining >= this.options.commandTimeoutMs ? bounded : this.expiring(bounded, remaining);
+    return this.deadlines && remaining >= this.options.commandTimeoutMs ? bounded : withTimeout(bounded, remaining, 'Command timed out');
   }
 
   /** How every command ended, for the breaker and the operator's last error. */
@@ -206,25 +207,11 @@ export class RedisGateway {
 
   /** Cluster: ioredis' own command timeout bounds the command; the outcome is still recorded. */
   private observed<T>(op: Promise<T>): Promise<T> {
-    op.then(this.outcome.answered, (err: unknown) => this.outcome.failed(err, false));
+    op.then(
+      () => this.outcome.answered(),
+      (err: unknown) => this.outcome.failed(err, false),
+    );
     return op;
-  }
-
-  /** `op`, or a timeout once `ms` have passed, whichever comes first. */
-  private expiring<T>(op: Promise<T>, ms: number): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('Command timed out')), ms);
-      op.then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
   }
 
   /** GET, coalesced into an MGET with the reads of the same tick when others are in flight. */
