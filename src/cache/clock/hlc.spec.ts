@@ -12,6 +12,8 @@ describe('HybridLogicalClock', () => {
     expect(v1 < v2 && v2 < v3).toBe(true);
     expect(parseVersion(v2)).toEqual({ wall: 1_700_000_000_000, counter: 1, instance: '000000a1' });
     expect(parseVersion(v3)).toMatchObject({ counter: 0 });
+    // next() caches the wall part per millisecond: it must still spell what formatVersion spells.
+    expect([v1, v2, v3]).toEqual([formatVersion(now - 1, 0, '000000a1'), formatVersion(now - 1, 1, '000000a1'), formatVersion(now, 0, '000000a1')]);
   });
 
   it('never goes backwards when the wall clock does', () => {

@@ -37,9 +37,9 @@ export class HybridLogicalClock {
     }
     if (this.wallTextOf !== this.wall) {
       this.wallTextOf = this.wall;
-      this.wallText = String(this.wall).padStart(15, '0') + '.';
+      this.wallText = wallText(this.wall);
     }
-    this.latest = [this.wallText, counterText(this.counter), this.suffix].join('');
+    this.latest = joinVersion(this.wallText, this.counter, this.suffix);
     return this.latest;
   }
 
@@ -57,17 +57,21 @@ export class HybridLogicalClock {
   }
 }
 
-/**
- * join, not a template: a template builds a rope of five pieces (about 250 bytes per version held
- * in memory), join one flat string (about 50).
- */
 export function formatVersion(wall: number, counter: number, instance: string): string {
-  return [String(wall).padStart(15, '0'), '.', String(counter).padStart(6, '0'), '.', instance].join('');
+  return joinVersion(wallText(wall), counter, `.${instance}`);
 }
 
-/** The counter as 6 digits: adding 10^6 fixes the width without padStart. */
-function counterText(counter: number): string {
-  return String(1_000_000 + counter).slice(1);
+/** The wall part and its separator: 15 digits and '.'. */
+function wallText(wall: number): string {
+  return String(wall).padStart(15, '0') + '.';
+}
+
+/**
+ * join, not a template: a template builds a rope of pieces (about 250 bytes per version held in
+ * memory), join one flat string (about 50). The counter as 6 digits: adding 10^6 fixes the width.
+ */
+function joinVersion(wallPart: string, counter: number, suffix: string): string {
+  return [wallPart, String(1_000_000 + counter).slice(1), suffix].join('');
 }
 
 export function parseVersion(v: string): { wall: number; counter: number; instance: string } | null {
