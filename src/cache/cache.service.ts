@@ -193,7 +193,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     return typeof k === 'string' ? this.readFull<T>(k) : k;
   }
 
-  set(key: string, value: unknown, options: SetOptions = {}): Promise<WriteResult> {
+  set(key: string, value: unknown, options: SetOptions = NO_OPTIONS): Promise<WriteResult> {
     const k = this.keys.fullOrReject(key);
     return typeof k === 'string' ? this.setFull(k, value, options) : k;
   }
@@ -205,7 +205,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
    * nothing was written, the caller decides whether to proceed without the guarantee.
    * `authoritative` is false when the answer comes from this instance's memory alone.
    */
-  setIfAbsent<T>(key: string, value: T, options: SetOptions = {}): Promise<ClaimResult<T>> {
+  setIfAbsent<T>(key: string, value: T, options: SetOptions = NO_OPTIONS): Promise<ClaimResult<T>> {
     const k = this.keys.fullOrReject(key);
     return typeof k === 'string' ? this.claimFull(k, value, options) : k;
   }
@@ -305,7 +305,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     let rec: StoredRecord;
     try {
       rec = { version: '', expiresAt: null, tombstone: false, json: serialise(value) };
-      rec.expiresAt = this.keys.expiryFrom(options);
+      if (options !== NO_OPTIONS) rec.expiresAt = this.keys.expiryFrom(options);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -333,6 +333,9 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     return r;
   }
 }
+
+/** The default options, one object for every call rather than a new `{}` per write. */
+const NO_OPTIONS: SetOptions = Object.freeze({});
 
 function valueOfResult<T>(r: ReadResult<T>): T | undefined {
   return r.value;

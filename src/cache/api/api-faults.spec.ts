@@ -24,6 +24,21 @@ describe('update and getOrSet on a chaos gateway', () => {
     expect(stored('n')?.json).toBe('2'); // this time it had landed: a read tells the caller
   });
 
+  it('update refused before it was sent (the breaker opened after the read) applies to memory and the journal, not CACHE_OUTCOME_UNKNOWN', async () => {
+    const { cache, gateway, stored } = await chaosCache();
+    await cache.set('n', 1);
+    // The read is answered, then Redis goes away before the conditional write can be sent.
+    gateway.fault = (cmd) => {
+      if (cmd === 'get') gateway.down();
+      return undefined;
+    };
+    const r = await cache.update<number>('n', (v) => (v ?? 0) + 1);
+    expect(r).toMatchObject({ value: 2, store: 'memory', journaled: true });
+    expect(cache.getStatus().journalSize).toBe(1);
+    expect(gateway.commands.some((c) => c.startsWith('casIfVersion'))).toBe(false);
+    expect(stored('n')?.json).toBe('1'); // Redis untouched until replay
+  });
+
   it('update retries when the version changed between read and write, and applies fn to the newer value', async () => {
     const { cache, gateway } = await chaosCache();
     await cache.set('n', 10);

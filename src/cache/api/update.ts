@@ -1,6 +1,7 @@
 import { CacheConflictError, CacheUnavailableError } from '../cache.errors.js';
 import type { SetOptions } from '../cache.types.js';
 import type { CacheCore } from './cache-core.js';
+import { CommandNotSentError } from '../redis/command-not-sent.js';
 
 export interface UpdateOptions {
   /** New expiry; by default the key keeps the expiry it had (none for a new key). */
@@ -25,8 +26,9 @@ const DEFAULT_ATTEMPTS = 5;
 /**
  * Read, change, write only if the version is still the one read (CAS_IF_VERSION_LUA), retried.
  * While Redis cannot be used the change applies to what memory holds and is journaled like any
- * write (the version check across instances is then not possible; replay keeps newest-wins). A
- * conditional write that gets no answer fails with CACHE_OUTCOME_UNKNOWN and is not journaled.
+ * write (the version check across instances is then not possible; replay keeps newest-wins), also
+ * when the conditional write was refused before it was sent. A conditional write that was sent and
+ * got no answer fails with CACHE_OUTCOME_UNKNOWN and is not journaled.
  */
 export async function update<T>(core: CacheCore, k: string, fn: (current: T | undefined) => T, options: UpdateOptions = {}): Promise<UpdateResult<T>> {
   const maxAttempts = options.maxAttempts ?? DEFAULT_ATTEMPTS;
@@ -34,7 +36,9 @@ export async function update<T>(core: CacheCore, k: string, fn: (current: T | un
     options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : null;
   // Validated once, up front, so bad input fails before fn runs.
   const fixedExpiry = expiryOptions ? core.expiryFrom(expiryOptions) : undefined;
+  let notSent: CommandNotSentError | null = null;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    notSent = null;
     if (!core.redisUsableFor(k)) return updateLocally(core, k, fn, fixedExpiry, attempt);
     let current;
     try {
@@ -49,7 +53,13 @@ export async function update<T>(core: CacheCore, k: string, fn: (current: T | un
     let reply: 1 | string;
     try {
       reply = await core.writeIfVersion(k, current?.version ?? '', rec);
-    } catch {
+    } catch (err) {
+      // Refused before it was sent (the breaker opened since the read): nothing changed in Redis,
+      // so the next attempt applies it to memory and the journal like any write in an outage.
+      if (err instanceof CommandNotSentError) {
+        notSent = err;
+        continue;
+      }
       // It may have landed or not. Not journaled: a newest-wins replay could overwrite an update
       // another writer made meanwhile (the version check would be lost). docs/cache.md, "update".
       throw new CacheUnavailableError(
@@ -59,6 +69,7 @@ export async function update<T>(core: CacheCore, k: string, fn: (current: T | un
     }
     if (reply === 1) return { value: next, version: rec.version, store: 'redis', journaled: false, attempts: attempt };
   }
+  if (notSent) throw new CacheUnavailableError(`update not applied: ${notSent.message}; retry when the cache is back in redis mode`);
   throw new CacheConflictError(`update of a key lost to concurrent writers ${maxAttempts} times in a row; retry later or raise maxAttempts`, maxAttempts);
 }
 

@@ -1,5 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { BreakerState, CasClient } from './redis-gateway.js';
+import type { Continuation } from './deadline-queue.js';
 
 /**
  * What the cache needs from its Redis gateway. RedisGateway is the real one; a test can inject an
@@ -20,8 +21,11 @@ export interface CacheGateway {
   readonly unavailableReason: string | null;
   start(): void;
   waitUntilAvailable(timeoutMs: number): Promise<void>;
-  /** One bounded command through the breaker; throws when Redis cannot be used or the command fails. */
-  run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  /**
+   * One bounded command through the breaker; throws when Redis cannot be used or the command fails.
+   * With `next`, settles with what `next` makes of the answer or the failure (one promise for both).
+   */
+  run<T, R = T>(fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<R>;
   /** GET (coalesced under load). */
   get(key: string): Promise<string | null>;
   /** CAS_SET_LUA (coalesced under load). */

@@ -1,4 +1,4 @@
-import { CacheUnavailableError } from '../cache.errors.js';
+import { CommandNotSentError } from './command-not-sent.js';
 import { reconnectDelay } from './redis-connection.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -12,7 +12,7 @@ export interface BreakerOptions {
 }
 
 /** A command refused because the breaker is not closed: nothing was sent (callers serve from memory). */
-export class CircuitOpenError extends CacheUnavailableError {
+export class CircuitOpenError extends CommandNotSentError {
   constructor() {
     super('Redis is not answering (circuit breaker open): the command was not sent');
     this.name = 'CircuitOpenError';

@@ -1,14 +1,25 @@
 interface Entry {
   at: number;
-  reject(err: Error): void;
+  resolve(v: unknown): void;
+  reject(err: unknown): void;
   settled: boolean;
   outcome: Outcome | undefined;
+  next: Continuation<never, unknown> | undefined;
 }
 
 /** Told once how a bounded operation ended: answered, failed, or expired (`timedOut`). */
 export interface Outcome {
   answered(): void;
   failed(err: unknown, timedOut: boolean): void;
+}
+
+/**
+ * What a caller does with the answer, run in the same step as the answer: the caller's result is
+ * the bounded promise itself, with no promise (and no microtask hop) of its own on the hot path.
+ */
+export interface Continuation<T, R> {
+  answered(value: T): R | PromiseLike<R>;
+  failed(err: unknown): R | PromiseLike<R>;
 }
 
 /** Dropped entries are cut off the front of the array once there are this many. */
@@ -39,11 +50,12 @@ export class DeadlineQueue {
 
   /**
    * `op`'s outcome, or a rejection with `message` once the budget has passed; `outcome` hears which
-   * (the one promise per operation also feeds the circuit breaker).
+   * (the one promise per operation also feeds the circuit breaker). With `next`, the promise
+   * settles with what `next` makes of the answer or the failure instead.
    */
-  bound<T>(op: Promise<T>, outcome?: Outcome): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const e: Entry = { at: performance.now() + this.budgetMs, reject, settled: false, outcome };
+  bound<T, R = T>(op: Promise<T>, outcome?: Outcome, next?: Continuation<T, R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const e: Entry = { at: performance.now() + this.budgetMs, resolve: resolve as (v: unknown) => void, reject, settled: false, outcome, next: next as Continuation<never, unknown> | undefined };
       this.dropSettled();
       this.entries.push(e);
       op.then(
@@ -51,13 +63,13 @@ export class DeadlineQueue {
           if (e.settled) return;
           e.settled = true;
           outcome?.answered();
-          resolve(v);
+          answer(e, v);
         },
         (err: unknown) => {
           if (e.settled) return;
           e.settled = true;
           outcome?.failed(err, false);
-          reject(err);
+          fail(e, err);
         },
       );
       if (this.timer === null) this.arm();
@@ -88,7 +100,7 @@ export class DeadlineQueue {
         e.settled = true;
         const err = new Error(this.message);
         e.outcome?.failed(err, true);
-        e.reject(err);
+        fail(e, err);
       }
     }
     this.arm();
@@ -104,5 +116,23 @@ export class DeadlineQueue {
       this.entries = this.entries.slice(this.head);
       this.head = 0;
     }
+  }
+}
+
+function answer(e: Entry, v: unknown): void {
+  if (e.next === undefined) return e.resolve(v);
+  try {
+    e.resolve(e.next.answered(v as never));
+  } catch (err) {
+    e.reject(err);
+  }
+}
+
+function fail(e: Entry, err: unknown): void {
+  if (e.next === undefined) return e.reject(err);
+  try {
+    e.resolve(e.next.failed(err));
+  } catch (thrown) {
+    e.reject(thrown);
   }
 }

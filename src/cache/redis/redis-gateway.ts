@@ -6,8 +6,9 @@ import { CommandBatcher } from './command-batcher.js';
 import { CLAIM_LUA, OPEN_WINDOW_LUA } from '../claims/reseed-window.js';
 import { RELEASE_CLAIM_LUA } from '../claims/claim-release.js';
 import { CircuitBreaker, CircuitOpenError, type BreakerState } from './circuit-breaker.js';
-import { DeadlineQueue, type Outcome } from './deadline-queue.js';
+import { DeadlineQueue, type Continuation, type Outcome } from './deadline-queue.js';
 import { withTimeout } from './with-timeout.js';
+import { CommandNotSentError } from './command-not-sent.js';
 import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
 
 export type { BreakerState } from './circuit-breaker.js';
@@ -170,10 +171,10 @@ export class RedisGateway {
    * fails; the caller decides how to serve the operation from memory. Not async: one promise per
    * command (the deadline's) is all this layer adds on the hot path.
    */
-  run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T> {
-    if (this.breaker.state !== 'closed') return Promise.reject(new CircuitOpenError());
+  run<T, R = T>(fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<R> {
+    if (this.breaker.state !== 'closed') return refused(new CircuitOpenError(), next);
     const remaining = deadline === undefined ? this.options.commandTimeoutMs : deadline - performance.now();
-    if (remaining <= 0) return Promise.reject(new Error('Command timed out before it was sent'));
+    if (remaining <= 0) return refused(new CommandNotSentError('Command timed out before it was sent'), next);
     // A command is written to the socket when it is issued (no auto-pipelining: ioredis sends one
     // auto-pipeline at a time, so against a hung Redis queued batches would stack their timeouts).
     // The full command timeout feeds the breaker; a partial budget (a retry within one deadline)
@@ -184,10 +185,11 @@ export class RedisGateway {
       op = fn(this.client);
     } catch (err) {
       this.outcome.failed(err, false);
-      return Promise.reject(err);
+      return refused(err, next);
     }
-    const bounded = this.deadlines ? this.deadlines.bound(op, this.outcome) : this.observed(op);
-    return this.deadlines && remaining >= this.options.commandTimeoutMs ? bounded : withTimeout(bounded, remaining, 'Command timed out');
+    if (this.deadlines && remaining >= this.options.commandTimeoutMs) return this.deadlines.bound(op, this.outcome, next);
+    const bounded = withTimeout(this.deadlines ? this.deadlines.bound(op, this.outcome) : this.observed(op), remaining, 'Command timed out');
+    return next ? bounded.then((v) => next.answered(v), (err: unknown) => next.failed(err)) : (bounded as Promise<unknown> as Promise<R>);
   }
 
   /** How every command ended, for the breaker and the operator's last error. */
@@ -264,4 +266,10 @@ export class RedisGateway {
     if (this.probeTimer) clearInterval(this.probeTimer);
     this.probeTimer = null;
   }
+}
+
+/** A command not sent: rejected, or handed to `next` (a step later, as if Redis had answered). */
+function refused<T, R>(err: unknown, next: Continuation<T, R> | undefined): Promise<R> {
+  const failed = Promise.reject(err);
+  return next ? failed.then(undefined, (e: unknown) => next.failed(e)) : failed;
 }

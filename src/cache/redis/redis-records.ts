@@ -1,5 +1,6 @@
 import { decodeRecord, encodeRecord, type StoredRecord } from '../stack/cache-codec.js';
 import type { CacheGateway } from './cache-gateway.js';
+import type { Continuation } from './deadline-queue.js';
 
 /** Redis' PXAT argument for a record: its absolute expiry, 0 for none. */
 export function pxat(rec: StoredRecord): string {
@@ -19,10 +20,10 @@ export class RedisRecords {
     private readonly channel: () => string,
   ) {}
 
-  /** CAS_SET_LUA: 1 when written, else the stored (newer or equal) version. */
-  cas(k: string, rec: StoredRecord, deadline?: number): Promise<1 | string> {
+  /** CAS_SET_LUA: 1 when written, else the stored (newer or equal) version; or what `next` makes of it. */
+  cas<R = 1 | string>(k: string, rec: StoredRecord, deadline?: number, next?: Continuation<1 | string, R>): Promise<R> {
     const g = this.gateway;
-    return g.run(() => g.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()), deadline);
+    return g.run(() => g.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()), deadline, next);
   }
 
   /** CAS_SET_LUA as a call of its own, never coalesced with others (a batch fails as a whole). */

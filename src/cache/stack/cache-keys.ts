@@ -18,8 +18,7 @@ export class CacheKeys {
     if (key.length > this.maxKeyLength) {
       throw new CacheValidationError(`cache key is ${key.length} characters; at most ${this.maxKeyLength} allowed`);
     }
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(key)) throw new CacheValidationError('cache key must not contain control characters');
+    if (hasControlCharacter(key)) throw new CacheValidationError('cache key must not contain control characters');
     return this.prefix + key;
   }
 
@@ -53,6 +52,15 @@ export class CacheKeys {
     }
     return null;
   }
+}
+
+/** U+0000-U+001F and U+007F; a loop, not a regex: keys are short and this runs on every operation. */
+function hasControlCharacter(key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 32 || c === 127) return true;
+  }
+  return false;
 }
 
 /** The latest instant a Date can hold: an exact JS number, well inside what Redis' PXAT takes, so an accepted expiry is never rejected on replay. */

@@ -8,6 +8,7 @@ import type { RecoveryMachine } from '../recovery/recovery.js';
 import type { RedisRecords } from '../redis/redis-records.js';
 import type { Claims } from '../claims/claims.js';
 import { VERSION_LENGTH } from '../clock/hlc.js';
+import type { Continuation } from '../redis/deadline-queue.js';
 
 /** Redis and the parts that answer for it when it cannot: present only when Redis is configured. */
 export interface RemoteParts {
@@ -76,53 +77,63 @@ export class CacheStack {
     return { state: 'hit', value: value as T, source: 'redis', version: rec.version, expiresAt: rec.expiresAt };
   }
 
-  async write(k: string, rec: StoredRecord): Promise<WriteResult> {
+  write(k: string, rec: StoredRecord): Promise<WriteResult> {
     const remote = this.remote;
     if (!remote) {
       this.local.mirrorNew(k, rec);
-      return { version: rec.version, store: 'memory', journaled: false };
+      return Promise.resolve({ version: rec.version, store: 'memory', journaled: false });
     }
     if (!remote.recovery.writesToRedis) {
       // Journal first: a journaled key is pinned, so the memory store cannot evict the new copy.
       this.local.journalRecord(k, rec);
       this.local.mirrorNew(k, rec);
-      return { version: rec.version, store: 'memory', journaled: true };
+      return Promise.resolve({ version: rec.version, store: 'memory', journaled: true });
     }
+    const pending = new PendingWrite(this, remote, k, rec, this.near.generation);
+    // Sent before memory takes its copy: Redis runs the script while this instance mirrors.
+    const result = remote.records.cas(k, rec, undefined, pending);
     this.local.mirrorNew(k, rec);
-    const generation = this.near.generation;
-    let attempt = rec;
     // One deadline for both attempts: a live write never waits longer than one command timeout.
-    const deadline = performance.now() + this.commandTimeoutMs;
+    pending.deadline = performance.now() + this.commandTimeoutMs;
+    return result;
+  }
+
+  /**
+   * Redis holds a version from a clock that runs ahead: this write is the newest thing the caller
+   * knows, so it moves past that version once rather than being dropped.
+   */
+  async retry(w: PendingWrite, held: string): Promise<WriteResult> {
+    const k = w.k;
+    this.hlc.observe(held);
+    const attempt = { ...w.rec, version: this.hlc.next() };
+    this.local.mirror(k, attempt);
+    let second: 1 | string;
     try {
-      const first = await remote.records.cas(k, attempt);
-      if (first !== 1) {
-        // Redis holds a version from a clock that runs ahead: this write is the newest thing the
-        // caller knows, so it moves past that version once rather than being dropped.
-        this.hlc.observe(String(first));
-        attempt = { ...rec, version: this.hlc.next() };
-        this.local.mirror(k, attempt);
-        const second = await remote.records.cas(k, attempt, deadline);
-        if (second !== 1) {
-          this.hlc.observe(String(second));
-          this.local.forget(k);
-          return { version: attempt.version, store: 'redis', journaled: false };
-        }
-      }
+      second = await w.remote.records.cas(k, attempt, w.deadline);
     } catch {
-      // Failed or timed out: the write may or may not have landed, so replay decides by version.
-      this.journalUnknown(k, attempt);
-      return { version: attempt.version, store: 'memory', journaled: true };
+      return this.journalUnknown(k, attempt);
     }
-    this.local.journalSettleUpTo(k, attempt.version);
-    if (this.near.enabled) this.near.confirm(this.local.memory.peek(k), attempt.version, generation);
-    return { version: attempt.version, store: 'redis', journaled: false };
+    if (second !== 1) {
+      this.hlc.observe(String(second));
+      this.local.forget(k);
+      return { version: attempt.version, store: 'redis', journaled: false };
+    }
+    return this.written(k, attempt, w.generation);
+  }
+
+  /** Redis took the write: memory's copy is what Redis holds, nothing of it is left to replay. */
+  written(k: string, rec: StoredRecord, generation: number): WriteResult {
+    this.local.journalSettleUpTo(k, rec.version);
+    if (this.near.enabled) this.near.confirm(this.local.memory.peek(k), rec.version, generation);
+    return { version: rec.version, store: 'redis', journaled: false };
   }
 
   /** A write whose outcome is unknown: journaled (replayed by version) and drained soon. */
-  private journalUnknown(k: string, rec: StoredRecord): void {
+  journalUnknown(k: string, rec: StoredRecord): WriteResult {
     this.local.journalRecord(k, rec);
     this.local.mirror(k, rec);
     this.remote?.recovery.scheduleDrain();
+    return { version: rec.version, store: 'memory', journaled: true };
   }
 
   /** Withdraws a claim this instance was granted, only while the key still holds that version. */
@@ -167,6 +178,31 @@ export class CacheStack {
     const e = this.local.memory.get(k);
     if (!e) return { state: authoritative ? 'miss' : 'unavailable', source: 'none' };
     return authoritative ? resultOf<T>(e) : { ...resultOf<T>(e), fallback: true };
+  }
+}
+
+/**
+ * A live write waiting for Redis: the deadline queue hands it the answer in the same step (no
+ * promise or closures of its own on the hot path).
+ */
+class PendingWrite implements Continuation<1 | string, WriteResult> {
+  deadline = 0;
+
+  constructor(
+    private readonly stack: CacheStack,
+    readonly remote: RemoteParts,
+    readonly k: string,
+    readonly rec: StoredRecord,
+    readonly generation: number,
+  ) {}
+
+  answered(first: 1 | string): WriteResult | Promise<WriteResult> {
+    return first === 1 ? this.stack.written(this.k, this.rec, this.generation) : this.stack.retry(this, String(first));
+  }
+
+  /** Failed or timed out: the write may or may not have landed, so replay decides by version. */
+  failed(): WriteResult {
+    return this.stack.journalUnknown(this.k, this.rec);
   }
 }
 

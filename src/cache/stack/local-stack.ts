@@ -61,9 +61,9 @@ export class LocalStack {
     return this.take(k, rec, existing);
   }
 
-  /** A new version (a write this instance just stamped): no older copy to compare first. */
-  mirrorNew(k: string, rec: StoredRecord): MemoryEntry | undefined {
-    return this.take(k, rec, undefined);
+  /** A new version (a write this instance just stamped): no older copy to look up first. */
+  mirrorNew(k: string, rec: StoredRecord): void {
+    if (this.memory.set(k, entryOf(rec))) this.markDirty();
   }
 
   /** Stores `rec` unless memory holds a newer version (`existing` is then what memory holds). */

@@ -1,7 +1,9 @@
 import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import type { CacheGateway } from '../redis/cache-gateway.js';
+import type { Continuation } from '../redis/deadline-queue.js';
 import { VERSION_LENGTH } from '../clock/hlc.js';
 import type { BreakerState, CasClient } from '../redis/redis-gateway.js';
+import { CircuitOpenError } from '../redis/circuit-breaker.js';
 
 /**
  * What an injected fault does to one command: a timeout before it ran, a timeout after it ran (the
@@ -138,9 +140,15 @@ export class ChaosGateway implements CacheGateway {
     this.availability.complete();
   }
 
-  async run<T>(fn: (client: CasClient) => Promise<T>): Promise<T> {
-    if (!this.available) throw new Error('Breaker is open');
-    return fn(this.client);
+  run<T, R = T>(fn: (client: CasClient) => Promise<T>, _deadline?: number, next?: Continuation<T, R>): Promise<R> {
+    let sent: Promise<T>;
+    try {
+      if (!this.available) throw new CircuitOpenError();
+      sent = fn(this.client);
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    return next ? sent.then((v) => next.answered(v), (err: unknown) => next.failed(err)) : (sent as Promise<unknown> as Promise<R>);
   }
   get(key: string): Promise<string | null> {
     return this.client.get(key);
