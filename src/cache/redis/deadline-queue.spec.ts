@@ -52,4 +52,24 @@ describe('DeadlineQueue', () => {
     await after(70, null);
     expect(q.size).toBe(0);
   });
+
+  it('with a continuation, settles with what it makes of the answer, the failure or the timeout', async () => {
+    const q = new DeadlineQueue(60);
+    const heard: string[] = [];
+    const next = { answered: (v: string) => `answered ${v}`, failed: (err: unknown) => `failed: ${(err as Error).message}` };
+    const outcome = { answered: () => heard.push('answered'), failed: (_e: unknown, timedOut: boolean) => heard.push(timedOut ? 'timed out' : 'failed') };
+    await expect(q.bound(Promise.resolve('ok'), outcome, next)).resolves.toBe('answered ok');
+    await expect(q.bound(Promise.reject(new Error('NOSCRIPT')), outcome, next)).resolves.toBe('failed: NOSCRIPT');
+    await expect(q.bound(never(), outcome, next)).resolves.toBe('failed: Command timed out');
+    // The breaker hears every outcome, whatever the continuation makes of it.
+    expect(heard).toEqual(['answered', 'failed', 'timed out']);
+    const throwing = {
+      answered: (): string => {
+        throw new Error('bad reply');
+      },
+      failed: () => 'unused',
+    };
+    await expect(q.bound(Promise.resolve('x'), undefined, throwing)).rejects.toThrow('bad reply');
+    expect(q.size).toBe(0);
+  });
 });
