@@ -184,7 +184,9 @@ async function main() {
     'node and redis both cpu0': { node: '0', redis: '0' },
   };
   const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString(), durationMs: DURATION_MS, rounds: ROUNDS };
-  for (const [label, p] of Object.entries(placements)) {
+  // BENCH_PLACEMENTS=separate or =same: one placement only (a longer run of one row).
+  const only = process.env.BENCH_PLACEMENTS;
+  for (const [label, p] of Object.entries(placements).filter(([, p]) => !only || only === (p.node === p.redis ? 'same' : 'separate'))) {
     const redis = await startRedis();
     pin(process.pid, p.node);
     pin(redis.pid, p.redis);
