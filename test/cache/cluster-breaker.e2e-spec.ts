@@ -4,7 +4,13 @@ import type { RedisProcess } from '../helpers/redis-server.js';
 import type { CacheService } from '../../src/cache/cache.service.js';
 import type { ModeTransition } from '../../src/cache/cache.types.js';
 import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
-import { loadLoop, maxOf, sleep, startCache, waitForMode } from './cache-harness.js';
+import {
+  loadLoop,
+  maxOf,
+  sleep,
+  startCache,
+  waitForMode,
+} from './cache-harness.js';
 
 const TIMEOUT = 250;
 // Scheduling noise on a loaded 2-core machine; the promise under test is the timeout itself.
@@ -21,9 +27,17 @@ interface KeyStats {
   fromRedis: number;
   fromMemory: number;
 }
-const newStats = (): KeyStats => ({ latencies: [], fromRedis: 0, fromMemory: 0 });
+const newStats = (): KeyStats => ({
+  latencies: [],
+  fromRedis: 0,
+  fromMemory: 0,
+});
 
-async function waitFor(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  check: () => boolean | Promise<boolean>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
@@ -43,7 +57,11 @@ async function storedValue(client: Cluster, key: string): Promise<unknown> {
  * only its slots are served from memory with the mode staying `redis`, let `bringBack` end the
  * outage, and check its breaker is gone and the journal landed with the values last written.
  */
-async function pauseOneMaster(cluster: RedisCluster, cache: CacheService, bringBack: (victim: RedisProcess) => Promise<void>) {
+async function pauseOneMaster(
+  cluster: RedisCluster,
+  cache: CacheService,
+  bringBack: (victim: RedisProcess) => Promise<void>,
+) {
   await waitForMode(cache, 'redis');
   const transitions: ModeTransition[] = [];
   cache.transitions$.subscribe((t) => transitions.push(t));
@@ -54,11 +72,14 @@ async function pauseOneMaster(cluster: RedisCluster, cache: CacheService, bringB
   for (let i = 0; i < 60; i++) {
     const key = `p:${i}`;
     keys.push(key);
-    if ((await cluster.nodeForKey(PREFIX + key)).port === victim.port) victimKeys.add(key);
+    if ((await cluster.nodeForKey(PREFIX + key)).port === victim.port)
+      victimKeys.add(key);
   }
   expect(victimKeys.size).toBeGreaterThan(5);
   const outageOnly: string[] = [];
-  for (let i = 0; outageOnly.length < 10; i++) if ((await cluster.nodeForKey(`${PREFIX}once-${i}`)).port === victim.port) outageOnly.push(`once-${i}`);
+  for (let i = 0; outageOnly.length < 10; i++)
+    if ((await cluster.nodeForKey(`${PREFIX}once-${i}`)).port === victim.port)
+      outageOnly.push(`once-${i}`);
   for (const k of keys) await cache.set(k, { n: -1 });
 
   // Alternating write and read per key, statistics split by the paused master's keys and the others.
@@ -80,7 +101,10 @@ async function pauseOneMaster(cluster: RedisCluster, cache: CacheService, bringB
       const floor = lastCompleted.get(key) ?? -1;
       const r = await cache.read<{ n: number }>(key);
       if (r.state !== 'hit') throw new Error(`read ${key}: ${r.state}`);
-      if (r.value!.n < floor) throw new Error(`stale read ${key}: ${r.value!.n} < ${floor} (${r.source})`);
+      if (r.value!.n < floor)
+        throw new Error(
+          `stale read ${key}: ${r.value!.n} < ${floor} (${r.source})`,
+        );
       fromRedis = r.source === 'redis';
     }
     if (!recording) return;
@@ -108,7 +132,9 @@ async function pauseOneMaster(cluster: RedisCluster, cache: CacheService, bringB
       modes.add(s.mode);
       await sleep(50);
     }
-      outageWrites = await Promise.all(outageOnly.map((k) => cache.set(k, { once: k })));
+    outageWrites = await Promise.all(
+      outageOnly.map((k) => cache.set(k, { once: k })),
+    );
     outage = stats;
     recording = false;
     await bringBack(victim);
@@ -118,10 +144,14 @@ async function pauseOneMaster(cluster: RedisCluster, cache: CacheService, bringB
   }
   const resumedAt = Date.now();
   // After a failover the victim is still paused here: the promoted replica alone must drain the journal.
-  await waitFor("the paused master's breaker to go and the journal to drain", 15_000, () => {
-    const s = cache.getStatus();
-    return (s.breakerOpenNodes ?? []).length === 0 && s.journalSize === 0;
-  });
+  await waitFor(
+    "the paused master's breaker to go and the journal to drain",
+    15_000,
+    () => {
+      const s = cache.getStatus();
+      return (s.breakerOpenNodes ?? []).length === 0 && s.journalSize === 0;
+    },
+  );
   const drainedAfterMs = Date.now() - resumedAt;
   victim.resume();
   stats = { victim: newStats(), others: newStats() };
@@ -132,24 +162,43 @@ async function pauseOneMaster(cluster: RedisCluster, cache: CacheService, bringB
 
   expect(load.failures).toEqual([]);
   // The paused master's keys: from memory (or journaled), each within the command timeout.
-  expect(outage.victim.fromMemory, 'paused-master keys from memory').toBeGreaterThan(0);
+  expect(
+    outage.victim.fromMemory,
+    'paused-master keys from memory',
+  ).toBeGreaterThan(0);
   expect(maxOf(outage.victim.latencies)).toBeLessThan(TIMEOUT + MARGIN);
-  expect(outageWrites.map((w) => `${w.store}${w.journaled ? ' journaled' : ''}`)).toEqual(outageOnly.map(() => 'memory journaled'));
+  expect(
+    outageWrites.map((w) => `${w.store}${w.journaled ? ' journaled' : ''}`),
+  ).toEqual(outageOnly.map(() => 'memory journaled'));
   // The other masters' keys: all on Redis, and the cache never left redis mode.
-  expect(outage.others.fromRedis, 'other keys from Redis while paused').toBeGreaterThan(0);
-  expect(outage.others.fromMemory, 'other keys from memory while paused').toBe(0);
+  expect(
+    outage.others.fromRedis,
+    'other keys from Redis while paused',
+  ).toBeGreaterThan(0);
+  expect(outage.others.fromMemory, 'other keys from memory while paused').toBe(
+    0,
+  );
   expect(maxOf(outage.others.latencies)).toBeLessThan(TIMEOUT + MARGIN);
   expect(transitions.map((t) => `${t.to}: ${t.reason}`)).toEqual([]);
   expect([...modes]).toEqual(['redis']);
   // Only the paused master's breaker opened; the gateway as a whole stayed closed.
-  expect([...openSeen].map((n) => Number(n.split(':').pop()))).toEqual([victim.port]);
+  expect([...openSeen].map((n) => Number(n.split(':').pop()))).toEqual([
+    victim.port,
+  ]);
   expect([...breakerStates]).toEqual(['closed']);
   // Afterwards: back on Redis, and the journal landed with the values last written.
-  expect(after.victim.fromMemory, 'paused-master keys from memory after').toBe(0);
-  expect(after.victim.fromRedis, 'paused-master keys from Redis after').toBeGreaterThan(0);
+  expect(after.victim.fromMemory, 'paused-master keys from memory after').toBe(
+    0,
+  );
+  expect(
+    after.victim.fromRedis,
+    'paused-master keys from Redis after',
+  ).toBeGreaterThan(0);
   expect(cache.mode).toBe('redis');
   expect(cache.getStatus().replayed).toBeGreaterThanOrEqual(outageOnly.length);
-  const reader = new Cluster(cluster.seeds, { redisOptions: { commandTimeout: 2_000 } });
+  const reader = new Cluster(cluster.seeds, {
+    redisOptions: { commandTimeout: 2_000 },
+  });
   reader.on('error', () => undefined);
   try {
     for (const key of keys) {
@@ -157,7 +206,10 @@ async function pauseOneMaster(cluster: RedisCluster, cache: CacheService, bringB
       expect(await storedValue(reader, PREFIX + key), key).toEqual(expected);
       expect(await cache.get(key), key).toEqual(expected);
     }
-    for (const key of outageOnly) expect(await storedValue(reader, PREFIX + key), key).toEqual({ once: key });
+    for (const key of outageOnly)
+      expect(await storedValue(reader, PREFIX + key), key).toEqual({
+        once: key,
+      });
   } finally {
     reader.disconnect();
   }
@@ -180,7 +232,12 @@ describe('CacheService on Redis Cluster: 3 masters without replicas, one paused 
   });
 
   it('only its slots are served from memory and journaled, the mode stays redis; after SIGCONT its breaker closes and the journal drains', async () => {
-    cache = await startCache({ redis: { kind: 'cluster', nodes: cluster.seeds }, commandTimeoutMs: TIMEOUT, keyPrefix: PREFIX, breaker: BREAKER });
+    cache = await startCache({
+      redis: { kind: 'cluster', nodes: cluster.seeds },
+      commandTimeoutMs: TIMEOUT,
+      keyPrefix: PREFIX,
+      breaker: BREAKER,
+    });
     await pauseOneMaster(cluster, cache, async (victim) => victim.resume());
   });
 });
@@ -190,7 +247,11 @@ describe('CacheService on Redis Cluster: 3 masters with replicas, one paused (SI
   let cache: CacheService;
 
   beforeAll(async () => {
-    cluster = await startCluster({ masters: 3, replicasPerMaster: 1, args: PARTIAL_COVERAGE });
+    cluster = await startCluster({
+      masters: 3,
+      replicasPerMaster: 1,
+      args: PARTIAL_COVERAGE,
+    });
   });
   afterAll(async () => {
     for (const n of cluster?.nodes ?? []) n.resume();
@@ -199,7 +260,14 @@ describe('CacheService on Redis Cluster: 3 masters with replicas, one paused (SI
   });
 
   it("the paused master's breaker is dropped once it masters no slot, and the journal drains to the promoted replica", async () => {
-    cache = await startCache({ redis: { kind: 'cluster', nodes: cluster.seeds }, commandTimeoutMs: TIMEOUT, keyPrefix: PREFIX, breaker: BREAKER });
-    await pauseOneMaster(cluster, cache, (victim) => cluster.waitForFailover(victim.port, 15_000));
+    cache = await startCache({
+      redis: { kind: 'cluster', nodes: cluster.seeds },
+      commandTimeoutMs: TIMEOUT,
+      keyPrefix: PREFIX,
+      breaker: BREAKER,
+    });
+    await pauseOneMaster(cluster, cache, (victim) =>
+      cluster.waitForFailover(victim.port, 15_000),
+    );
   });
 });

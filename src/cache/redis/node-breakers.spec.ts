@@ -23,11 +23,17 @@ function cluster() {
     { failureThreshold: 2, halfOpenAfterMs: 100, halfOpenAfterMaxMs: 1_000 },
     () => slots,
     (breaker, node) => {
-      const o = { answered: () => breaker.answered(), failed: () => breaker.timedOut() };
+      const o = {
+        answered: () => breaker.answered(),
+        failed: () => breaker.timedOut(),
+      };
       outcomes.set(node, o);
       return o;
     },
-    { opened: (n) => events.push(`opened ${n}`), released: (n) => events.push(`released ${n}`) },
+    {
+      opened: (n) => events.push(`opened ${n}`),
+      released: (n) => events.push(`released ${n}`),
+    },
     () => clock.now,
     () => 1,
   );
@@ -45,7 +51,8 @@ function keyIn(from: number, to: number, tag = ''): string {
 }
 
 const timeOut = (nodes: NodeBreakers, key: string, times: number) => {
-  for (let i = 0; i < times; i++) nodes.forKey(key)!.outcome.failed(new Error('Command timed out'), true);
+  for (let i = 0; i < times; i++)
+    nodes.forKey(key)!.outcome.failed(new Error('Command timed out'), true);
 };
 
 describe('NodeBreakers (Cluster: one breaker per master)', () => {
@@ -57,7 +64,9 @@ describe('NodeBreakers (Cluster: one breaker per master)', () => {
     const tagged = keyIn(5461, 10922, 'x');
     expect(nodes.nodeOf(`{${tagged}}:other`)).toBe(B);
     expect(nodes.forKey(keyIn(0, 5460))!.node).toBe(A);
-    expect(nodes.forKey(keyIn(0, 5460))).toBe(nodes.forKey(keyIn(0, 5460, 'y')));
+    expect(nodes.forKey(keyIn(0, 5460))).toBe(
+      nodes.forKey(keyIn(0, 5460, 'y')),
+    );
   });
 
   it("opens one master's breaker on its keys' timeouts while the others stay closed", () => {

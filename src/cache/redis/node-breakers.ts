@@ -31,7 +31,10 @@ export class NodeBreakers {
     private readonly options: BreakerOptions,
     /** ioredis' `cluster.slots`: per slot the node keys serving it, master first. */
     private readonly slots: () => readonly (readonly string[] | undefined)[],
-    private readonly outcomeFor: (breaker: CircuitBreaker, node: string) => Outcome,
+    private readonly outcomeFor: (
+      breaker: CircuitBreaker,
+      node: string,
+    ) => Outcome,
     private readonly events: NodeBreakerEvents,
     private readonly now?: () => number,
     private readonly random?: () => number,
@@ -59,19 +62,22 @@ export class NodeBreakers {
   /** Nodes whose breaker is open or half-open. */
   get openNodes(): string[] {
     const open: string[] = [];
-    for (const [node, b] of this.byNode) if (b.breaker.state !== 'closed') open.push(node);
+    for (const [node, b] of this.byNode)
+      if (b.breaker.state !== 'closed') open.push(node);
     return open;
   }
 
   /** Breakers that are open or half-open, for the probe. */
   *notClosed(): IterableIterator<NodeBreaker> {
-    for (const b of this.byNode.values()) if (b.breaker.state !== 'closed') yield b;
+    for (const b of this.byNode.values())
+      if (b.breaker.state !== 'closed') yield b;
   }
 
   /** After ioredis refreshed its slot table: drops breakers of nodes that master no slot any more. */
   refresh(): void {
     const masters = new Set<string>();
-    for (const nodes of this.slots()) if (nodes?.[0] !== undefined) masters.add(nodes[0]);
+    for (const nodes of this.slots())
+      if (nodes?.[0] !== undefined) masters.add(nodes[0]);
     this.masters = masters;
     for (const [node, b] of this.byNode) {
       if (masters.has(node)) continue;
