@@ -25,7 +25,8 @@ export interface CacheGateway {
    * One bounded command through the breaker; throws when Redis cannot be used or the command fails.
    * With `next`, settles with what `next` makes of the answer or the failure (one promise for both).
    */
-  run<T, R = T>(fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<R>;
+  run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  run<T, R>(fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
   /** GET (coalesced under load). */
   get(key: string): Promise<string | null>;
   /** CAS_SET_LUA (coalesced under load). */

@@ -171,8 +171,12 @@ export class RedisGateway {
    * fails; the caller decides how to serve the operation from memory. Not async: one promise per
    * command (the deadline's) is all this layer adds on the hot path.
    */
-  run<T, R = T>(fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<R> {
+  run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  run<T, R>(fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
+  run<T, R>(fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<T | R> {
     if (this.breaker.state !== 'closed') return refused(new CircuitOpenError(), next);
+    // ioredis would reject it too (no offline queue); said here, the caller knows nothing was sent.
+    if (!this.connected) return refused(new CommandNotSentError('Redis connection is not ready: the command was not sent'), next);
     const remaining = deadline === undefined ? this.options.commandTimeoutMs : deadline - performance.now();
     if (remaining <= 0) return refused(new CommandNotSentError('Command timed out before it was sent'), next);
     // A command is written to the socket when it is issued (no auto-pipelining: ioredis sends one
@@ -187,9 +191,9 @@ export class RedisGateway {
       this.outcome.failed(err, false);
       return refused(err, next);
     }
-    if (this.deadlines && remaining >= this.options.commandTimeoutMs) return this.deadlines.bound(op, this.outcome, next);
+    if (this.deadlines && remaining >= this.options.commandTimeoutMs) return next ? this.deadlines.bound(op, this.outcome, next) : this.deadlines.bound(op, this.outcome);
     const bounded = withTimeout(this.deadlines ? this.deadlines.bound(op, this.outcome) : this.observed(op), remaining, 'Command timed out');
-    return next ? bounded.then((v) => next.answered(v), (err: unknown) => next.failed(err)) : (bounded as Promise<unknown> as Promise<R>);
+    return next ? bounded.then((v) => next.answered(v), (err: unknown) => next.failed(err)) : bounded;
   }
 
   /** How every command ended, for the breaker and the operator's last error. */
@@ -270,6 +274,6 @@ export class RedisGateway {
 
 /** A command not sent: rejected, or handed to `next` (a step later, as if Redis had answered). */
 function refused<T, R>(err: unknown, next: Continuation<T, R> | undefined): Promise<R> {
-  const failed = Promise.reject(err);
+  const failed = Promise.reject(err) as Promise<R>;
   return next ? failed.then(undefined, (e: unknown) => next.failed(e)) : failed;
 }

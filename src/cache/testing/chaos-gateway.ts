@@ -140,7 +140,9 @@ export class ChaosGateway implements CacheGateway {
     this.availability.complete();
   }
 
-  run<T, R = T>(fn: (client: CasClient) => Promise<T>, _deadline?: number, next?: Continuation<T, R>): Promise<R> {
+  run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  run<T, R>(fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
+  run<T, R>(fn: (client: CasClient) => Promise<T>, _deadline?: number, next?: Continuation<T, R>): Promise<T | R> {
     let sent: Promise<T>;
     try {
       if (!this.available) throw new CircuitOpenError();
@@ -148,7 +150,7 @@ export class ChaosGateway implements CacheGateway {
     } catch (err) {
       sent = Promise.reject(err);
     }
-    return next ? sent.then((v) => next.answered(v), (err: unknown) => next.failed(err)) : (sent as Promise<unknown> as Promise<R>);
+    return next ? sent.then((v) => next.answered(v), (err: unknown) => next.failed(err)) : sent;
   }
   get(key: string): Promise<string | null> {
     return this.client.get(key);
