@@ -34,7 +34,10 @@ describe('orchestrator config section', () => {
     expect(msg).toContain('(wants entry 2 (A) to have mode paper or live)');
     expect(msg).toContain('(wants entry 3 (B) to have a customer id of 1-64 letters, digits, _ or - (required for live users))');
     expect(msg).toContain('(wants entry 4 to be userId:mode:customerId:loginId (it has 2 field(s)))');
-    expect(problemsOf({ TRADING_USERS: 'D:paper::,E:paper::,D:paper::' })).toContain('(wants entry 3 to have a user id not used before (D))');
+    expect(problemsOf({ TRADING_USERS: 'D:paper::,E:paper::,D:paper::' })).toContain('(wants entry 3 to have a user id not used before (D))');    // A repeated id is reported together with the list's other problems, not only once they are fixed.
+    const both = problemsOf({ TRADING_USERS: 'D:paper::,E:demo::,D:paper::' });
+    expect(both).toContain('(wants entry 2 (E) to have mode paper or live)');
+    expect(both).toContain('(wants entry 3 to have a user id not used before (D))');
   });
 
   it('rejects malformed check times', () => {

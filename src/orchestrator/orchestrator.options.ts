@@ -52,11 +52,16 @@ export const orchestratorOptionsSchema = z.object({
   users: z
     .array(userSchema)
     .default([])
-    .superRefine((us, ctx) => {
-      us.forEach((u, i) => {
-        if (us.findIndex((o) => o.userId === u.userId) < i) ctx.addIssue({ code: 'custom', path: [i, 'userId'], message: `a user id not used before${USER_ID_PATTERN.test(u.userId) ? ` (${u.userId})` : ''}` });
-      });
-    }),
+    .superRefine(
+      (us, ctx) => {
+        // Also when other entries are wrong: one message lists every problem of the list at once.
+        const ids = us.map((u) => (typeof (u as { userId?: unknown } | null)?.userId === 'string' ? u.userId : null));
+        ids.forEach((id, i) => {
+          if (id !== null && ids.indexOf(id) < i) ctx.addIssue({ code: 'custom', path: [i, 'userId'], message: `a user id not used before${USER_ID_PATTERN.test(id) ? ` (${id})` : ''}` });
+        });
+      },
+      { when: (payload) => Array.isArray(payload.value) },
+    ),
   premarketCheck: z
     .object({
       /** HH:MM in IST; empty turns the scheduled check off. */

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
+import { firstValueFrom, filter, timeout } from 'rxjs';
 import { CacheConflictError, CacheService } from '../cache/index.js';
+import { ChaosGateway } from '../cache/testing/chaos-gateway.js';
 import { loadConfig } from '../config/load-config.js';
 import { resolveShareKhanOptions } from './sharekhan.options.js';
 import { TokenAuditLog } from './token-audit.service.js';
@@ -168,6 +170,23 @@ describe('ShareKhanTokenStore', () => {
     const second = await store.status('USER_A');
     expect(second.state === 'present' && second.view.lastValidatedAt).toBe(new Date(T0 + 60_000).toISOString());
     expect(second.state === 'present' && second.view.issuedAt).toBe(new Date(T0).toISOString());
+  });
+
+  it('a validation while Redis cannot be used stamps nothing: no journaled rewrite that could replay over a revoke made elsewhere', async () => {
+    const gateway = new ChaosGateway();
+    const cache = new CacheService({ redis: null, keyPrefix: 'u:', instanceId: 'unit', commandTimeoutMs: 100 }, gateway);
+    await cache.onModuleInit();
+    onTestFinished(() => cache.onApplicationShutdown());
+    gateway.up();
+    await firstValueFrom(cache.mode$.pipe(filter((m) => m === 'redis'), timeout(2_000)));
+    const { store } = build({}, cache);
+    const { view } = await store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
+    gateway.down();
+    const journaled = cache.getStatus().journalSize;
+    await store.markValidated('USER_A', view.fingerprint, actor);
+    expect(cache.getStatus().journalSize - journaled).toBeLessThanOrEqual(1); // the audit event only, never the record
+    const held = (await cache.read<{ lastValidatedAt: number | null }>(tokenKey('USER_A'))).value;
+    expect(held?.lastValidatedAt ?? null).toBeNull();
   });
 
   it('a revoke the cache cannot write safely is a typed 503, not a 500 and not a silent success', async () => {

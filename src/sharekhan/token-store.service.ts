@@ -349,11 +349,16 @@ export class ShareKhanTokenStore {
     assertUserId(userId);
     let view: TokenView | null = null;
     try {
-      const done = await this.cache.update<StoredToken>(tokenKey(userId), (cur) => {
-        // A revoke or a newer token that landed since the broker call must not be overwritten.
-        if (!isStoredToken(cur) || cur.fingerprint !== fingerprint || cur.status !== 'active') throw new Unchanged(cur);
-        return { ...cur, lastValidatedAt: this.clock.now() };
-      });
+      // Redis only: a stamp journaled in an outage would replay newest-wins over a revoke made elsewhere.
+      const done = await this.cache.update<StoredToken>(
+        tokenKey(userId),
+        (cur) => {
+          // A revoke or a newer token that landed since the broker call must not be overwritten.
+          if (!isStoredToken(cur) || cur.fingerprint !== fingerprint || cur.status !== 'active') throw new Unchanged(cur);
+          return { ...cur, lastValidatedAt: this.clock.now() };
+        },
+        { requireRedis: true },
+      );
       view = this.toView(userId, done.value, done.version);
     } catch (err) {
       if (!(err instanceof Unchanged)) this.logger.warn(`token record of ${userId} not rewritten: ${(err as Error).message}`);

@@ -24,19 +24,49 @@ describe('update and getOrSet on a chaos gateway', () => {
     expect(stored('n')?.json).toBe('2'); // this time it had landed: a read tells the caller
   });
 
-  it('update refused before it was sent (the breaker opened after the read) applies to memory and the journal, not CACHE_OUTCOME_UNKNOWN', async () => {
-    const { cache, gateway, stored } = await chaosCache();
-    await cache.set('n', 1);
-    // The read is answered, then Redis goes away before the conditional write can be sent.
-    gateway.fault = (cmd) => {
-      if (cmd === 'get') gateway.down();
-      return undefined;
+  /** Memory holds n=1 while Redis holds a newer n=5 another instance wrote; `fn` opens the breaker after the read. */
+  async function refusedAfterRead() {
+    const fixture = await chaosCache();
+    await fixture.cache.set('n', 1);
+    const cur = decodeRecord(fixture.gateway.data.get('u:n')!)!;
+    const newer = cur.version.replace(/^\d{15}/, (w) => String(Number(w) + 1).padStart(15, '0'));
+    fixture.gateway.data.set('u:n', `${newer}|0|v5`);
+    const seen: (number | undefined)[] = [];
+    const fn = (v: number | undefined) => {
+      seen.push(v);
+      if (seen.length === 1) fixture.gateway.down();
+      return (v ?? 0) + 1;
     };
-    const r = await cache.update<number>('n', (v) => (v ?? 0) + 1);
-    expect(r).toMatchObject({ value: 2, store: 'memory', journaled: true });
+    return { ...fixture, fn, seen };
+  }
+
+  it('update refused before it was sent (breaker open after the read) journals the change made to what was read, not CACHE_OUTCOME_UNKNOWN', async () => {
+    const { cache, gateway, stored, fn, seen } = await refusedAfterRead();
+    const r = await cache.update<number>('n', fn);
+    // fn ran once, on Redis' newer 5 (not again on memory's older 1), and the change is journaled.
+    expect(seen).toEqual([5]);
+    expect(r).toMatchObject({ value: 6, store: 'memory', journaled: true, attempts: 1 });
     expect(cache.getStatus().journalSize).toBe(1);
     expect(gateway.commands.some((c) => c.startsWith('casIfVersion'))).toBe(false);
-    expect(stored('n')?.json).toBe('1'); // Redis untouched until replay
+    expect(stored('n')?.json).toBe('5');
+    // Replayed once Redis is back: 6 lands over the 5 it was computed from.
+    gateway.up();
+    await vi.waitFor(() => expect(stored('n')?.json).toBe('6'), { timeout: 3_000 });
+  });
+
+  it('the same with maxAttempts 1: still journaled, the last attempt is not lost to a retry', async () => {
+    const { cache, fn } = await refusedAfterRead();
+    await expect(cache.update<number>('n', fn, { maxAttempts: 1 })).resolves.toMatchObject({ value: 6, store: 'memory', journaled: true });
+  });
+
+  it('with requireRedis nothing is written while Redis cannot be used: CACHE_UNAVAILABLE', async () => {
+    const { cache, stored, fn } = await refusedAfterRead();
+    const err = await cache.update<number>('n', fn, { requireRedis: true }).catch((e: unknown) => e);
+    expect((err as CacheUnavailableError).code).toBe('CACHE_UNAVAILABLE');
+    expect(cache.getStatus().journalSize).toBe(0);
+    expect(stored('n')?.json).toBe('5');
+    const again = await cache.update<number>('n', (v) => (v ?? 0) + 1, { requireRedis: true }).catch((e: unknown) => e);
+    expect((again as CacheUnavailableError).code).toBe('CACHE_UNAVAILABLE');
   });
 
   it('update retries when the version changed between read and write, and applies fn to the newer value', async () => {

@@ -9,6 +9,12 @@ export interface UpdateOptions {
   expiresAt?: Date | number;
   /** Attempts when another writer changes the key between read and write (default 5). */
   maxAttempts?: number;
+  /**
+   * Refuse (CACHE_UNAVAILABLE) rather than apply the change to memory and the journal while Redis
+   * cannot be used (no effect without Redis configured, where memory is the store): for changes that must not replay newest-wins over a write made elsewhere
+   * meanwhile (a bookkeeping field next to a revoke, say).
+   */
+  requireRedis?: boolean;
 }
 
 export interface UpdateResult<T> {
@@ -26,9 +32,10 @@ const DEFAULT_ATTEMPTS = 5;
 /**
  * Read, change, write only if the version is still the one read (CAS_IF_VERSION_LUA), retried.
  * While Redis cannot be used the change applies to what memory holds and is journaled like any
- * write (the version check across instances is then not possible; replay keeps newest-wins), also
- * when the conditional write was refused before it was sent. A conditional write that was sent and
- * got no answer fails with CACHE_OUTCOME_UNKNOWN and is not journaled.
+ * write (the version check across instances is then not possible; replay keeps newest-wins); a
+ * conditional write refused before it was sent journals the change made to what was just read.
+ * A conditional write that was sent and got no answer fails with CACHE_OUTCOME_UNKNOWN and is not
+ * journaled. `requireRedis` refuses instead of journaling (CACHE_UNAVAILABLE).
  */
 export async function update<T>(core: CacheCore, k: string, fn: (current: T | undefined) => T, options: UpdateOptions = {}): Promise<UpdateResult<T>> {
   const maxAttempts = options.maxAttempts ?? DEFAULT_ATTEMPTS;
@@ -36,16 +43,17 @@ export async function update<T>(core: CacheCore, k: string, fn: (current: T | un
     options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : null;
   // Validated once, up front, so bad input fails before fn runs.
   const fixedExpiry = expiryOptions ? core.expiryFrom(expiryOptions) : undefined;
-  let notSent: CommandNotSentError | null = null;
+  // Without Redis configured memory is authoritative: nothing to wait for.
+  const requireRedis = options.requireRedis === true && !core.memoryOnly;
+  const local = (attempt: number) => (requireRedis ? Promise.reject(notApplied()) : updateLocally(core, k, fn, fixedExpiry, attempt));
+  let notSent = false;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    notSent = null;
-    if (!core.redisUsableFor(k)) return updateLocally(core, k, fn, fixedExpiry, attempt);
+    if (!core.redisUsableFor(k)) return local(attempt);
     let current;
     try {
       current = await core.fetch(k);
     } catch {
-      if (!core.redisUsableFor(k)) continue;
-      return updateLocally(core, k, fn, fixedExpiry, attempt);
+      return local(attempt);
     }
     const live = current && !current.tombstone ? current : null;
     const next = fn(live ? (JSON.parse(live.json) as T) : undefined);
@@ -54,23 +62,32 @@ export async function update<T>(core: CacheCore, k: string, fn: (current: T | un
     try {
       reply = await core.writeIfVersion(k, current?.version ?? '', rec);
     } catch (err) {
-      // Refused before it was sent (the breaker opened since the read): nothing changed in Redis,
-      // so the next attempt applies it to memory and the journal like any write in an outage.
-      if (err instanceof CommandNotSentError) {
-        notSent = err;
-        continue;
+      if (!(err instanceof CommandNotSentError)) {
+        // It may have landed or not. Not journaled: a newest-wins replay could overwrite an update
+        // another writer made meanwhile (the version check would be lost). docs/cache.md, "update".
+        throw new CacheUnavailableError(
+          'update outcome unknown: the version-conditional write got no answer in time and may or may not have been applied; read the key before retrying',
+          'CACHE_OUTCOME_UNKNOWN',
+        );
       }
-      // It may have landed or not. Not journaled: a newest-wins replay could overwrite an update
-      // another writer made meanwhile (the version check would be lost). docs/cache.md, "update".
-      throw new CacheUnavailableError(
-        'update outcome unknown: the version-conditional write got no answer in time and may or may not have been applied; read the key before retrying',
-        'CACHE_OUTCOME_UNKNOWN',
-      );
+      // Refused before it was sent (the breaker opened since the read): Redis did not change. The
+      // change made to what was read is journaled like any write in an outage, not fn run again on
+      // memory's copy, which may be older than what Redis just answered.
+      notSent = true;
+      if (core.redisUsableFor(k)) continue;
+      if (requireRedis) throw notApplied();
+      const r = await core.write(k, rec);
+      return { value: next, version: r.version, store: r.store, journaled: r.journaled, attempts: attempt };
     }
     if (reply === 1) return { value: next, version: rec.version, store: 'redis', journaled: false, attempts: attempt };
+    notSent = false;
   }
-  if (notSent) throw new CacheUnavailableError(`update not applied: ${notSent.message}; retry when the cache is back in redis mode`);
+  if (notSent) throw new CacheUnavailableError('update not applied: its version-conditional write was refused before it was sent (circuit breaker) on the last attempt; retry');
   throw new CacheConflictError(`update of a key lost to concurrent writers ${maxAttempts} times in a row; retry later or raise maxAttempts`, maxAttempts);
+}
+
+function notApplied(): CacheUnavailableError {
+  return new CacheUnavailableError('update not applied: Redis cannot be used right now and the update must not be applied to memory alone; retry when the cache is back in redis mode');
 }
 
 async function updateLocally<T>(core: CacheCore, k: string, fn: (current: T | undefined) => T, fixedExpiry: number | null | undefined, attempt: number): Promise<UpdateResult<T>> {

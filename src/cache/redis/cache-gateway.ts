@@ -29,9 +29,11 @@ export interface CacheGateway {
    * One bounded command through the breaker; throws when Redis cannot be used or the command fails.
    * With `next`, settles with what `next` makes of the answer or the failure (one promise for both).
    */
-  run<T, R = T>(fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<R>;
+  run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  run<T, R>(fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
   /** `run` for a command on `key`: on Cluster through the breaker of the master serving its slot. */
-  runFor<T, R = T>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<R>;
+  runFor<T>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  runFor<T, R>(key: string, fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
   /** Whether a command on `key` would be sent now (`available`, and on Cluster its master's breaker closed). */
   usableFor(key: string): boolean;
   /** GET (coalesced under load). */

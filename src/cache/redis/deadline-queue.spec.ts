@@ -69,7 +69,16 @@ describe('DeadlineQueue', () => {
       },
       failed: () => 'unused',
     };
-    await expect(q.bound(Promise.resolve('x'), undefined, throwing)).rejects.toThrow('bad reply');
+    await expect(q.bound(Promise.resolve('x'), outcome, throwing)).rejects.toThrow('bad reply');
+    const failing = {
+      answered: () => 'unused',
+      failed: (): string => {
+        throw new Error('journal full');
+      },
+    };
+    await expect(q.bound(never(), outcome, failing)).rejects.toThrow('journal full');
+    // A throwing continuation still leaves the outcome with the breaker.
+    expect(heard).toEqual(['answered', 'failed', 'timed out', 'answered', 'timed out']);
     expect(q.size).toBe(0);
   });
 });

@@ -53,8 +53,10 @@ export class DeadlineQueue {
    * (the one promise per operation also feeds the circuit breaker). With `next`, the promise
    * settles with what `next` makes of the answer or the failure instead.
    */
-  bound<T, R = T>(op: Promise<T>, outcome?: Outcome, next?: Continuation<T, R>): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
+  bound<T>(op: Promise<T>, outcome?: Outcome): Promise<T>;
+  bound<T, R>(op: Promise<T>, outcome: Outcome | undefined, next: Continuation<T, R>): Promise<R>;
+  bound<T, R>(op: Promise<T>, outcome?: Outcome, next?: Continuation<T, R>): Promise<T | R> {
+    return new Promise<T | R>((resolve, reject) => {
       const e: Entry = { at: performance.now() + this.budgetMs, resolve: resolve as (v: unknown) => void, reject, settled: false, outcome, next: next as Continuation<never, unknown> | undefined };
       this.dropSettled();
       this.entries.push(e);
@@ -83,6 +85,9 @@ export class DeadlineQueue {
   }
 
   private arm(): void {
+    // A continuation run by expire() may have bound a new operation (and armed) meanwhile.
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
     this.dropSettled();
     if (this.head === this.entries.length) return;
     const wait = Math.max(0, this.entries[this.head].at - performance.now());

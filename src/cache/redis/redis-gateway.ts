@@ -219,7 +219,9 @@ export class RedisGateway {
    * fails; the caller decides how to serve the operation from memory. Not async: one promise per
    * command (the deadline's) is all this layer adds on the hot path.
    */
-  run<T, R = T>(fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<R> {
+  run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  run<T, R>(fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
+  run<T, R>(fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<T | R> {
     if (this.breaker.state !== 'closed' || (this.nodes !== null && this.nodes.allOpen)) return refused(new CircuitOpenError(), next);
     return this.send(fn, deadline, next, this.outcome);
   }
@@ -228,16 +230,19 @@ export class RedisGateway {
    * `run` for a command on `key`. On Cluster it goes through the breaker of the master serving the
    * key's slot (refused while that one is open or half-open) and its outcome feeds only that one.
    */
-  runFor<T, R = T>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<R> {
-    if (this.nodes === null) return this.run(fn, deadline, next);
-    const node = this.nodes.forKey(key);
-    // No slot table yet: as a command without a key.
-    if (node === null) return this.run(fn, deadline, next);
+  runFor<T>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  runFor<T, R>(key: string, fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
+  runFor<T, R>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<T | R> {
+    const node = this.nodes === null ? null : this.nodes.forKey(key);
+    // Standalone and Sentinel, or no slot table yet: as a command without a key.
+    if (node === null) return next ? this.run(fn, deadline, next) : this.run(fn, deadline);
     if (node.breaker.state !== 'closed') return refused(new CircuitOpenError(), next);
     return this.send(fn, deadline, next, node.outcome);
   }
 
-  private send<T, R>(fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R> | undefined, outcome: Outcome): Promise<R> {
+  private send<T, R>(fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R> | undefined, outcome: Outcome): Promise<T | R> {
+    // ioredis would reject it too (no offline queue); said here, the caller knows nothing was sent.
+    if (!this.connected) return refused(new CommandNotSentError('Redis connection is not ready: the command was not sent'), next);
     const remaining = deadline === undefined ? this.options.commandTimeoutMs : deadline - performance.now();
     if (remaining <= 0) return refused(new CommandNotSentError('Command timed out before it was sent'), next);
     // A command is written to the socket when it is issued (no auto-pipelining: ioredis sends one
@@ -252,9 +257,9 @@ export class RedisGateway {
       outcome.failed(err, false);
       return refused(err, next);
     }
-    if (this.deadlines && remaining >= this.options.commandTimeoutMs) return this.deadlines.bound(op, outcome, next);
+    if (this.deadlines && remaining >= this.options.commandTimeoutMs) return next ? this.deadlines.bound(op, outcome, next) : this.deadlines.bound(op, outcome);
     const bounded = withTimeout(this.deadlines ? this.deadlines.bound(op, outcome) : this.observed(op, outcome), remaining, 'Command timed out');
-    return next ? bounded.then((v) => next.answered(v), (err: unknown) => next.failed(err)) : (bounded as Promise<unknown> as Promise<R>);
+    return next ? bounded.then((v) => next.answered(v), (err: unknown) => next.failed(err)) : bounded;
   }
 
   /** How a command without a key ended (on Cluster: fed to no breaker). */
@@ -374,6 +379,6 @@ export class RedisGateway {
 
 /** A command not sent: rejected, or handed to `next` (a step later, as if Redis had answered). */
 function refused<T, R>(err: unknown, next: Continuation<T, R> | undefined): Promise<R> {
-  const failed = Promise.reject(err);
+  const failed = Promise.reject(err) as Promise<R>;
   return next ? failed.then(undefined, (e: unknown) => next.failed(e)) : failed;
 }

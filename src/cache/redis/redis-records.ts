@@ -21,9 +21,12 @@ export class RedisRecords {
   ) {}
 
   /** CAS_SET_LUA: 1 when written, else the stored (newer or equal) version; or what `next` makes of it. */
-  cas<R = 1 | string>(k: string, rec: StoredRecord, deadline?: number, next?: Continuation<1 | string, R>): Promise<R> {
+  cas(k: string, rec: StoredRecord, deadline?: number): Promise<1 | string>;
+  cas<R>(k: string, rec: StoredRecord, deadline: number | undefined, next: Continuation<1 | string, R>): Promise<R>;
+  cas<R>(k: string, rec: StoredRecord, deadline?: number, next?: Continuation<1 | string, R>): Promise<1 | string | R> {
     const g = this.gateway;
-    return g.runFor(k, () => g.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()), deadline, next);
+    const send = () => g.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.channel());
+    return next ? g.runFor(k, send, deadline, next) : g.runFor(k, send, deadline);
   }
 
   /** CAS_SET_LUA as a call of its own, never coalesced with others (a batch fails as a whole). */

@@ -77,6 +77,7 @@ export class CacheStack {
     return { state: 'hit', value: value as T, source: 'redis', version: rec.version, expiresAt: rec.expiresAt };
   }
 
+  /** Not async (one promise less per write): nothing here throws, every failure settles the promise. */
   write(k: string, rec: StoredRecord): Promise<WriteResult> {
     const remote = this.remote;
     if (!remote) {
@@ -93,7 +94,8 @@ export class CacheStack {
     // Sent before memory takes its copy: Redis runs the script while this instance mirrors.
     const result = remote.records.cas(k, rec, undefined, pending);
     this.local.mirrorNew(k, rec);
-    // One deadline for both attempts: a live write never waits longer than one command timeout.
+    // One deadline for both attempts, taken after the send to keep the clock read off the round
+    // trip's path (microseconds late at most); the answer always comes in a later microtask.
     pending.deadline = performance.now() + this.commandTimeoutMs;
     return result;
   }
@@ -101,6 +103,7 @@ export class CacheStack {
   /**
    * Redis holds a version from a clock that runs ahead: this write is the newest thing the caller
    * knows, so it moves past that version once rather than being dropped.
+   * @internal PendingWrite's, like `written` and `journalUnknown`.
    */
   async retry(w: PendingWrite, held: string): Promise<WriteResult> {
     const k = w.k;
@@ -121,14 +124,14 @@ export class CacheStack {
     return this.written(k, attempt, w.generation);
   }
 
-  /** Redis took the write: memory's copy is what Redis holds, nothing of it is left to replay. */
+  /** @internal Redis took the write: memory's copy is what Redis holds, nothing of it is left to replay. */
   written(k: string, rec: StoredRecord, generation: number): WriteResult {
     this.local.journalSettleUpTo(k, rec.version);
     if (this.near.enabled) this.near.confirm(this.local.memory.peek(k), rec.version, generation);
     return { version: rec.version, store: 'redis', journaled: false };
   }
 
-  /** A write whose outcome is unknown: journaled (replayed by version) and drained soon. */
+  /** @internal A write whose outcome is unknown: journaled (replayed by version) and drained soon. */
   journalUnknown(k: string, rec: StoredRecord): WriteResult {
     this.local.journalRecord(k, rec);
     this.local.mirror(k, rec);

@@ -163,7 +163,9 @@ export class ChaosGateway implements CacheGateway {
     this.released.complete();
   }
 
-  run<T, R = T>(fn: (client: CasClient) => Promise<T>, _deadline?: number, next?: Continuation<T, R>): Promise<R> {
+  run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  run<T, R>(fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
+  run<T, R>(fn: (client: CasClient) => Promise<T>, _deadline?: number, next?: Continuation<T, R>): Promise<T | R> {
     let sent: Promise<T>;
     try {
       if (!this.available) throw new CircuitOpenError();
@@ -171,11 +173,13 @@ export class ChaosGateway implements CacheGateway {
     } catch (err) {
       sent = Promise.reject(err);
     }
-    return next ? sent.then((v) => next.answered(v), (err: unknown) => next.failed(err)) : (sent as Promise<unknown> as Promise<R>);
+    return next ? sent.then((v) => next.answered(v), (err: unknown) => next.failed(err)) : sent;
   }
-  runFor<T, R = T>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<R> {
-    if (!this.available || this.usableFor(key)) return this.run(fn, deadline, next);
-    const refused = Promise.reject(new CircuitOpenError());
+  runFor<T>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  runFor<T, R>(key: string, fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
+  runFor<T, R>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<T | R> {
+    if (!this.available || this.usableFor(key)) return next ? this.run(fn, deadline, next) : this.run(fn, deadline);
+    const refused: Promise<T> = Promise.reject(new CircuitOpenError());
     return next ? refused.then(undefined, (err: unknown) => next.failed(err)) : refused;
   }
   get(key: string): Promise<string | null> {
