@@ -69,6 +69,7 @@ describe('metrics follow the cache mode (real redis-server)', () => {
     expect(sample(text, 'cache_mode', { mode: 'redis' })).toBe(1);
     expect(sample(text, 'cache_mode', { mode: 'fallback' })).toBe(0);
     expect(sample(text, 'cache_breaker_state', { state: 'closed' })).toBe(1);
+    expect(sample(text, 'cache_breaker_open_nodes')).toBe(0);
     expect(sample(text, 'cache_redis_connected')).toBe(1);
     expect(sample(text, 'cache_mode_transitions_total', { from: 'fallback', to: 'redis' })).toBe(1);
     // Default process metrics are there too.

@@ -30,6 +30,7 @@ export function statusOf(p: StatusParts): CacheStatus {
     redisConfigured: g !== null,
     connected: g?.isConnected ?? false,
     breakerState: g?.breakerState ?? 'none',
+    breakerOpenNodes: g ? [...g.breakerOpenNodes] : [],
     fallbackSize: memory.size,
     memoryBytes: memory.bytes,
     memoryEvictions: memory.evicted,

@@ -44,6 +44,8 @@ export interface CacheStatus {
   redisConfigured: boolean;
   connected: boolean;
   breakerState: 'closed' | 'open' | 'half-open' | 'none';
+  /** Cluster: masters ("host:port") whose own breaker is open or half-open, their slots served from memory; empty elsewhere. */
+  breakerOpenNodes: string[];
   fallbackSize: number;
   memoryBytes: number;
   memoryEvictions: number;

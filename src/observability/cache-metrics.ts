@@ -102,6 +102,14 @@ export class CacheMetrics implements CacheObserver {
       },
     });
     new Gauge({
+      name: 'cache_breaker_open_nodes',
+      help: 'Redis Cluster: masters whose own circuit breaker is open or half-open (their slots served from memory); 0 elsewhere',
+      registers,
+      collect() {
+        this.set(status().breakerOpenNodes.length);
+      },
+    });
+    new Gauge({
       name: 'cache_redis_connected',
       help: '1 while the Redis connection is up',
       registers,

@@ -100,6 +100,8 @@ export class Claims {
   /** Withdraws timed-out claims; what fails stays pending for the next try. Runs in each recovery pass. */
   async drainReleases(): Promise<void> {
     for (const [k, version] of this.releases.entries()) {
+      // Cluster: a master whose breaker is open keeps its releases pending until it is back.
+      if (this.gateway.available && !this.gateway.usableFor(k)) continue;
       const tomb: StoredRecord = { version, expiresAt: this.settings.clock() + this.settings.tombstoneTtlMs, tombstone: true, json: '' };
       try {
         if ((await this.records.release(k, tomb)) === 1) this.releases.withdrawn++;
@@ -113,10 +115,15 @@ export class Claims {
 
   /** Cluster: the marker lives in another slot than the key, so the window is checked before the claim. */
   private async clusterClaimsOpen(deadline: number): Promise<boolean> {
-    const marker = await this.gateway.run((c) => c.get(this.settings.markerKey), deadline);
+    const marker = await this.gateway.runFor(this.settings.markerKey, (c) => c.get(this.settings.markerKey), deadline);
     if (marker === null) return false;
     const bar = marker.indexOf('|');
     return bar < 0 || Number(marker.slice(bar + 1)) <= this.settings.clock();
+  }
+
+  private retryReleases(): void {
+    this.releaseDelay = Math.min(this.releaseDelay * 2, RELEASE_RETRY_MAX_MS);
+    this.scheduleReleases();
   }
 
   private scheduleReleases(): void {
@@ -125,11 +132,12 @@ export class Claims {
       this.releaseTimer = null;
       if (this.releases.size === 0 || !this.gateway.available) return; // resync drains them on the way back
       this.drainReleases().then(
-        () => (this.releaseDelay = RELEASE_RETRY_MIN_MS),
         () => {
-          this.releaseDelay = Math.min(this.releaseDelay * 2, RELEASE_RETRY_MAX_MS);
-          this.scheduleReleases();
+          // Left pending for a Cluster master whose breaker is open: asked again, as after a failure.
+          if (this.releases.size === 0) this.releaseDelay = RELEASE_RETRY_MIN_MS;
+          else this.retryReleases();
         },
+        () => this.retryReleases(),
       );
     }, this.releaseDelay);
     this.releaseTimer.unref();

@@ -77,7 +77,7 @@ export class WindowCounters {
     let reply: [number, number];
     try {
       if (!this.gateway?.available) throw new Error('Redis not usable');
-      reply = await this.gateway.run((c: CounterClient) =>
+      reply = await this.gateway.runFor(key, (c: CounterClient) =>
         c.incrWindow ? c.incrWindow(key, windowMs, n) : (c.eval(INCR_WINDOW_LUA, 1, key, windowMs, n) as Promise<[number, number]>),
       );
     } catch {

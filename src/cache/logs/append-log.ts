@@ -129,7 +129,7 @@ export class AppendLog {
     const cutoff = this.cutoff(options.maxAgeMs ?? this.memory.limitsOf(k)?.maxAgeMs);
     if (gateway && this.deps.redisUsable()) {
       try {
-        const stored = await gateway.run((c) => c.zrange(k, '0', '-1'));
+        const stored = await gateway.runFor(k, (c) => c.zrange(k, '0', '-1'));
         const pending = journal.pendingLog(k);
         const answered = union(stored, pending);
         // An append made after reading orders after what was read, whatever this instance's clock says.
@@ -154,6 +154,8 @@ export class AppendLog {
   async replay(): Promise<void> {
     const { gateway, journal } = this.deps;
     for (const k of journal.logKeys()) {
+      // Cluster: a master whose breaker is open keeps its logs journaled until it is back.
+      if (gateway!.available && !gateway!.usableFor(k)) continue;
       const pending = journal.pendingLog(k);
       const limits = this.memory.limitsOf(k) ?? { maxEntries: MAX_LOG_ENTRIES };
       for (let i = 0; i < pending.length; i += LOG_BATCH) {
@@ -210,7 +212,7 @@ export class AppendLog {
   private send(k: string, limits: LogLimits, members: string[]): Promise<number> {
     const ttl = limits.maxAgeMs ? String(Math.ceil(limits.maxAgeMs)) : '0';
     const cutoff = this.cutoff(limits.maxAgeMs) ?? '';
-    return this.deps.gateway!.run((c) => (c as unknown as LogClient).logAppend(k, String(limits.maxEntries), cutoff, ttl, ...members));
+    return this.deps.gateway!.runFor(k, (c) => (c as unknown as LogClient).logAppend(k, String(limits.maxEntries), cutoff, ttl, ...members));
   }
 
   private result<T>(k: string, members: string[], cutoff: string | null, options: LogReadOptions, source: 'redis' | 'memory', complete: boolean): LogReadResult<T> {

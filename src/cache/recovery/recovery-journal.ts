@@ -128,6 +128,12 @@ export class RecoveryJournal {
     if (members.size === 0) this.logs.delete(key);
   }
 
+  /** Every key with something to replay (records, then logs). */
+  *keys(): IterableIterator<string> {
+    yield* this.map.keys();
+    yield* this.logs.keys();
+  }
+
   /** Log keys with members to replay. */
   logKeys(): string[] {
     return [...this.logs.keys()];

@@ -140,3 +140,63 @@ describe('RecoveryMachine extensions', () => {
     expect(calls).toEqual(['replay in recovering', 'reseed in recovering']);
   });
 });
+
+describe('RecoveryMachine with per-node breakers (Cluster)', () => {
+  /** Keys "u:a*" on node A, the others on node B. */
+  async function twoNodes() {
+    const fixture = await chaosCache();
+    fixture.gateway.nodeOf = (key) => (key.startsWith('u:a') ? 'A' : 'B');
+    fixture.gateway.up();
+    await mode(fixture.cache, 'redis');
+    return fixture;
+  }
+
+  it("one node's breaker open: its keys are read from memory and journaled, the other's go to Redis, the mode stays redis", async () => {
+    const { cache, gateway, stored } = await twoNodes();
+    await cache.set('a1', 1);
+    await cache.set('b1', 1);
+    gateway.openNode('A');
+    const sent = gateway.commands.length;
+    expect(await cache.read('a1')).toMatchObject({ source: 'memory', value: 1, fallback: true });
+    expect(await cache.set('a1', 2)).toMatchObject({ store: 'memory', journaled: true });
+    expect(await cache.set('b1', 2)).toMatchObject({ store: 'redis', journaled: false });
+    expect(await cache.read('b1')).toMatchObject({ source: 'redis', value: 2 });
+    // Nothing for node A was sent.
+    expect(gateway.commands.slice(sent).filter((c) => c.includes(' u:a'))).toEqual([]);
+    expect(cache.getStatus()).toMatchObject({ mode: 'redis', journalSize: 1, breakerOpenNodes: ['A'] });
+    expect(stored('a1')?.json).toBe('1');
+  });
+
+  it("a journal of an open node's keys waits without passes; it drains when that node's breaker closes, with no mode change", async () => {
+    const { cache, gateway, stored } = await twoNodes();
+    const transitions: string[] = [];
+    cache.transitions$.subscribe((t) => transitions.push(t.to));
+    gateway.openNode('A');
+    for (let i = 0; i < 5; i++) await cache.set(`a${i}`, i);
+    // A drain is scheduled (100 ms) but finds nothing it could send: no pass (no TIME, no marker GET).
+    const sent = gateway.commands.length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(gateway.commands.slice(sent)).toEqual([]);
+    expect(cache.getStatus().journalSize).toBe(5);
+    gateway.closeNode('A');
+    await vi.waitFor(() => expect(cache.getStatus().journalSize).toBe(0), { timeout: 2_000 });
+    for (let i = 0; i < 5; i++) expect(stored(`a${i}`)?.json).toBe(String(i));
+    expect(transitions).toEqual([]);
+    expect(cache.mode).toBe('redis');
+  });
+
+  it("a pass back from fallback replays the keys it can and reaches redis, leaving an open node's keys journaled", async () => {
+    const { cache, gateway, stored } = await twoNodes();
+    gateway.down();
+    await cache.set('a1', 1);
+    await cache.set('b1', 1);
+    gateway.openNode('A');
+    gateway.up();
+    await mode(cache, 'redis');
+    expect(stored('b1')?.json).toBe('1');
+    expect(stored('a1')).toBeNull();
+    expect(cache.getStatus().journalSize).toBe(1);
+    gateway.closeNode('A');
+    await vi.waitFor(() => expect(stored('a1')?.json).toBe('1'), { timeout: 2_000 });
+  });
+});

@@ -1,7 +1,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@nestjs/common';
-import { BehaviorSubject, Subject } from 'rxjs';
+import { BehaviorSubject, Subject, type Subscription } from 'rxjs';
 import type { CacheGateway } from '../redis/cache-gateway.js';
 import type { CacheMode, ModeTransition } from '../cache.types.js';
 import type { HybridLogicalClock } from '../clock/hlc.js';
@@ -44,6 +44,7 @@ export class RecoveryMachine {
   private resyncing: Promise<void> | null = null;
   private resyncRequested = false;
   private drainTimer: NodeJS.Timeout | null = null;
+  private releasedSub: Subscription | null = null;
   private clockTimer: NodeJS.Timeout | null = null;
   /** Counts Redis becoming usable; a recovery pass is only valid for the link it started on. */
   private linkUps = 0;
@@ -99,11 +100,14 @@ export class RecoveryMachine {
       this.checkMarker().catch(() => undefined);
     }, every);
     this.clockTimer.unref();
+    // Cluster: a master's breaker closing (or its failover) is no availability change, yet its keys' writes wait in the journal.
+    this.releasedSub = this.gateway.nodeReleased$.subscribe(() => this.scheduleDrain());
   }
 
   /** Stops scheduling work and waits for a running pass. */
   async close(): Promise<void> {
     this.closing = true;
+    this.releasedSub?.unsubscribe();
     if (this.clockTimer) clearInterval(this.clockTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.resyncing) await this.resyncing.catch(() => undefined);
@@ -116,7 +120,8 @@ export class RecoveryMachine {
 
   /** Which keys must not be read from Redis right now, because memory knows better. */
   redisUsableFor(k: string): boolean {
-    if (!this.gateway.available) return false;
+    // Also false on Cluster while the breaker of the master serving k is not closed.
+    if (!this.gateway.usableFor(k)) return false;
     if (this.mode === 'fallback') return false;
     // A write Redis has not confirmed (journaled) is newer in memory than in Redis.
     if (this.local.journal.has(k)) return false;
@@ -143,9 +148,19 @@ export class RecoveryMachine {
     if (this.drainTimer || this.closing) return;
     this.drainTimer = setTimeout(() => {
       this.drainTimer = null;
-      if (this.gateway.available && this.local.journal.size > 0) this.kickResync();
+      if (this.drainable()) this.kickResync();
     }, DRAIN_DELAY_MS);
     this.drainTimer.unref();
+  }
+
+  /**
+   * Journaled writes that could be replayed now. On Cluster those of a master whose breaker is open
+   * wait for it (nodeReleased$) instead of keeping the resync loop busy.
+   */
+  private drainable(): boolean {
+    if (!this.gateway.available) return false;
+    for (const k of this.local.journal.keys()) if (this.gateway.usableFor(k)) return true;
+    return false;
   }
 
   setMode(next: CacheMode, reason: string): void {
@@ -235,7 +250,7 @@ export class RecoveryMachine {
     const current = opened ?? epoch ?? (await this.claimEpoch());
     if (link !== this.linkUps) throw new Error('Redis connection changed during recovery');
     this.local.epoch = epochOf(current);
-    if (this.local.journal.size > 0) {
+    if (this.drainable()) {
       // Writes that failed or were journaled during this pass: another pass, same mode.
       this.resyncRequested = true;
       return;
@@ -263,13 +278,13 @@ export class RecoveryMachine {
   /** Opens or extends the fleet's re-seed window (a new epoch if the marker is missing); returns the marker. */
   private openReseedWindow(): Promise<string> {
     const mine = `${this.clock()}-${this.ids.instanceId}-${randomBytes(4).toString('hex')}`;
-    return this.gateway.run((c) => c.openReseedWindow(this.markerKey, mine, String(this.ids.reseedWindowMs), String(this.clock())));
+    return this.gateway.runFor(this.markerKey, (c) => c.openReseedWindow(this.markerKey, mine, String(this.ids.reseedWindowMs), String(this.clock())));
   }
 
   /** Sets this deployment's marker unless another instance just did; returns the one in force. */
   private async claimEpoch(): Promise<string> {
     const mine = `${this.clock()}-${this.ids.instanceId}-${randomBytes(4).toString('hex')}`;
-    const set = await this.gateway.run((c) => c.set(this.markerKey, mine, 'NX'));
+    const set = await this.gateway.runFor(this.markerKey, (c) => c.set(this.markerKey, mine, 'NX'));
     if (set === 'OK') return mine;
     return (await this.records.raw(this.markerKey)) ?? mine;
   }

@@ -36,6 +36,8 @@ export class ResyncWriter {
       if (!this.gateway.available) throw new Error('Redis went away during replay');
       await Promise.all(
         pending.slice(i, i + REPLAY_BATCH).map(async ([k, rec]) => {
+          // Cluster: a master whose breaker is open keeps its keys journaled until it is back.
+          if (!this.gateway.usableFor(k)) return;
           if (rec.expiresAt !== null && rec.expiresAt <= this.clock()) {
             this.local.journalSettle(k, rec.version);
             return;

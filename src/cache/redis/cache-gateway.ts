@@ -15,6 +15,10 @@ export interface CacheGateway {
   /** Cluster: no multi-key scripts across slots, no batching. */
   readonly isCluster: boolean;
   readonly breakerState: BreakerState;
+  /** Cluster: masters ("host:port") whose own breaker is open or half-open; empty elsewhere. */
+  readonly breakerOpenNodes: readonly string[];
+  /** Cluster: a master's breaker closed (or went with a failover): keys journaled for it can drain. */
+  readonly nodeReleased$: Observable<string>;
   readonly reconnectAttempts: number;
   readonly lastError: string | null;
   /** The cause an operator needs: the closed connection's, or the last command error (a timeout). */
@@ -27,6 +31,11 @@ export interface CacheGateway {
    */
   run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
   run<T, R>(fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
+  /** `run` for a command on `key`: on Cluster through the breaker of the master serving its slot. */
+  runFor<T>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  runFor<T, R>(key: string, fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
+  /** Whether a command on `key` would be sent now (`available`, and on Cluster its master's breaker closed). */
+  usableFor(key: string): boolean;
   /** GET (coalesced under load). */
   get(key: string): Promise<string | null>;
   /** CAS_SET_LUA (coalesced under load). */

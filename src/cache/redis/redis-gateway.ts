@@ -1,5 +1,5 @@
-import type { RedisOptions } from 'ioredis';
-import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
+import type { Cluster, RedisOptions } from 'ioredis';
+import { BehaviorSubject, distinctUntilChanged, Subject, type Observable } from 'rxjs';
 import type { ResolvedCacheOptions } from '../cache.options.js';
 import { ADD_LUA, CAS_IF_VERSION_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './cas-script.js';
 import { CommandBatcher } from './command-batcher.js';
@@ -10,6 +10,7 @@ import { DeadlineQueue, type Continuation, type Outcome } from './deadline-queue
 import { withTimeout } from './with-timeout.js';
 import { CommandNotSentError } from './command-not-sent.js';
 import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
+import { NodeBreakers } from './node-breakers.js';
 
 export type { BreakerState } from './circuit-breaker.js';
 
@@ -38,11 +39,16 @@ export type CasClient = RedisClient & {
  * Owns the Redis connection and decides whether Redis may be used right now. Two signals:
  * the connection (ioredis `ready` / `close`), and a circuit breaker that opens after consecutive
  * command timeouts (a hung Redis keeps its TCP connection). While open, no user operation touches
- * Redis; a background PING probes it on a jittered, capped exponential interval.
+ * Redis; a background PING probes it on a jittered, capped exponential interval. On Cluster there is
+ * one breaker per master (NodeBreakers), so a hung master sends only its own slots to memory.
  */
 export class RedisGateway {
   readonly client: CasClient;
+  /** Standalone and Sentinel: the one breaker. On Cluster it never opens (commands without a key cannot be attributed to a node). */
   private readonly breaker: CircuitBreaker;
+  /** Cluster only: a breaker per master, fed by the commands of its slots' keys. */
+  private readonly nodes: NodeBreakers | null;
+  private readonly released = new Subject<string>();
   private readonly availability = new BehaviorSubject<boolean>(false);
   private connected = false;
   private probeTimer: NodeJS.Timeout | null = null;
@@ -75,6 +81,28 @@ export class RedisGateway {
     const cluster = options.redis.kind === 'cluster';
     this.batcher = cluster ? null : new CommandBatcher(this.client);
     this.deadlines = cluster ? null : new DeadlineQueue(options.commandTimeoutMs);
+    this.nodes = cluster
+      ? new NodeBreakers(options.breaker, () => (this.client as Cluster).slots, (breaker) => this.outcomeOf(breaker), {
+          opened: (node) => {
+            this.lastError = `Redis Cluster master ${node} not answering: ${options.breaker.failureThreshold} command(s) in a row timed out (its circuit breaker is open, its slots are served from memory)`;
+            this.startProbing();
+            this.publish();
+          },
+          released: (node) => {
+            if (this.nodes!.openNodes.length === 0) this.stopProbing();
+            this.publish();
+            if (!this.closing) this.released.next(node);
+          },
+        })
+      : null;
+    if (this.nodes) {
+      const nodes = this.nodes;
+      // ioredis emits `refresh` after each slot-table refresh (start, MOVED, every slotsRefreshInterval).
+      this.client.on('refresh', () => {
+        nodes.refresh();
+        this.publish();
+      });
+    }
     this.breaker = new CircuitBreaker(options.breaker, {
       opened: () => {
         this.lastError = `Redis not answering: ${options.breaker.failureThreshold} command(s) in a row timed out (circuit breaker open)`;
@@ -86,6 +114,7 @@ export class RedisGateway {
         this.publish();
       },
     });
+    this.outcome = this.outcomeOf(cluster ? null : this.breaker);
     this.client.on('ready', () => {
       // From here on every command goes through run(), the probe or close(), all bounded by
       // `deadlines`; ioredis reads this option each time it sends a command.
@@ -94,6 +123,7 @@ export class RedisGateway {
       this.reconnectAttempts = 0;
       this.errorSinceReady = null;
       this.closeCause = null;
+      this.nodes?.refresh();
       this.publish();
     });
     this.client.on('close', () => {
@@ -121,8 +151,24 @@ export class RedisGateway {
     return this.availability.pipe(distinctUntilChanged());
   }
 
+  /** On Cluster: until every master's breaker is open (then the whole cache is in fallback, as with one breaker). */
   get available(): boolean {
-    return this.connected && this.breaker.state === 'closed';
+    return this.connected && this.breaker.state === 'closed' && (this.nodes === null || !this.nodes.allOpen);
+  }
+
+  /** Whether a command on `key` would be sent: Redis available and, on Cluster, the breaker of the key's master closed. */
+  usableFor(key: string): boolean {
+    return this.available && (this.nodes === null || this.nodes.usableFor(key));
+  }
+
+  /** Cluster: masters whose breaker is open or half-open (their slots are served from memory). */
+  get breakerOpenNodes(): string[] {
+    return this.nodes?.openNodes ?? [];
+  }
+
+  /** Cluster: a master's breaker closed, or was dropped by a failover: keys journaled for it can drain now. */
+  get nodeReleased$(): Observable<string> {
+    return this.released.asObservable();
   }
 
   get isCluster(): boolean {
@@ -138,7 +184,9 @@ export class RedisGateway {
     return this.connected;
   }
 
+  /** On Cluster 'open' only while every master's breaker is (breakerOpenNodes names each one). */
   get breakerState(): BreakerState {
+    if (this.nodes !== null) return this.nodes.allOpen ? 'open' : 'closed';
     return this.breaker.state;
   }
 
@@ -174,7 +222,25 @@ export class RedisGateway {
   run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
   run<T, R>(fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
   run<T, R>(fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<T | R> {
-    if (this.breaker.state !== 'closed') return refused(new CircuitOpenError(), next);
+    if (this.breaker.state !== 'closed' || (this.nodes !== null && this.nodes.allOpen)) return refused(new CircuitOpenError(), next);
+    return this.send(fn, deadline, next, this.outcome);
+  }
+
+  /**
+   * `run` for a command on `key`. On Cluster it goes through the breaker of the master serving the
+   * key's slot (refused while that one is open or half-open) and its outcome feeds only that one.
+   */
+  runFor<T>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  runFor<T, R>(key: string, fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
+  runFor<T, R>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<T | R> {
+    const node = this.nodes === null ? null : this.nodes.forKey(key);
+    // Standalone and Sentinel, or no slot table yet: as a command without a key.
+    if (node === null) return next ? this.run(fn, deadline, next) : this.run(fn, deadline);
+    if (node.breaker.state !== 'closed') return refused(new CircuitOpenError(), next);
+    return this.send(fn, deadline, next, node.outcome);
+  }
+
+  private send<T, R>(fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R> | undefined, outcome: Outcome): Promise<T | R> {
     // ioredis would reject it too (no offline queue); said here, the caller knows nothing was sent.
     if (!this.connected) return refused(new CommandNotSentError('Redis connection is not ready: the command was not sent'), next);
     const remaining = deadline === undefined ? this.options.commandTimeoutMs : deadline - performance.now();
@@ -188,34 +254,50 @@ export class RedisGateway {
     try {
       op = fn(this.client);
     } catch (err) {
-      this.outcome.failed(err, false);
+      outcome.failed(err, false);
       return refused(err, next);
     }
-    if (this.deadlines && remaining >= this.options.commandTimeoutMs) return next ? this.deadlines.bound(op, this.outcome, next) : this.deadlines.bound(op, this.outcome);
-    const bounded = withTimeout(this.deadlines ? this.deadlines.bound(op, this.outcome) : this.observed(op), remaining, 'Command timed out');
+    if (this.deadlines && remaining >= this.options.commandTimeoutMs) return next ? this.deadlines.bound(op, outcome, next) : this.deadlines.bound(op, outcome);
+    const bounded = withTimeout(this.deadlines ? this.deadlines.bound(op, outcome) : this.observed(op, outcome), remaining, 'Command timed out');
     return next ? bounded.then((v) => next.answered(v), (err: unknown) => next.failed(err)) : bounded;
   }
 
-  /** How every command ended, for the breaker and the operator's last error. */
-  private readonly outcome: Outcome = {
-    answered: () => {
-      this.inFlight--;
-      this.breaker.answered();
-    },
-    failed: (err, timedOut) => {
-      this.inFlight--;
-      // Once open, the breaker's cause stays: the commands still in flight only repeat it.
-      if (!this.connected || this.breaker.state !== 'closed') return;
-      this.lastError = describeRedisError(err);
-      if (timedOut || isTimeout(err)) this.breaker.timedOut();
-    },
-  };
+  /** How a command without a key ended (on Cluster: fed to no breaker). */
+  private readonly outcome: Outcome;
+
+  /** How a command ended, for `breaker` (none: only the operator's last error) and the operator's last error. */
+  private outcomeOf(breaker: CircuitBreaker | null): Outcome {
+    if (breaker === null) {
+      return {
+        answered: () => {
+          this.inFlight--;
+        },
+        failed: (err) => {
+          this.inFlight--;
+          if (this.connected) this.lastError = describeRedisError(err);
+        },
+      };
+    }
+    return {
+      answered: () => {
+        this.inFlight--;
+        breaker.answered();
+      },
+      failed: (err, timedOut) => {
+        this.inFlight--;
+        // Once open, the breaker's cause stays: the commands still in flight only repeat it.
+        if (!this.connected || breaker.state !== 'closed') return;
+        this.lastError = describeRedisError(err);
+        if (timedOut || isTimeout(err)) breaker.timedOut();
+      },
+    };
+  }
 
   /** Cluster: ioredis' own command timeout bounds the command; the outcome is still recorded. */
-  private observed<T>(op: Promise<T>): Promise<T> {
+  private observed<T>(op: Promise<T>, outcome: Outcome): Promise<T> {
     op.then(
-      () => this.outcome.answered(),
-      (err: unknown) => this.outcome.failed(err, false),
+      () => outcome.answered(),
+      (err: unknown) => outcome.failed(err, false),
     );
     return op;
   }
@@ -236,6 +318,7 @@ export class RedisGateway {
     this.closing = true;
     this.stopProbing();
     this.availability.complete();
+    this.released.complete();
     try {
       await this.bounded(this.client.quit());
     } catch {
@@ -257,6 +340,10 @@ export class RedisGateway {
     if (this.probeTimer || this.closing) return;
     // The breaker's own backoff decides when a probe may pass; this tick only offers one.
     this.probeTimer = setInterval(() => {
+      if (this.nodes) {
+        if (this.connected) this.probeNodes(this.nodes);
+        return;
+      }
       if (!this.connected || !this.breaker.tryProbe()) return;
       this.bounded(this.client.ping()).then(
         () => this.breaker.probeAnswered(),
@@ -264,6 +351,24 @@ export class RedisGateway {
       );
     }, 50);
     this.probeTimer.unref();
+  }
+
+  /** Cluster: a PING to each master whose breaker's wait is over, on that master's own connection. */
+  private probeNodes(nodes: NodeBreakers): void {
+    let masters: ReturnType<Cluster['nodes']> | null = null;
+    for (const nb of nodes.notClosed()) {
+      if (!nb.breaker.tryProbe()) continue;
+      masters ??= (this.client as Cluster).nodes('master');
+      const conn = masters.find((m) => `${m.options.host}:${m.options.port}` === nb.node);
+      if (!conn) {
+        nb.breaker.probeFailed();
+        continue;
+      }
+      withTimeout(conn.ping(), this.options.commandTimeoutMs, 'Command timed out').then(
+        () => nb.breaker.probeAnswered(),
+        () => nb.breaker.probeFailed(),
+      );
+    }
   }
 
   private stopProbing(): void {

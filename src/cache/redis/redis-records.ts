@@ -26,17 +26,17 @@ export class RedisRecords {
   cas<R>(k: string, rec: StoredRecord, deadline?: number, next?: Continuation<1 | string, R>): Promise<1 | string | R> {
     const g = this.gateway;
     const send = () => g.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.channel());
-    return next ? g.run(send, deadline, next) : g.run(send, deadline);
+    return next ? g.runFor(k, send, deadline, next) : g.runFor(k, send, deadline);
   }
 
   /** CAS_SET_LUA as a call of its own, never coalesced with others (a batch fails as a whole). */
   casAlone(k: string, rec: StoredRecord): Promise<1 | string> {
-    return this.gateway.run((c) => c.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()));
+    return this.gateway.runFor(k, (c) => c.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()));
   }
 
   /** ADD_LUA (set-if-absent): 1 when written, else the record that holds the key. */
   add(k: string, rec: StoredRecord, deadline?: number): Promise<1 | string> {
-    return this.gateway.run((c) => c.casAdd(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()), deadline);
+    return this.gateway.runFor(k, (c) => c.casAdd(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()), deadline);
   }
 
   /**
@@ -46,23 +46,23 @@ export class RedisRecords {
   claim(k: string, markerKey: string | null, rec: StoredRecord, seed: StoredRecord | null, now: number, deadline?: number): Promise<0 | 1 | 2 | string> {
     const keys = markerKey === null ? [k] : [k, markerKey];
     const s = seed ? [seed.version, encodeRecord(seed), pxat(seed)] : ['', '', '0'];
-    return this.gateway.run((c) => c.casClaim(keys.length, ...keys, rec.version, encodeRecord(rec), pxat(rec), this.channel(), ...s, String(now)), deadline);
+    return this.gateway.runFor(k, (c) => c.casClaim(keys.length, ...keys, rec.version, encodeRecord(rec), pxat(rec), this.channel(), ...s, String(now)), deadline);
   }
 
   /** RELEASE_CLAIM_LUA (claim-release.ts): withdraws a timed-out claim; 1 when withdrawn. */
   release(k: string, tomb: StoredRecord): Promise<0 | 1> {
-    return this.gateway.run((c) => c.releaseClaim(k, tomb.version, encodeRecord(tomb), pxat(tomb), this.channel()));
+    return this.gateway.runFor(k, (c) => c.releaseClaim(k, tomb.version, encodeRecord(tomb), pxat(tomb), this.channel()));
   }
 
   /** CAS_IF_VERSION_LUA: 1 when written, else the stored version ('' when absent). */
   ifVersion(k: string, expected: string, rec: StoredRecord): Promise<1 | string> {
-    return this.gateway.run((c) => c.casIfVersion(k, rec.version, encodeRecord(rec), pxat(rec), this.channel(), expected));
+    return this.gateway.runFor(k, (c) => c.casIfVersion(k, rec.version, encodeRecord(rec), pxat(rec), this.channel(), expected));
   }
 
   /** The raw value (GET, coalesced under load). */
   raw(k: string): Promise<string | null> {
     const g = this.gateway;
-    return g.run(() => g.get(k));
+    return g.runFor(k, () => g.get(k));
   }
 
   /** The decoded record, null when absent or not in the record format. */

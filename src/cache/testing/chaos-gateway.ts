@@ -1,4 +1,4 @@
-import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
+import { BehaviorSubject, distinctUntilChanged, Subject, type Observable } from 'rxjs';
 import type { CacheGateway } from '../redis/cache-gateway.js';
 import type { Continuation } from '../redis/deadline-queue.js';
 import { VERSION_LENGTH } from '../clock/hlc.js';
@@ -38,6 +38,10 @@ export class ChaosGateway implements CacheGateway {
   reconnectAttempts = 0;
   private readonly availability = new BehaviorSubject<boolean>(false);
   readonly client: CasClient;
+  /** Per-node breakers as on Cluster: the node serving a key; its keys are refused while it is in `openNodes`. */
+  nodeOf: ((key: string) => string) | null = null;
+  readonly openNodes = new Set<string>();
+  private readonly released = new Subject<string>();
 
   constructor() {
     const self = { data: this.data, exec: <T>(c: string, k: string, f: () => T) => this.exec(c, k, f) };
@@ -115,6 +119,24 @@ export class ChaosGateway implements CacheGateway {
   get breakerState(): BreakerState {
     return this.available ? 'closed' : 'open';
   }
+  get breakerOpenNodes(): string[] {
+    return [...this.openNodes];
+  }
+  get nodeReleased$(): Observable<string> {
+    return this.released.asObservable();
+  }
+  usableFor(key: string): boolean {
+    return this.available && !(this.nodeOf !== null && this.openNodes.has(this.nodeOf(key)));
+  }
+  /** A node's breaker opens: its keys are refused, the others still served. */
+  openNode(node: string): void {
+    this.openNodes.add(node);
+  }
+  /** A node's breaker closes (or a failover replaced it). */
+  closeNode(node: string): void {
+    this.openNodes.delete(node);
+    this.released.next(node);
+  }
 
   /** Redis becomes usable (a new connection: the mode machine starts a resync). */
   up(): void {
@@ -138,6 +160,7 @@ export class ChaosGateway implements CacheGateway {
   }
   async close(): Promise<void> {
     this.availability.complete();
+    this.released.complete();
   }
 
   run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
@@ -151,6 +174,13 @@ export class ChaosGateway implements CacheGateway {
       sent = Promise.reject(err);
     }
     return next ? sent.then((v) => next.answered(v), (err: unknown) => next.failed(err)) : sent;
+  }
+  runFor<T>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  runFor<T, R>(key: string, fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
+  runFor<T, R>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<T | R> {
+    if (!this.available || this.usableFor(key)) return next ? this.run(fn, deadline, next) : this.run(fn, deadline);
+    const refused: Promise<T> = Promise.reject(new CircuitOpenError());
+    return next ? refused.then(undefined, (err: unknown) => next.failed(err)) : refused;
   }
   get(key: string): Promise<string | null> {
     return this.client.get(key);

@@ -1,0 +1,273 @@
+import { Cluster } from 'ioredis';
+import { startCluster, type RedisCluster } from '../helpers/redis-cluster.js';
+import type { RedisProcess } from '../helpers/redis-server.js';
+import type { CacheService } from '../../src/cache/cache.service.js';
+import type { ModeTransition } from '../../src/cache/cache.types.js';
+import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
+import {
+  loadLoop,
+  maxOf,
+  sleep,
+  startCache,
+  waitForMode,
+} from './cache-harness.js';
+
+const TIMEOUT = 250;
+// Scheduling noise on a loaded 2-core machine; the promise under test is the timeout itself.
+const MARGIN = 150;
+const PREFIX = 't:';
+const PAUSED_MS = 2_000;
+// Short probe waits: the test waits for the breaker to close after SIGCONT.
+const BREAKER = { halfOpenAfterMs: 200, halfOpenAfterMaxMs: 1_000 };
+// Without this a cluster refuses every key, on every node, while one slot range has no master.
+const PARTIAL_COVERAGE = ['--cluster-require-full-coverage', 'no'];
+
+interface KeyStats {
+  latencies: number[];
+  fromRedis: number;
+  fromMemory: number;
+}
+const newStats = (): KeyStats => ({
+  latencies: [],
+  fromRedis: 0,
+  fromMemory: 0,
+});
+
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  check: () => boolean | Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+async function storedValue(client: Cluster, key: string): Promise<unknown> {
+  const raw = await client.get(key);
+  const rec = raw === null ? null : decodeRecord(raw);
+  return rec && !rec.tombstone ? JSON.parse(rec.json) : undefined;
+}
+
+/**
+ * Pause one master under load (SIGSTOP: its connections stay open, its commands time out), check
+ * only its slots are served from memory with the mode staying `redis`, let `bringBack` end the
+ * outage, and check its breaker is gone and the journal landed with the values last written.
+ */
+async function pauseOneMaster(
+  cluster: RedisCluster,
+  cache: CacheService,
+  bringBack: (victim: RedisProcess) => Promise<void>,
+) {
+  await waitForMode(cache, 'redis');
+  const transitions: ModeTransition[] = [];
+  cache.transitions$.subscribe((t) => transitions.push(t));
+
+  const victim = cluster.masters[0];
+  const keys: string[] = [];
+  const victimKeys = new Set<string>();
+  for (let i = 0; i < 60; i++) {
+    const key = `p:${i}`;
+    keys.push(key);
+    if ((await cluster.nodeForKey(PREFIX + key)).port === victim.port)
+      victimKeys.add(key);
+  }
+  expect(victimKeys.size).toBeGreaterThan(5);
+  const outageOnly: string[] = [];
+  for (let i = 0; outageOnly.length < 10; i++)
+    if ((await cluster.nodeForKey(`${PREFIX}once-${i}`)).port === victim.port)
+      outageOnly.push(`once-${i}`);
+  for (const k of keys) await cache.set(k, { n: -1 });
+
+  // Alternating write and read per key, statistics split by the paused master's keys and the others.
+  const lastIssued = new Map<string, number>();
+  const lastCompleted = new Map<string, number>();
+  let stats = { victim: newStats(), others: newStats() };
+  let recording = false;
+  const load = loadLoop(async (i) => {
+    const key = keys[Math.floor(i / 2) % keys.length];
+    const s = victimKeys.has(key) ? stats.victim : stats.others;
+    const t0 = performance.now();
+    let fromRedis: boolean;
+    if (i % 2 === 0) {
+      lastIssued.set(key, i);
+      const w = await cache.set(key, { n: i });
+      if (i > (lastCompleted.get(key) ?? -1)) lastCompleted.set(key, i);
+      fromRedis = w.store === 'redis';
+    } else {
+      const floor = lastCompleted.get(key) ?? -1;
+      const r = await cache.read<{ n: number }>(key);
+      if (r.state !== 'hit') throw new Error(`read ${key}: ${r.state}`);
+      if (r.value!.n < floor)
+        throw new Error(
+          `stale read ${key}: ${r.value!.n} < ${floor} (${r.source})`,
+        );
+      fromRedis = r.source === 'redis';
+    }
+    if (!recording) return;
+    s.latencies.push(performance.now() - t0);
+    if (fromRedis) s.fromRedis++;
+    else s.fromMemory++;
+  }, 8);
+
+  const openSeen = new Set<string>();
+  const breakerStates = new Set<string>();
+  const modes = new Set<string>();
+  let outage: typeof stats;
+  let outageWrites: { store: string; journaled: boolean }[];
+  try {
+    await sleep(300);
+    stats = { victim: newStats(), others: newStats() };
+    recording = true;
+    victim.pause();
+    const pausedAt = Date.now();
+    // Sampled while paused: which nodes' breakers are open, the gateway's state, the mode.
+    while (Date.now() - pausedAt < PAUSED_MS) {
+      const s = cache.getStatus();
+      for (const n of s.breakerOpenNodes ?? []) openSeen.add(n);
+      breakerStates.add(s.breakerState);
+      modes.add(s.mode);
+      await sleep(50);
+    }
+    outageWrites = await Promise.all(
+      outageOnly.map((k) => cache.set(k, { once: k })),
+    );
+    outage = stats;
+    recording = false;
+    await bringBack(victim);
+  } catch (err) {
+    victim.resume();
+    throw err;
+  }
+  const resumedAt = Date.now();
+  // After a failover the victim is still paused here: the promoted replica alone must drain the journal.
+  await waitFor(
+    "the paused master's breaker to go and the journal to drain",
+    15_000,
+    () => {
+      const s = cache.getStatus();
+      return (s.breakerOpenNodes ?? []).length === 0 && s.journalSize === 0;
+    },
+  );
+  const drainedAfterMs = Date.now() - resumedAt;
+  victim.resume();
+  stats = { victim: newStats(), others: newStats() };
+  recording = true;
+  await sleep(400);
+  await load.stop();
+  const after = stats;
+
+  expect(load.failures).toEqual([]);
+  // The paused master's keys: from memory (or journaled), each within the command timeout.
+  expect(
+    outage.victim.fromMemory,
+    'paused-master keys from memory',
+  ).toBeGreaterThan(0);
+  expect(maxOf(outage.victim.latencies)).toBeLessThan(TIMEOUT + MARGIN);
+  expect(
+    outageWrites.map((w) => `${w.store}${w.journaled ? ' journaled' : ''}`),
+  ).toEqual(outageOnly.map(() => 'memory journaled'));
+  // The other masters' keys: all on Redis, and the cache never left redis mode.
+  expect(
+    outage.others.fromRedis,
+    'other keys from Redis while paused',
+  ).toBeGreaterThan(0);
+  expect(outage.others.fromMemory, 'other keys from memory while paused').toBe(
+    0,
+  );
+  expect(maxOf(outage.others.latencies)).toBeLessThan(TIMEOUT + MARGIN);
+  expect(transitions.map((t) => `${t.to}: ${t.reason}`)).toEqual([]);
+  expect([...modes]).toEqual(['redis']);
+  // Only the paused master's breaker opened; the gateway as a whole stayed closed.
+  expect([...openSeen].map((n) => Number(n.split(':').pop()))).toEqual([
+    victim.port,
+  ]);
+  expect([...breakerStates]).toEqual(['closed']);
+  // Afterwards: back on Redis, and the journal landed with the values last written.
+  expect(after.victim.fromMemory, 'paused-master keys from memory after').toBe(
+    0,
+  );
+  expect(
+    after.victim.fromRedis,
+    'paused-master keys from Redis after',
+  ).toBeGreaterThan(0);
+  expect(cache.mode).toBe('redis');
+  expect(cache.getStatus().replayed).toBeGreaterThanOrEqual(outageOnly.length);
+  const reader = new Cluster(cluster.seeds, {
+    redisOptions: { commandTimeout: 2_000 },
+  });
+  reader.on('error', () => undefined);
+  try {
+    for (const key of keys) {
+      const expected = { n: lastIssued.get(key) ?? -1 };
+      expect(await storedValue(reader, PREFIX + key), key).toEqual(expected);
+      expect(await cache.get(key), key).toEqual(expected);
+    }
+    for (const key of outageOnly)
+      expect(await storedValue(reader, PREFIX + key), key).toEqual({
+        once: key,
+      });
+  } finally {
+    reader.disconnect();
+  }
+  console.info(
+    `cluster paused master: ${load.count} ops; while paused ${outage.victim.fromMemory} ops of its keys from memory, ${outage.others.fromRedis} of the others on Redis; breaker gone and journal drained ${drainedAfterMs} ms after the outage ended; ${cache.getStatus().replayed} replayed`,
+  );
+}
+
+describe('CacheService on Redis Cluster: 3 masters without replicas, one paused (SIGSTOP) under load', () => {
+  let cluster: RedisCluster;
+  let cache: CacheService;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ masters: 3, args: PARTIAL_COVERAGE });
+  });
+  afterAll(async () => {
+    for (const n of cluster?.nodes ?? []) n.resume();
+    await cache?.onApplicationShutdown();
+    await cluster?.stop();
+  });
+
+  it('only its slots are served from memory and journaled, the mode stays redis; after SIGCONT its breaker closes and the journal drains', async () => {
+    cache = await startCache({
+      redis: { kind: 'cluster', nodes: cluster.seeds },
+      commandTimeoutMs: TIMEOUT,
+      keyPrefix: PREFIX,
+      breaker: BREAKER,
+    });
+    await pauseOneMaster(cluster, cache, async (victim) => victim.resume());
+  });
+});
+
+describe('CacheService on Redis Cluster: 3 masters with replicas, one paused (SIGSTOP) until its replica is promoted', () => {
+  let cluster: RedisCluster;
+  let cache: CacheService;
+
+  beforeAll(async () => {
+    cluster = await startCluster({
+      masters: 3,
+      replicasPerMaster: 1,
+      args: PARTIAL_COVERAGE,
+    });
+  });
+  afterAll(async () => {
+    for (const n of cluster?.nodes ?? []) n.resume();
+    await cache?.onApplicationShutdown();
+    await cluster?.stop();
+  });
+
+  it("the paused master's breaker is dropped once it masters no slot, and the journal drains to the promoted replica", async () => {
+    cache = await startCache({
+      redis: { kind: 'cluster', nodes: cluster.seeds },
+      commandTimeoutMs: TIMEOUT,
+      keyPrefix: PREFIX,
+      breaker: BREAKER,
+    });
+    await pauseOneMaster(cluster, cache, (victim) =>
+      cluster.waitForFailover(victim.port, 15_000),
+    );
+  });
+});
