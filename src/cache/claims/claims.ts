@@ -1,3 +1,4 @@
+import { CommandNotSentError } from '../redis/command-not-sent.js';
 import { decodeRecord, type StoredRecord } from '../stack/cache-codec.js';
 import type { CacheGateway } from '../redis/cache-gateway.js';
 import type { ClaimResult } from '../cache.types.js';
@@ -61,7 +62,9 @@ export class Claims {
         reply = await ask(deadline);
         held = typeof reply === 'number' ? null : decodeRecord(String(reply));
       }
-    } catch {
+    } catch (err) {
+      // Not sent (a breaker open; on Cluster maybe the marker's master's): no claim of ours to withdraw.
+      if (err instanceof CommandNotSentError) return { state: 'unknown', reason: 'unreachable', authoritative: false };
       // The script may still run after the timeout: withdraw this attempt's claim once Redis answers.
       this.releases.add(k, rec.version);
       this.scheduleReleases();
@@ -98,10 +101,15 @@ export class Claims {
   }
 
   /** Withdraws timed-out claims; what fails stays pending for the next try. Runs in each recovery pass. */
-  async drainReleases(): Promise<void> {
+  /** Returns whether some were left for a Cluster master whose breaker is open. */
+  async drainReleases(): Promise<boolean> {
+    let skipped = false;
     for (const [k, version] of this.releases.entries()) {
       // Cluster: a master whose breaker is open keeps its releases pending until it is back.
-      if (this.gateway.available && !this.gateway.usableFor(k)) continue;
+      if (this.gateway.available && !this.gateway.usableFor(k)) {
+        skipped = true;
+        continue;
+      }
       const tomb: StoredRecord = { version, expiresAt: this.settings.clock() + this.settings.tombstoneTtlMs, tombstone: true, json: '' };
       try {
         if ((await this.records.release(k, tomb)) === 1) this.releases.withdrawn++;
@@ -111,6 +119,7 @@ export class Claims {
       }
       this.releases.settle(k, version);
     }
+    return skipped;
   }
 
   /** Cluster: the marker lives in another slot than the key, so the window is checked before the claim. */
@@ -132,10 +141,10 @@ export class Claims {
       this.releaseTimer = null;
       if (this.releases.size === 0 || !this.gateway.available) return; // resync drains them on the way back
       this.drainReleases().then(
-        () => {
+        (skipped) => {
           // Left pending for a Cluster master whose breaker is open: asked again, as after a failure.
-          if (this.releases.size === 0) this.releaseDelay = RELEASE_RETRY_MIN_MS;
-          else this.retryReleases();
+          if (skipped) this.retryReleases();
+          else this.releaseDelay = RELEASE_RETRY_MIN_MS;
         },
         () => this.retryReleases(),
       );

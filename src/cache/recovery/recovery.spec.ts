@@ -199,4 +199,39 @@ describe('RecoveryMachine with per-node breakers (Cluster)', () => {
     gateway.closeNode('A');
     await vi.waitFor(() => expect(stored('a1')?.json).toBe('1'), { timeout: 2_000 });
   });
+
+  it("an emptied Redis while one node's breaker is open: re-seeding is resumed, never dropped, and no key memory holds is forgotten meanwhile", async () => {
+    const { cache, gateway, stored } = await twoNodes();
+    await cache.set('a1', 'A1');
+    for (let i = 0; i < 50; i++) await cache.set(`b${i}`, `B${i}`);
+    gateway.openNode('A');
+    gateway.restartEmpty();
+    // Passes fail on node A's key while it stays open; meanwhile node B's keys are read.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(cache.getStatus().reseeding).toBe(true);
+    const reads = await Promise.all(Array.from({ length: 50 }, (_, i) => cache.read(`b${i}`)));
+    expect(reads.filter((r) => r.state !== 'hit').map((_, i) => `b${i}`)).toEqual([]);
+    gateway.closeNode('A');
+    await vi.waitFor(() => expect(cache.getStatus()).toMatchObject({ reseeding: false, mode: 'redis', journalSize: 0 }), { timeout: 5_000 });
+    expect(stored('a1')?.json).toBe('"A1"');
+    for (let i = 0; i < 50; i++) expect(stored(`b${i}`)?.json, `b${i}`).toBe(`"B${i}"`);
+    expect(await cache.get('b17')).toBe('B17');
+    expect(cache.getStatus().emptyRedisDetections).toBe(1);
+  });
+
+  it("a claim while the marker's node is open is unknown (unreachable) and leaves nothing to withdraw: an earlier timed-out claim's release is kept", async () => {
+    const { cache, gateway } = await twoNodes();
+    gateway.isCluster = true;
+    // The marker key (the bare prefix) on node A, the claimed keys on node B.
+    gateway.nodeOf = (key) => (key === 'u:' || key.startsWith('u:a') ? 'A' : 'B');
+    gateway.fault = (cmd, key) => (cmd === 'casClaim' && key === 'u:b-lost' ? 'lost-reply' : undefined);
+    expect(await cache.setIfAbsent('b-lost', 1)).toMatchObject({ state: 'unknown', reason: 'timeout' });
+    gateway.fault = null;
+    const pending = cache.getStatus().claimReleasesPending;
+    gateway.openNode('A');
+    expect(await cache.setIfAbsent('b-lost', 2)).toMatchObject({ state: 'unknown', reason: 'unreachable' });
+    expect(await cache.setIfAbsent('b2', 2)).toMatchObject({ state: 'unknown', reason: 'unreachable' });
+    // Nothing was sent for these two, so nothing was queued, and the earlier release is not replaced.
+    expect(cache.getStatus().claimReleasesPending).toBe(pending);
+  });
 });

@@ -196,7 +196,8 @@ export class RecoveryMachine {
         await this.resyncOnce();
         delay = RESYNC_RETRY_MIN_MS;
       } catch (err) {
-        this.reseeding = false;
+        // `reseeding` stays on: only a finished re-seed ends it, so until the next pass resumes it
+        // no key memory holds is read (and forgotten) from a Redis that may still lack it.
         if (!this.gateway.available) {
           this.setMode('fallback', `recovery interrupted: ${(err as Error).message}`);
           return;
@@ -224,11 +225,14 @@ export class RecoveryMachine {
     const windowed = emptied && this.local.epoch !== null;
     const opened = windowed ? await this.openReseedWindow() : null;
     let candidates: [string, MemoryEntry][] = [];
-    if (emptied) {
+    // An earlier pass began re-seeding and did not finish (a command failed, a Cluster master's
+    // breaker opened): this one resumes it, whatever the marker says now.
+    const resuming = this.reseeding;
+    if (emptied || resuming) {
       // From here until re-seeding is done, keys known in memory are not read from Redis.
       this.reseeding = true;
       candidates = [...this.local.memory.entries()].filter(([k]) => !this.local.journal.has(k));
-      if (candidates.length > 0) {
+      if (candidates.length > 0 && !resuming) {
         this.emptyRedisDetections++;
         this.logger.warn(
           `Redis came back without this deployment's data (marker ${epoch === null ? 'missing' : 'changed'}): re-seeding ${candidates.length} keys from memory`,
@@ -241,7 +245,7 @@ export class RecoveryMachine {
     }
     await this.writer.replayJournal();
     for (const x of this.extensions) await x.replay();
-    if (emptied) {
+    if (emptied || resuming) {
       await this.writer.reseed(candidates, windowed ? () => this.openReseedWindow() : null);
       for (const x of this.extensions) await x.reseed();
       this.reseeding = false;

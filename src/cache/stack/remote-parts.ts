@@ -57,7 +57,7 @@ export function buildLogs(gateway: CacheGateway | null, remote: RemoteParts | nu
   if (remote) {
     remote.recovery.extensions.push(
       { replay: () => logs.replay(), reseed: () => logs.reseed() },
-      { replay: () => remote.claims.drainReleases(), reseed: async () => undefined },
+      { replay: async () => void (await remote.claims.drainReleases()), reseed: async () => undefined },
     );
   }
   return logs;

@@ -112,7 +112,8 @@ export class ChaosGateway implements CacheGateway {
   get unavailableReason(): string | null {
     return this.lastError;
   }
-  readonly isCluster = false;
+  /** As on Cluster (claims then read the marker in a call of its own): set by a test. */
+  isCluster = false;
   get isConnected(): boolean {
     return this.available;
   }
