@@ -116,6 +116,22 @@ describe('NodeBreakers (Cluster: one breaker per master)', () => {
     expect(nodes.forKey(b)!.breaker.state).toBe('closed');
   });
 
+  it('a breaker dropped by a failover stays silent: a late probe of the old master raises no event', () => {
+    const { nodes, assign, events, clock } = cluster();
+    const b = keyIn(5461, 10922);
+    timeOut(nodes, b, 2);
+    const old = nodes.forKey(b)!.breaker;
+    assign(5461, 10922, '127.0.0.1:7004');
+    nodes.refresh();
+    events.length = 0;
+    clock.now += 10_000;
+    expect(old.tryProbe()).toBe(true);
+    old.probeFailed();
+    old.probeAnswered();
+    expect(events).toEqual([]);
+    expect(nodes.openNodes).toEqual([]);
+  });
+
   it('a closed breaker of a node that left is dropped without an event; an unknown slot has no breaker', () => {
     const { nodes, slots, events } = cluster();
     const b = keyIn(5461, 10922);

@@ -79,23 +79,29 @@ export class NodeBreakers {
     for (const nodes of this.slots())
       if (nodes?.[0] !== undefined) masters.add(nodes[0]);
     this.masters = masters;
+    const released: string[] = [];
     for (const [node, b] of this.byNode) {
       if (masters.has(node)) continue;
       this.byNode.delete(node);
-      if (b.breaker.state !== 'closed') this.events.released(node);
+      if (b.breaker.state !== 'closed') released.push(node);
     }
     this.recount();
+    for (const node of released) this.events.released(node);
   }
 
   private add(node: string): NodeBreaker {
+    // A breaker dropped by a failover may still hear a late probe: it no longer speaks for the node.
+    const current = () => this.byNode.get(node) === entry;
     const breaker: CircuitBreaker = new CircuitBreaker(
       this.options,
       {
         opened: () => {
+          if (!current()) return;
           this.recount();
           this.events.opened(node);
         },
         closed: () => {
+          if (!current()) return;
           this.recount();
           this.events.released(node);
         },
@@ -103,7 +109,7 @@ export class NodeBreakers {
       this.now,
       this.random,
     );
-    const entry = { node, breaker, outcome: this.outcomeFor(breaker, node) };
+    const entry: NodeBreaker = { node, breaker, outcome: this.outcomeFor(breaker, node) };
     this.byNode.set(node, entry);
     return entry;
   }
