@@ -1,16 +1,9 @@
-import { Cluster } from 'ioredis';
 import { startCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
 import type { CacheService } from '../../src/cache/cache.service.js';
 import type { ModeTransition } from '../../src/cache/cache.types.js';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
-import {
-  loadLoop,
-  maxOf,
-  sleep,
-  startCache,
-  waitForMode,
-} from './cache-harness.js';
+import { maxOf, sleep, startCache, waitForMode } from './cache-harness.js';
+import { clusterLoad, keysOn, plainClient, storedValue, waitFor } from './cluster-load.js';
 
 const TIMEOUT = 250;
 // Scheduling noise on a loaded 2-core machine; the promise under test is the timeout itself.
@@ -21,36 +14,6 @@ const PAUSED_MS = 2_000;
 const BREAKER = { halfOpenAfterMs: 200, halfOpenAfterMaxMs: 1_000 };
 // Without this a cluster refuses every key, on every node, while one slot range has no master.
 const PARTIAL_COVERAGE = ['--cluster-require-full-coverage', 'no'];
-
-interface KeyStats {
-  latencies: number[];
-  fromRedis: number;
-  fromMemory: number;
-}
-const newStats = (): KeyStats => ({
-  latencies: [],
-  fromRedis: 0,
-  fromMemory: 0,
-});
-
-async function waitFor(
-  what: string,
-  timeoutMs: number,
-  check: () => boolean | Promise<boolean>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
-async function storedValue(client: Cluster, key: string): Promise<unknown> {
-  const raw = await client.get(key);
-  const rec = raw === null ? null : decodeRecord(raw);
-  return rec && !rec.tombstone ? JSON.parse(rec.json) : undefined;
-}
 
 /**
  * Pause one master under load (SIGSTOP: its connections stay open, its commands time out), check
@@ -76,52 +39,20 @@ async function pauseOneMaster(
       victimKeys.add(key);
   }
   expect(victimKeys.size).toBeGreaterThan(5);
-  const outageOnly: string[] = [];
-  for (let i = 0; outageOnly.length < 10; i++)
-    if ((await cluster.nodeForKey(`${PREFIX}once-${i}`)).port === victim.port)
-      outageOnly.push(`once-${i}`);
+  const outageOnly = await keysOn(cluster, victim, 10, 'once-', PREFIX);
   for (const k of keys) await cache.set(k, { n: -1 });
 
-  // Alternating write and read per key, statistics split by the paused master's keys and the others.
-  const lastIssued = new Map<string, number>();
-  const lastCompleted = new Map<string, number>();
-  let stats = { victim: newStats(), others: newStats() };
-  let recording = false;
-  const load = loadLoop(async (i) => {
-    const key = keys[Math.floor(i / 2) % keys.length];
-    const s = victimKeys.has(key) ? stats.victim : stats.others;
-    const t0 = performance.now();
-    let fromRedis: boolean;
-    if (i % 2 === 0) {
-      lastIssued.set(key, i);
-      const w = await cache.set(key, { n: i });
-      if (i > (lastCompleted.get(key) ?? -1)) lastCompleted.set(key, i);
-      fromRedis = w.store === 'redis';
-    } else {
-      const floor = lastCompleted.get(key) ?? -1;
-      const r = await cache.read<{ n: number }>(key);
-      if (r.state !== 'hit') throw new Error(`read ${key}: ${r.state}`);
-      if (r.value!.n < floor)
-        throw new Error(
-          `stale read ${key}: ${r.value!.n} < ${floor} (${r.source})`,
-        );
-      fromRedis = r.source === 'redis';
-    }
-    if (!recording) return;
-    s.latencies.push(performance.now() - t0);
-    if (fromRedis) s.fromRedis++;
-    else s.fromMemory++;
-  }, 8);
+  const run = clusterLoad(cache, keys, (k) => victimKeys.has(k));
+  const load = run.load;
 
   const openSeen = new Set<string>();
   const breakerStates = new Set<string>();
   const modes = new Set<string>();
-  let outage: typeof stats;
+  let outage: typeof run.stats;
   let outageWrites: { store: string; journaled: boolean }[];
   try {
     await sleep(300);
-    stats = { victim: newStats(), others: newStats() };
-    recording = true;
+    run.record();
     victim.pause();
     const pausedAt = Date.now();
     // Sampled while paused: which nodes' breakers are open, the gateway's state, the mode.
@@ -135,8 +66,8 @@ async function pauseOneMaster(
     outageWrites = await Promise.all(
       outageOnly.map((k) => cache.set(k, { once: k })),
     );
-    outage = stats;
-    recording = false;
+    outage = { ...run.stats };
+    run.pause();
     await bringBack(victim);
   } catch (err) {
     victim.resume();
@@ -154,11 +85,10 @@ async function pauseOneMaster(
   );
   const drainedAfterMs = Date.now() - resumedAt;
   victim.resume();
-  stats = { victim: newStats(), others: newStats() };
-  recording = true;
+  run.record();
   await sleep(400);
   await load.stop();
-  const after = stats;
+  const after = { ...run.stats };
 
   expect(load.failures).toEqual([]);
   // The paused master's keys: from memory (or journaled), each within the command timeout.
@@ -196,13 +126,10 @@ async function pauseOneMaster(
   ).toBeGreaterThan(0);
   expect(cache.mode).toBe('redis');
   expect(cache.getStatus().replayed).toBeGreaterThanOrEqual(outageOnly.length);
-  const reader = new Cluster(cluster.seeds, {
-    redisOptions: { commandTimeout: 2_000 },
-  });
-  reader.on('error', () => undefined);
+  const reader = plainClient(cluster);
   try {
     for (const key of keys) {
-      const expected = { n: lastIssued.get(key) ?? -1 };
+      const expected = { n: run.lastIssued.get(key) ?? -1 };
       expect(await storedValue(reader, PREFIX + key), key).toEqual(expected);
       expect(await cache.get(key), key).toEqual(expected);
     }

@@ -1,10 +1,9 @@
-import { Cluster } from 'ioredis';
 import { startCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
 import type { CacheService } from '../../src/cache/cache.service.js';
 import type { ModeTransition } from '../../src/cache/cache.types.js';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
-import { loadLoop, sleep, startCache, waitForMode } from './cache-harness.js';
+import { maxOf, sleep, startCache, waitForMode } from './cache-harness.js';
+import { clusterLoad, keysOn, plainClient, storedValue, waitFor } from './cluster-load.js';
 
 const TIMEOUT = 250;
 // Scheduling noise on a loaded 2-core machine; the promise under test is the timeout itself.
@@ -14,65 +13,6 @@ const PREFIX = 't:';
 // Without this a cluster refuses every key, on every node, while one slot range has no master.
 const PARTIAL_COVERAGE = ['--cluster-require-full-coverage', 'no'];
 
-const maxOf = (values: number[]) => values.reduce((a, b) => Math.max(a, b), 0);
-
-interface KeyStats {
-  latencies: number[];
-  fromRedis: number;
-  fromMemory: number;
-}
-
-/**
- * Alternating write and read per key, with per-key statistics split by "victim" (keys whose
- * master is killed) and "others", and the newest write issued per key (it must be the one that wins).
- */
-function clusterLoad(cache: CacheService, keys: string[], isVictim: (key: string) => boolean) {
-  const lastIssued = new Map<string, number>();
-  const lastCompleted = new Map<string, number>();
-  const stats = { victim: newStats(), others: newStats() };
-  let recording = false;
-  const load = loadLoop(async (i) => {
-    const key = keys[Math.floor(i / 2) % keys.length];
-    const s = isVictim(key) ? stats.victim : stats.others;
-    const t0 = performance.now();
-    let fromRedis: boolean;
-    if (i % 2 === 0) {
-      lastIssued.set(key, i);
-      const w = await cache.set(key, { n: i });
-      if (i > (lastCompleted.get(key) ?? -1)) lastCompleted.set(key, i);
-      fromRedis = w.store === 'redis';
-    } else {
-      const floor = lastCompleted.get(key) ?? -1;
-      const r = await cache.read<{ n: number }>(key);
-      if (r.state !== 'hit') throw new Error(`read ${key}: ${r.state}`);
-      if (r.value!.n < floor) throw new Error(`stale read ${key}: ${r.value!.n} < ${floor} (${r.source})`);
-      fromRedis = r.source === 'redis';
-    }
-    if (!recording) return;
-    s.latencies.push(performance.now() - t0);
-    if (fromRedis) s.fromRedis++;
-    else s.fromMemory++;
-  }, 8);
-  return {
-    load,
-    lastIssued,
-    stats,
-    /** Statistics from now on only. */
-    record() {
-      stats.victim = newStats();
-      stats.others = newStats();
-      recording = true;
-    },
-    pause() {
-      recording = false;
-    },
-  };
-}
-
-function newStats(): KeyStats {
-  return { latencies: [], fromRedis: 0, fromMemory: 0 };
-}
-
 async function keysByMaster(cluster: RedisCluster, count: number): Promise<Map<number, string[]>> {
   const byPort = new Map<number, string[]>();
   for (let i = 0; i < count; i++) {
@@ -81,15 +21,6 @@ async function keysByMaster(cluster: RedisCluster, count: number): Promise<Map<n
     byPort.set(node.port, [...(byPort.get(node.port) ?? []), key]);
   }
   return byPort;
-}
-
-async function keysOn(cluster: RedisCluster, node: RedisProcess, count: number, prefix: string): Promise<string[]> {
-  const found: string[] = [];
-  for (let i = 0; found.length < count; i++) {
-    const key = `${prefix}${i}`;
-    if ((await cluster.nodeForKey(PREFIX + key)).port === node.port) found.push(key);
-  }
-  return found;
 }
 
 /**
@@ -108,27 +39,6 @@ async function nodeWithSubscriber(cluster: RedisCluster): Promise<RedisProcess> 
     }
   }
   throw new Error('no running node has a subscriber connection');
-}
-
-async function storedValue(client: Cluster, key: string): Promise<unknown> {
-  const raw = await client.get(key);
-  const rec = raw === null ? null : decodeRecord(raw);
-  return rec && !rec.tombstone ? JSON.parse(rec.json) : undefined;
-}
-
-async function waitFor(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
-function plainClient(cluster: RedisCluster): Cluster {
-  const c = new Cluster(cluster.seeds, { redisOptions: { commandTimeout: 2_000 } });
-  c.on('error', () => undefined);
-  return c;
 }
 
 interface Scenario {
@@ -156,7 +66,7 @@ async function killOneMaster({ cluster, cache, bringBack }: Scenario) {
   for (const k of keys) await cache.set(k, { n: -1 });
 
   // Written once, during the outage, on the dead master's slots: only the journal can bring them.
-  const outageOnly = await keysOn(cluster, victim, 10, 'once-');
+  const outageOnly = await keysOn(cluster, victim, 10, 'once-', PREFIX);
   const run = clusterLoad(cache, keys, (k) => victimKeys.has(k));
   await sleep(300);
   run.record();
