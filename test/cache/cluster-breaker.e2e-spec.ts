@@ -24,6 +24,8 @@ async function pauseOneMaster(
   cluster: RedisCluster,
   cache: CacheService,
   bringBack: (victim: RedisProcess) => Promise<void>,
+  /** After SIGCONT, before the "afterwards" window: what the cluster needs to settle. */
+  settle?: (victim: RedisProcess) => Promise<void>,
 ) {
   await waitForMode(cache, 'redis');
   const transitions: ModeTransition[] = [];
@@ -85,6 +87,7 @@ async function pauseOneMaster(
   );
   const drainedAfterMs = Date.now() - resumedAt;
   victim.resume();
+  await settle?.(victim);
   run.record();
   await sleep(400);
   await load.stop();
@@ -193,8 +196,21 @@ describe('CacheService on Redis Cluster: 3 masters with replicas, one paused (SI
       keyPrefix: PREFIX,
       breaker: BREAKER,
     });
-    await pauseOneMaster(cluster, cache, (victim) =>
-      cluster.waitForFailover(victim.port, 15_000),
+    await pauseOneMaster(
+      cluster,
+      cache,
+      (victim) => cluster.waitForFailover(victim.port, 15_000),
+      // The deposed master still claims its slots until the cluster tells it otherwise: the
+      // "afterwards" window starts once it has rejoined as a replica and ioredis has seen that.
+      async (victim) => {
+        const probe = victim.client({ maxRetriesPerRequest: 0, commandTimeout: 1_000 });
+        try {
+          await waitFor('the deposed master to rejoin as a replica', 10_000, async () => String(((await probe.call('ROLE')) as unknown[])[0]) === 'slave');
+        } finally {
+          probe.disconnect();
+        }
+        await sleep(500);
+      },
     );
   });
 });
