@@ -76,9 +76,20 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     this.recovery = remote?.recovery ?? null;
     this.claims = remote?.claims ?? null;
     this.counters = new WindowCounters(this.gateway);
-    this.logs = buildLogs(this.gateway, remote, parts, (k) => this.keys.full(k));
-    this.modeSubject = this.recovery?.modeSubject ?? new BehaviorSubject<CacheMode>('memory');
-    this.stack = new CacheStack(remote, this.local, this.near, this.hlc, this.options.commandTimeoutMs);
+    this.logs = buildLogs(this.gateway, remote, parts, (k) =>
+      this.keys.full(k),
+    );
+    this.modeSubject =
+      this.recovery?.modeSubject ?? new BehaviorSubject<CacheMode>('memory');
+    this.stack = new CacheStack(
+      remote,
+      this.local,
+      this.near,
+      this.hlc,
+      this.options.commandTimeoutMs,
+      this.options.tombstoneTtlMs,
+      this.clock,
+    );
     this.local.snapshot.load();
     const ops = {
       read: <T>(k: string) => this.readFull<T>(k),

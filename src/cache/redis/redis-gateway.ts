@@ -5,8 +5,21 @@ import { ADD_LUA, CAS_IF_VERSION_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './ca
 import { CommandBatcher } from './command-batcher.js';
 import { CLAIM_LUA, OPEN_WINDOW_LUA } from '../claims/reseed-window.js';
 import { RELEASE_CLAIM_LUA } from '../claims/claim-release.js';
-import { CircuitBreaker, CircuitOpenError, type BreakerState } from './circuit-breaker.js';
-import { DeadlineQueue, type Continuation, type Outcome } from './deadline-queue.js';
+import {
+  FLEET_BEAT_LUA,
+  FLEET_MERGE_LUA,
+  OPEN_FLEET_WINDOW_LUA,
+} from '../claims/fleet-scripts.js';
+import {
+  CircuitBreaker,
+  CircuitOpenError,
+  type BreakerState,
+} from './circuit-breaker.js';
+import {
+  DeadlineQueue,
+  type Continuation,
+  type Outcome,
+} from './deadline-queue.js';
 import { withTimeout } from './with-timeout.js';
 import { CommandNotSentError } from './command-not-sent.js';
 import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
@@ -32,7 +45,33 @@ export type CasClient = RedisClient & {
   /** See RELEASE_CLAIM_LUA: 1 when the timed-out claim was withdrawn. */
   releaseClaim(key: string, version: string, tombstone: string, pxat: string, channel: string): Promise<0 | 1>;
   /** See OPEN_WINDOW_LUA: the marker value now in force. */
-  openReseedWindow(marker: string, epoch: string, windowMs: string, now: string): Promise<string>;
+  openReseedWindow(
+    marker: string,
+    epoch: string,
+    windowMs: string,
+    now: string,
+  ): Promise<string>;
+  /** See OPEN_FLEET_WINDOW_LUA: the marker value now in force; the window is named after the run id. */
+  openFleetWindow(
+    marker: string,
+    fleet: string,
+    epoch: string,
+    windowMs: string,
+    now: string,
+    runId: string,
+    since: string,
+  ): Promise<string>;
+  /** See FLEET_BEAT_LUA: [window open 0/1, member, last seen, ...]. */
+  fleetBeat(
+    fleet: string,
+    marker: string,
+    member: string,
+    now: string,
+    doneId: string,
+    pruneMs: string,
+  ): Promise<(string | number)[]>;
+  /** See FLEET_MERGE_LUA. */
+  fleetMerge(fleet: string, ...memberSeen: string[]): Promise<1>;
 };
 
 /**
@@ -76,8 +115,26 @@ export class RedisGateway {
     this.client.defineCommand('casSetMany', { lua: CAS_SET_MANY_LUA });
     this.client.defineCommand('casIfVersion', { numberOfKeys: 1, lua: CAS_IF_VERSION_LUA });
     this.client.defineCommand('casClaim', { lua: CLAIM_LUA });
-    this.client.defineCommand('releaseClaim', { numberOfKeys: 1, lua: RELEASE_CLAIM_LUA });
-    this.client.defineCommand('openReseedWindow', { numberOfKeys: 1, lua: OPEN_WINDOW_LUA });
+    this.client.defineCommand('releaseClaim', {
+      numberOfKeys: 1,
+      lua: RELEASE_CLAIM_LUA,
+    });
+    this.client.defineCommand('openReseedWindow', {
+      numberOfKeys: 1,
+      lua: OPEN_WINDOW_LUA,
+    });
+    this.client.defineCommand('openFleetWindow', {
+      numberOfKeys: 2,
+      lua: OPEN_FLEET_WINDOW_LUA,
+    });
+    this.client.defineCommand('fleetBeat', {
+      numberOfKeys: 2,
+      lua: FLEET_BEAT_LUA,
+    });
+    this.client.defineCommand('fleetMerge', {
+      numberOfKeys: 1,
+      lua: FLEET_MERGE_LUA,
+    });
     const cluster = options.redis.kind === 'cluster';
     this.batcher = cluster ? null : new CommandBatcher(this.client);
     this.deadlines = cluster ? null : new DeadlineQueue(options.commandTimeoutMs);
