@@ -3,6 +3,7 @@ import {
   Controller,
   ForbiddenException,
   Get,
+  Header,
   HttpCode,
   HttpStatus,
   NotFoundException,
@@ -100,6 +101,7 @@ export class OrchestratorController {
 
   /** Each user's token readiness as an order would see it, plus the last pre-market check. */
   @Get('readiness')
+  @Header('Cache-Control', 'no-store')
   @ApiKeyAuth()
   @ApiOperation({ summary: 'Token readiness of each user (ready, missing, expired, invalid, unknown) and the last pre-market check' })
   @ApiOkBody(200, 'Per-user readiness with seconds until expiry', READINESS_REPORT)
@@ -128,6 +130,7 @@ export class OrchestratorController {
 
   /** The user's recent orders: paper fills, live orders, and live orders with unknown outcome. */
   @Get('users/:userId/orders')
+  @Header('Cache-Control', 'no-store')
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: "A user's recent orders (paper fills, live orders, unknown outcomes)" })
   @ApiOkBody(200, 'The orders, newest last; complete=false when the cache could not be read', ORDER_LIST)
