@@ -2,7 +2,10 @@
 export const MIN_NODE = '22.12.0';
 
 /** One line saying the running Node is too old and what to install, or null when it will do. */
-export function unsupportedNode(version: string, min = MIN_NODE): string | null {
+export function unsupportedNode(
+  version: string,
+  min = MIN_NODE,
+): string | null {
   const have = version.replace(/^v/, '').split('.').map(Number);
   const want = min.split('.').map(Number);
   for (let i = 0; i < want.length; i++) {

@@ -28,9 +28,15 @@ describe('production refuses example secrets and missing essentials', () => {
   });
 
   it('refuses every value of deploy/secret.example.yaml, one line per variable, never echoing it', () => {
-    const example = (parse(readFileSync('deploy/secret.example.yaml', 'utf8')) as { stringData: Record<string, string> }).stringData;
+    const example = (
+      parse(readFileSync('deploy/secret.example.yaml', 'utf8')) as {
+        stringData: Record<string, string>;
+      }
+    ).stringData;
     const got = problems({ ...REAL_PRODUCTION, ...example });
-    expect(got.map((p) => p.split('=')[0]).sort()).toEqual(Object.keys(example).sort());
+    expect(got.map((p) => p.split('=')[0]).sort()).toEqual(
+      Object.keys(example).sort(),
+    );
     expect(got.find((p) => p.startsWith('API_KEYS='))).toBe(
       `API_KEYS=(hidden, ${example.API_KEYS.length} characters) (wants a real value in production, not the example placeholder in entry 1 (ops) of deploy/secret.example.yaml or production.env.example)`,
     );
@@ -46,9 +52,15 @@ describe('production refuses example secrets and missing essentials', () => {
     });
     expect(got).toHaveLength(3);
     const line = (name: string) => got.find((p) => p.startsWith(`${name}=`));
-    expect(line('API_KEYS')).toMatch(/^API_KEYS=\(hidden, \d+ characters\) \(wants a real value in production, not the example placeholder in entry 2 \(frontend_a\)/);
-    expect(line('TOKEN_ENCRYPTION_KEYS')).toMatch(/^TOKEN_ENCRYPTION_KEYS=.*in entry 1 \(k2\), entry 2 \(k1\)/);
-    expect(line('SHAREKHAN_ACCESS_TOKEN_MASTER_USER_001')).toMatch(/^SHAREKHAN_ACCESS_TOKEN_MASTER_USER_001=\(hidden, 7 characters\)/);
+    expect(line('API_KEYS')).toMatch(
+      /^API_KEYS=\(hidden, \d+ characters\) \(wants a real value in production, not the example placeholder in entry 2 \(frontend_a\)/,
+    );
+    expect(line('TOKEN_ENCRYPTION_KEYS')).toMatch(
+      /^TOKEN_ENCRYPTION_KEYS=.*in entry 1 \(k2\), entry 2 \(k1\)/,
+    );
+    expect(line('SHAREKHAN_ACCESS_TOKEN_MASTER_USER_001')).toMatch(
+      /^SHAREKHAN_ACCESS_TOKEN_MASTER_USER_001=\(hidden, 7 characters\)/,
+    );
   });
 
   it('refuses missing API keys, ShareKhan keys and trading users, each on its own line', () => {
@@ -62,6 +74,8 @@ describe('production refuses example secrets and missing essentials', () => {
   });
 
   it('outside production the examples are only examples', () => {
-    expect(problems({ NODE_ENV: 'development', SHAREKHAN_API_KEY: 'CHANGE_ME' })).toEqual([]);
+    expect(
+      problems({ NODE_ENV: 'development', SHAREKHAN_API_KEY: 'CHANGE_ME' }),
+    ).toEqual([]);
   });
 });

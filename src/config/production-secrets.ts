@@ -12,10 +12,14 @@ const PLACEHOLDER = /CHANGE_ME|<(secret|base64|token)>/i;
 
 /** What production cannot run without, and why; TOKEN_ENCRYPTION_KEYS is checked by its own section. */
 const ESSENTIALS: Record<string, string> = {
-  API_KEYS: 'at least one name:scope:secret key in production (without one every protected endpoint answers 401)',
-  SHAREKHAN_API_KEY: "the app's ShareKhan API key in production (without it no live order and no login can be made)",
-  SHAREKHAN_SECRET_KEY: "the app's ShareKhan secret key in production (without it the daily login cannot complete)",
-  TRADING_USERS: 'at least one userId:mode:customerId:loginId in production (without users nothing can trade)',
+  API_KEYS:
+    'at least one name:scope:secret key in production (without one every protected endpoint answers 401)',
+  SHAREKHAN_API_KEY:
+    "the app's ShareKhan API key in production (without it no live order and no login can be made)",
+  SHAREKHAN_SECRET_KEY:
+    "the app's ShareKhan secret key in production (without it the daily login cannot complete)",
+  TRADING_USERS:
+    'at least one userId:mode:customerId:loginId in production (without users nothing can trade)',
 };
 
 export interface ProductionProblem {
@@ -28,7 +32,10 @@ export interface ProductionProblem {
  * echoing a value (only its length). Other sections' problems for a flagged variable are dropped
  * by the caller: the placeholder is the cause to fix.
  */
-export function productionProblems(env: Env, sections: readonly ConfigSection<unknown>[]): ProductionProblem[] {
+export function productionProblems(
+  env: Env,
+  sections: readonly ConfigSection<unknown>[],
+): ProductionProblem[] {
   const problems: ProductionProblem[] = [];
   const names = new Set(sections.flatMap((s) => Object.keys(s.schema.shape)));
   for (const [name, value] of Object.entries(env)) {
@@ -41,7 +48,8 @@ export function productionProblems(env: Env, sections: readonly ConfigSection<un
     });
   }
   for (const [name, why] of Object.entries(ESSENTIALS)) {
-    if ((env[name] ?? '').trim() === '') problems.push({ variable: name, line: `${name}=(unset) (wants ${why})` });
+    if ((env[name] ?? '').trim() === '')
+      problems.push({ variable: name, line: `${name}=(unset) (wants ${why})` });
   }
   return problems;
 }
@@ -52,7 +60,9 @@ function placeholderEntries(name: string, value: string): string {
   const bad = splitEntries(value).flatMap((entry, i) => {
     if (!PLACEHOLDER.test(entry)) return [];
     const label = entry.split(':')[0];
-    return [`entry ${i + 1}${label && !PLACEHOLDER.test(label) ? ` (${label})` : ''}`];
+    return [
+      `entry ${i + 1}${label && !PLACEHOLDER.test(label) ? ` (${label})` : ''}`,
+    ];
   });
   return bad.length > 0 ? ` in ${bad.join(', ')}` : '';
 }

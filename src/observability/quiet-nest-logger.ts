@@ -4,7 +4,13 @@ import type { LoggerService } from '@nestjs/common';
  * Nest's own start-up chatter: one line per module and per route (~45 lines), and "successfully
  * started" before the port is even bound. Useful when debugging, noise at info.
  */
-const CHATTY_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
+const CHATTY_CONTEXTS = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestApplication',
+]);
 
 /** Passes every line through, moving Nest's start-up chatter from info to debug. */
 export class QuietNestLogger implements LoggerService {
@@ -12,7 +18,8 @@ export class QuietNestLogger implements LoggerService {
 
   log(message: unknown, ...rest: unknown[]): void {
     const context = rest.at(-1);
-    if (typeof context === 'string' && CHATTY_CONTEXTS.has(context)) this.inner.debug?.(message, ...rest);
+    if (typeof context === 'string' && CHATTY_CONTEXTS.has(context))
+      this.inner.debug?.(message, ...rest);
     else this.inner.log(message, ...rest);
   }
 

@@ -17,7 +17,7 @@ import {
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ApiErrorResponses, ApiOkBody, ApiZodBody } from '../common/openapi.js';
+import { ApiErrorResponses, ApiOkBody, ApiZodBody, BAD_CALLBACK_QUERY, BAD_TOKEN_BODY } from '../common/openapi.js';
 import { ApiKeyAuth, CallerIdentity, RateLimited } from '../auth/index.js';
 import { UserIdPipe } from '../common/user-id.pipe.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
@@ -47,7 +47,7 @@ export class ShareKhanTokenController {
   @ApiOperation({ summary: "Store a user's ShareKhan access token of today (manual submission)" })
   @ApiZodBody(submitTokenSchema, SUBMIT_TOKEN_EXAMPLE)
   @ApiOkBody(200, 'Stored, encrypted; the answer shows a mask and a fingerprint, never the token', TOKEN_STORED)
-  @ApiErrorResponses(400, 404, 409, 413)
+  @ApiErrorResponses(BAD_TOKEN_BODY, 404, 409, 413)
   async submit(
     @Param('userId', userIdPipe) userId: string,
     @Body(new ZodValidationPipe(submitTokenSchema)) body: SubmitTokenBody,
@@ -154,7 +154,7 @@ export class ShareKhanTokenController {
   @ApiQuery({ name: 'state', required: true, type: String, description: 'The one-time state from login-url' })
   @ApiOkBody(200, "Stored for the state's user; the answer shows a mask and a fingerprint", TOKEN_STORED)
   @ApiResponse({ status: 303, description: 'A browser (Accept prefers text/html) with the console on: back to /console, the outcome in the URL fragment' })
-  @ApiErrorResponses(400, 409, 502, 503, 504)
+  @ApiErrorResponses(BAD_CALLBACK_QUERY, 409, 502, 503, 504)
   async callback(
     @Query(new ZodValidationPipe(callbackQuerySchema, 'query')) query: CallbackQuery,
     @Req() req: Request,
