@@ -17,7 +17,7 @@ import {
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ApiErrorResponses, ApiOkBody, ApiZodBody, BAD_CALLBACK_QUERY, BAD_TOKEN_BODY } from '../common/openapi.js';
+import { ApiErrorResponses, ApiOkBody, ApiZodBody, BAD_CALLBACK_QUERY, BAD_TOKEN_BODY, type ErrorCase } from '../common/openapi.js';
 import { ApiKeyAuth, CallerIdentity, RateLimited } from '../auth/index.js';
 import { UserIdPipe } from '../common/user-id.pipe.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
@@ -32,6 +32,13 @@ import { ShareKhanTokenStore, type TokenStatus } from './token-store.service.js'
 const userIdPipe = new UserIdPipe('userId');
 
 /** Token endpoints. Every answer is `Cache-Control: no-store` (set by ShareKhanAuthModule's middleware). */
+/** A trading user without a customer id cannot log in: the account that logs in could be anyone's. */
+const LOGIN_WITHOUT_CUSTOMER: ErrorCase = {
+  status: 409,
+  message:
+    "PAPER_TRADER_001 has no ShareKhan customer id configured, so a ShareKhan login cannot be checked against its account and is refused; nothing was stored. Add the customer id (and login id) of PAPER_TRADER_001 to ShareKhanAuthModule's `accounts` option (or OrchestratorModule's `users`) and restart, or submit its token by hand.",
+};
+
 @ApiTags('sharekhan')
 @Controller('sharekhan')
 export class ShareKhanTokenController {
@@ -141,7 +148,7 @@ export class ShareKhanTokenController {
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: 'Start the daily ShareKhan login: a login page URL with a one-time state bound to the user' })
   @ApiOkBody(200, 'loginUrl to open in the browser, the state and when it expires', LOGIN_URL)
-  @ApiErrorResponses(400, 404, 503)
+  @ApiErrorResponses(400, 404, LOGIN_WITHOUT_CUSTOMER, 503)
   loginUrl(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
     return this.session.createLoginUrl(userId, by);
   }
