@@ -40,6 +40,7 @@ export class QuietNestLogger implements LoggerService {
   }
 
   fatal(message: unknown, ...rest: unknown[]): void {
-    (this.inner.fatal ?? this.inner.error).call(this.inner, message, ...rest);
+    if (this.inner.fatal) this.inner.fatal(message, ...rest);
+    else this.inner.error(message, ...rest);
   }
 }
