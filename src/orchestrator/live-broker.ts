@@ -32,6 +32,11 @@ export type LivePlacement =
       retryAfterMs?: number;
     };
 
+/** Without a ShareKhan API key no live order can be sent; said per order instead of failing start-up. */
+export const NOT_CONFIGURED_CLIENT: LiveOrderClient = {
+  placeOrder: () => Promise.reject(new ShareKhanNotConfiguredError(['apiKey'])),
+};
+
 /**
  * Sends one order to ShareKhan, exactly once, and turns every broker failure into a typed outcome.
  * Nothing here retries: an order POST has no idempotency key on the broker side.
@@ -39,6 +44,11 @@ export type LivePlacement =
 @Injectable()
 export class LiveBroker {
   constructor(@Inject(LIVE_ORDER_CLIENT) private readonly client: LiveOrderClient) {}
+
+  /** False when the broker has no API key: every live order would answer BROKER_NOT_CONFIGURED. */
+  get configured(): boolean {
+    return this.client !== NOT_CONFIGURED_CLIENT;
+  }
 
   async place(accessToken: string, order: Order): Promise<LivePlacement> {
     try {

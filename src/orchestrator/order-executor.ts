@@ -3,6 +3,7 @@ import { USERS_OPTION, type OrchestratorSettings, type TradingUser } from './orc
 import type { Order } from '../sharekhan/index.js';
 import { LiveBroker } from './live-broker.js';
 import { OrderBook } from './order-book.js';
+import { breachOf, limitsOf } from './order-limits.js';
 import { OrderMetrics } from './order-metrics.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import { failure, type FailureCode, type OrderResult } from './orchestrator.types.js';
@@ -54,6 +55,17 @@ export class OrderExecutor {
 
   private async place(user: TradingUser, order: Order, ctx: { signalId?: string }): Promise<OrderResult> {
     const extra = ctx.signalId ? { signalId: ctx.signalId } : {};
+    // Before the token or the broker: a fat-fingered order never leaves, whatever else holds.
+    const breach = breachOf(order, limitsOf(user, this.settings.orderLimits));
+    if (breach) {
+      this.metrics.limitRefused(user, breach.limit);
+      const what = breach.limit === 'maxQuantity' ? `quantity ${breach.value}` : `notional (price x quantity) ${breach.value}`;
+      return failure(user.userId, user.mode, 'ORDER_LIMIT_EXCEEDED', `Refused: ${what} is above ${breach.limit} ${breach.max} for ${user.userId}; nothing was sent.`, {
+        action: `Check the order; if it is meant, raise ${breach.limit} for ${user.userId} (its limits in ${USERS_OPTION}, or the module's orderLimits) and restart.`,
+        limit: breach,
+        ...extra,
+      });
+    }
     const needsToken = user.mode === 'live' || this.settings.paperRequiresToken;
     const token = needsToken ? await this.tokens.resolve(user) : undefined;
     if (token && !token.ok) {

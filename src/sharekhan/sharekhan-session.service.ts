@@ -24,7 +24,7 @@ import {
 } from './sharekhan-client.js';
 import { TokenClock } from './token-clock.js';
 import { ShareKhanTokenStore, assertUserId, type TokenView } from './token-store.service.js';
-import { CustomerMismatchError, TradingAccounts } from './trading-accounts.js';
+import { CustomerMismatchError, CustomerNotConfiguredError, TradingAccounts } from './trading-accounts.js';
 
 export interface Identity {
   who: string;
@@ -104,6 +104,7 @@ export class ShareKhanSessionService {
   async createLoginUrl(userId: string, by: Identity): Promise<LoginUrl> {
     assertUserId(userId);
     this.accounts.assertKnown(userId);
+    this.accounts.assertLoginCheckable(userId);
     const { apiKey } = this.loginCredentials();
     const state = randomBytes(32).toString('base64url');
     const now = this.clock.now();
@@ -153,6 +154,14 @@ export class ShareKhanSessionService {
         'customer_refused',
       );
     };
+
+    // Also here: a state started before a restart (or on a replica with other accounts) proves nothing.
+    try {
+      this.accounts.assertLoginCheckable(login.userId);
+    } catch (err) {
+      if (err instanceof CustomerNotConfiguredError) return failed(`no customer id configured for ${login.userId}; login refused, nothing stored`, err, 'customer_refused');
+      throw err;
+    }
 
     let exchange: ReturnType<typeof exchangeRequestToken>;
     try {

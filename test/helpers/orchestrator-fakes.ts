@@ -19,6 +19,8 @@ export function settingsFor(users: TradingUser[], over: Partial<OrchestratorSett
     strayEnvTokenVars: [],
     premarketTimes: [],
     premarketDays: '1-5',
+    orderLimits: { maxQuantity: 5_000, maxNotional: 5_000_000 },
+    brokerSetupHint: "Set ShareKhanAuthModule's apiKey option and restart.",
     fanoutConcurrency: 4,
     idempotencyTtlMs: 60_000,
     idempotencyWhenUnavailable: 'refuse',
