@@ -22,7 +22,13 @@ interface RedisAuth {
 }
 
 export type RedisTarget =
-  | ({ kind: 'standalone'; url?: string; host?: string; port?: number; db?: number } & RedisAuth)
+  | ({
+      kind: 'standalone';
+      url?: string;
+      host?: string;
+      port?: number;
+      db?: number;
+    } & RedisAuth)
   | ({
       kind: 'sentinel';
       sentinels: HostPort[];
@@ -40,7 +46,17 @@ export interface CacheModuleOptions {
   /** No Redis command waits longer than this. */
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
-  breaker?: { failureThreshold?: number; halfOpenAfterMs?: number; halfOpenAfterMaxMs?: number };
+  /**
+   * `silenceFloorMs` (default 25): while commands wait, Redis sending nothing for the larger of this
+   * and 4x the longest gap seen in the last 10-20 s opens the breaker at once (docs/cache.md,
+   * "Silence is a hang"); at or above commandTimeoutMs only timeouts open it.
+   */
+  breaker?: {
+    failureThreshold?: number;
+    halfOpenAfterMs?: number;
+    halfOpenAfterMaxMs?: number;
+    silenceFloorMs?: number;
+  };
   reconnect?: { baseDelayMs?: number; maxDelayMs?: number };
   memory?: { maxEntries?: number; maxBytes?: number };
   /**
@@ -111,7 +127,16 @@ export interface ResolvedSnapshotOptions {
 }
 
 export type ResolvedCacheOptions = Required<
-  Omit<CacheModuleOptions, 'instanceId' | 'breaker' | 'reconnect' | 'memory' | 'journal' | 'l1' | 'snapshot'>
+  Omit<
+    CacheModuleOptions,
+    | 'instanceId'
+    | 'breaker'
+    | 'reconnect'
+    | 'memory'
+    | 'journal'
+    | 'l1'
+    | 'snapshot'
+  >
 > & {
   instanceId: string;
   breaker: Required<NonNullable<CacheModuleOptions['breaker']>>;
@@ -125,15 +150,29 @@ export type ResolvedCacheOptions = Required<
 /** A snapshot key that is not 32 bytes is a configuration mistake, not a runtime condition. */
 export function snapshotKey(key: string | Buffer): Buffer {
   const buf = typeof key === 'string' ? Buffer.from(key, 'base64') : key;
-  if (buf.length !== 32 || (typeof key === 'string' && buf.toString('base64') !== key.trim())) {
-    throw new Error('cache snapshot key must be 32 bytes (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)');
+  if (
+    buf.length !== 32 ||
+    (typeof key === 'string' && buf.toString('base64') !== key.trim())
+  ) {
+    throw new Error(
+      'cache snapshot key must be 32 bytes (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)',
+    );
   }
   return buf;
 }
 
-export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => string): ResolvedCacheOptions {
-  if (o.redis?.kind === 'standalone' && o.redis.url !== undefined && !isUsableRedisUrl(o.redis.url)) {
-    throw new CacheValidationError(`redis.url must be ${REDIS_URL_WANTS} (the URL is not shown: it may hold a password)`);
+export function resolveCacheOptions(
+  o: CacheModuleOptions,
+  randomId: () => string,
+): ResolvedCacheOptions {
+  if (
+    o.redis?.kind === 'standalone' &&
+    o.redis.url !== undefined &&
+    !isUsableRedisUrl(o.redis.url)
+  ) {
+    throw new CacheValidationError(
+      `redis.url must be ${REDIS_URL_WANTS} (the URL is not shown: it may hold a password)`,
+    );
   }
   return {
     redis: o.redis,
@@ -144,13 +183,19 @@ export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => strin
       failureThreshold: o.breaker?.failureThreshold ?? 3,
       halfOpenAfterMs: o.breaker?.halfOpenAfterMs ?? 500,
       halfOpenAfterMaxMs: o.breaker?.halfOpenAfterMaxMs ?? 5_000,
+      silenceFloorMs: o.breaker?.silenceFloorMs ?? 25,
     },
     reconnect: {
       baseDelayMs: o.reconnect?.baseDelayMs ?? 50,
       maxDelayMs: o.reconnect?.maxDelayMs ?? 500,
     },
-    memory: { maxEntries: o.memory?.maxEntries ?? 50_000, maxBytes: o.memory?.maxBytes ?? 64 * 1024 * 1024 },
-    journal: { maxEntries: o.journal?.maxEntries ?? o.memory?.maxEntries ?? 50_000 },
+    memory: {
+      maxEntries: o.memory?.maxEntries ?? 50_000,
+      maxBytes: o.memory?.maxBytes ?? 64 * 1024 * 1024,
+    },
+    journal: {
+      maxEntries: o.journal?.maxEntries ?? o.memory?.maxEntries ?? 50_000,
+    },
     tombstoneTtlMs: o.tombstoneTtlMs ?? 60 * 60 * 1000,
     l1: {
       enabled: o.l1?.enabled ?? false,
@@ -158,7 +203,11 @@ export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => strin
       publish: o.l1?.publish ?? o.l1?.enabled ?? false,
     },
     snapshot: o.snapshot
-      ? { path: o.snapshot.path, key: snapshotKey(o.snapshot.key), debounceMs: o.snapshot.debounceMs ?? 1_000 }
+      ? {
+          path: o.snapshot.path,
+          key: snapshotKey(o.snapshot.key),
+          debounceMs: o.snapshot.debounceMs ?? 1_000,
+        }
       : null,
     requireRedisOnStartup: o.requireRedisOnStartup ?? false,
     instanceId: o.instanceId ?? randomId(),
@@ -169,6 +218,11 @@ export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => strin
     clockSyncIntervalMs: o.clockSyncIntervalMs ?? 30_000,
     maxClockSkewMs: o.maxClockSkewMs ?? 60_000,
     reseedWindowMs:
-      o.reseedWindowMs ?? Math.max(5_000, 10 * (o.reconnect?.maxDelayMs ?? 500) + (o.breaker?.halfOpenAfterMaxMs ?? 5_000)),
+      o.reseedWindowMs ??
+      Math.max(
+        5_000,
+        10 * (o.reconnect?.maxDelayMs ?? 500) +
+          (o.breaker?.halfOpenAfterMaxMs ?? 5_000),
+      ),
   };
 }

@@ -44,8 +44,17 @@ export class DeadlineQueue {
   /** Operations started and not yet settled or expired (for tests: the queue must drain). */
   get size(): number {
     let n = 0;
-    for (let i = this.head; i < this.entries.length; i++) if (!this.entries[i].settled) n++;
+    for (let i = this.head; i < this.entries.length; i++)
+      if (!this.entries[i].settled) n++;
     return n;
+  }
+
+  /** When the oldest operation still waiting started (performance.now), or null when none waits. */
+  oldestStart(): number | null {
+    this.dropSettled();
+    return this.head < this.entries.length
+      ? this.entries[this.head].at - this.budgetMs
+      : null;
   }
 
   /**
@@ -54,10 +63,25 @@ export class DeadlineQueue {
    * settles with what `next` makes of the answer or the failure instead.
    */
   bound<T>(op: Promise<T>, outcome?: Outcome): Promise<T>;
-  bound<T, R>(op: Promise<T>, outcome: Outcome | undefined, next: Continuation<T, R>): Promise<R>;
-  bound<T, R>(op: Promise<T>, outcome?: Outcome, next?: Continuation<T, R>): Promise<T | R> {
+  bound<T, R>(
+    op: Promise<T>,
+    outcome: Outcome | undefined,
+    next: Continuation<T, R>,
+  ): Promise<R>;
+  bound<T, R>(
+    op: Promise<T>,
+    outcome?: Outcome,
+    next?: Continuation<T, R>,
+  ): Promise<T | R> {
     return new Promise<T | R>((resolve, reject) => {
-      const e: Entry = { at: performance.now() + this.budgetMs, resolve: resolve as (v: unknown) => void, reject, settled: false, outcome, next: next as Continuation<never, unknown> | undefined };
+      const e: Entry = {
+        at: performance.now() + this.budgetMs,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        settled: false,
+        outcome,
+        next: next as Continuation<never, unknown> | undefined,
+      };
       this.dropSettled();
       this.entries.push(e);
       op.then(
@@ -76,6 +100,21 @@ export class DeadlineQueue {
       );
       if (this.timer === null) this.arm();
     });
+  }
+
+  /** Expires every pending operation now, as if its budget had passed (a hung Redis noticed early). */
+  expireAll(): void {
+    const waiting = this.entries.slice(this.head);
+    this.entries = [];
+    this.head = 0;
+    for (const e of waiting) {
+      if (e.settled) continue;
+      e.settled = true;
+      const err = new Error(this.message);
+      e.outcome?.failed(err, true);
+      fail(e, err);
+    }
+    this.arm();
   }
 
   /** Stops the timer; whatever is pending settles with its operation. */
@@ -113,7 +152,8 @@ export class DeadlineQueue {
 
   /** Settled entries at the front are done with; operations mostly finish in the order they start. */
   private dropSettled(): void {
-    while (this.head < this.entries.length && this.entries[this.head].settled) this.head++;
+    while (this.head < this.entries.length && this.entries[this.head].settled)
+      this.head++;
     if (this.head === this.entries.length) {
       this.entries.length = 0;
       this.head = 0;

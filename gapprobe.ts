@@ -1,0 +1,14 @@
+import { Redis } from 'ioredis';
+import { startRedis } from './test/helpers/redis-server.js';
+const redis = await startRedis();
+const c = new Redis({ port: redis.port, host: '127.0.0.1' });
+await c.ping();
+let heard = performance.now(); let waiting = 0; const gaps: number[] = [];
+c.stream.on('data', () => { const n = performance.now(); if (waiting > 0) gaps.push(n - heard); heard = n; });
+let run = true;
+const workers = Array.from({ length: 64 }, async (_, w) => { while (run) { if (waiting++ === 0) heard = performance.now(); await c.get('k' + w); waiting--; await new Promise(r => setImmediate(r)); } });
+await new Promise(r => setTimeout(r, 5000)); run = false; await Promise.all(workers);
+gaps.sort((a, b) => a - b);
+const q = (p: number) => gaps[Math.floor(p * (gaps.length - 1))].toFixed(2);
+console.log('n', gaps.length, 'p50', q(0.5), 'p99', q(0.99), 'p999', q(0.999), 'max', q(1), 'top', gaps.slice(-10).map(g => g.toFixed(1)).join(' '));
+c.disconnect(); await redis.stop();
