@@ -22,13 +22,7 @@ interface RedisAuth {
 }
 
 export type RedisTarget =
-  | ({
-      kind: 'standalone';
-      url?: string;
-      host?: string;
-      port?: number;
-      db?: number;
-    } & RedisAuth)
+  | ({ kind: 'standalone'; url?: string; host?: string; port?: number; db?: number } & RedisAuth)
   | ({
       kind: 'sentinel';
       sentinels: HostPort[];
@@ -51,12 +45,7 @@ export interface CacheModuleOptions {
    * and 4x the longest gap seen in the last 10-20 s opens the breaker at once (docs/cache.md,
    * "Silence is a hang"); at or above commandTimeoutMs only timeouts open it.
    */
-  breaker?: {
-    failureThreshold?: number;
-    halfOpenAfterMs?: number;
-    halfOpenAfterMaxMs?: number;
-    silenceFloorMs?: number;
-  };
+  breaker?: { failureThreshold?: number; halfOpenAfterMs?: number; halfOpenAfterMaxMs?: number; silenceFloorMs?: number };
   reconnect?: { baseDelayMs?: number; maxDelayMs?: number };
   memory?: { maxEntries?: number; maxBytes?: number };
   /**
@@ -127,16 +116,7 @@ export interface ResolvedSnapshotOptions {
 }
 
 export type ResolvedCacheOptions = Required<
-  Omit<
-    CacheModuleOptions,
-    | 'instanceId'
-    | 'breaker'
-    | 'reconnect'
-    | 'memory'
-    | 'journal'
-    | 'l1'
-    | 'snapshot'
-  >
+  Omit<CacheModuleOptions, 'instanceId' | 'breaker' | 'reconnect' | 'memory' | 'journal' | 'l1' | 'snapshot'>
 > & {
   instanceId: string;
   breaker: Required<NonNullable<CacheModuleOptions['breaker']>>;
@@ -150,29 +130,15 @@ export type ResolvedCacheOptions = Required<
 /** A snapshot key that is not 32 bytes is a configuration mistake, not a runtime condition. */
 export function snapshotKey(key: string | Buffer): Buffer {
   const buf = typeof key === 'string' ? Buffer.from(key, 'base64') : key;
-  if (
-    buf.length !== 32 ||
-    (typeof key === 'string' && buf.toString('base64') !== key.trim())
-  ) {
-    throw new Error(
-      'cache snapshot key must be 32 bytes (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)',
-    );
+  if (buf.length !== 32 || (typeof key === 'string' && buf.toString('base64') !== key.trim())) {
+    throw new Error('cache snapshot key must be 32 bytes (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)');
   }
   return buf;
 }
 
-export function resolveCacheOptions(
-  o: CacheModuleOptions,
-  randomId: () => string,
-): ResolvedCacheOptions {
-  if (
-    o.redis?.kind === 'standalone' &&
-    o.redis.url !== undefined &&
-    !isUsableRedisUrl(o.redis.url)
-  ) {
-    throw new CacheValidationError(
-      `redis.url must be ${REDIS_URL_WANTS} (the URL is not shown: it may hold a password)`,
-    );
+export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => string): ResolvedCacheOptions {
+  if (o.redis?.kind === 'standalone' && o.redis.url !== undefined && !isUsableRedisUrl(o.redis.url)) {
+    throw new CacheValidationError(`redis.url must be ${REDIS_URL_WANTS} (the URL is not shown: it may hold a password)`);
   }
   return {
     redis: o.redis,
@@ -189,13 +155,8 @@ export function resolveCacheOptions(
       baseDelayMs: o.reconnect?.baseDelayMs ?? 50,
       maxDelayMs: o.reconnect?.maxDelayMs ?? 500,
     },
-    memory: {
-      maxEntries: o.memory?.maxEntries ?? 50_000,
-      maxBytes: o.memory?.maxBytes ?? 64 * 1024 * 1024,
-    },
-    journal: {
-      maxEntries: o.journal?.maxEntries ?? o.memory?.maxEntries ?? 50_000,
-    },
+    memory: { maxEntries: o.memory?.maxEntries ?? 50_000, maxBytes: o.memory?.maxBytes ?? 64 * 1024 * 1024 },
+    journal: { maxEntries: o.journal?.maxEntries ?? o.memory?.maxEntries ?? 50_000 },
     tombstoneTtlMs: o.tombstoneTtlMs ?? 60 * 60 * 1000,
     l1: {
       enabled: o.l1?.enabled ?? false,
@@ -203,11 +164,7 @@ export function resolveCacheOptions(
       publish: o.l1?.publish ?? o.l1?.enabled ?? false,
     },
     snapshot: o.snapshot
-      ? {
-          path: o.snapshot.path,
-          key: snapshotKey(o.snapshot.key),
-          debounceMs: o.snapshot.debounceMs ?? 1_000,
-        }
+      ? { path: o.snapshot.path, key: snapshotKey(o.snapshot.key), debounceMs: o.snapshot.debounceMs ?? 1_000 }
       : null,
     requireRedisOnStartup: o.requireRedisOnStartup ?? false,
     instanceId: o.instanceId ?? randomId(),
@@ -218,11 +175,6 @@ export function resolveCacheOptions(
     clockSyncIntervalMs: o.clockSyncIntervalMs ?? 30_000,
     maxClockSkewMs: o.maxClockSkewMs ?? 60_000,
     reseedWindowMs:
-      o.reseedWindowMs ??
-      Math.max(
-        5_000,
-        10 * (o.reconnect?.maxDelayMs ?? 500) +
-          (o.breaker?.halfOpenAfterMaxMs ?? 5_000),
-      ),
+      o.reseedWindowMs ?? Math.max(5_000, 10 * (o.reconnect?.maxDelayMs ?? 500) + (o.breaker?.halfOpenAfterMaxMs ?? 5_000)),
   };
 }

@@ -14,9 +14,7 @@ export interface BreakerOptions {
 /** A command refused because the breaker is not closed: nothing was sent (callers serve from memory). */
 export class CircuitOpenError extends CommandNotSentError {
   constructor() {
-    super(
-      'Redis is not answering (circuit breaker open): the command was not sent',
-    );
+    super('Redis is not answering (circuit breaker open): the command was not sent');
     this.name = 'CircuitOpenError';
   }
 }
@@ -48,11 +46,7 @@ export class CircuitBreaker {
 
   /** A command timed out. Only while closed: once open, only the probe's result counts. */
   timedOut(): void {
-    if (
-      this.state === 'closed' &&
-      ++this.timeouts >= this.options.failureThreshold
-    )
-      this.open();
+    if (this.state === 'closed' && ++this.timeouts >= this.options.failureThreshold) this.open();
   }
 
   /** Redis sent nothing for longer than the silence interval while commands waited: open now. */
@@ -62,8 +56,7 @@ export class CircuitBreaker {
 
   /** Open and its wait is over: moves to half-open and lets the caller send the one probe. */
   tryProbe(): boolean {
-    if (this.state !== 'open' || this.now() - this.openedAt < this.waitMs)
-      return false;
+    if (this.state !== 'open' || this.now() - this.openedAt < this.waitMs) return false;
     this.state = 'half-open';
     return true;
   }
@@ -84,12 +77,7 @@ export class CircuitBreaker {
 
   private open(): void {
     const { halfOpenAfterMs, halfOpenAfterMaxMs } = this.options;
-    this.waitMs = reconnectDelay(
-      this.failedProbes++,
-      halfOpenAfterMs,
-      halfOpenAfterMaxMs,
-      this.random,
-    );
+    this.waitMs = reconnectDelay(this.failedProbes++, halfOpenAfterMs, halfOpenAfterMaxMs, this.random);
     this.openedAt = this.now();
     this.timeouts = 0;
     this.state = 'open';

@@ -44,17 +44,14 @@ export class DeadlineQueue {
   /** Operations started and not yet settled or expired (for tests: the queue must drain). */
   get size(): number {
     let n = 0;
-    for (let i = this.head; i < this.entries.length; i++)
-      if (!this.entries[i].settled) n++;
+    for (let i = this.head; i < this.entries.length; i++) if (!this.entries[i].settled) n++;
     return n;
   }
 
   /** When the oldest operation still waiting started (performance.now), or null when none waits. */
   oldestStart(): number | null {
     this.dropSettled();
-    return this.head < this.entries.length
-      ? this.entries[this.head].at - this.budgetMs
-      : null;
+    return this.head < this.entries.length ? this.entries[this.head].at - this.budgetMs : null;
   }
 
   /**
@@ -63,25 +60,10 @@ export class DeadlineQueue {
    * settles with what `next` makes of the answer or the failure instead.
    */
   bound<T>(op: Promise<T>, outcome?: Outcome): Promise<T>;
-  bound<T, R>(
-    op: Promise<T>,
-    outcome: Outcome | undefined,
-    next: Continuation<T, R>,
-  ): Promise<R>;
-  bound<T, R>(
-    op: Promise<T>,
-    outcome?: Outcome,
-    next?: Continuation<T, R>,
-  ): Promise<T | R> {
+  bound<T, R>(op: Promise<T>, outcome: Outcome | undefined, next: Continuation<T, R>): Promise<R>;
+  bound<T, R>(op: Promise<T>, outcome?: Outcome, next?: Continuation<T, R>): Promise<T | R> {
     return new Promise<T | R>((resolve, reject) => {
-      const e: Entry = {
-        at: performance.now() + this.budgetMs,
-        resolve: resolve as (v: unknown) => void,
-        reject,
-        settled: false,
-        outcome,
-        next: next as Continuation<never, unknown> | undefined,
-      };
+      const e: Entry = { at: performance.now() + this.budgetMs, resolve: resolve as (v: unknown) => void, reject, settled: false, outcome, next: next as Continuation<never, unknown> | undefined };
       this.dropSettled();
       this.entries.push(e);
       op.then(
@@ -152,8 +134,7 @@ export class DeadlineQueue {
 
   /** Settled entries at the front are done with; operations mostly finish in the order they start. */
   private dropSettled(): void {
-    while (this.head < this.entries.length && this.entries[this.head].settled)
-      this.head++;
+    while (this.head < this.entries.length && this.entries[this.head].settled) this.head++;
     if (this.head === this.entries.length) {
       this.entries.length = 0;
       this.head = 0;

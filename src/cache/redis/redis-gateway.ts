@@ -1,37 +1,15 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import {
-  BehaviorSubject,
-  distinctUntilChanged,
-  Subject,
-  type Observable,
-} from 'rxjs';
+import { BehaviorSubject, distinctUntilChanged, Subject, type Observable } from 'rxjs';
 import type { ResolvedCacheOptions } from '../cache.options.js';
-import {
-  ADD_LUA,
-  CAS_IF_VERSION_LUA,
-  CAS_SET_LUA,
-  CAS_SET_MANY_LUA,
-} from './cas-script.js';
+import { ADD_LUA, CAS_IF_VERSION_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './cas-script.js';
 import { CommandBatcher } from './command-batcher.js';
 import { CLAIM_LUA, OPEN_WINDOW_LUA } from '../claims/reseed-window.js';
 import { RELEASE_CLAIM_LUA } from '../claims/claim-release.js';
-import {
-  CircuitBreaker,
-  CircuitOpenError,
-  type BreakerState,
-} from './circuit-breaker.js';
-import {
-  DeadlineQueue,
-  type Continuation,
-  type Outcome,
-} from './deadline-queue.js';
+import { CircuitBreaker, CircuitOpenError, type BreakerState } from './circuit-breaker.js';
+import { DeadlineQueue, type Continuation, type Outcome } from './deadline-queue.js';
 import { withTimeout } from './with-timeout.js';
 import { CommandNotSentError } from './command-not-sent.js';
-import {
-  createRedisClient,
-  describeRedisError,
-  type RedisClient,
-} from './redis-connection.js';
+import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
 import { NodeBreakers } from './node-breakers.js';
 import { SilenceWatch } from './silence-watch.js';
 
@@ -44,48 +22,18 @@ export function isTimeout(err: unknown): boolean {
 
 export type CasClient = RedisClient & {
   /** See CAS_SET_LUA; `channel` ('' for none) receives the L1 invalidation of a successful write. */
-  casSet(
-    key: string,
-    version: string,
-    record: string,
-    pxat: string,
-    channel?: string,
-  ): Promise<1 | string>;
+  casSet(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
   /** See ADD_LUA: 1 when written, else the record that holds the key. */
-  casAdd(
-    key: string,
-    version: string,
-    record: string,
-    pxat: string,
-    channel?: string,
-  ): Promise<1 | string>;
+  casAdd(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
   casSetMany(numKeys: number, ...args: string[]): Promise<(1 | string)[]>;
   /** See CAS_IF_VERSION_LUA: 1 when written, else the stored version ('' when absent). */
-  casIfVersion(
-    key: string,
-    version: string,
-    record: string,
-    pxat: string,
-    channel: string,
-    expected: string,
-  ): Promise<1 | string>;
+  casIfVersion(key: string, version: string, record: string, pxat: string, channel: string, expected: string): Promise<1 | string>;
   /** See CLAIM_LUA: 1 when written, 0 or 2 when refused until the fleet has re-seeded, else the record that holds the key. */
   casClaim(numKeys: number, ...args: string[]): Promise<0 | 1 | 2 | string>;
   /** See RELEASE_CLAIM_LUA: 1 when the timed-out claim was withdrawn. */
-  releaseClaim(
-    key: string,
-    version: string,
-    tombstone: string,
-    pxat: string,
-    channel: string,
-  ): Promise<0 | 1>;
+  releaseClaim(key: string, version: string, tombstone: string, pxat: string, channel: string): Promise<0 | 1>;
   /** See OPEN_WINDOW_LUA: the marker value now in force. */
-  openReseedWindow(
-    marker: string,
-    epoch: string,
-    windowMs: string,
-    now: string,
-  ): Promise<string>;
+  openReseedWindow(marker: string, epoch: string, windowMs: string, now: string): Promise<string>;
 };
 
 /**
@@ -131,55 +79,35 @@ export class RedisGateway {
     this.client.defineCommand('casSet', { numberOfKeys: 1, lua: CAS_SET_LUA });
     this.client.defineCommand('casAdd', { numberOfKeys: 1, lua: ADD_LUA });
     this.client.defineCommand('casSetMany', { lua: CAS_SET_MANY_LUA });
-    this.client.defineCommand('casIfVersion', {
-      numberOfKeys: 1,
-      lua: CAS_IF_VERSION_LUA,
-    });
+    this.client.defineCommand('casIfVersion', { numberOfKeys: 1, lua: CAS_IF_VERSION_LUA });
     this.client.defineCommand('casClaim', { lua: CLAIM_LUA });
-    this.client.defineCommand('releaseClaim', {
-      numberOfKeys: 1,
-      lua: RELEASE_CLAIM_LUA,
-    });
-    this.client.defineCommand('openReseedWindow', {
-      numberOfKeys: 1,
-      lua: OPEN_WINDOW_LUA,
-    });
+    this.client.defineCommand('releaseClaim', { numberOfKeys: 1, lua: RELEASE_CLAIM_LUA });
+    this.client.defineCommand('openReseedWindow', { numberOfKeys: 1, lua: OPEN_WINDOW_LUA });
     const cluster = options.redis.kind === 'cluster';
     this.batcher = cluster ? null : new CommandBatcher(this.client);
-    this.deadlines = cluster
-      ? null
-      : new DeadlineQueue(options.commandTimeoutMs);
+    this.deadlines = cluster ? null : new DeadlineQueue(options.commandTimeoutMs);
     this.silence =
       cluster || options.breaker.silenceFloorMs >= options.commandTimeoutMs
         ? null
         : new SilenceWatch(
-            {
-              floorMs: options.breaker.silenceFloorMs,
-              multiplier: SILENCE_MULTIPLIER,
-              ceilingMs: options.commandTimeoutMs,
-            },
+            { floorMs: options.breaker.silenceFloorMs, multiplier: SILENCE_MULTIPLIER, ceilingMs: options.commandTimeoutMs },
             () => this.deadlines!.oldestStart(),
             () => (this.client as Redis).stream?.writableLength ?? 0,
             (quietMs) => this.silenced(quietMs),
           );
     this.nodes = cluster
-      ? new NodeBreakers(
-          options.breaker,
-          () => (this.client as Cluster).slots,
-          (breaker) => this.outcomeOf(breaker),
-          {
-            opened: (node) => {
-              this.lastError = `Redis Cluster master ${node} not answering: ${options.breaker.failureThreshold} command(s) in a row timed out (its circuit breaker is open, its slots are served from memory)`;
-              this.startProbing();
-              this.publish();
-            },
-            released: (node) => {
-              if (this.nodes!.openNodes.length === 0) this.stopProbing();
-              this.publish();
-              if (!this.closing) this.released.next(node);
-            },
+      ? new NodeBreakers(options.breaker, () => (this.client as Cluster).slots, (breaker) => this.outcomeOf(breaker), {
+          opened: (node) => {
+            this.lastError = `Redis Cluster master ${node} not answering: ${options.breaker.failureThreshold} command(s) in a row timed out (its circuit breaker is open, its slots are served from memory)`;
+            this.startProbing();
+            this.publish();
           },
-        )
+          released: (node) => {
+            if (this.nodes!.openNodes.length === 0) this.stopProbing();
+            this.publish();
+            if (!this.closing) this.released.next(node);
+          },
+        })
       : null;
     if (this.nodes) {
       const nodes = this.nodes;
@@ -207,27 +135,21 @@ export class RedisGateway {
     this.client.on('ready', () => {
       // From here on every command goes through run(), the probe or close(), all bounded by
       // `deadlines`; ioredis reads this option each time it sends a command.
-      if (this.deadlines)
-        (this.client.options as RedisOptions).commandTimeout = undefined;
+      if (this.deadlines) (this.client.options as RedisOptions).commandTimeout = undefined;
       this.connected = true;
       this.reconnectAttempts = 0;
       this.errorSinceReady = null;
       this.closeCause = null;
       this.nodes?.refresh();
       // Every chunk Redis sends on this connection is evidence that it is alive.
-      if (this.silence)
-        (this.client as Redis).stream.on('data', this.silence.heard);
+      if (this.silence) (this.client as Redis).stream.on('data', this.silence.heard);
       this.publish();
     });
     this.client.on('close', () => {
       // The next connection's handshake (ready check, AUTH, SELECT) is bounded by ioredis again.
-      if (this.deadlines)
-        (this.client.options as RedisOptions).commandTimeout =
-          this.options.commandTimeoutMs;
+      if (this.deadlines) (this.client.options as RedisOptions).commandTimeout = this.options.commandTimeoutMs;
       if (this.connected) {
-        this.closeCause =
-          this.errorSinceReady ??
-          'connection to Redis closed (server stopped, restarted or the network dropped it)';
+        this.closeCause = this.errorSinceReady ?? 'connection to Redis closed (server stopped, restarted or the network dropped it)';
         this.lastError = this.closeCause;
       }
       this.connected = false;
@@ -250,11 +172,7 @@ export class RedisGateway {
 
   /** On Cluster: until every master's breaker is open (then the whole cache is in fallback, as with one breaker). */
   get available(): boolean {
-    return (
-      this.connected &&
-      this.breaker.state === 'closed' &&
-      (this.nodes === null || !this.nodes.allOpen)
-    );
+    return this.connected && this.breaker.state === 'closed' && (this.nodes === null || !this.nodes.allOpen);
   }
 
   /** Whether a command on `key` would be sent: Redis available and, on Cluster, the breaker of the key's master closed. */
@@ -278,9 +196,7 @@ export class RedisGateway {
 
   /** The cause an operator needs: the closed connection's, or the last command error (a timeout). */
   get unavailableReason(): string | null {
-    return this.connected
-      ? this.lastError
-      : (this.closeCause ?? this.lastError);
+    return this.connected ? this.lastError : (this.closeCause ?? this.lastError);
   }
 
   get isConnected(): boolean {
@@ -306,9 +222,7 @@ export class RedisGateway {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         sub.unsubscribe();
-        reject(
-          new Error(this.lastError ?? 'Redis did not become ready in time'),
-        );
+        reject(new Error(this.lastError ?? 'Redis did not become ready in time'));
       }, timeoutMs);
       const sub = this.available$.subscribe((up) => {
         if (!up) return;
@@ -325,21 +239,9 @@ export class RedisGateway {
    * command (the deadline's) is all this layer adds on the hot path.
    */
   run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
-  run<T, R>(
-    fn: (client: CasClient) => Promise<T>,
-    deadline: number | undefined,
-    next: Continuation<T, R>,
-  ): Promise<R>;
-  run<T, R>(
-    fn: (client: CasClient) => Promise<T>,
-    deadline?: number,
-    next?: Continuation<T, R>,
-  ): Promise<T | R> {
-    if (
-      this.breaker.state !== 'closed' ||
-      (this.nodes !== null && this.nodes.allOpen)
-    )
-      return refused(new CircuitOpenError(), next);
+  run<T, R>(fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
+  run<T, R>(fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<T | R> {
+    if (this.breaker.state !== 'closed' || (this.nodes !== null && this.nodes.allOpen)) return refused(new CircuitOpenError(), next);
     return this.send(fn, deadline, next, this.outcome);
   }
 
@@ -347,55 +249,21 @@ export class RedisGateway {
    * `run` for a command on `key`. On Cluster it goes through the breaker of the master serving the
    * key's slot (refused while that one is open or half-open) and its outcome feeds only that one.
    */
-  runFor<T>(
-    key: string,
-    fn: (client: CasClient) => Promise<T>,
-    deadline?: number,
-  ): Promise<T>;
-  runFor<T, R>(
-    key: string,
-    fn: (client: CasClient) => Promise<T>,
-    deadline: number | undefined,
-    next: Continuation<T, R>,
-  ): Promise<R>;
-  runFor<T, R>(
-    key: string,
-    fn: (client: CasClient) => Promise<T>,
-    deadline?: number,
-    next?: Continuation<T, R>,
-  ): Promise<T | R> {
+  runFor<T>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  runFor<T, R>(key: string, fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
+  runFor<T, R>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<T | R> {
     const node = this.nodes === null ? null : this.nodes.forKey(key);
     // Standalone and Sentinel, or no slot table yet: as a command without a key.
-    if (node === null)
-      return next ? this.run(fn, deadline, next) : this.run(fn, deadline);
-    if (node.breaker.state !== 'closed')
-      return refused(new CircuitOpenError(), next);
+    if (node === null) return next ? this.run(fn, deadline, next) : this.run(fn, deadline);
+    if (node.breaker.state !== 'closed') return refused(new CircuitOpenError(), next);
     return this.send(fn, deadline, next, node.outcome);
   }
 
-  private send<T, R>(
-    fn: (client: CasClient) => Promise<T>,
-    deadline: number | undefined,
-    next: Continuation<T, R> | undefined,
-    outcome: Outcome,
-  ): Promise<T | R> {
+  private send<T, R>(fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R> | undefined, outcome: Outcome): Promise<T | R> {
     // ioredis would reject it too (no offline queue); said here, the caller knows nothing was sent.
-    if (!this.connected)
-      return refused(
-        new CommandNotSentError(
-          'Redis connection is not ready: the command was not sent',
-        ),
-        next,
-      );
-    const remaining =
-      deadline === undefined
-        ? this.options.commandTimeoutMs
-        : deadline - performance.now();
-    if (remaining <= 0)
-      return refused(
-        new CommandNotSentError('Command timed out before it was sent'),
-        next,
-      );
+    if (!this.connected) return refused(new CommandNotSentError('Redis connection is not ready: the command was not sent'), next);
+    const remaining = deadline === undefined ? this.options.commandTimeoutMs : deadline - performance.now();
+    if (remaining <= 0) return refused(new CommandNotSentError('Command timed out before it was sent'), next);
     // A command is written to the socket when it is issued (no auto-pipelining: ioredis sends one
     // auto-pipeline at a time, so against a hung Redis queued batches would stack their timeouts).
     // The full command timeout feeds the breaker; a partial budget (a retry within one deadline)
@@ -409,29 +277,14 @@ export class RedisGateway {
       outcome.failed(err, false);
       return refused(err, next);
     }
-    if (this.deadlines && remaining >= this.options.commandTimeoutMs)
-      return next
-        ? this.deadlines.bound(op, outcome, next)
-        : this.deadlines.bound(op, outcome);
-    const bounded = withTimeout(
-      this.deadlines
-        ? this.deadlines.bound(op, outcome)
-        : this.observed(op, outcome),
-      remaining,
-      'Command timed out',
-    );
-    return next
-      ? bounded.then(
-          (v) => next.answered(v),
-          (err: unknown) => next.failed(err),
-        )
-      : bounded;
+    if (this.deadlines && remaining >= this.options.commandTimeoutMs) return next ? this.deadlines.bound(op, outcome, next) : this.deadlines.bound(op, outcome);
+    const bounded = withTimeout(this.deadlines ? this.deadlines.bound(op, outcome) : this.observed(op, outcome), remaining, 'Command timed out');
+    return next ? bounded.then((v) => next.answered(v), (err: unknown) => next.failed(err)) : bounded;
   }
 
   /** Redis sent nothing for longer than the silence interval while commands waited: a hang, as on timeouts. */
   private silenced(quietMs: number): void {
-    if (!this.connected || this.closing || this.breaker.state !== 'closed')
-      return;
+    if (!this.connected || this.closing || this.breaker.state !== 'closed') return;
     this.silentFor = { quietMs, waiting: this.inFlight };
     this.breaker.silenced();
     this.silentFor = null;
@@ -481,19 +334,11 @@ export class RedisGateway {
 
   /** GET, coalesced into an MGET with the reads of the same tick when others are in flight. */
   get(key: string): Promise<string | null> {
-    return this.batcher && this.inFlight > this.options.batchFromInFlight
-      ? this.batcher.get(key)
-      : this.client.get(key);
+    return this.batcher && this.inFlight > this.options.batchFromInFlight ? this.batcher.get(key) : this.client.get(key);
   }
 
   /** Compare-and-set write (CAS_SET_LUA), coalesced like `get` under concurrency. */
-  casSet(
-    key: string,
-    version: string,
-    record: string,
-    pxat: string,
-    channel = '',
-  ): Promise<1 | string> {
+  casSet(key: string, version: string, record: string, pxat: string, channel = ''): Promise<1 | string> {
     return this.batcher && this.inFlight > this.options.batchFromInFlight
       ? this.batcher.casSet(key, version, record, pxat, channel)
       : this.client.casSet(key, version, record, pxat, channel);
@@ -545,18 +390,12 @@ export class RedisGateway {
     for (const nb of nodes.notClosed()) {
       if (!nb.breaker.tryProbe()) continue;
       masters ??= (this.client as Cluster).nodes('master');
-      const conn = masters.find(
-        (m) => `${m.options.host}:${m.options.port}` === nb.node,
-      );
+      const conn = masters.find((m) => `${m.options.host}:${m.options.port}` === nb.node);
       if (!conn) {
         nb.breaker.probeFailed();
         continue;
       }
-      withTimeout(
-        conn.ping(),
-        this.options.commandTimeoutMs,
-        'Command timed out',
-      ).then(
+      withTimeout(conn.ping(), this.options.commandTimeoutMs, 'Command timed out').then(
         () => nb.breaker.probeAnswered(),
         () => nb.breaker.probeFailed(),
       );
@@ -573,10 +412,7 @@ export class RedisGateway {
 const SILENCE_MULTIPLIER = 4;
 
 /** A command not sent: rejected, or handed to `next` (a step later, as if Redis had answered). */
-function refused<T, R>(
-  err: unknown,
-  next: Continuation<T, R> | undefined,
-): Promise<R> {
+function refused<T, R>(err: unknown, next: Continuation<T, R> | undefined): Promise<R> {
   const failed = Promise.reject(err) as Promise<R>;
   return next ? failed.then(undefined, (e: unknown) => next.failed(e)) : failed;
 }
