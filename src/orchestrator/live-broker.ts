@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import {
   BrokerAuthError,
   BrokerBadRequestError,
@@ -12,6 +12,7 @@ import {
   type PlaceOrderResult,
 } from '../sharekhan/index.js';
 import { ShareKhanNotConfiguredError, type Order } from '../sharekhan/index.js';
+import { BrokerRateLimit } from './broker-rate-limit.js';
 import { LIVE_ORDER_CLIENT } from './orchestrator.tokens.js';
 import type { FailureCode, Outcome } from './orchestrator.types.js';
 
@@ -33,18 +34,37 @@ export type LivePlacement =
     };
 
 /**
- * Sends one order to ShareKhan, exactly once, and turns every broker failure into a typed outcome.
- * Nothing here retries: an order POST has no idempotency key on the broker side.
+ * Sends one order to ShareKhan, exactly once, within the broker's rate limit, and turns every
+ * broker failure into a typed outcome. Nothing here retries: an order POST has no idempotency key
+ * on the broker side.
  */
 @Injectable()
 export class LiveBroker {
-  constructor(@Inject(LIVE_ORDER_CLIENT) private readonly client: LiveOrderClient) {}
+  constructor(
+    @Inject(LIVE_ORDER_CLIENT) private readonly client: LiveOrderClient,
+    @Optional() @Inject(BrokerRateLimit) private readonly limit: BrokerRateLimit | null = null,
+  ) {}
 
   async place(accessToken: string, order: Order): Promise<LivePlacement> {
+    if (this.limit) {
+      const admission = await this.limit.admit();
+      if (!admission.ok) {
+        return {
+          ok: false,
+          code: 'BROKER_RATE_LIMITED',
+          outcome: 'not_placed',
+          tokenRejected: false,
+          retryAfterMs: admission.retryAfterMs,
+          message: `ShareKhan's order rate limit for this API key leaves no slot in time (retry in ${admission.retryAfterMs} ms); nothing was sent.`,
+        };
+      }
+    }
     try {
       const r = await this.client.placeOrder(accessToken, order);
       return { ok: true, orderId: r.orderId, orderStatus: r.orderStatus };
     } catch (err) {
+      // The whole fleet pauses for the broker's Retry-After; this answer does not wait for that.
+      if (err instanceof BrokerRateLimitError && this.limit) void this.limit.rateLimited(err.retryAfterMs).catch(() => undefined);
       return describeFailure(err);
     }
   }
