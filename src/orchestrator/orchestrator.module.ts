@@ -1,6 +1,7 @@
 import { Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { ShareKhanClientFactory, ShareKhanTokenStore, StaticTokens, TradingAccounts } from '../sharekhan/index.js';
+import { BrokerRateLimit } from './broker-rate-limit.js';
 import { LiveBroker, NOT_CONFIGURED_CLIENT, type LiveOrderClient } from './live-broker.js';
 import { OrchestratorController } from './orchestrator.controller.js';
 import { ORCHESTRATOR_MODULE_OPTIONS, OrchestratorConfigurableModule } from './orchestrator.module-definition.js';
@@ -46,6 +47,7 @@ import { UserRegistry } from './user-registry.js';
     TokenResolver,
     PaperBroker,
     LiveBroker,
+    BrokerRateLimit,
     OrderBook,
     OrderExecutor,
     OrderMetrics,

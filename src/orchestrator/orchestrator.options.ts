@@ -95,7 +95,14 @@ export const orchestratorOptionsSchema = z.object({
   orderLimits: z
     .object({ maxQuantity: maxQuantity().default(DEFAULT_ORDER_LIMITS.maxQuantity), maxNotional: maxNotional().default(DEFAULT_ORDER_LIMITS.maxNotional) })
     .prefault({}),
-  fanoutConcurrency: z.number().int().min(1).max(64).default(4),
+  /** Safety net only: the broker rate limit paces a signal; this caps what one replica has in flight. */
+  fanoutConcurrency: z.number().int().min(1).max(1_000).default(64),
+  /** Live orders per second per ShareKhan API key, across every replica (docs/orchestrator.md, "Broker rate limit"). */
+  brokerOrdersPerSecond: z.number().int().min(1).max(1_000).default(10),
+  /** How long an order may wait for a slot under that limit before it is answered BROKER_RATE_LIMITED, nothing sent. */
+  brokerMaxWaitMs: z.number().int().min(0).max(60_000).default(5_000),
+  /** Added to the limit's one-second window for the jitter between granting an order and the broker receiving it. */
+  brokerTransitMarginMs: z.number().int().min(0).max(5_000).default(50),
   idempotencyTtlMs: z.number().int().min(60_000).max(30 * 86_400_000).default(2 * 86_400_000),
   /** What a signal does when the cache cannot say whether it was already placed for a user. */
   idempotencyWhenUnavailable: z.enum(['proceed', 'refuse'], { error: 'proceed or refuse' }).default('refuse'),
@@ -125,6 +132,9 @@ export interface OrchestratorSettings {
   orderLimits: OrderLimits;
   brokerSetupHint: string;
   fanoutConcurrency: number;
+  brokerOrdersPerSecond: number;
+  brokerMaxWaitMs: number;
+  brokerTransitMarginMs: number;
   idempotencyTtlMs: number;
   idempotencyWhenUnavailable: 'proceed' | 'refuse';
   paperRequiresToken: boolean;
@@ -156,6 +166,9 @@ export function resolveOrchestratorOptions(
     orderLimits: o.orderLimits,
     brokerSetupHint: o.brokerSetupHint,
     fanoutConcurrency: o.fanoutConcurrency,
+    brokerOrdersPerSecond: o.brokerOrdersPerSecond,
+    brokerMaxWaitMs: o.brokerMaxWaitMs,
+    brokerTransitMarginMs: o.brokerTransitMarginMs,
     idempotencyTtlMs: o.idempotencyTtlMs,
     idempotencyWhenUnavailable: o.idempotencyWhenUnavailable,
     paperRequiresToken: o.paperRequiresToken,

@@ -67,6 +67,8 @@ export class OrderExecutor {
       });
     }
     const needsToken = user.mode === 'live' || this.settings.paperRequiresToken;
+    // The broker-rate slot is taken while the token resolves: neither waits for the other.
+    const slot = user.mode === 'live' ? this.live.reserve() : undefined;
     const token = needsToken ? await this.tokens.resolve(user) : undefined;
     if (token && !token.ok) {
       return failure(user.userId, user.mode, PROBLEM_CODE[token.kind], `${token.message} Nothing was sent.`, {
@@ -98,7 +100,7 @@ export class OrderExecutor {
     }
 
     // Live: a failed token above has already returned; there is no paper fallback for a live user.
-    const placed = await this.live.place(token!.ok ? token!.accessToken : '', order);
+    const placed = await this.live.place(token!.ok ? token!.accessToken : '', order, slot);
     if (placed.ok) {
       const result: OrderResult = {
         userId: user.userId,

@@ -29,6 +29,11 @@ export class ShareKhanClientFactory {
     return this.settings.apiKey !== null;
   }
 
+  /** What identifies the API key's budget at the broker (hash it before storing it anywhere). */
+  get apiKeyId(): string {
+    return this.settings.apiKey ?? '';
+  }
+
   client(): ShareKhanClient {
     this.shared ??= this.create();
     return this.shared;

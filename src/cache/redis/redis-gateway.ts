@@ -1,4 +1,4 @@
-import type { Cluster, RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { BehaviorSubject, distinctUntilChanged, Subject, type Observable } from 'rxjs';
 import type { ResolvedCacheOptions } from '../cache.options.js';
 import { ADD_LUA, CAS_IF_VERSION_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './cas-script.js';
@@ -24,6 +24,7 @@ import { withTimeout } from './with-timeout.js';
 import { CommandNotSentError } from './command-not-sent.js';
 import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
 import { NodeBreakers } from './node-breakers.js';
+import { SilenceWatch } from './silence-watch.js';
 
 export type { BreakerState } from './circuit-breaker.js';
 
@@ -101,6 +102,10 @@ export class RedisGateway {
    * ioredis' timeout on every node and our timer per operation.
    */
   private readonly deadlines: DeadlineQueue | null;
+  /** Standalone and Sentinel: opens the breaker when Redis sends nothing while commands wait. */
+  private readonly silence: SilenceWatch | null;
+  /** Set while the breaker opens on silence, for the operator's message. */
+  private silentFor: { quietMs: number; waiting: number } | null = null;
   reconnectAttempts = 0;
   lastError: string | null = null;
   /** Why the last connection ended: its own error, else that it was closed. */
@@ -138,6 +143,15 @@ export class RedisGateway {
     const cluster = options.redis.kind === 'cluster';
     this.batcher = cluster ? null : new CommandBatcher(this.client);
     this.deadlines = cluster ? null : new DeadlineQueue(options.commandTimeoutMs);
+    this.silence =
+      cluster || options.breaker.silenceFloorMs >= options.commandTimeoutMs
+        ? null
+        : new SilenceWatch(
+            { floorMs: options.breaker.silenceFloorMs, multiplier: SILENCE_MULTIPLIER, ceilingMs: options.commandTimeoutMs },
+            () => this.deadlines!.oldestStart(),
+            () => (this.client as Redis).stream?.writableLength ?? 0,
+            (quietMs) => this.silenced(quietMs),
+          );
     this.nodes = cluster
       ? new NodeBreakers(options.breaker, () => (this.client as Cluster).slots, (breaker) => this.outcomeOf(breaker), {
           opened: (node) => {
@@ -162,7 +176,10 @@ export class RedisGateway {
     }
     this.breaker = new CircuitBreaker(options.breaker, {
       opened: () => {
-        this.lastError = `Redis not answering: ${options.breaker.failureThreshold} command(s) in a row timed out (circuit breaker open)`;
+        const s = this.silentFor;
+        this.lastError = s
+          ? `Redis not answering: it sent nothing for ${Math.round(s.quietMs)} ms while ${s.waiting} command(s) waited (circuit breaker open)`
+          : `Redis not answering: ${options.breaker.failureThreshold} command(s) in a row timed out (circuit breaker open)`;
         this.startProbing();
         this.publish();
       },
@@ -181,6 +198,8 @@ export class RedisGateway {
       this.errorSinceReady = null;
       this.closeCause = null;
       this.nodes?.refresh();
+      // Every chunk Redis sends on this connection is evidence that it is alive.
+      if (this.silence) (this.client as Redis).stream.on('data', this.silence.heard);
       this.publish();
     });
     this.client.on('close', () => {
@@ -307,6 +326,7 @@ export class RedisGateway {
     // The full command timeout feeds the breaker; a partial budget (a retry within one deadline)
     // or Cluster, where redirections happen inside the client, also gets a timer of its own.
     this.inFlight++;
+    this.silence?.started();
     let op: Promise<T>;
     try {
       op = fn(this.client);
@@ -317,6 +337,16 @@ export class RedisGateway {
     if (this.deadlines && remaining >= this.options.commandTimeoutMs) return next ? this.deadlines.bound(op, outcome, next) : this.deadlines.bound(op, outcome);
     const bounded = withTimeout(this.deadlines ? this.deadlines.bound(op, outcome) : this.observed(op, outcome), remaining, 'Command timed out');
     return next ? bounded.then((v) => next.answered(v), (err: unknown) => next.failed(err)) : bounded;
+  }
+
+  /** Redis sent nothing for longer than the silence interval while commands waited: a hang, as on timeouts. */
+  private silenced(quietMs: number): void {
+    if (!this.connected || this.closing || this.breaker.state !== 'closed') return;
+    this.silentFor = { quietMs, waiting: this.inFlight };
+    this.breaker.silenced();
+    this.silentFor = null;
+    // Opened first, so callers answered now from memory do not send again.
+    this.deadlines?.expireAll();
   }
 
   /** How a command without a key ended (on Cluster: fed to no breaker). */
@@ -374,6 +404,7 @@ export class RedisGateway {
   async close(): Promise<void> {
     this.closing = true;
     this.stopProbing();
+    this.silence?.stop();
     this.availability.complete();
     this.released.complete();
     try {
@@ -433,6 +464,9 @@ export class RedisGateway {
     this.probeTimer = null;
   }
 }
+
+/** Silence longer than this many times the longest recent gap is a hang (docs/cache.md). */
+const SILENCE_MULTIPLIER = 4;
 
 /** A command not sent: rejected, or handed to `next` (a step later, as if Redis had answered). */
 function refused<T, R>(err: unknown, next: Continuation<T, R> | undefined): Promise<R> {
