@@ -127,6 +127,22 @@ describe('Redis that forgets (real redis-server)', () => {
     expect((await b.setIfAbsent('signal:new', 1)).state).toBe('claimed');
   });
 
+  it('after a 2 s SIGSTOP, Redis is used again as soon as it answers, not after the probe backoff', async () => {
+    const redis = await useRedis();
+    const a = await useCache({ port: redis.port, instanceId: 'a', ...FAST, breaker: { failureThreshold: 1, halfOpenAfterMs: 20_000, halfOpenAfterMaxMs: 20_000 } });
+    await waitForMode(a, 'redis');
+    redis.pause();
+    await Promise.all([a.get('k1'), a.get('k2')]); // time out (or fall silent): the breaker opens
+    await waitForMode(a, 'fallback');
+    await new Promise((r) => setTimeout(r, 2_000));
+    redis.resume();
+    const resumed = performance.now();
+    await waitForMode(a, 'redis');
+    // The late answers to what was sent before the stop say Redis is back: probed at once.
+    expect(performance.now() - resumed).toBeLessThan(3_000);
+    expect((await a.setIfAbsent('signal:after-stop', 1)).state).toBe('claimed');
+  });
+
   it('a newcomer is on every member’s roll call before it leaves fallback (and may hold a claim)', async () => {
     const redis = await useRedis();
     const a = await useCache({ port: redis.port, instanceId: 'a', ...FAST });

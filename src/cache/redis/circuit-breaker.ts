@@ -54,6 +54,11 @@ export class CircuitBreaker {
     if (this.state === 'closed') this.open();
   }
 
+  /** Redis sent something while open (a late answer: it resumed): the next probe need not wait. */
+  heard(): void {
+    if (this.state === 'open') this.waitMs = 0;
+  }
+
   /** Open and its wait is over: moves to half-open and lets the caller send the one probe. */
   tryProbe(): boolean {
     if (this.state !== 'open' || this.now() - this.openedAt < this.waitMs) return false;

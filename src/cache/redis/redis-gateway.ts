@@ -200,6 +200,8 @@ export class RedisGateway {
       this.nodes?.refresh();
       // Every chunk Redis sends on this connection is evidence that it is alive.
       if (this.silence) (this.client as Redis).stream.on('data', this.silence.heard);
+      // A late answer while the breaker is open: Redis resumed, so probe now, not after the backoff.
+      if (!this.nodes) (this.client as Redis).stream.on('data', () => this.breaker.heard());
       this.publish();
     });
     this.client.on('close', () => {
