@@ -33,73 +33,97 @@ const SNAPSHOT_KEY = randomBytes(32).toString('base64');
 const TOKEN_KEYS = `k1:${randomBytes(32).toString('base64')}`;
 const USER = 'CRASH_USER_1';
 const actor = { who: 'crash-test', source: 'api' };
+/** Each crash test boots a replica process (tsx) and restarts Redis: margin for a loaded 2-core machine. */
+const CRASH_TEST_MS = 60_000;
 
 describe('a durable write survives the SIGKILL of the replica that acknowledged it (real redis-server, replica in a child process)', () => {
   silenceCacheLogs([]);
 
-  it('a granted claim: after the kill and an empty Redis restart, the same key is refused to every other replica', async () => {
-    const { redis, path } = await setUp();
-    expect(
-      await crashAfterAck(redis, path, {
-        op: 'claim',
-        key: 'signal:s1:USER_1',
+  it(
+    'a granted claim: after the kill and an empty Redis restart, the same key is refused to every other replica',
+    async () => {
+      const { redis, path } = await setUp();
+      expect(
+        await crashAfterAck(redis, path, {
+          op: 'claim',
+          key: 'signal:s1:USER_1',
+          value: 'order-1',
+        }),
+      ).toMatchObject({ state: 'claimed' });
+      expect(existsSync(path)).toBe(false);
+      await redis.restart();
+      await restartReplica(redis, path);
+      const other = await useCache({
+        port: redis.port,
+        instanceId: 'other',
+        ...FAST,
+      });
+      await waitForMode(other, 'redis');
+      expect(
+        await other.setIfAbsent('signal:s1:USER_1', 'order-2'),
+      ).toMatchObject({
+        state: 'exists',
         value: 'order-1',
-      }),
-    ).toMatchObject({ state: 'claimed' });
-    expect(existsSync(path)).toBe(false);
-    await redis.restart();
-    await restartReplica(redis, path);
-    const other = await useCache({
-      port: redis.port,
-      instanceId: 'other',
-      ...FAST,
-    });
-    await waitForMode(other, 'redis');
-    expect(
-      await other.setIfAbsent('signal:s1:USER_1', 'order-2'),
-    ).toMatchObject({ state: 'exists', value: 'order-1', authoritative: true });
-  });
+        authoritative: true,
+      });
+    },
+    CRASH_TEST_MS,
+  );
 
-  it('a revoke: the token another replica still holds (and re-seeds into the empty Redis) does not come back', async () => {
-    const { redis, path } = await setUp();
-    const survivor = await tokenReplica(redis);
-    await survivor.store.submit(USER, {
-      accessToken: 'old-token-1111',
-      source: 'manual',
-      actor,
-    });
-    expect(
-      await crashAfterAck(redis, path, { op: 'revoke', key: USER, value: '' }),
-    ).toMatchObject({ revoked: true, confirmed: true });
-    await redis.restart();
-    await settled(survivor.cache);
-    await restartReplica(redis, path);
-    const found = await survivor.store.lookup(USER);
-    expect(found).toMatchObject({
-      kind: 'invalid',
-      view: { status: 'revoked' },
-    });
-  });
+  it(
+    'a revoke: the token another replica still holds (and re-seeds into the empty Redis) does not come back',
+    async () => {
+      const { redis, path } = await setUp();
+      const survivor = await tokenReplica(redis);
+      await survivor.store.submit(USER, {
+        accessToken: 'old-token-1111',
+        source: 'manual',
+        actor,
+      });
+      expect(
+        await crashAfterAck(redis, path, {
+          op: 'revoke',
+          key: USER,
+          value: '',
+        }),
+      ).toMatchObject({ revoked: true, confirmed: true });
+      await redis.restart();
+      await settled(survivor.cache);
+      await restartReplica(redis, path);
+      const found = await survivor.store.lookup(USER);
+      expect(found).toMatchObject({
+        kind: 'invalid',
+        view: { status: 'revoked' },
+      });
+    },
+    CRASH_TEST_MS,
+  );
 
-  it('a submit: the newer token wins over the older one another replica re-seeds', async () => {
-    const { redis, path } = await setUp();
-    const survivor = await tokenReplica(redis);
-    await survivor.store.submit(USER, {
-      accessToken: 'old-token-1111',
-      source: 'manual',
-      actor,
-    });
-    await crashAfterAck(redis, path, {
-      op: 'submit',
-      key: USER,
-      value: 'new-token-2222',
-    });
-    await redis.restart();
-    await settled(survivor.cache);
-    await restartReplica(redis, path);
-    const found = await survivor.store.lookup(USER);
-    expect(found.kind === 'found' && found.accessToken).toBe('new-token-2222');
-  });
+  it(
+    'a submit: the newer token wins over the older one another replica re-seeds',
+    async () => {
+      const { redis, path } = await setUp();
+      const survivor = await tokenReplica(redis);
+      await survivor.store.submit(USER, {
+        accessToken: 'old-token-1111',
+        source: 'manual',
+        actor,
+      });
+      await crashAfterAck(redis, path, {
+        op: 'submit',
+        key: USER,
+        value: 'new-token-2222',
+      });
+      await redis.restart();
+      await settled(survivor.cache);
+      await restartReplica(redis, path);
+      const found = await survivor.store.lookup(USER);
+      expect(found.kind === 'found' && found.accessToken).toBe(
+        'new-token-2222',
+      );
+    },
+    CRASH_TEST_MS,
+  );
 
   it('the write-ahead file is emptied once a snapshot covers it, and a clean shutdown leaves none', async () => {
     const { redis, path } = await setUp();
