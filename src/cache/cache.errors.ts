@@ -5,6 +5,7 @@ export type CacheErrorCode =
   | 'CACHE_UNAVAILABLE'
   | 'CACHE_OUTCOME_UNKNOWN'
   | 'CACHE_CONFLICT'
+  | 'CACHE_CLOCK_NOT_SYNCED'
   | 'CACHE_FACTORY_FAILED'
   | 'CACHE_FACTORY_TIMEOUT';
 
@@ -42,6 +43,18 @@ export class CacheUnavailableError extends CacheError {
   constructor(message: string, code: 'CACHE_UNAVAILABLE' | 'CACHE_OUTCOME_UNKNOWN' = 'CACHE_UNAVAILABLE') {
     super(code, message);
     this.name = 'CacheUnavailableError';
+  }
+}
+
+/**
+ * A write that asked for the fleet's clock (`requireFleetClock`) while this instance cannot stamp it
+ * by that clock: Redis' TIME never read since start-up, or versions stamped by the host clock before
+ * that still run ahead. Nothing was written.
+ */
+export class CacheClockNotSyncedError extends CacheError {
+  constructor(message: string) {
+    super('CACHE_CLOCK_NOT_SYNCED', message);
+    this.name = 'CacheClockNotSyncedError';
   }
 }
 

@@ -74,6 +74,11 @@ export interface CacheModuleOptions {
     key: string | Buffer;
     /** A change is on disk at most this long after it was made. */
     debounceMs?: number;
+    /**
+     * fdatasync each durable write (write-ahead file), so it also survives a crash of the machine,
+     * not only of the process; costs a disk flush per durable write (BENCHMARKS.md). Default false.
+     */
+    fsyncDurableWrites?: boolean;
   } | null;
   /** Fail start-up when Redis cannot be reached within connectTimeoutMs. */
   requireRedisOnStartup?: boolean;
@@ -113,6 +118,7 @@ export interface ResolvedSnapshotOptions {
   path: string;
   key: Buffer;
   debounceMs: number;
+  fsyncDurableWrites: boolean;
 }
 
 export type ResolvedCacheOptions = Required<
@@ -164,7 +170,12 @@ export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => strin
       publish: o.l1?.publish ?? o.l1?.enabled ?? false,
     },
     snapshot: o.snapshot
-      ? { path: o.snapshot.path, key: snapshotKey(o.snapshot.key), debounceMs: o.snapshot.debounceMs ?? 1_000 }
+      ? {
+          path: o.snapshot.path,
+          key: snapshotKey(o.snapshot.key),
+          debounceMs: o.snapshot.debounceMs ?? 1_000,
+          fsyncDurableWrites: o.snapshot.fsyncDurableWrites ?? false,
+        }
       : null,
     requireRedisOnStartup: o.requireRedisOnStartup ?? false,
     instanceId: o.instanceId ?? randomId(),

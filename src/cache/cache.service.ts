@@ -3,8 +3,8 @@ import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown, type 
 import { BehaviorSubject, NEVER, distinctUntilChanged, filter, firstValueFrom, map, of, timeout, type Observable, type Subscription } from 'rxjs';
 import { MODULE_OPTIONS_TOKEN } from './cache.module-definition.js';
 import { resolveCacheOptions, type CacheModuleOptions, type ResolvedCacheOptions } from './cache.options.js';
-import { CacheStartupError, CacheValidationError } from './cache.errors.js';
-import type { CacheMode, ClaimResult, CacheObserver, CacheStatus, ModeTransition, ReadResult, SetOptions, WriteResult } from './cache.types.js';
+import { CacheClockNotSyncedError, CacheStartupError, CacheValidationError } from './cache.errors.js';
+import type { CacheMode, ClaimResult, CacheObserver, CacheStatus, ModeTransition, ReadResult, SetOptions, WriteOptions, WriteResult } from './cache.types.js';
 import type { StoredRecord } from './stack/cache-codec.js';
 import { CACHE_GATEWAY, type CacheGateway } from './redis/cache-gateway.js';
 import { CacheKeys, serialise } from './stack/cache-keys.js';
@@ -54,6 +54,8 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
   private readonly modeSubject: BehaviorSubject<CacheMode>;
   private readonly core: CacheCore & { now(): number };
   private readonly getOrSetter: GetOrSet;
+  /** The core a durable `update` runs on: each write it makes also goes to the write-ahead file. */
+  private readonly durableCore: CacheCore & { now(): number };
   private availabilitySub: Subscription | null = null;
   private startupWarnTimer: NodeJS.Timeout | null = null;
   private observer: CacheObserver | null = null;
@@ -86,12 +88,22 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     const ops = {
       read: <T>(k: string) => this.readFull<T>(k),
       set: (k: string, value: unknown, o: SetOptions) => this.setFull(k, value, o),
-      delete: (k: string) => this.deleteFull(k),
-      claim: <T>(k: string, value: T, o: SetOptions) => this.claimFull(k, value, o),
+      delete: (k: string) => this.deleteFull(k, NO_OPTIONS),
+      // getOrSet's locks: short-lived, released by their holder, not worth a disk write each.
+      claim: <T>(k: string, value: T, o: SetOptions) => this.claimFull(k, value, o, false),
       write: (k: string, rec: StoredRecord) => this.write(k, rec),
     };
     this.core = coreAdapter(ops, this.stack, this.keys, this.hlc, this.gateway, { ...this.options, clock: this.clock });
     this.getOrSetter = new GetOrSet(this.core);
+    this.durableCore = {
+      ...this.core,
+      write: (k, rec) => this.core.write(k, rec).then((r) => this.durable(k, rec, r)),
+      writeIfVersion: (k, expected, rec) =>
+        this.core.writeIfVersion(k, expected, rec).then((r) => {
+          if (r === 1) this.local.durable(k, rec);
+          return r;
+        }),
+    };
   }
 
   async onModuleInit(): Promise<void> {
@@ -207,15 +219,16 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
    * `unknown`: Redis could not be asked (or the claim timed out) and memory does not hold the key;
    * nothing was written, the caller decides whether to proceed without the guarantee.
    * `authoritative` is false when the answer comes from this instance's memory alone.
+   * A granted claim is durable (write-ahead file) unless `durable: false`.
    */
   setIfAbsent<T>(key: string, value: T, options: SetOptions = NO_OPTIONS): Promise<ClaimResult<T>> {
     const k = this.keys.fullOrReject(key);
-    return typeof k === 'string' ? this.claimFull(k, value, options) : k;
+    return typeof k === 'string' ? this.claimFull(k, value, options, options.durable !== false) : k;
   }
 
-  delete(key: string): Promise<WriteResult> {
+  delete(key: string, options: WriteOptions = NO_OPTIONS): Promise<WriteResult> {
     const k = this.keys.fullOrReject(key);
-    return typeof k === 'string' ? this.deleteFull(k) : k;
+    return typeof k === 'string' ? this.deleteFull(k, options) : k;
   }
 
   /**
@@ -229,7 +242,9 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
   /** Read-modify-write that writes only if the version read is still current; see api/update.ts. */
   async update<T>(key: string, fn: (current: T | undefined) => T, options: UpdateOptions = {}): Promise<UpdateResult<T>> {
     if (typeof fn !== 'function') throw new CacheValidationError('update needs a function from the current value to the new one');
-    return update(this.core, this.keys.full(key), fn, options);
+    const k = this.keys.full(key);
+    if (options.requireFleetClock === true) this.checkFleetClock();
+    return update(options.durable === true ? this.durableCore : this.core, k, fn, options);
   }
 
   /** Values of many keys in one call (coalesced into MGETs under load); undefined where absent. */
@@ -238,7 +253,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
   }
 
   async deleteMany(keys: readonly string[]): Promise<WriteResult[]> {
-    return Promise.all(this.keys.fullMany(keys).map((k) => this.deleteFull(k)));
+    return Promise.all(this.keys.fullMany(keys).map((k) => this.deleteFull(k, NO_OPTIONS)));
   }
 
   /** Deletes every key of a namespace (all keys of this cache when none is given), never blocking Redis. */
@@ -318,21 +333,66 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     let rec: StoredRecord;
     try {
       rec = { version: '', expiresAt: null, tombstone: false, json: serialise(value) };
-      if (options !== NO_OPTIONS) rec.expiresAt = this.keys.expiryFrom(options);
+      if (options !== NO_OPTIONS) {
+        rec.expiresAt = this.keys.expiryFrom(options);
+        if (options.requireFleetClock === true) this.checkFleetClock();
+      }
     } catch (err) {
       return Promise.reject(err);
     }
     rec.version = this.hlc.next();
+    if (options.durable === true) return this.write(k, rec).then((r) => this.durable(k, rec, r));
     return this.write(k, rec);
   }
 
-  private async claimFull<T>(k: string, value: T, options: SetOptions): Promise<ClaimResult<T>> {
-    const rec: StoredRecord = { version: this.hlc.next(), expiresAt: this.keys.expiryFrom(options), tombstone: false, json: serialise(value) };
-    return this.stack.claim<T>(k, rec);
+  private async claimFull<T>(k: string, value: T, options: SetOptions, durable: boolean): Promise<ClaimResult<T>> {
+    const expiresAt = this.keys.expiryFrom(options);
+    if (options.requireFleetClock === true) this.checkFleetClock();
+    const rec: StoredRecord = { version: this.hlc.next(), expiresAt, tombstone: false, json: serialise(value) };
+    const r = await this.stack.claim<T>(k, rec);
+    // The claim may have moved past a tombstone from a clock ahead (claims.ts): the version granted counts.
+    if (durable && r.state === 'claimed') this.local.durable(k, { ...rec, version: r.version ?? rec.version });
+    return r;
   }
 
-  private deleteFull(k: string): Promise<WriteResult> {
-    return this.write(k, { version: this.hlc.next(), expiresAt: this.clock() + this.options.tombstoneTtlMs, tombstone: true, json: '' });
+  private deleteFull(k: string, options: WriteOptions): Promise<WriteResult> {
+    if (options.requireFleetClock === true) {
+      try {
+        this.checkFleetClock();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    const rec: StoredRecord = { version: this.hlc.next(), expiresAt: this.clock() + this.options.tombstoneTtlMs, tombstone: true, json: '' };
+    if (options.durable === true) return this.write(k, rec).then((r) => this.durable(k, rec, r));
+    return this.write(k, rec);
+  }
+
+  /** A write the caller marked durable: on this instance's disk before the caller hears of it. */
+  private durable(k: string, rec: StoredRecord, r: WriteResult): WriteResult {
+    // A write retried past a newer version from a clock ahead (CacheStack.retry) landed as r.version.
+    this.local.durable(k, r.version === rec.version ? rec : { ...rec, version: r.version });
+    return r;
+  }
+
+  /**
+   * Versions order writes across the fleet only when stamped by the fleet's clock: not before Redis'
+   * TIME was read, nor while versions this instance stamped by its host clock before then still run
+   * ahead of it (docs/cache.md, "Clock"). Memory mode has no fleet to order against.
+   */
+  private checkFleetClock(): void {
+    if (this.gateway === null) return;
+    if (!this.clockOffset.measured) {
+      throw new CacheClockNotSyncedError(
+        "This instance has not read Redis' clock since it started (Redis has not been reachable), so it cannot order this write against the other replicas' writes; nothing was written. Retry once Redis is reachable (see /health/ready).",
+      );
+    }
+    const ahead = this.hlc.wallMs - this.clock();
+    if (ahead > FLEET_CLOCK_TOLERANCE_MS) {
+      throw new CacheClockNotSyncedError(
+        `This instance stamped writes by its own clock before it could read Redis' clock, and those run ${Math.ceil(ahead / 1000)} s ahead of the fleet's; nothing was written. Retry in ${Math.ceil(ahead / 1000)} s.`,
+      );
+    }
   }
 
   private write(k: string, rec: StoredRecord): Promise<WriteResult> {
@@ -349,6 +409,9 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
 
 /** The default options, one object for every call rather than a new `{}` per write. */
 const NO_OPTIONS: SetOptions = Object.freeze({});
+
+/** How far versions may run ahead of the fleet clock (other replicas' offsets are measured to ms). */
+const FLEET_CLOCK_TOLERANCE_MS = 1_000;
 
 function valueOfResult<T>(r: ReadResult<T>): T | undefined {
   return r.value;

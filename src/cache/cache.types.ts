@@ -30,7 +30,23 @@ export interface ReadResult<T> {
   fallback?: true;
 }
 
-export type SetOptions = { ttlMs: number } | { expiresAt: Date | number } | Record<string, never>;
+/** Per-write guarantees beyond the default (docs/cache.md, "Durable writes" and "Clock"). */
+export interface WriteOptions {
+  /**
+   * Also on this instance's disk before the promise resolves (the snapshot's write-ahead file), so
+   * a crash of this process right after cannot lose it. No effect without a snapshot configured.
+   * setIfAbsent is durable unless this is false.
+   */
+  durable?: boolean;
+  /**
+   * Refuse (CACHE_CLOCK_NOT_SYNCED) while Redis is configured and this instance cannot version the
+   * write by the fleet's clock: Redis' TIME never read since start-up, or versions it stamped by its
+   * host clock before then still run ahead.
+   */
+  requireFleetClock?: boolean;
+}
+
+export type SetOptions = ({ ttlMs: number } | { expiresAt: Date | number } | { ttlMs?: never; expiresAt?: never }) & WriteOptions;
 
 export interface WriteResult {
   version: string;
@@ -120,6 +136,12 @@ export interface SnapshotStatus {
   lastSaveBytes: number;
   saveErrors: number;
   lastSaveError: string | null;
+  /** Records read back from the write-ahead file at start-up (newer than the snapshot's). */
+  loadedDurable: number;
+  /** Durable writes appended to the write-ahead file, those that could not be, and the last such error. */
+  durableWrites: number;
+  durableErrors: number;
+  lastDurableError: string | null;
 }
 
 /** Receives one call per cache operation (for metrics). Must be cheap and must not throw. */

@@ -8,6 +8,7 @@ export {
   CacheStartupError,
   CacheUnavailableError,
   CacheConflictError,
+  CacheClockNotSyncedError,
   CacheFactoryError,
   type CacheErrorCode,
 } from './cache.errors.js';

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { CacheValidationError } from '../cache/index.js';
+import { CacheClockNotSyncedError, CacheValidationError } from '../cache/index.js';
 import { fromLines, sentenceFor, type FieldProblem } from './field-problems.js';
 
 /** The one error shape: a sentence in `message`, a typed error's `code`, per-field problems (400s only) in `details`. */
@@ -107,6 +107,10 @@ export class HttpErrorFilter implements ExceptionFilter {
     }
     if (exception instanceof CacheValidationError) {
       return { status: 400, error: reason(400), message: exception.message, code: exception.code };
+    }
+    // A replica that cannot version a write by the fleet's clock yet: a retry shortly succeeds.
+    if (exception instanceof CacheClockNotSyncedError) {
+      return { status: 503, error: reason(503), message: exception.message, code: exception.code };
     }
     const err = exception as Error;
     this.logger.error(`Unhandled ${err?.name ?? 'error'} on ${req.method} ${req.route?.path ?? req.path}: ${err?.message ?? String(exception)}`);

@@ -1,5 +1,5 @@
 import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
-import { CacheError, CacheService } from '../cache/index.js';
+import { CacheClockNotSyncedError, CacheError, CacheService } from '../cache/index.js';
 import type { CacheMode, ClaimResult } from '../cache/index.js';
 import { USER_ID_PATTERN } from '../common/user-id.js';
 import { markerAbsenceFor } from './marker-absence.js';
@@ -109,6 +109,12 @@ const expiredNoticeKey = (userId: string, fingerprint: string) => `sharekhan:tok
  * `missing` (412) until the next token arrives, also over a long weekend.
  */
 export const EXPIRED_RECORD_KEEP_MS = 4 * 86_400_000;
+/**
+ * Submits and revokes: on this replica's disk before the 200 (a crash right after loses nothing),
+ * and refused (503 CACHE_CLOCK_NOT_SYNCED) while this replica cannot version them by the fleet's
+ * clock, since a submit stamped by a clock running ahead would beat a later revoke everywhere.
+ */
+const TOKEN_WRITE = { durable: true, requireFleetClock: true } as const;
 
 interface RejectedMarker {
   reason: string;
@@ -253,7 +259,7 @@ export class ShareKhanTokenStore {
       statusReason: null,
       lastValidatedAt: null,
     };
-    const written = await this.cache.set(tokenKey(userId), rec, { expiresAt: keepUntil(rec) });
+    const written = await this.cache.set(tokenKey(userId), rec, { expiresAt: keepUntil(rec), ...TOKEN_WRITE });
     // Written by this instance: nothing newer can have reached Redis without passing through here first.
     this.confirmed.set(userId, { fingerprint: rec.fingerprint, at: performance.now() });
     await this.addToIndex(userId);
@@ -278,12 +284,12 @@ export class ShareKhanTokenStore {
     const r = await this.cache.read<StoredToken>(tokenKey(userId));
     if (r.state === 'miss' || (r.state === 'hit' && !isStoredToken(r.value))) {
       // A tombstone newer than any submit another replica may still replay: that submit came first.
-      const deleted = await this.cache.delete(tokenKey(userId));
+      const deleted = await this.cache.delete(tokenKey(userId), TOKEN_WRITE);
       return { revoked: false, state: 'missing', view: null, confirmed: !deleted.journaled };
     }
     if (r.state === 'unavailable' || !isStoredToken(r.value)) {
       // Cannot read what is there, but a delete is always safe to replay.
-      const deleted = await this.cache.delete(tokenKey(userId));
+      const deleted = await this.cache.delete(tokenKey(userId), TOKEN_WRITE);
       await this.audit(userId, { action: 'deleted', actor, detail: 'record deleted while its content was unreadable' });
       return { revoked: true, state: 'revoked', view: null, confirmed: !deleted.journaled };
     }
@@ -298,9 +304,11 @@ export class ShareKhanTokenStore {
         if (!isStoredToken(cur) || cur.fingerprint !== fingerprint) throw new Unchanged(cur);
         already = cur.status === 'revoked';
         return already ? cur : { ...cur, sealed: null, status: 'revoked', statusReason };
-      })
+      }, TOKEN_WRITE)
       .catch((err: unknown) => {
         if (err instanceof Unchanged) return err;
+        // Refused before anything was written: the caller hears exactly that (503 CACHE_CLOCK_NOT_SYNCED).
+        if (err instanceof CacheClockNotSyncedError) throw err;
         // Redis went away after the read (memory does not hold the record) or writers kept winning.
         if (err instanceof CacheError) throw new RevokeNotConfirmedError(userId, 'unwritable');
         throw err;
@@ -333,8 +341,9 @@ export class ShareKhanTokenStore {
     absence?.writing(key);
     let claim: ClaimResult<RejectedMarker>;
     try {
+      // Durable, not refused for the clock: the marker names one token, is never overwritten, so its version orders nothing.
       claim = await this.cache.setIfAbsent(key, marker, { expiresAt: Math.max(until, now + 60_000) });
-      if (claim.state === 'unknown') await this.cache.set(key, marker, { expiresAt: Math.max(until, now + 60_000) });
+      if (claim.state === 'unknown') await this.cache.set(key, marker, { expiresAt: Math.max(until, now + 60_000), durable: true });
     } finally {
       absence?.writing(key);
     }

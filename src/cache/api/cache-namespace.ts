@@ -1,5 +1,5 @@
 import { CacheValidationError } from '../cache.errors.js';
-import type { ClaimResult, ReadResult, SetOptions, WriteResult } from '../cache.types.js';
+import type { ClaimResult, ReadResult, SetOptions, WriteOptions, WriteResult } from '../cache.types.js';
 import type { ClearResult } from './clear.js';
 import type { GetOrSetOptions } from './get-or-set.js';
 import type { UpdateOptions, UpdateResult } from './update.js';
@@ -11,7 +11,7 @@ export interface CacheApi {
   exists(key: string): Promise<boolean>;
   set(key: string, value: unknown, options?: SetOptions): Promise<WriteResult>;
   setIfAbsent<T>(key: string, value: T, options?: SetOptions): Promise<ClaimResult<T>>;
-  delete(key: string): Promise<WriteResult>;
+  delete(key: string, options?: WriteOptions): Promise<WriteResult>;
   getOrSet<T>(key: string, factory: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T>;
   update<T>(key: string, fn: (current: T | undefined) => T, options?: UpdateOptions): Promise<UpdateResult<T>>;
   mget<T>(keys: readonly string[]): Promise<(T | undefined)[]>;
@@ -51,8 +51,8 @@ export class CacheNamespace implements CacheApi {
   async setIfAbsent<T>(key: string, value: T, options?: SetOptions) {
     return this.root.setIfAbsent<T>(this.k(key), value, options);
   }
-  async delete(key: string) {
-    return this.root.delete(this.k(key));
+  async delete(key: string, options?: WriteOptions) {
+    return this.root.delete(this.k(key), options);
   }
   async getOrSet<T>(key: string, factory: () => T | Promise<T>, options?: GetOrSetOptions) {
     return this.root.getOrSet<T>(this.k(key), factory, options);

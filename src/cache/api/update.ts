@@ -1,9 +1,10 @@
 import { CacheConflictError, CacheUnavailableError } from '../cache.errors.js';
-import type { SetOptions } from '../cache.types.js';
+import type { SetOptions, WriteOptions } from '../cache.types.js';
 import type { CacheCore } from './cache-core.js';
 import { CommandNotSentError } from '../redis/command-not-sent.js';
 
-export interface UpdateOptions {
+/** `durable`: the write that ends the update is durable; `requireFleetClock` is checked before `fn` runs. */
+export interface UpdateOptions extends WriteOptions {
   /** New expiry; by default the key keeps the expiry it had (none for a new key). */
   ttlMs?: number;
   expiresAt?: Date | number;

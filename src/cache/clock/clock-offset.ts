@@ -89,6 +89,14 @@ export class ClockOffset {
     this.logger.warn(`Redis refuses TIME (${err.message.split('\n')[0]}): writes are stamped with this host's own clock; allow +time in the cache's ACL user`);
   }
 
+  /**
+   * Whether Redis' clock was read since this process started. Never restored from a snapshot: the
+   * monotonic reading an offset was anchored to means nothing in another process.
+   */
+  get measured(): boolean {
+    return this.anchor !== null;
+  }
+
   status(): ClockStatus {
     return {
       offsetMs: this.offset,

@@ -43,6 +43,11 @@ export class HybridLogicalClock {
     return this.latest;
   }
 
+  /** The wall time (ms) of the newest version given out or observed. */
+  get wallMs(): number {
+    return this.wall;
+  }
+
   /** Move past a version seen elsewhere, so the next local write orders after it. */
   observe(version: string): void {
     // Most versions observed are older than the clock (a read of an unchanged key): no parsing.

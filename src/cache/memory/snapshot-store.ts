@@ -171,7 +171,7 @@ async function putRows(rows: readonly [string, StoredRecord][], put: (text: stri
   }
 }
 
-function isRow(r: unknown): r is SnapshotRow {
+export function isRow(r: unknown): r is SnapshotRow {
   return (
     Array.isArray(r) &&
     r.length === 5 &&

@@ -110,4 +110,9 @@ export class LocalStack {
   markDirty(): void {
     this.snapshot.markDirty();
   }
+
+  /** On disk before the caller is answered (write-ahead file); see SnapshotScheduler.appendDurable. */
+  durable(k: string, rec: StoredRecord): void {
+    this.snapshot.appendDurable(k, rec);
+  }
 }
