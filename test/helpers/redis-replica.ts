@@ -3,7 +3,7 @@ import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 import { waitUntil } from './wait.js';
 
 /**
- * A real replica (`--replicaof`) of a primary whose replication stream passes through a TCP
+ * A real replica (`REPLICAOF`) of a primary whose replication stream passes through a TCP
  * proxy, so replication can be paused for real: a blackholed link swallows every byte the primary
  * sends. (SIGSTOP or DEBUG SLEEP on the replica would not do: the stream piles up in its socket
  * buffer and is applied on resume, so the promoted replica would not lag.)
@@ -45,7 +45,7 @@ export async function startLaggingReplica(
   try {
     replica = await startRedis({
       dir: opts.dir,
-      args: ['--replicaof', link.host, String(link.port), ...(opts.args ?? [])],
+      args: opts.args,
     });
   } catch (error) {
     await link.close();
@@ -55,6 +55,8 @@ export async function startLaggingReplica(
     maxRetriesPerRequest: 1,
     commandTimeout: 1000,
   });
+  // By command, not `--replicaof`: a restart of the promoted node must come back a master.
+  await probe.replicaof(link.host, link.port);
   const primaryProbe = primary.client({
     maxRetriesPerRequest: 1,
     commandTimeout: 1000,
