@@ -235,7 +235,7 @@ describe('Redis that forgets (issue 19), replicas as processes', () => {
     const beforeA = await fleet.hammer(
       'd-before-a',
       ['U1'],
-      () => Date.now() >= backAt + 3000,
+      () => Date.now() >= backAt + 2000,
       30,
       [1, 1, 2],
       'order',
@@ -244,7 +244,7 @@ describe('Redis that forgets (issue 19), replicas as processes', () => {
     const afterA = await fleet.hammer(
       'd-after-a',
       ['U1'],
-      () => Date.now() >= backAt + 5000,
+      () => Date.now() >= backAt + 3500,
       50,
       undefined,
       'order',
@@ -255,7 +255,7 @@ describe('Redis that forgets (issue 19), replicas as processes', () => {
       .ordersWithTokenAfter(t1.token, revoke.at + REVOKE_BOUND_MS)
       .map((o) => o.at - backAt);
     report(
-      `(d) orders on the revoked token past the bound: ${use.past} (${past.length ? `${past[0]}-${past[past.length - 1]}` : '-'} ms after Redis was back, A back at 3000 ms); results before A: ${JSON.stringify(resultCodes(beforeA))}, after: ${JSON.stringify(resultCodes(afterA))}`,
+      `(d) orders on the revoked token past the bound: ${use.past} (${past.length ? `${past[0]}-${past[past.length - 1]}` : '-'} ms after Redis was back, A back at 2000 ms); results before A: ${JSON.stringify(resultCodes(beforeA))}, after: ${JSON.stringify(resultCodes(afterA))}`,
     );
     expect.soft(use.past, 'orders on the revoked token past the bound').toBe(0);
     await fleet.waitAllOnRedis();
