@@ -15,6 +15,8 @@ export const FLEET_SETTINGS = {
   clients: 4,
   /** Faults start after this, so the fleet first reaches a steady state. */
   quietStartMs: 1_500,
+  /** No fault starts that would end later than this before the deadline: the liveness rule judges the tail. */
+  quietEndMs: 3_000,
   /**
    * ShareKhan's `unconfirmedTokenUseMs`, far below its 30 s default so that cut-offs of 0.7-3 s
    * (plus reconnecting) outlast it and the checker holds orders to the bound's edge.

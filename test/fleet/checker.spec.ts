@@ -1,4 +1,5 @@
-import { check, type Rule } from './checker.js';
+import { check, LIVENESS_MS, type Rule } from './checker.js';
+import { healToFirstPlaced, refusalShare } from './recovery-figures.js';
 import type { Bounds, BrokerOrder, FinalRead, History, Op } from './history.js';
 
 /**
@@ -232,6 +233,76 @@ describe('fleet checker', () => {
       h.cacheSamples.push({ replica: 1, method: 'set', ms: 500, at: 500 });
       h.stalls.push({ at: 800, ms: 200 });
       expect(rulesOf(h)).toEqual([]);
+    });
+  });
+  describe('liveness', () => {
+    const refused = (signalId: string, invokeAt: number, completeAt: number, replica = 0) =>
+      op('signal', invokeAt, completeAt, {
+        signalId,
+        users: ['U1', 'U2'],
+        replica,
+        status: 200,
+        body: { results: [{ outcome: 'not_placed', code: 'IDEMPOTENCY_UNAVAILABLE' }, { outcome: 'placed' }] },
+      });
+    const withFault = () => {
+      const h = baseline();
+      h.readyAt = 0;
+      h.faults.push({ kind: 'redis-kill-empty', startAt: 1_000, endAt: 2_000 });
+      return h;
+    };
+
+    it('catches a signal refused IDEMPOTENCY_UNAVAILABLE more than 1 s after the last fault healed', () => {
+      const h = withFault();
+      h.ops.push(refused('S2', 2_000 + LIVENESS_MS + 1, 2_000 + LIVENESS_MS + 50));
+      const result = check(h, bounds);
+      expect(result.violations.map((v) => v.rule)).toEqual(['liveness']);
+      expect(result.violations[0].message).toContain(`${LIVENESS_MS + 1} ms after the last fault healed`);
+    });
+
+    it('allows a refusal within 1 s of the heal, during a fault, or by a request that overlapped one', () => {
+      const h = withFault();
+      h.ops.push(refused('S2', 2_000 + LIVENESS_MS, 2_000 + LIVENESS_MS + 50), refused('S3', 1_500, 1_600), refused('S4', 900, 1_100));
+      expect(rulesOf(h)).toEqual([]);
+    });
+
+    it('counts from the start of the workload when no fault came before, and from the latest heal', () => {
+      const early = baseline();
+      early.readyAt = 0;
+      early.ops.push(refused('S2', 500, 550));
+      expect(rulesOf(early)).toEqual([]);
+      early.ops.push(refused('S3', 1_100, 1_150));
+      expect(rulesOf(early)).toEqual(['liveness']);
+      // A later fault restarts the allowance; the earlier one's heal does not count.
+      const h = withFault();
+      h.faults.push({ kind: 'replica-kill', replica: 2, startAt: 5_000, endAt: 6_000 });
+      h.ops.push(refused('S2', 6_500, 6_600));
+      expect(rulesOf(h)).toEqual([]);
+    });
+
+    it('does not count other refusals (SIGNAL_IN_PROGRESS) or orders', () => {
+      const h = withFault();
+      h.ops.push(op('signal', 5_000, 5_100, { signalId: 'S2', users: ['U1'], body: { results: [{ outcome: 'unknown', code: 'SIGNAL_IN_PROGRESS' }] } }));
+      h.ops.push(op('order', 5_000, 5_100, { signalId: 'O1', userId: 'U1', status: 503, outcome: 'fail', body: { code: 'IDEMPOTENCY_UNAVAILABLE' } }));
+      expect(rulesOf(h)).toEqual([]);
+    });
+  });
+
+  describe('liveness figures', () => {
+    it('refusal share: refused per-user signal results over all per-user signal results', () => {
+      const h = baseline();
+      h.ops.push(op('signal', 300, 400, { signalId: 'S2', users: ['U1', 'U2'], body: { results: [{ outcome: 'not_placed', code: 'IDEMPOTENCY_UNAVAILABLE' }, { outcome: 'placed' }] } }));
+      h.ops.push(op('signal', 500, 600, { signalId: 'S3', users: ['U1', 'U2'], body: { results: [{ outcome: 'placed' }, { outcome: 'placed' }] } }));
+      expect(refusalShare(h)).toEqual({ refused: 1, results: 4, share: 0.25 });
+    });
+
+    it('heal → first placed signal per fault; a fault with none before the next one counts as infinite', () => {
+      const h = baseline();
+      h.endedAt = 20_000;
+      h.faults.push({ kind: 'redis-kill-empty', startAt: 1_000, endAt: 2_000 }, { kind: 'redis-pause', startAt: 3_000, endAt: 4_000 }, { kind: 'partition-cut', replica: 1, startAt: 9_000, endAt: 10_000 });
+      h.ops.push(signal('S2', ['U1'], 1_500, 2_500), signal('S3', ['U1'], 4_000, 4_800), signal('S4', ['U1'], 12_000, 12_100));
+      // S2 placed 400 ms after the first heal; nothing between 4,000 and 9,000 but an order; S4 2,050 ms after the last.
+      h.broker.push(placed('S2', 'C1', 2_400, { user: 'U1', fp: T1 }), placed('ORD', 'C1', 5_000, { user: 'U1', fp: T1 }), placed('S3', 'C1', 4_700, { user: 'U1', fp: T1 }, null), placed('S4', 'C1', 12_050, { user: 'U1', fp: T1 }));
+      expect(healToFirstPlaced(h)).toEqual({ samples: [400, 2_050], none: 1, p50: 2_050, p99: Infinity, max: Infinity });
     });
   });
 });

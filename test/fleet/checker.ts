@@ -1,12 +1,17 @@
 import type { Bounds, BrokerOrder, Fault, FaultKind, FinalRead, History, Op } from './history.js';
 
 /**
- * Judges a whole fleet history against the five safety rules of issue 11. Pure: it reads the
+ * Judges a whole fleet history against the five safety rules of issue 11 and the liveness rule of
+ * issue 19. Pure: it reads the
  * record only, so checker.spec.ts proves with hand-made histories that each rule catches its
  * violation. Real times are Date.now() of the one test process, which the nemesis never skews.
  */
 
-export const RULES = ['at-most-once', 'token-isolation', 'final-state', 'audit', 'bounds'] as const;
+export const RULES = ['at-most-once', 'token-isolation', 'final-state', 'audit', 'bounds', 'liveness'] as const;
+
+/** Issue 19: once the last fault healed and every replica is back, claims are granted again within this. */
+export const LIVENESS_MS = 1_000;
+export const REFUSED = 'IDEMPOTENCY_UNAVAILABLE';
 export type Rule = (typeof RULES)[number];
 
 export interface Violation {
@@ -29,6 +34,7 @@ export function check(history: History, bounds: Bounds): CheckResult {
     ...finalState(history),
     ...auditTrail(history),
     ...withinBounds(history, bounds),
+    ...liveness(history),
   ];
   const byRule = Object.fromEntries(RULES.map((r) => [r, 0])) as Record<Rule, number>;
   for (const v of violations) byRule[v.rule]++;
@@ -61,7 +67,16 @@ export function atMostOnce(h: History): Violation[] {
 }
 
 /** Faults during which a replica cannot reach Redis: its own link, or Redis itself. */
-const CUTS_OFF: ReadonlySet<FaultKind> = new Set(['partition-cut', 'partition-blackhole', 'skewed-partition', 'redis-kill-keep', 'redis-kill-empty', 'redis-pause']);
+const CUTS_OFF: ReadonlySet<FaultKind> = new Set([
+  'partition-cut',
+  'partition-blackhole',
+  'skewed-partition',
+  'redis-kill-keep',
+  'redis-kill-empty',
+  'redis-pause',
+  'redis-restart-older',
+  'failover-lagging',
+]);
 
 /**
  * The documented allowance (RELIABILITY.md): a replica that could not hear a revoke, because it
@@ -217,6 +232,36 @@ export function withinBounds(h: History, bounds: Bounds): Violation[] {
     const charged = s.ms - stalled(s.at, s.at + s.ms);
     if (charged > cacheBound) {
       out.push({ rule: 'bounds', message: `cache ${s.method} on replica ${s.replica} took ${Math.round(s.ms)} ms at ${iso(s.at)} (${Math.round(charged)} ms not counting stalls of the shared event loop; bound ${cacheBound} ms)`, at: s.at });
+    }
+  }
+  return out;
+}
+
+/** Per-user result codes of a signal op (placed, IDEMPOTENCY_UNAVAILABLE, ...). */
+export function signalCodes(op: Op): string[] {
+  const body = op.body as { results?: { outcome?: string; code?: string }[] } | null;
+  return op.kind === 'signal' ? (body?.results ?? []).map((r) => r.code ?? r.outcome ?? 'unknown') : [];
+}
+
+/**
+ * Rule 6 (issue 19): no signal is refused as IDEMPOTENCY_UNAVAILABLE more than LIVENESS_MS after
+ * the last fault healed (a restarted replica is back when its fault ends). A signal whose request
+ * overlapped a fault is not judged: the fault may be why.
+ */
+export function liveness(h: History): Violation[] {
+  const out: Violation[] = [];
+  for (const op of h.ops) {
+    const refused = signalCodes(op).filter((c) => c === REFUSED).length;
+    if (refused === 0) continue;
+    if (h.faults.some((f) => f.startAt <= op.completeAt && op.invokeAt <= f.endAt)) continue;
+    const healedAt = Math.max(h.readyAt ?? h.startedAt, ...h.faults.filter((f) => f.endAt < op.invokeAt).map((f) => f.endAt));
+    if (op.invokeAt > healedAt + LIVENESS_MS) {
+      out.push({
+        rule: 'liveness',
+        message: `signal ${op.signalId} on replica ${op.replica} was refused ${REFUSED} for ${refused} user(s) ${op.invokeAt - healedAt} ms after the last fault healed (bound ${LIVENESS_MS} ms)`,
+        opIds: [op.id],
+        at: op.invokeAt,
+      });
     }
   }
   return out;

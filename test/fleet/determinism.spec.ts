@@ -31,6 +31,6 @@ describe('fleet seeds', () => {
     const kinds = new Set(plans(7, 500).map(([p]) => (p as { kind: string }).kind));
     expect([...kinds].sort()).toEqual(['audit.read', 'order', 'orders.read', 'signal', 'token.read', 'token.revoke', 'token.submit']);
     const faultKinds = new Set(faults(7, 300).map((f) => f.kind));
-    expect(faultKinds.size).toBe(8);
+    expect(faultKinds.size).toBe(11);
   });
 });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,8 +19,9 @@ import { fleetBounds, fleetTokenTrust, FLEET_SETTINGS } from './bounds.js';
 import { check, type CheckResult } from './checker.js';
 import { Generator, type Plan } from './generator.js';
 import { HistoryRecorder, type Bounds, type FinalRead, type History, type Op, type OpKind, type OpOutcome, type Stall } from './history.js';
-import { healAll, inject, planFault, type FleetControls } from './nemesis.js';
+import { healAll, inject, planFault, REDIS_ARGS, type FleetControls } from './nemesis.js';
 import { Prng } from './prng.js';
+import { healToFirstPlaced, refusalShare, type HealToPlaced } from './recovery-figures.js';
 
 /**
  * One fleet run: a real redis-server (AOF, so it can come back with or without its data), the
@@ -59,6 +61,10 @@ export interface Figures {
   cacheCalls: number;
   /** Per-user results of signals and orders by code (placed, TOKEN_MISSING, SIGNAL_IN_PROGRESS, ...). */
   resultsByCode: Record<string, number>;
+  /** Share of per-user signal results refused as IDEMPOTENCY_UNAVAILABLE (issue 19). */
+  refusal: ReturnType<typeof refusalShare>;
+  /** Time from each fault's heal to the first signal order the broker accepted (issue 19). */
+  healToPlaced: HealToPlaced;
 }
 
 const USERS: Record<string, string> = {
@@ -82,6 +88,8 @@ const ORDER = {
 const CLIENT_TIMEOUT_MS = 30_000;
 const CONVERGE_TIMEOUT_MS = 20_000;
 const CLOSE_TIMEOUT_MS = 5_000;
+/** A crashed replica's app is closed with Redis cut off, so its cache calls fail within timeouts. */
+const CRASH_CLOSE_TIMEOUT_MS = 15_000;
 const STALL_TICK_MS = 10;
 const STALL_MS = 40;
 const CACHE_METHODS = ['get', 'exists', 'read', 'set', 'setIfAbsent', 'delete'] as const;
@@ -112,8 +120,13 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
   cleanups.push(async () => stalls.stop());
 
   try {
-    const redis: RedisProcess = await startRedis({ dir: redisDir, args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
-    cleanups.unshift(() => redis.stop());
+    const redis: RedisProcess = await startRedis({ dir: redisDir, args: REDIS_ARGS });
+    // What faults started (a promoted replica and its link) stops with the first Redis, after the replicas.
+    const faultCleanups: (() => Promise<unknown>)[] = [];
+    cleanups.unshift(async () => {
+      await redis.stop();
+      for (const c of faultCleanups) await c().catch(() => {});
+    });
     const fake: FakeShareKhan = await startFakeShareKhan({ secretKey, apiKey: skApiKey });
     cleanups.unshift(() => fake.close());
     // A little broker latency widens the races between an order and a token change.
@@ -143,9 +156,10 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
       ...opts.env,
     };
 
+    const snapshotPath = (i: number) => join(snapshotDir, `replica-${i}.snap`);
     const startReplica = async (i: number): Promise<void> => {
       const clock = () => Date.now() + offsets[i];
-      const config = loadConfig({ ...baseEnv, REDIS_URL: proxies[i].url, CACHE_SNAPSHOT_PATH: join(snapshotDir, `replica-${i}.snap`) });
+      const config = loadConfig({ ...baseEnv, REDIS_URL: proxies[i].url, CACHE_SNAPSHOT_PATH: snapshotPath(i) });
       // Module options with no variable: the fleet's timeouts, a trail that keeps a whole run, one id per replica.
       config.orchestrator.orderTimeoutMs = FLEET_SETTINGS.orderTimeoutMs;
       config.orchestrator.fanoutConcurrency = FLEET_SETTINGS.fanoutConcurrency;
@@ -169,6 +183,28 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
       replicas[i] = undefined;
       if (r) await Promise.race([r.app.close(), sleep(CLOSE_TIMEOUT_MS)]);
     };
+    /**
+     * A SIGKILL, simulated: replicas share this process (the nemesis skews their clocks and times
+     * their cache calls), so the app cannot be killed alone. At the moment of death its Redis link
+     * is cut (Redis hears nothing more from it), its open requests are reset, and its snapshot file
+     * is put back as it was on disk then, after close() ran its shutdown work against a cut link.
+     * Not simulated: a broker order its request handler had already begun may still be sent.
+     */
+    const crashReplica = async (i: number, downMs: number): Promise<void> => {
+      const r = replicas[i];
+      replicas[i] = undefined;
+      if (!r) return;
+      proxies[i].cut();
+      const onDisk = existsSync(snapshotPath(i)) ? readFileSync(snapshotPath(i)) : undefined;
+      (r.app.getHttpServer() as Server).closeAllConnections();
+      await Promise.race([r.app.close(), sleep(CRASH_CLOSE_TIMEOUT_MS)]);
+      for (const name of readdirSync(snapshotDir)) if (name.startsWith(`replica-${i}.snap.`)) rmSync(join(snapshotDir, name), { force: true });
+      if (onDisk) writeFileSync(snapshotPath(i), onDisk);
+      else rmSync(snapshotPath(i), { force: true });
+      proxies[i].restore();
+      await sleep(downMs);
+      await startReplica(i);
+    };
     cleanups.unshift(async () => {
       for (let i = 0; i < replicaCount; i++) await stopReplica(i);
     });
@@ -178,7 +214,14 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
     const controls: FleetControls = {
       redis,
       redisDir,
+      newRedisDir: () => {
+        const dir = mkdtempSync(join(tmpdir(), 'fleet-redis-'));
+        cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+        return dir;
+      },
+      onCleanup: (fn) => faultCleanups.push(fn),
       proxies,
+      crashReplica,
       restartReplica: async (i, downMs) => {
         await stopReplica(i);
         await sleep(downMs);
@@ -262,6 +305,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
     };
 
     // Workload and nemesis run side by side until the deadline.
+    const readyAt = Date.now();
     const deadline = Date.now() + opts.durationMs;
     const clientCount = opts.clients ?? FLEET_SETTINGS.clients;
     const clients = Array.from({ length: clientCount }, async (_, c) => {
@@ -275,7 +319,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
       await sleep(FLEET_SETTINGS.quietStartMs);
       while (true) {
         const f = planFault(nemesisRng, replicaCount);
-        if (Date.now() + f.gapMs + f.durationMs > deadline) break;
+        if (Date.now() + f.gapMs + f.durationMs > deadline - FLEET_SETTINGS.quietEndMs) break;
         await sleep(f.gapMs);
         rec.fault(await inject(f, controls));
       }
@@ -291,6 +335,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
       seed: opts.seed,
       tokenTrust: fleetTokenTrust(),
       startedAt: started,
+      readyAt,
       endedAt: Date.now(),
       users: USERS,
       ops: rec.ops.sort((a, b) => a.invokeAt - b.invokeAt),
@@ -411,5 +456,7 @@ function figuresOf(h: History, wallMs: number): Figures {
     brokerPlaced: h.broker.filter((b) => b.orderId !== null).length,
     cacheCalls: h.cacheOpCount,
     resultsByCode: count(h.ops.flatMap(resultCodes)),
+    refusal: refusalShare(h),
+    healToPlaced: healToFirstPlaced(h),
   };
 }

@@ -49,7 +49,10 @@ export type FaultKind =
   | 'partition-blackhole'
   | 'replica-restart'
   | 'clock-skew'
-  | 'skewed-partition';
+  | 'skewed-partition'
+  | 'redis-restart-older'
+  | 'failover-lagging'
+  | 'replica-kill';
 
 export interface Fault {
   kind: FaultKind;
@@ -132,6 +135,8 @@ export interface History {
   /** Absent: no allowance at all (every revoked token in an order is a violation). */
   tokenTrust?: TokenTrust;
   startedAt: number;
+  /** When every replica had started and the workload began (absent: startedAt). */
+  readyAt?: number;
   endedAt: number;
   /** user id → customer id */
   users: Record<string, string>;

@@ -1,6 +1,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { failoverToLagging, startLaggingReplica } from '../helpers/redis-replica.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
 import type { TcpProxy } from '../helpers/tcp-proxy.js';
 import type { Fault, FaultKind } from './history.js';
@@ -12,13 +13,23 @@ import type { Prng } from './prng.js';
  * is wired in one place.
  */
 
+/** Every Redis of the fleet, the first and any promoted replica: AOF, so a restart keeps its data. */
+export const REDIS_ARGS = ['--appendonly', 'yes', '--appendfsync', 'always'];
+
 export interface FleetControls {
+  /** The current master (a failover replaces it). */
   redis: RedisProcess;
-  /** Redis' own working dir (AOF on, fsync always), so a restart "with data" finds it. */
+  /** Its working dir (AOF on, fsync always), so a restart "with data" finds it. */
   redisDir: string;
+  /** A fresh dir for a new Redis (a replica to promote), removed with the run. */
+  newRedisDir(): string;
+  /** Stops something a fault started, when the run ends. */
+  onCleanup(fn: () => Promise<unknown>): void;
   /** proxies[i] carries replica i's Redis connections. */
   proxies: TcpProxy[];
   restartReplica(replica: number, downMs: number): Promise<void>;
+  /** A crash: the replica stops at once, without its shutdown work (see fleet.ts), then starts again. */
+  crashReplica(replica: number, downMs: number): Promise<void>;
   /** Every cache clock of the replica reads Date.now() + offsetMs (see fleet.ts). */
   setClockOffset(replica: number, offsetMs: number): void;
 }
@@ -42,7 +53,13 @@ export const FAULT_WEIGHTS: Readonly<Record<FaultKind, number>> = {
   'replica-restart': 2,
   'clock-skew': 1,
   'skewed-partition': 2,
+  'redis-restart-older': 2,
+  'failover-lagging': 2,
+  'replica-kill': 2,
 };
+
+/** Faults of Redis itself, which every replica sees: recorded without a replica. */
+const REDIS_SCOPED: ReadonlySet<FaultKind> = new Set(['redis-kill-keep', 'redis-kill-empty', 'redis-pause', 'redis-restart-older', 'failover-lagging']);
 
 export function planFault(rng: Prng, replicas: number): PlannedFault {
   const kind = rng.weighted(FAULT_WEIGHTS);
@@ -57,7 +74,7 @@ export function planFault(rng: Prng, replicas: number): PlannedFault {
 }
 
 export async function inject(f: PlannedFault, c: FleetControls): Promise<Fault> {
-  const startAt = Date.now();
+  let startAt = Date.now();
   const proxy = c.proxies[f.replica];
   let detail: string | undefined;
   switch (f.kind) {
@@ -77,6 +94,32 @@ export async function inject(f: PlannedFault, c: FleetControls): Promise<Fault> 
       await sleep(f.durationMs);
       c.redis.resume();
       break;
+    case 'redis-restart-older': {
+      // Issue 19: Redis comes back from a copy of itself (its AOF as fsynced) taken durationMs earlier.
+      const copy = await c.redis.copyData();
+      await sleep(f.durationMs);
+      await c.redis.kill();
+      await c.redis.restartFrom(copy);
+      detail = `copy taken ${Date.now() - copy.takenAt} ms before`;
+      break;
+    }
+    case 'failover-lagging': {
+      // Issue 19: a real replica misses durationMs of writes, then the master dies and it is promoted.
+      const dir = c.newRedisDir();
+      const lagging = await startLaggingReplica(c.redis, { dir, args: REDIS_ARGS });
+      c.onCleanup(() => lagging.stop());
+      await lagging.waitInSync();
+      startAt = Date.now();
+      lagging.pauseReplication();
+      await sleep(f.durationMs);
+      const old = c.redis;
+      await failoverToLagging(old, lagging, c.proxies);
+      c.redis = lagging.replica;
+      c.redisDir = dir;
+      await old.stop();
+      detail = `lagged ${f.durationMs} ms, promoted :${lagging.replica.port}`;
+      break;
+    }
     case 'partition-cut':
       proxy.cut();
       await sleep(f.durationMs);
@@ -89,6 +132,9 @@ export async function inject(f: PlannedFault, c: FleetControls): Promise<Fault> 
       break;
     case 'replica-restart':
       await c.restartReplica(f.replica, f.durationMs);
+      break;
+    case 'replica-kill':
+      await c.crashReplica(f.replica, f.durationMs);
       break;
     case 'clock-skew':
       c.setClockOffset(f.replica, f.offsetMs);
@@ -107,13 +153,16 @@ export async function inject(f: PlannedFault, c: FleetControls): Promise<Fault> 
       detail = `offset +${Math.abs(f.offsetMs)} ms`;
       break;
   }
-  const scoped = f.kind.startsWith('redis-') ? {} : { replica: f.replica };
+  const scoped = REDIS_SCOPED.has(f.kind) ? {} : { replica: f.replica };
   return { kind: f.kind, ...scoped, startAt, endAt: Date.now(), ...(detail ? { detail } : {}) };
 }
 
 /** Heals whatever a fault interrupted by an error left behind. */
 export async function healAll(c: FleetControls): Promise<void> {
-  for (const p of c.proxies) p.restore();
+  for (const p of c.proxies) {
+    p.restore();
+    if (p.targetPort !== c.redis.port) p.retarget(c.redis.port);
+  }
   for (let i = 0; i < c.proxies.length; i++) c.setClockOffset(i, 0);
   if (c.redis.paused) c.redis.resume();
   if (!c.redis.running) await c.redis.restart();

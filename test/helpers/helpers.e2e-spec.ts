@@ -5,6 +5,7 @@ import { Cluster, Redis } from 'ioredis';
 import { freePort, isPortFree } from './ports.js';
 import { startRedis, type RedisProcess } from './redis-server.js';
 import { startCluster } from './redis-cluster.js';
+import { failoverToLagging, startLaggingReplica } from './redis-replica.js';
 import { startSentinelTopology } from './redis-sentinel.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 import { makeTlsMaterial } from './tls.js';
@@ -161,6 +162,63 @@ describe('tcp proxy', () => {
       timeout: 2000,
     });
     expect(closes).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('Redis that comes back older', () => {
+  it('restartFrom(copyData()) loses what was written after the save point (RDB and AOF)', async () => {
+    for (const args of [
+      [],
+      ['--appendonly', 'yes', '--appendfsync', 'always'],
+    ]) {
+      const redis = track(await startRedis({ args }));
+      onTestFinished(() => redis.stop());
+      const client = redis.client({ maxRetriesPerRequest: 1 });
+      await client.set('before', '1');
+      const copy = await redis.copyData();
+      expect(copy.kind).toBe(args.length ? 'aof' : 'rdb');
+      await client.set('after', '2');
+      await client.set('before', 'changed');
+      const oldRunId = /run_id:(\w+)/.exec(await client.info('server'))?.[1];
+      await redis.restartFrom(copy);
+      track(redis);
+      expect(await client.get('before')).toBe('1');
+      expect(await client.get('after')).toBeNull();
+      expect(/run_id:(\w+)/.exec(await client.info('server'))?.[1]).not.toBe(
+        oldRunId,
+      );
+    }
+  });
+
+  it('a lagging replica promoted after the primary dies lacks the writes made while replication was paused', async () => {
+    const primary = track(await startRedis());
+    onTestFinished(() => primary.stop());
+    const lagging = await startLaggingReplica(primary);
+    onTestFinished(() => lagging.stop());
+    track(lagging.replica);
+    const proxy = await startTcpProxy(primary.port);
+    onTestFinished(() => proxy.close());
+    const client = new Redis({
+      host: '127.0.0.1',
+      port: proxy.port,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => 50,
+    });
+    client.on('error', () => {});
+    onTestFinished(() => client.disconnect());
+    await client.set('before', '1');
+    await lagging.waitInSync();
+    lagging.pauseReplication();
+    await client.set('after', '2');
+    await client.set('before', 'changed');
+    await failoverToLagging(primary, lagging, [proxy]);
+    expect(proxy.targetPort).toBe(lagging.replica.port);
+    expect(await client.get('before')).toBe('1');
+    expect(await client.get('after')).toBeNull();
+    expect(await client.set('new', 'x')).toBe('OK');
+    expect(/role:(\w+)/.exec(await client.info('replication'))?.[1]).toBe(
+      'master',
+    );
   });
 });
 

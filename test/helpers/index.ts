@@ -6,6 +6,7 @@ export {
   startRedis,
   type HostPort,
   type RedisProcess,
+  type RedisDataCopy,
   type StartRedisOptions,
 } from './redis-server.js';
 export {
@@ -18,6 +19,12 @@ export {
   type ClusterOptions,
   type RedisCluster,
 } from './redis-cluster.js';
+export {
+  failoverToLagging,
+  startLaggingReplica,
+  type LaggingReplica,
+  type LaggingReplicaOptions,
+} from './redis-replica.js';
 export { startTcpProxy, type ProxyMode, type TcpProxy } from './tcp-proxy.js';
 export { makeTlsMaterial, type TlsMaterial } from './tls.js';
 export { waitUntil } from './wait.js';

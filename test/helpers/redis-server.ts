@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  cpSync,
+  existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -84,6 +86,13 @@ export interface RedisProcess {
   resume(): void;
   /** Kill (if running) and start again on the same port with the same args and empty data. */
   restart(): Promise<void>;
+  /**
+   * A copy of the data files as of now: with AOF on, the AOF dir as fsynced so far; else `SAVE`
+   * first (a save point, as `save` or BGSAVE would leave) and the RDB file. For restartFrom().
+   */
+  copyData(): Promise<RedisDataCopy>;
+  /** Kill (if running), replace the data files with a copyData() and start again: Redis come back older. */
+  restartFrom(copy: RedisDataCopy): Promise<void>;
   /** Graceful shutdown (SIGCONT, SIGTERM, SIGKILL after 3 s), closes client()s, removes temp dir. Idempotent, final. */
   stop(): Promise<void>;
   /** A plain ioredis client to this server (auth/tls pre-filled), disconnected on stop(). */
@@ -92,6 +101,14 @@ export interface RedisProcess {
   connectionOptions(): RedisOptions;
   /** Last lines the server printed (its log goes to stdout). */
   logTail(): string;
+}
+
+/** Data files of a server at one moment (copyData()), kept in the instance's temp dir. */
+export interface RedisDataCopy {
+  readonly dir: string;
+  readonly kind: 'rdb' | 'aof';
+  /** Date.now() when the copy was taken: writes acknowledged after it are not in it. */
+  readonly takenAt: number;
 }
 
 interface LiveChild {
@@ -139,6 +156,7 @@ class RedisInstance implements RedisProcess {
   private readonly clients = new Set<Redis>();
   private readonly ownsDir: boolean;
   private readonly clusterBus: boolean;
+  private copies = 0;
 
   constructor(
     private readonly opts: StartRedisOptions,
@@ -346,6 +364,41 @@ class RedisInstance implements RedisProcess {
     await this.launch(false);
   }
 
+  async copyData(): Promise<RedisDataCopy> {
+    if (!this.isRunning)
+      throw new Error('copyData(): redis-server is not running');
+    const probe = this.client({
+      maxRetriesPerRequest: 1,
+      commandTimeout: 5000,
+    });
+    try {
+      const [, aof] = (await probe.config('GET', 'appendonly')) as string[];
+      const kind = aof === 'yes' ? 'aof' : 'rdb';
+      if (kind === 'rdb') await probe.save();
+      const takenAt = Date.now();
+      const dir = join(this.instanceDir, `copy-${++this.copies}`);
+      mkdirSync(dir, { recursive: true });
+      for (const name of readdirSync(this.dir)) {
+        if (isDataFile(name))
+          cpSync(join(this.dir, name), join(dir, name), { recursive: true });
+      }
+      return { dir, kind, takenAt };
+    } finally {
+      probe.disconnect();
+      this.clients.delete(probe);
+    }
+  }
+
+  async restartFrom(copy: RedisDataCopy): Promise<void> {
+    if (this.stopping) throw new Error('restartFrom(): instance was stopped');
+    if (!existsSync(copy.dir))
+      throw new Error(`restartFrom(): no copy at ${copy.dir}`);
+    await this.kill();
+    removeDataFiles(this.dir);
+    cpSync(copy.dir, this.dir, { recursive: true });
+    await this.launch(false);
+  }
+
   stop(): Promise<void> {
     this.stopping ??= this.shutdown();
     return this.stopping;
@@ -417,10 +470,13 @@ function signal(child: ChildProcess, sig: NodeJS.Signals): void {
 /** Data files only: cluster nodes.conf and sentinel config survive, so node identity does too. */
 function removeDataFiles(dir: string): void {
   for (const name of readdirSync(dir)) {
-    if (/\.(rdb|aof)$/.test(name) || name === 'appendonlydir') {
+    if (isDataFile(name))
       rmSync(join(dir, name), { recursive: true, force: true });
-    }
   }
+}
+
+function isDataFile(name: string): boolean {
+  return /\.(rdb|aof)$/.test(name) || name === 'appendonlydir';
 }
 
 /** Plain PING over a raw socket: any reply except LOADING proves the server accepts commands. */

@@ -21,6 +21,13 @@ export interface TcpProxy {
   restore(): void;
   /** Forward again WITHOUT resetting: held connections stay open and carry bytes from now on (what they swallowed is lost). */
   unhold(): void;
+  /** The port connections are forwarded to. */
+  readonly targetPort: number;
+  /**
+   * Forward new connections to another port and RST the open ones (they were to the old server):
+   * DNS or a Service moved to a new master, as after a failover.
+   */
+  retarget(port: number): void;
   /** Stop listening and RST everything. Idempotent. */
   close(): Promise<void>;
 }
@@ -46,7 +53,7 @@ class Proxy implements TcpProxy {
   private readonly server: Server;
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly targetPort: number) {
+  constructor(private target: number) {
     this.server = createServer((socket) => this.accept(socket));
   }
 
@@ -56,6 +63,10 @@ class Proxy implements TcpProxy {
 
   get url(): string {
     return `redis://${this.host}:${this.listenPort}`;
+  }
+
+  get targetPort(): number {
+    return this.target;
   }
 
   get mode(): ProxyMode {
@@ -111,6 +122,11 @@ class Proxy implements TcpProxy {
     }
   }
 
+  retarget(port: number): void {
+    this.target = port;
+    for (const link of this.links) this.drop(link);
+  }
+
   close(): Promise<void> {
     this.closing ??= new Promise((resolve) => {
       this.currentMode = 'cut';
@@ -128,7 +144,7 @@ class Proxy implements TcpProxy {
     if (this.currentMode === 'cut') return this.drop(link);
     if (this.currentMode === 'blackhole') return this.hold(link);
 
-    const upstream = connect({ host: LOOPBACK, port: this.targetPort });
+    const upstream = connect({ host: LOOPBACK, port: this.target });
     link.upstream = upstream;
     upstream.on('error', () => this.drop(link));
     upstream.on('close', () => this.drop(link));
