@@ -71,7 +71,7 @@ export class TokenAuditLog {
         (event.detail ? ` detail="${event.detail}"` : ''),
     );
     try {
-      await this.cache.appendLog(auditKey(userId), event, { maxEntries: this.maxEvents, maxAgeMs: this.ttlMs });
+      await this.cache.appendLog(auditKey(userId), event, { maxEntries: this.maxEvents, maxAgeMs: this.ttlMs, durable: true });
     } catch (err) {
       this.logger.warn(`audit event for user ${userId} not stored: ${(err as Error).message}`);
     }

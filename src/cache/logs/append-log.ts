@@ -68,6 +68,8 @@ export interface AppendLogDeps {
   pending: () => void;
   /** The logs changed: the snapshot file (if any) is due. */
   changed: () => void;
+  /** An append the caller marked durable, on disk before it is answered (write-ahead file). */
+  durable: (row: SnapshotLogRow) => void;
 }
 
 type LogClient = { logAppend(key: string, ...args: string[]): Promise<number> };
@@ -103,6 +105,7 @@ export class AppendLog {
     const member = `${version}|${json}`;
     this.memory.add(k, member, limits, this.cutoff(limits.maxAgeMs));
     this.deps.changed();
+    if (limits.durable === true) this.deps.durable([k, limits.maxEntries, limits.maxAgeMs ?? 0, [member], []]);
     const { gateway, journal } = this.deps;
     if (!gateway) return { version, store: 'memory', journaled: false };
     if (!this.deps.redisUsable()) {

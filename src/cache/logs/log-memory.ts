@@ -5,6 +5,8 @@ import { deepFreeze } from '../memory/memory-store.js';
 export interface LogLimits {
   maxEntries: number;
   maxAgeMs?: number | null;
+  /** On this instance's disk (the snapshot's write-ahead file) before the append is answered: it survives a kill. */
+  durable?: boolean;
 }
 
 /**

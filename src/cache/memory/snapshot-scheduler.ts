@@ -112,6 +112,8 @@ export class SnapshotScheduler {
       this.local.restore(k, rec, this.replayDurable);
       this.status.loadedDurable++;
     }
+    this.status.loadedDurable += loaded.logs.length;
+    this.logs?.load(loaded.logs);
     if (loaded.unreadable > 0) this.logger.warn(`Cache write-ahead file ${wal.path}: ${loaded.unreadable} unreadable lines ignored (torn by a crash, or written with another key)`);
     if (this.status.loadedDurable > 0) this.logger.log(`Loaded ${this.status.loadedDurable} durable writes from ${wal.path}`);
   }
@@ -121,10 +123,19 @@ export class SnapshotScheduler {
    * per streak; the write stands (it is in memory, and in the next snapshot).
    */
   appendDurable(k: string, rec: StoredRecord): void {
+    this.durably((wal) => wal.append(k, rec));
+  }
+
+  /** A durable log append (one member), as appendDurable. */
+  appendDurableLog(row: SnapshotLogRow): void {
+    this.durably((wal) => wal.appendLog(row));
+  }
+
+  private durably(write: (wal: WriteAheadFile) => void): void {
     const wal = this.wal;
     if (!wal) return;
     try {
-      wal.append(k, rec);
+      write(wal);
       this.status.durableWrites++;
       this.status.lastDurableError = null;
     } catch (err) {

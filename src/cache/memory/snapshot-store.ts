@@ -184,7 +184,7 @@ export function isRow(r: unknown): r is SnapshotRow {
   );
 }
 
-function isLogRow(r: unknown): r is SnapshotLogRow {
+export function isLogRow(r: unknown): r is SnapshotLogRow {
   const strings = (xs: unknown) => Array.isArray(xs) && xs.every((m) => typeof m === 'string' && parseVersion(m.slice(0, VERSION_LENGTH)) !== null);
   return (
     Array.isArray(r) &&

@@ -41,6 +41,17 @@ describe('WriteAheadFile', () => {
         ['tb:a', V1, 0, 0, '"secret-value-1"'],
         ['tb:b', V2, 0, 0, '"secret-value-2"'],
       ],
+      logs: [],
+      unreadable: 0,
+    });
+  });
+
+  it('a durable log append comes back as one unconfirmed member of its log', () => {
+    const wal = new WriteAheadFile(path, KEY, 'tb:', false);
+    wal.appendLog(['tb:\x1flog:audit', 100, 0, [`${V1}|{"action":"revoked"}`], []]);
+    expect(new WriteAheadFile(path, KEY, 'tb:', false).load()).toEqual({
+      rows: [],
+      logs: [['tb:\x1flog:audit', 100, 0, [`${V1}|{"action":"revoked"}`], []]],
       unreadable: 0,
     });
   });
@@ -66,9 +77,10 @@ describe('WriteAheadFile', () => {
     new WriteAheadFile(path, KEY, 'tb:', false).append('tb:a', rec(V1, '1'));
     expect(
       new WriteAheadFile(path, randomBytes(32), 'tb:', false).load(),
-    ).toEqual({ rows: [], unreadable: 1 });
+    ).toEqual({ rows: [], logs: [], unreadable: 1 });
     expect(new WriteAheadFile(path, KEY, 'other:', false).load()).toEqual({
       rows: [],
+      logs: [],
       unreadable: 1,
     });
   });

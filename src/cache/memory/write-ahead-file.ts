@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { StoredRecord } from '../stack/cache-codec.js';
-import { isRow, toRow, type SnapshotRow } from './snapshot-store.js';
+import { isLogRow, isRow, toRow, type SnapshotLogRow, type SnapshotRow } from './snapshot-store.js';
 
 const MAGIC = Buffer.from('TBCWAL1');
 const IV_BYTES = 12;
@@ -21,6 +21,8 @@ const TAG_BYTES = 16;
 
 export interface WalLoad {
   rows: SnapshotRow[];
+  /** Durable log appends: each row one member, as unconfirmed (replayed as a union). */
+  logs: SnapshotLogRow[];
   /** Lines that did not decrypt or parse (a line torn by a crash mid-append, another key). */
   unreadable: number;
 }
@@ -49,11 +51,20 @@ export class WriteAheadFile {
 
   /** Throws when the line could not be written (the caller reports it; the snapshot still follows). */
   append(key: string, rec: StoredRecord): void {
+    this.appendRow(toRow(key, rec));
+  }
+
+  /** A durable log append: one member, kept as unconfirmed. */
+  appendLog(row: SnapshotLogRow): void {
+    this.appendRow(row);
+  }
+
+  private appendRow(row: SnapshotRow | SnapshotLogRow): void {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     cipher.setAAD(this.aad);
     const body = Buffer.concat([
-      cipher.update(JSON.stringify(toRow(key, rec)), 'utf8'),
+      cipher.update(JSON.stringify(row), 'utf8'),
       cipher.final(),
     ]);
     const line = Buffer.from(
@@ -92,7 +103,7 @@ export class WriteAheadFile {
 
   /** Every record of the sealed files (oldest first) and the current one. Synchronous: start-up only. */
   load(): WalLoad {
-    const out: WalLoad = { rows: [], unreadable: 0 };
+    const out: WalLoad = { rows: [], logs: [], unreadable: 0 };
     const sealed = this.sealedFiles();
     if (sealed.length > 0) this.nextSeal = sealed[sealed.length - 1][0] + 1;
     for (const file of [...sealed.map(([, f]) => f), this.path]) {
@@ -108,8 +119,9 @@ export class WriteAheadFile {
       for (const line of text.split('\n')) {
         if (line.length === 0) continue;
         const row = this.decode(line);
-        if (row) out.rows.push(row);
-        else out.unreadable++;
+        if (row === null) out.unreadable++;
+        else if (isRow(row)) out.rows.push(row);
+        else out.logs.push(row);
       }
     }
     return out;
@@ -148,7 +160,7 @@ export class WriteAheadFile {
       .sort((a, b) => a[0] - b[0]);
   }
 
-  private decode(line: string): SnapshotRow | null {
+  private decode(line: string): SnapshotRow | SnapshotLogRow | null {
     try {
       const buf = Buffer.from(line, 'base64');
       if (buf.length <= IV_BYTES + TAG_BYTES) return null;
@@ -164,7 +176,7 @@ export class WriteAheadFile {
         decipher.final(),
       ]);
       const row: unknown = JSON.parse(plain.toString('utf8'));
-      return isRow(row) ? row : null;
+      return isRow(row) || isLogRow(row) ? row : null;
     } catch {
       return null;
     }

@@ -52,6 +52,7 @@ export function buildLogs(gateway: CacheGateway | null, remote: RemoteParts | nu
     reseeding: () => recovery?.reseeding ?? false,
     pending: () => recovery?.scheduleDrain(),
     changed: () => p.local.markDirty(),
+    durable: (row) => p.local.snapshot.appendDurableLog(row),
   });
   p.local.snapshot.logs = logs;
   if (remote) {
