@@ -432,6 +432,9 @@ function start() {
   $('detail-revoke').addEventListener('click', askRevoke);
   $('revoke-dialog').addEventListener('close', revokeClosed);
   $('premarket-run').addEventListener('click', runPremarket);
+  // Only now can a form be submitted: before this, Enter would have nothing but the browser's default.
+  $('sign-in-button').disabled = false;
+  $('submit-button').disabled = false;
   setInterval(tick, 1000);
 
   showLoginResult();
