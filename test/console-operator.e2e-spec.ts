@@ -1,4 +1,6 @@
 import type { Browser, HTTPRequest } from 'puppeteer-core';
+import request from 'supertest';
+import { makeRequestToken } from '../src/sharekhan/request-token-exchange.js';
 import { CacheService } from '../src/cache/cache.service.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import {
@@ -174,5 +176,46 @@ describe('sign-in never puts the API key in a URL', () => {
     ).toEqual([]);
     await signIn(page, ADMIN_KEY);
     expect(await textOf(page, '#who-name')).toBe('ops');
+  });
+});
+
+describe('a failed ShareKhan login says why, in words', () => {
+  /** A login state issued for USER_A, as the console's "Log in with ShareKhan" would get it. */
+  async function issuedState(): Promise<string> {
+    const res = await request(app.http)
+      .get('/sharekhan/users/USER_A/login-url')
+      .set('x-api-key', ADMIN_KEY)
+      .expect(200);
+    return res.body.state as string;
+  }
+
+  it('a request token sealed with another secret key blames SHAREKHAN_SECRET_KEY; a replayed state blames the state', async () => {
+    const page = await openConsole(browser, base);
+    const state = await issuedState();
+    // What ShareKhan sends when this app's SHAREKHAN_SECRET_KEY is not the one it sealed with.
+    const sealedElsewhere = makeRequestToken(
+      'REQ-1|C100',
+      'Zz9yXx8wVv7uTt6sSs5rRr4qQq3pPp2o',
+      { versionId: '1005' },
+    );
+    const callback = `${base}/sharekhan/callback?request_token=${encodeURIComponent(sealedElsewhere)}&state=${state}`;
+    await page.goto(callback, { waitUntil: 'load' });
+    await page.waitForSelector('#login-result[data-kind="error"]');
+    const wrongKey = await textOf(page, '#login-result');
+    expect(wrongKey).toMatch(
+      /^ShareKhan login failed \(HTTP 400\): the request token ShareKhan sent back failed its integrity check\. SHAREKHAN_SECRET_KEY is most likely not/,
+    );
+    expect(wrongKey).not.toMatch(/state|expired|already used/);
+
+    await page.goto(callback, { waitUntil: 'load' });
+    await page.waitForSelector(
+      '#login-result[data-reason="LOGIN_STATE_UNKNOWN"]',
+    );
+    const replayed = await textOf(page, '#login-result');
+    expect(replayed).toMatch(
+      /^ShareKhan login failed \(HTTP 400\): the login link was unknown, expired or already used/,
+    );
+    expect(replayed).not.toContain('SHAREKHAN_SECRET_KEY');
+    expect(page.url()).toBe(`${base}/console`);
   });
 });

@@ -258,7 +258,7 @@ describe('operator console', () => {
     const replay = visited.find((u) => u.startsWith(`${base}/sharekhan/callback?`))!;
     await page.goto(replay, { waitUntil: 'load' });
     await page.waitForSelector('#login-result[data-kind="error"]');
-    expect(await page.$eval('#login-result', (e) => e.textContent)).toMatch(/^ShareKhan login failed \(HTTP 400\): .*state/);
+    expect(await page.$eval('#login-result', (e) => e.textContent)).toMatch(/^ShareKhan login failed \(HTTP 400\): the login link was unknown, expired or already used/);
     // A crafted link's text is never shown: only a fixed sentence for the code.
     await page.goto(`${base}/console?crafted=1#login=failed&code=400&message=${encodeURIComponent('Call +91 00000 to fix your account')}`, { waitUntil: 'load' });
     await page.waitForSelector('#login-result[data-kind="error"]');

@@ -172,13 +172,13 @@ describe('OrchestratorModule (e2e)', () => {
       const before = fake.requests.length;
       const res = await placeOrder(t, { userId: 'MASTER_USER_002', order: ORDER }).expect(404);
       expect(res.body).toMatchObject({ code: 'USER_UNKNOWN' });
-      // The library names its own option; TRADING_USERS is only this app's way of setting it.
-      expect(res.body.action).toBe("Use the exact id of a user in OrchestratorModule's `users` option.");
+      // The operator of this app sets TRADING_USERS: the app names it (a library user reads the option name).
+      expect(res.body.action).toBe('Use the exact id of a user in TRADING_USERS.');
       const book = await request(t.http).get('/orchestrator/users/MASTER_USER_002/orders').set('x-api-key', ADMIN_KEY).expect(404);
-      expect(book.body.message).toMatch(/No trading user MASTER_USER_002 is configured \(use the exact id of a user in OrchestratorModule's `users` option\)/);
+      expect(book.body.message).toMatch(/No trading user MASTER_USER_002 is configured \(use the exact id of a user in TRADING_USERS\)/);
       const aimed = await placeOrder(t, { userId: 'MASTER_USER_001', order: { ...ORDER, customerId: 'C999' } }).expect(400);
-      expect(JSON.stringify(aimed.body)).toMatch(/customerId and channelUser come from the user's configuration \(OrchestratorModule's `users` option\)/);
-      expect(JSON.stringify([res.body, book.body, aimed.body])).not.toContain('TRADING_USERS');
+      expect(JSON.stringify(aimed.body)).toMatch(/customerId and channelUser come from the trading user's configuration, not from the request/);
+      expect(JSON.stringify([res.body, book.body, aimed.body])).not.toMatch(/OrchestratorModule|option/);
       expect(fake.requests.length).toBe(before);
     });
 
@@ -266,7 +266,7 @@ describe('OrchestratorModule (e2e)', () => {
       const res = await request(t.http).put('/sharekhan/users/LIVE_USER_004/token').set('x-api-key', ADMIN_KEY).send({ accessToken: fake.issueAccessToken('C400') });
       expect(res.status).toBe(404);
       expect(res.body).toMatchObject({ code: 'NOT_A_TRADING_USER' });
-      expect(res.body.message).toMatch(/LIVE_USER_004 is not a trading user.*`accounts` option/);
+      expect(res.body.message).toMatch(/LIVE_USER_004 is not a trading user.*add LIVE_USER_004 to TRADING_USERS and restart/);
       expect(res.body.message).not.toMatch(/PAPER_TRADER_001|MASTER_USER_001|LIVE_USER_002/);
       const st = await request(t.http).get('/sharekhan/users/LIVE_USER_004/token').set('x-api-key', ADMIN_KEY).expect(200);
       expect(st.body).toMatchObject({ present: false, status: 'missing' });
@@ -547,8 +547,10 @@ describe('OrchestratorModule: what an operator is told on the first day (e2e)', 
     await submitToken(t, 'MASTER_USER_001', fake.issueAccessToken('C100'));
     const res = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(503);
     expect(res.body).toMatchObject({ code: 'BROKER_NOT_CONFIGURED', outcome: 'not_placed' });
-    expect(res.body.message).toContain('option apiKey');
-    expect(res.body.action).toContain('apiKey option');
+    // The operator sets a variable, not a module option: the app names it.
+    expect(res.body.message).toContain('set SHAREKHAN_API_KEY');
+    expect(res.body.action).toBe('Set SHAREKHAN_API_KEY and restart; nothing was sent.');
+    expect(JSON.stringify(res.body)).not.toMatch(/ShareKhanAuthModule|option/);
     expect(res.body.action).not.toMatch(/reachable/);
     expect(fake.requests).toHaveLength(0);
   });

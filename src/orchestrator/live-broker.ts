@@ -30,6 +30,8 @@ export type LivePlacement =
       tokenRejected: boolean;
       brokerStatus?: number;
       retryAfterMs?: number;
+      /** What to do, when the failure itself knows better than its code (e.g. which setting to set). */
+      action?: string;
     };
 
 /**
@@ -55,7 +57,14 @@ export function describeFailure(err: unknown): LivePlacement & { ok: false } {
   const base = { tokenRejected: false };
   withBrokerMessage(err);
   if (err instanceof ShareKhanNotConfiguredError) {
-    return { ...base, ok: false, code: 'BROKER_NOT_CONFIGURED', outcome: 'not_placed', message: `${err.message} to send live orders; nothing was sent.` };
+    return {
+      ...base,
+      ok: false,
+      code: 'BROKER_NOT_CONFIGURED',
+      outcome: 'not_placed',
+      message: `${err.message} to send live orders; nothing was sent.`,
+      action: `Set ${err.settings.join(' and ')} and restart; nothing was sent.`,
+    };
   }
   if (err instanceof BrokerAuthError) {
     return { ...base, ok: false, code: 'BROKER_TOKEN_REJECTED', outcome: 'not_placed', tokenRejected: true, brokerStatus: err.status, message: `${err.message}. The token is now marked invalid; nothing was placed.` };

@@ -1,6 +1,6 @@
 import { Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
-import { ShareKhanClientFactory, ShareKhanNotConfiguredError, ShareKhanTokenStore, StaticTokens, TradingAccounts } from '../sharekhan/index.js';
+import { ShareKhanClientFactory, ShareKhanTokenStore, StaticTokens, TradingAccounts } from '../sharekhan/index.js';
 import { LiveBroker, type LiveOrderClient } from './live-broker.js';
 import { OrchestratorController } from './orchestrator.controller.js';
 import { ORCHESTRATOR_MODULE_OPTIONS, OrchestratorConfigurableModule } from './orchestrator.module-definition.js';
@@ -19,9 +19,9 @@ import { TOKEN_STORE } from './token-store.port.js';
 import { UserRegistry } from './user-registry.js';
 
 /** Without a ShareKhan API key no live order can be sent; say so per order instead of failing start-up. */
-const notConfiguredClient: LiveOrderClient = {
-  placeOrder: () => Promise.reject(new ShareKhanNotConfiguredError(['apiKey'])),
-};
+const notConfiguredClient = (factory: ShareKhanClientFactory): LiveOrderClient => ({
+  placeOrder: () => Promise.reject(factory.notConfiguredError()),
+});
 
 /**
  * Resolves each user's own token before every trade and places orders on the user's own broker
@@ -45,7 +45,7 @@ const notConfiguredClient: LiveOrderClient = {
       // Its own timeout: how long an order may hang before it is reported unknown is an
       // orchestrator decision, not the token endpoints'.
       useFactory: (factory: ShareKhanClientFactory, settings: OrchestratorSettings): LiveOrderClient =>
-        factory.configured ? factory.create({ timeoutMs: settings.orderTimeoutMs }) : notConfiguredClient,
+        factory.configured ? factory.create({ timeoutMs: settings.orderTimeoutMs }) : notConfiguredClient(factory),
     },
     UserRegistry,
     TokenResolver,

@@ -25,6 +25,7 @@ import {
 import { TokenClock } from './token-clock.js';
 import { ShareKhanTokenStore, assertUserId, type TokenView } from './token-store.service.js';
 import { CustomerMismatchError, TradingAccounts } from './trading-accounts.js';
+import { LoginExchangeRefusedError, LoginSecretKeyError, LoginStateError, RequestTokenRejectedError } from './login-errors.js';
 
 export interface Identity {
   who: string;
@@ -90,7 +91,7 @@ export class ShareKhanSessionService {
     const wrong = this.accounts.mismatch(userId, body.customerId);
     if (wrong) {
       await this.store.audit(userId, { action: 'customer_refused', actor, detail: `manual submission for customer ${wrong.got}; ${userId} is ${wrong.expected}; nothing stored` });
-      throw new CustomerMismatchError(userId, wrong.expected, wrong.got, 'manual');
+      throw new CustomerMismatchError(userId, wrong.expected, wrong.got, 'manual', this.accounts.accountsSetting);
     }
     return this.store.submit(userId, {
       accessToken: body.accessToken,
@@ -149,7 +150,7 @@ export class ShareKhanSessionService {
       if (!wrong) return Promise.resolve();
       return failed(
         `${said} customer ${wrong.got}; ${login.userId} is ${wrong.expected}; nothing stored`,
-        new CustomerMismatchError(login.userId, wrong.expected, wrong.got, 'login'),
+        new CustomerMismatchError(login.userId, wrong.expected, wrong.got, 'login', this.accounts.accountsSetting),
         'customer_refused',
       );
     };
@@ -159,11 +160,11 @@ export class ShareKhanSessionService {
       exchange = exchangeRequestToken(requestToken, secretKey, { versionId: this.settings.versionId });
     } catch (err) {
       if (err instanceof RequestTokenError) {
-        return failed(`${err.code}: ${err.message}`, new BadRequestException(`request_token rejected: ${err.message}. Start the login again.`));
+        return failed(`${err.code}: ${err.message}`, new RequestTokenRejectedError(err.code, err.message, this.settings.nameOf));
       }
       if (err instanceof ShareKhanSecretKeyError) {
         this.logger.error(`login exchange impossible: ${err.message}`);
-        return failed('secret key misconfigured', new ServiceUnavailableException("ShareKhan login is misconfigured (ShareKhanAuthModule's `secretKey` option); the operator has to fix it"));
+        return failed('secret key misconfigured', new LoginSecretKeyError(this.settings.nameOf));
       }
       throw err;
     }
@@ -176,6 +177,7 @@ export class ShareKhanSessionService {
       accessToken = result.accessToken;
       brokerCustomer = result.customerId;
     } catch (err) {
+      if (err instanceof BrokerBadRequestError) return failed(err.message, new LoginExchangeRefusedError(err.brokerMessage));
       if (err instanceof BrokerError) return failed(err.message, brokerHttpError(err, 'exchange the request token'));
       throw err;
     }
@@ -241,6 +243,7 @@ export class ShareKhanSessionService {
     if (!apiKey || !secretKey) {
       throw new ShareKhanNotConfiguredError(
         [!apiKey && 'apiKey', !secretKey && 'secretKey'].filter((o): o is string => typeof o === 'string'),
+        this.settings.nameOf,
       );
     }
     return { apiKey, secretKey };
@@ -252,9 +255,7 @@ export class ShareKhanSessionService {
     if (r.state === 'unavailable') {
       throw new ServiceUnavailableException('Cannot check the login state right now (Redis unreachable); start the login again');
     }
-    const unknown = new BadRequestException(
-      'Unknown, expired or already used state: start the login again with GET /sharekhan/users/:userId/login-url',
-    );
+    const unknown = new LoginStateError();
     if (r.state === 'miss' || !r.value) throw unknown;
     if (r.value.expiresAt <= this.clock.now()) throw unknown;
     // One atomic claim across every instance: of two callbacks racing with the same state, only

@@ -168,7 +168,9 @@ export class ShareKhanTokenController {
       res.json({ present: true, usable: token.status === 'active', ...token, storedIn: store, cacheMode: this.store.cacheMode });
     } catch (err) {
       if (!browser || !(err instanceof HttpException)) throw err;
-      res.redirect(303, browser.urlFor({ ok: false, statusCode: err.getStatus(), message: err.message }));
+      const body = err.getResponse();
+      const code = typeof body === 'object' && typeof (body as { code?: unknown }).code === 'string' ? (body as { code: string }).code : undefined;
+      res.redirect(303, browser.urlFor({ ok: false, statusCode: err.getStatus(), message: err.message, code }));
     }
   }
 

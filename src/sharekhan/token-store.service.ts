@@ -466,8 +466,10 @@ export class ShareKhanTokenStore {
     if (this.reportedBroken.has(id)) return;
     if (this.reportedBroken.size > 10_000) this.reportedBroken.clear();
     this.reportedBroken.add(id);
-    this.logger.warn(`token of ${userId} (${fingerprint}) is unusable: ${err.message}`);
-    void this.audit(userId, { action: 'decrypt_failed', actor: { who: 'token-store', source: 'store' }, fingerprint, detail: err.message });
+    // The key ring names the library option; the operator reads what the app calls it.
+    const why = err.reason === 'unknown-key' ? `stored token was encrypted with a key id that is not in ${this.settings.nameOf('encryption.keys')}` : err.message;
+    this.logger.warn(`token of ${userId} (${fingerprint}) is unusable: ${why}`);
+    void this.audit(userId, { action: 'decrypt_failed', actor: { who: 'token-store', source: 'store' }, fingerprint, detail: why });
   }
 
   /** An append, never a read-modify-write: additions from every replica merge (docs/sharekhan.md). */

@@ -394,6 +394,18 @@ const LOGIN_FAILURES = {
   503: 'the ShareKhan login or the token store is unavailable right now; try again shortly.',
   504: 'ShareKhan did not answer the token exchange in time; start the login again.',
 };
+/** Fixed sentences for the error code (`reason`) of a failed login: one per cause, each with its own fix. */
+const LOGIN_REASONS = {
+  LOGIN_STATE_UNKNOWN: 'the login link was unknown, expired or already used (it works once, for a few minutes); start the login again from this page.',
+  REQUEST_TOKEN_AUTH_FAILED:
+    'the request token ShareKhan sent back failed its integrity check. SHAREKHAN_SECRET_KEY is most likely not the secret key ShareKhan issued with SHAREKHAN_API_KEY: correct it and restart the app. Logging in again fails the same way until then. Nothing was stored.',
+  REQUEST_TOKEN_MALFORMED: "the request token in ShareKhan's redirect was damaged or cut short on the way; start the login again. Nothing was stored.",
+  LOGIN_SECRET_KEY_INVALID: 'SHAREKHAN_SECRET_KEY is not a usable secret key (exactly 32 characters, as ShareKhan issued it): correct it and restart the app. Nothing was stored.',
+  SHAREKHAN_NOT_CONFIGURED: 'ShareKhan is not configured on this app: set SHAREKHAN_API_KEY and SHAREKHAN_SECRET_KEY and restart it. Nothing was stored.',
+  LOGIN_EXCHANGE_REFUSED: 'ShareKhan refused to exchange the request token (used already, or expired on its side); start the login again.',
+  CUSTOMER_MISMATCH: LOGIN_FAILURES[409],
+  NOT_A_TRADING_USER: LOGIN_FAILURES[404],
+};
 const LOGIN_STATUSES = ['active', 'invalid', 'expired', 'revoked'];
 
 /** The callback sends the browser here with `#login=ok|failed&...` (codes and ids only, no secret). */
@@ -410,8 +422,11 @@ function showLoginResult() {
     box.textContent = `ShareKhan login for ${user}: token stored (status ${status}, fingerprint ${fingerprint}).`;
   } else {
     const code = /^[1-5]\d\d$/.test(p.get('code') ?? '') ? p.get('code') : null;
+    const reason = Object.hasOwn(LOGIN_REASONS, p.get('reason') ?? '') ? p.get('reason') : null;
     box.dataset.kind = 'error';
-    box.textContent = `ShareKhan login failed${code ? ` (HTTP ${code})` : ''}: ${LOGIN_FAILURES[code] ?? "nothing was stored; check the user's token status below."}`;
+    box.dataset.reason = reason ?? '';
+    const sentence = (reason && LOGIN_REASONS[reason]) ?? LOGIN_FAILURES[code] ?? "nothing was stored; check the user's token status below.";
+    box.textContent = `ShareKhan login failed${code ? ` (HTTP ${code})` : ''}: ${sentence}`;
   }
   box.hidden = false;
 }
