@@ -190,7 +190,8 @@ describe('OrchestratorModule (e2e)', () => {
       const before = fake.requests.length;
       const res = await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(409);
       expect(res.body).toMatchObject({ code: 'TOKEN_EXPIRED', outcome: 'not_placed' });
-      expect(res.body.message).toMatch(/expired at/);
+      // An operator reads India's time, labelled, not UTC: the default cut-off is 06:00 IST.
+      expect(res.body.message).toMatch(/expired at \d{4}-\d\d-\d\d 06:00:00 IST\./);
       expect(fake.requests.length).toBe(before);
 
       const ready = await request(t.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY).expect(200);
@@ -254,7 +255,7 @@ describe('OrchestratorModule (e2e)', () => {
       const before = fake.requests.length;
       const res = await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(424);
       expect(res.body).toMatchObject({ code: 'TOKEN_REVOKED', outcome: 'not_placed' });
-      expect(res.body.message).toMatch(/was revoked \(revoked by ops at \d{4}-/);
+      expect(res.body.message).toMatch(/was revoked \(revoked by ops at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d IST\)/);
       expect(res.body.message).not.toMatch(/rejected by the broker|403/);
       expect(fake.requests.length).toBe(before);
       const ready = await request(t.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY).expect(200);

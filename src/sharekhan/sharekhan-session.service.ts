@@ -23,6 +23,7 @@ import {
   BrokerTimeoutError,
 } from './sharekhan-client.js';
 import { TokenClock } from './token-clock.js';
+import { istTime } from './token-expiry.js';
 import { ShareKhanTokenStore, assertUserId, type TokenView } from './token-store.service.js';
 import { CustomerMismatchError, TradingAccounts } from './trading-accounts.js';
 import { LoginExchangeRefusedError, LoginSecretKeyError, LoginStateError, RequestTokenRejectedError } from './login-errors.js';
@@ -124,7 +125,7 @@ export class ShareKhanSessionService {
     await this.store.audit(userId, {
       action: 'login_started',
       actor: { who: by.who, source: 'api', clientAddress: by.clientAddress },
-      detail: `state valid until ${new Date(value.expiresAt).toISOString()}`,
+      detail: `state valid until ${istTime(value.expiresAt)}`,
     });
     return {
       userId,
@@ -207,7 +208,7 @@ export class ShareKhanSessionService {
       case 'missing':
         throw new NotFoundException(`No ShareKhan token stored for ${userId}: submit one with PUT /sharekhan/users/${userId}/token or log in`);
       case 'expired':
-        return { valid: false, reason: `token expired at ${found.view.expiresAt}`, token: found.view };
+        return { valid: false, reason: `token expired at ${istTime(found.view.expiresAt)}`, token: found.view };
       case 'invalid':
         return { valid: false, reason: `token is ${found.view.status}${found.view.statusReason ? `: ${found.view.statusReason}` : ''}`, token: found.view };
       case 'unconfirmed':

@@ -8,7 +8,7 @@ import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.
 import { TokenAuditLog, type AuditActor, type AuditEvent, type AuditInput } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenDecryptError, TokenKeyRing, maskToken, tokenFingerprint, type SealedToken } from './token-crypto.js';
-import { istDate, tokenExpiry } from './token-expiry.js';
+import { istDate, istTime, tokenExpiry } from './token-expiry.js';
 
 export type { AuditActor, AuditEvent } from './token-audit.service.js';
 
@@ -261,7 +261,7 @@ export class ShareKhanTokenStore {
       action: input.action ?? 'submitted',
       actor: input.actor,
       fingerprint: rec.fingerprint,
-      detail: `expires ${new Date(rec.expiresAt).toISOString()}${written.journaled ? '; stored in memory while Redis is unavailable' : ''}`,
+      detail: `expires ${istTime(rec.expiresAt)}${written.journaled ? '; stored in memory while Redis is unavailable' : ''}`,
     });
     const view = this.toView(userId, rec, written.version);
     // The same token again after the broker refused it: stored, but say at once that it is unusable.
@@ -288,7 +288,7 @@ export class ShareKhanTokenStore {
       return { revoked: true, state: 'revoked', view: null, confirmed: !deleted.journaled };
     }
     const fingerprint = r.value.fingerprint;
-    const statusReason = `revoked by ${actor.who} at ${new Date(this.clock.now()).toISOString()}`;
+    const statusReason = `revoked by ${actor.who} at ${istTime(this.clock.now())}`;
     let already = false;
     // Written only over the very record decided on: a token submitted meanwhile is never replaced.
     // An already revoked record is written again unchanged, so its version is newer than any submit
@@ -418,7 +418,7 @@ export class ShareKhanTokenStore {
       action: 'expired',
       actor: { who: 'token-store', source: 'store' },
       fingerprint: rec.fingerprint,
-      detail: `past its expiry at ${new Date(rec.expiresAt).toISOString()}`,
+      detail: `past its expiry at ${istTime(rec.expiresAt)}`,
     });
   }
 
@@ -457,7 +457,7 @@ export class ShareKhanTokenStore {
       submittedBy: rec.submittedBy,
       version,
       lastValidatedAt: times.lastValidatedAt,
-      statusReason: rec.status === 'active' ? (expired ? `past its expiry at ${times.expiresAt}` : null) : rec.statusReason,
+      statusReason: rec.status === 'active' ? (expired ? `past its expiry at ${istTime(rec.expiresAt)}` : null) : rec.statusReason,
     };
   }
 
