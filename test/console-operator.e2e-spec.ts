@@ -1,4 +1,6 @@
-import type { Browser, HTTPRequest } from 'puppeteer-core';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, HTTPRequest, Page } from 'puppeteer-core';
 import request from 'supertest';
 import { makeRequestToken } from '../src/sharekhan/request-token-exchange.js';
 import { CacheService } from '../src/cache/cache.service.js';
@@ -26,6 +28,11 @@ const SECRET = 'Qm3xR8tV1wY6zA4cE9gJ2kL5nP7sU0bD';
 const SK_API_KEY = 'sharekhan-app-api-key-4567';
 const ADMIN_KEY = 'admin-key-3f9a1c7e5b2d4a60';
 const USER_A_KEY = 'user-a-key-8e2b6d0f4a1c3e57';
+/** A user-scoped key whose user is not a trading user: it sees no row at all. */
+const GHOST_KEY = 'ghost-key-5a7c9e1b3d5f7a90';
+/** Screenshots for docs/images/ only when asked; otherwise into the temporary directory, to look at. */
+const SHOTS =
+  process.env.CONSOLE_SCREENSHOTS === '1' ? 'docs/images' : tmpdir();
 
 let redis: RedisProcess;
 let fake: FakeShareKhan;
@@ -49,7 +56,7 @@ beforeAll(async () => {
     {
       REDIS_URL: redis.url,
       CACHE_KEY_PREFIX: 'console-op:',
-      API_KEYS: `ops:admin:${ADMIN_KEY},ua:USER_A:${USER_A_KEY}`,
+      API_KEYS: `ops:admin:${ADMIN_KEY},ua:USER_A:${USER_A_KEY},ghost:GHOST:${GHOST_KEY}`,
       TRADING_USERS: 'USER_A:live:C100:LOGIN100,USER_B:paper::',
       SHAREKHAN_API_BASE_URL: fake.baseUrl,
       SHAREKHAN_API_KEY: SK_API_KEY,
@@ -217,5 +224,228 @@ describe('a failed ShareKhan login says why, in words', () => {
     );
     expect(replayed).not.toContain('SHAREKHAN_SECRET_KEY');
     expect(page.url()).toBe(`${base}/console`);
+  });
+});
+
+/** The page's visible text: what an operator reads. */
+const visibleText = (page: Page) =>
+  page.evaluate(() => document.body.innerText);
+
+/** Wider than the viewport means the whole page scrolls sideways: on a phone, the table's right half is lost. */
+async function expectNoSidewaysScroll(
+  page: Page,
+  width: number,
+  name: string,
+): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const widths = await page.evaluate(() => ({
+    doc: document.documentElement.scrollWidth,
+    body: document.body.scrollWidth,
+  }));
+  expect(widths, name).toEqual({ doc: width, body: width });
+}
+
+describe('what the operator reads', () => {
+  it('at 390 px wide (a phone) nothing makes the page scroll sideways', async () => {
+    const token = fake.issueAccessToken('C100');
+    await request(app.http)
+      .put('/sharekhan/users/USER_A/token')
+      .set('x-api-key', ADMIN_KEY)
+      .send({ accessToken: token })
+      .expect(200);
+    const page = await openConsole(browser, base, { width: 390 });
+    await expectNoSidewaysScroll(page, 390, 'console-mobile-sign-in');
+    await signIn(page, ADMIN_KEY);
+    await page.click('#premarket-run');
+    await page.waitForFunction(() =>
+      /by hand/.test(
+        document.querySelector('#premarket-last')?.textContent ?? '',
+      ),
+    );
+    await expectNoSidewaysScroll(page, 390, 'console-mobile');
+    await page.click('tr[data-user="USER_A"] button[aria-label^="Manage"]');
+    await page.waitForSelector('#audit tbody tr');
+    await expectNoSidewaysScroll(page, 390, 'console-mobile-user-detail');
+  });
+
+  it("every time is India's time with its label, whatever the browser's zone; audit actions and the schedule in words", async () => {
+    const page = await openConsole(browser, base, {
+      before: (p) => p.emulateTimezone('America/New_York'),
+    });
+    await signIn(page, ADMIN_KEY);
+    await page.click('#premarket-run');
+    await page.waitForFunction(() =>
+      /by hand/.test(
+        document.querySelector('#premarket-last')?.textContent ?? '',
+      ),
+    );
+    await page.click('tr[data-user="USER_A"] button[aria-label^="Manage"]');
+    await page.waitForSelector('#audit tbody tr');
+    const text = await visibleText(page);
+    // No raw UTC instant anywhere, and the browser's own zone is never used.
+    expect(text).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:\d\d/);
+    expect(text).not.toMatch(/AM|PM|GMT|EST|EDT/);
+    expect(await textOf(page, '#premarket-last')).toMatch(
+      /^Last run \d{4}-\d\d-\d\d \d\d:\d\d:\d\d IST \(by hand\): 1 of 2 ready; 1 cannot trade\.$/,
+    );
+    // The audit trail: when in IST, the action in words, the detail's expiry in IST (the default 06:00 cut-off).
+    const first = await page.$eval(
+      '#audit tbody td[data-action="submitted"]',
+      (td) => [...td.parentElement!.children].map((c) => c.textContent),
+    );
+    expect(first[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d IST$/);
+    expect(first[1]).toBe('token submitted');
+    expect(first[5]).toMatch(/^expires \d{4}-\d\d-\d\d 06:00:00 IST$/);
+    expect(
+      await page.$eval(
+        'tr[data-user="USER_A"] [data-field="last-event"]',
+        (e) => e.firstChild?.textContent,
+      ),
+    ).toBe('token submitted by ops');
+    // The schedule and what to do, as a person says them: no cron field, no API path.
+    expect(await textOf(page, '#premarket-schedule')).toBe(
+      'Runs at 08:45 IST, Monday to Friday.',
+    );
+    expect(await textOf(page, '#premarket-lacking')).toBe(
+      "USER_B: missing — submit today's token or log in with ShareKhan (Manage)",
+    );
+    expect(text).not.toMatch(/cron|PUT \/sharekhan|\b[a-z]+_[a-z_]+\b/);
+  });
+
+  it('a refused submission shows up in the open audit trail at once, in words', async () => {
+    const page = await openConsole(browser, base);
+    await signIn(page, ADMIN_KEY);
+    await page.click('tr[data-user="USER_A"] button[aria-label^="Manage"]');
+    await page.waitForSelector('#audit tbody tr');
+    const rowsBefore = await page.$$eval(
+      '#audit tbody tr',
+      (trs) => trs.length,
+    );
+    await page.type('#submit-token', 'tok-of-another-customer-0001');
+    await page.type('#submit-customer', 'C999');
+    await page.click('#submit-form button[type="submit"]');
+    await page.waitForFunction(() =>
+      /HTTP 409/.test(document.querySelector('#message')?.textContent ?? ''),
+    );
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('#audit tbody tr').length > n,
+      { timeout: 10_000 },
+      rowsBefore,
+    );
+    expect(
+      await page.$eval('#audit tbody tr:first-child td:nth-child(2)', (td) => [
+        td.textContent,
+        (td as HTMLElement).dataset.action,
+      ]),
+    ).toEqual(['refused: another ShareKhan customer', 'customer_refused']);
+  });
+
+  it('messages about one user are gone when another is opened, and everything said is gone after sign-out', async () => {
+    const page = await openConsole(browser, base);
+    await signIn(page, ADMIN_KEY);
+    await page.click('tr[data-user="USER_B"] button[aria-label^="Manage"]');
+    await page.waitForSelector('#detail:not([hidden])');
+    await page.type('#submit-token', 'has spaces in it');
+    await page.click('#submit-form button[type="submit"]');
+    await page.waitForFunction(() =>
+      /HTTP 400/.test(document.querySelector('#message')?.textContent ?? ''),
+    );
+    await page.click('tr[data-user="USER_A"] button[aria-label^="Manage"]');
+    await page.waitForFunction(() =>
+      /^USER_A/.test(
+        document.querySelector('#detail-title')?.textContent ?? '',
+      ),
+    );
+    expect(await textOf(page, '#message')).toBe('');
+
+    // A login result and a message, then sign-out: the next person to sign in here reads neither.
+    await page.goto(
+      `${base}/console#login=failed&code=400&reason=LOGIN_STATE_UNKNOWN`,
+      { waitUntil: 'load' },
+    );
+    // Only the fragment changed: reload, as the callback's redirect would have loaded the page.
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForSelector('#login-result:not([hidden])');
+    await page.waitForSelector('#users tbody tr');
+    await page.click('tr[data-user="USER_B"] button[aria-label^="Manage"]');
+    await page.click('#detail-validate');
+    await page.waitForFunction(
+      () => (document.querySelector('#message')?.textContent ?? '') !== '',
+    );
+    await page.click('#sign-out');
+    expect(
+      await page.$eval('#login-result', (e) => (e as HTMLElement).hidden),
+    ).toBe(true);
+    await signIn(page, USER_A_KEY);
+    expect(await textOf(page, '#message')).toBe('');
+    expect(await textOf(page, '#login-result')).toBe('');
+    expect(await visibleText(page)).not.toContain('USER_B');
+  });
+
+  it('a key that sees no trading user is told so, not "0 of 0 ready; every user has a valid token"', async () => {
+    const page = await openConsole(browser, base);
+    await signIn(page, GHOST_KEY);
+    expect(
+      await page.$eval('#no-users', (e) => (e as HTMLElement).hidden),
+    ).toBe(false);
+    await page.waitForFunction(
+      () =>
+        (document.querySelector('#premarket-last')?.textContent ?? '') !== '',
+    );
+    const last = await textOf(page, '#premarket-last');
+    expect(last).toMatch(
+      /IST \(by hand\): it covered no trading user this key can see\.$/,
+    );
+    expect(last).not.toMatch(/0 of 0|every user has a valid token/);
+  });
+
+  it("a user key does not see the admin's client address in its user's audit trail (its own, it does)", async () => {
+    await request(app.http)
+      .post('/sharekhan/users/USER_A/token/validate')
+      .set('x-api-key', USER_A_KEY)
+      .expect(200);
+    const asAdmin = await request(app.http)
+      .get('/sharekhan/users/USER_A/audit')
+      .set('x-api-key', ADMIN_KEY)
+      .expect(200);
+    const asUser = await request(app.http)
+      .get('/sharekhan/users/USER_A/audit')
+      .set('x-api-key', USER_A_KEY)
+      .expect(200);
+    type Ev = { who: string; clientAddress: string | null; action: string };
+    const byOps = (events: Ev[]) => events.filter((e) => e.who === 'ops');
+    expect(byOps(asAdmin.body.events).length).toBeGreaterThan(0);
+    expect(
+      byOps(asAdmin.body.events).every(
+        (e) => typeof e.clientAddress === 'string' && e.clientAddress !== '',
+      ),
+    ).toBe(true);
+    expect(byOps(asUser.body.events).map((e) => e.clientAddress)).toEqual(
+      byOps(asAdmin.body.events).map(() => null),
+    );
+    expect(
+      (asUser.body.events as Ev[]).find((e) => e.who === 'ua')?.clientAddress,
+    ).toMatch(/127\.0\.0\.1/);
+    // The console's overview (last event per user) is redacted the same way.
+    await request(app.http)
+      .put('/sharekhan/users/USER_A/token')
+      .set('x-api-key', ADMIN_KEY)
+      .send({ accessToken: fake.issueAccessToken('C100') })
+      .expect(200);
+    const overview = await request(app.http)
+      .get('/console/api/overview')
+      .set('x-api-key', USER_A_KEY)
+      .expect(200);
+    expect(overview.body.users[0].lastEvent).toMatchObject({
+      who: 'ops',
+      clientAddress: null,
+    });
+    const adminOverview = await request(app.http)
+      .get('/console/api/overview')
+      .set('x-api-key', ADMIN_KEY)
+      .expect(200);
+    expect(adminOverview.body.users[0].lastEvent.clientAddress).toMatch(
+      /127\.0\.0\.1/,
+    );
   });
 });

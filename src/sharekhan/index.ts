@@ -12,6 +12,7 @@ export {
   type SubmitInput,
 } from './token-store.service.js';
 export type { AuditActor, AuditEvent } from './token-audit.service.js';
+export { auditEventFor, type AuditViewer } from './audit-visibility.js';
 export { ShareKhanClientFactory, ShareKhanNotConfiguredError } from './sharekhan-client.factory.js';
 export { TokenClock } from './token-clock.js';
 export { istTime, nextCutoff, tokenExpiry } from './token-expiry.js';
