@@ -30,9 +30,9 @@ const ADMIN_KEY = 'admin-key-3f9a1c7e5b2d4a60';
 const USER_A_KEY = 'user-a-key-8e2b6d0f4a1c3e57';
 /** A user-scoped key whose user is not a trading user: it sees no row at all. */
 const GHOST_KEY = 'ghost-key-5a7c9e1b3d5f7a90';
-/** Screenshots for docs/images/ only when asked; otherwise into the temporary directory, to look at. */
-const SHOTS =
-  process.env.CONSOLE_SCREENSHOTS === '1' ? 'docs/images' : tmpdir();
+/** The phone screenshot goes to docs/images/ only when asked; the others (and it, otherwise) to the temporary directory. */
+const DOCS_SHOT =
+  process.env.CONSOLE_SCREENSHOTS === '1' ? 'console-mobile' : null;
 
 let redis: RedisProcess;
 let fake: FakeShareKhan;
@@ -237,7 +237,10 @@ async function expectNoSidewaysScroll(
   width: number,
   name: string,
 ): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  await page.screenshot({
+    path: join(name === DOCS_SHOT ? 'docs/images' : tmpdir(), `${name}.png`),
+    fullPage: true,
+  });
   const widths = await page.evaluate(() => ({
     doc: document.documentElement.scrollWidth,
     body: document.body.scrollWidth,
@@ -258,7 +261,7 @@ describe('what the operator reads', () => {
     await signIn(page, ADMIN_KEY);
     await page.click('#premarket-run');
     await page.waitForFunction(() =>
-      /by hand/.test(
+      /^Last run/.test(
         document.querySelector('#premarket-last')?.textContent ?? '',
       ),
     );
@@ -275,7 +278,7 @@ describe('what the operator reads', () => {
     await signIn(page, ADMIN_KEY);
     await page.click('#premarket-run');
     await page.waitForFunction(() =>
-      /by hand/.test(
+      /^Last run/.test(
         document.querySelector('#premarket-last')?.textContent ?? '',
       ),
     );
