@@ -375,6 +375,10 @@ describe('what the operator reads', () => {
     await page.waitForFunction(
       () => (document.querySelector('#message')?.textContent ?? '') !== '',
     );
+    // USER_B has no token: said in this page's terms, not as the API's endpoint.
+    expect(await textOf(page, '#message')).toBe(
+      "No token is stored for USER_B: submit today's token or log in with ShareKhan first.",
+    );
     await page.click('#sign-out');
     expect(
       await page.$eval('#login-result', (e) => (e as HTMLElement).hidden),

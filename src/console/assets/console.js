@@ -443,7 +443,9 @@ async function validate() {
     showMessage(r.valid ? `ShareKhan accepted the token of ${userId}.` : `The token of ${userId} is not valid: ${r.reason}`, r.valid ? 'ok' : 'error');
     await refresh();
   } catch (err) {
-    showError(err);
+    // The API's 404 names its endpoint; here the operator has a form and a button for it.
+    if (err instanceof ApiError && err.status === 404) showMessage(`No token is stored for ${userId}: submit today's token or log in with ShareKhan first.`, 'error');
+    else showError(err);
     await reloadAuditAfterFailure(userId);
   }
 }
