@@ -544,6 +544,16 @@ describe('OrchestratorModule: what an operator is told on the first day (e2e)', 
     expect(fake.requests).toHaveLength(0);
   });
 
+  it('the start-up warning without SHAREKHAN_API_KEY names the variable, not the module option', async () => {
+    const logs = captureLogs();
+    const env: Record<string, string> = { ...baseEnv(redis, fake, `orch-day1w-${randomBytes(3).toString('hex')}:`), LOG_LEVEL: 'info' };
+    delete env.SHAREKHAN_API_KEY;
+    const other = await createTestApp(env);
+    onTestFinished(() => other.close());
+    const warned = logs.matching('every live order is refused');
+    expect(warned.map((l) => l.msg)).toEqual(['SHAREKHAN_API_KEY is not set: every live order is refused (BROKER_NOT_CONFIGURED) until it is set']);
+  });
+
   it('a live order without SHAREKHAN_API_KEY names the setting (503 BROKER_NOT_CONFIGURED), nothing sent', async () => {
     await submitToken(t, 'MASTER_USER_001', fake.issueAccessToken('C100'));
     const res = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(503);

@@ -78,7 +78,8 @@ export class OrchestratorModule extends OrchestratorConfigurableModule implement
     const live = this.settings.users.filter((u) => u.mode === 'live').length;
     this.logger.log(`${this.settings.users.length} trading users (${live} live, ${this.settings.users.length - live} paper)`);
     if (live > 0 && !this.clients.configured) {
-      this.logger.warn('ShareKhanAuthModule has no apiKey: every live order is refused (BROKER_NOT_CONFIGURED) until it is set');
+      const missing = this.clients.notConfiguredError().settings.join(' and ');
+      this.logger.warn(`${missing} is not set: every live order is refused (BROKER_NOT_CONFIGURED) until it is set`);
     }
     if (this.settings.strayEnvTokenVars.length > 0) {
       // Ids only: a token under an id that is not a trading user is never used for anyone.
