@@ -1,21 +1,9 @@
-import 'reflect-metadata';
-import { ConfigError, loadConfig, type AppConfig } from './config/load-config.js';
-import { startApp } from './bootstrap.js';
+import { unsupportedNode } from './node-version.js';
 
-function configOrExit(): AppConfig {
-  try {
-    return loadConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      // One line an operator can act on; a stack trace would bury it.
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
-}
-
-startApp(configOrExit()).catch((err: Error) => {
-  process.stderr.write(`Start-up failed: ${err.name}: ${err.message}\n`);
+// Checked before anything else loads: on an older Node, Nest's own imports fail far less clearly.
+const tooOld = unsupportedNode(process.versions.node);
+if (tooOld) {
+  process.stderr.write(`${tooOld}\n`);
   process.exit(1);
-});
+}
+await import('./run.js');

@@ -8,7 +8,7 @@ import { join, relative, resolve, dirname } from 'node:path';
  */
 const SRC = resolve(import.meta.dirname);
 const MODULES = ['cache', 'auth', 'sharekhan', 'orchestrator'] as const;
-const SHELL = ['config', 'observability', 'health', 'main.ts', 'app.module.ts', 'app.setup.ts'];
+const SHELL = ['config', 'observability', 'health', 'main.ts', 'run.ts', 'node-version.ts', 'bootstrap.ts', 'app.module.ts', 'app.setup.ts'];
 /** Who may import whom (besides common/). */
 const ALLOWED: Record<string, string[]> = {
   cache: [],

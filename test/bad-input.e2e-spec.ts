@@ -96,7 +96,7 @@ function expectErrorShape(res: Response, where: string): void {
 function appEnv(): Record<string, string> {
   return {
     API_KEYS: `ops:admin:${ADMIN_KEY},paper:${PAPER}:${USER_KEY}`,
-    TRADING_USERS: `${PAPER}:paper::,${LIVE}:live:C100:LOGIN100`,
+    TRADING_USERS: `${PAPER}:paper:P100:PLOGIN100,${LIVE}:live:C100:LOGIN100`,
     TOKEN_ENCRYPTION_KEYS: `k1:${ENC_KEY}`,
     SHAREKHAN_API_BASE_URL: fake.baseUrl,
     SHAREKHAN_API_KEY: SK_API_KEY,
@@ -326,7 +326,7 @@ describe('the login state is a credential', () => {
   it('a full login through the callback shows neither request token, state nor access token', async () => {
     const started = await hit('get', `/sharekhan/users/${PAPER}/login-url`);
     const state: string = started.body.state;
-    const requestToken = fake.issueRequestToken('C100', state);
+    const requestToken = fake.issueRequestToken('P100', state);
     STATES.push(state);
     SECRETS.push(requestToken);
     const res = await hit('get', `/sharekhan/callback?request_token=${encodeURIComponent(requestToken)}&state=${encodeURIComponent(state)}`, (r) => r, null);

@@ -261,8 +261,8 @@ describe('what the operator reads', () => {
     await signIn(page, ADMIN_KEY);
     await page.click('#premarket-run');
     await page.waitForFunction(() =>
-      /^Last run/.test(
-        document.querySelector('#premarket-last')?.textContent ?? '',
+      (document.querySelector('#premarket-last')?.textContent ?? '').startsWith(
+        'Last run',
       ),
     );
     await expectNoSidewaysScroll(page, 390, 'console-mobile');
@@ -278,8 +278,8 @@ describe('what the operator reads', () => {
     await signIn(page, ADMIN_KEY);
     await page.click('#premarket-run');
     await page.waitForFunction(() =>
-      /^Last run/.test(
-        document.querySelector('#premarket-last')?.textContent ?? '',
+      (document.querySelector('#premarket-last')?.textContent ?? '').startsWith(
+        'Last run',
       ),
     );
     await page.click('tr[data-user="USER_A"] button[aria-label^="Manage"]');
@@ -355,8 +355,8 @@ describe('what the operator reads', () => {
     );
     await page.click('tr[data-user="USER_A"] button[aria-label^="Manage"]');
     await page.waitForFunction(() =>
-      /^USER_A/.test(
-        document.querySelector('#detail-title')?.textContent ?? '',
+      (document.querySelector('#detail-title')?.textContent ?? '').startsWith(
+        'USER_A',
       ),
     );
     expect(await textOf(page, '#message')).toBe('');

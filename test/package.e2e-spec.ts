@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,10 +26,27 @@ let app: ChildProcess | undefined;
 let base: string;
 const output: string[] = [];
 
+/** Names and times of the repo's dist/ (what `npm run start:prod` runs): packing must leave them be. */
+function distListing(): string[] {
+  const dist = join(ROOT, 'dist');
+  if (!existsSync(dist)) return [];
+  return readdirSync(dist, { recursive: true, encoding: 'utf8' }).map((f) => `${f}@${statSync(join(dist, f)).mtimeMs}`).sort();
+}
+const distBefore = distListing();
+
+/** The package's sources in a temp folder, so prepack's clean build of dist/ happens there. */
+function packageCopy(into: string): string {
+  const dir = join(into, 'package');
+  for (const f of ['package.json', 'tsconfig.json', 'tsconfig.lib.json', 'README.md']) cpSync(join(ROOT, f), join(dir, f));
+  cpSync(join(ROOT, 'src'), join(dir, 'src'), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return dir;
+}
+
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'consumer-app-'));
-  // prepack builds dist/ with tsconfig.lib.json; --json lists what went into the tarball.
-  const packed = await run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+  // prepack builds dist/ with tsconfig.lib.json (in the copy); --json lists what went into the tarball.
+  const packed = await run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: packageCopy(tmp), maxBuffer: 16 * 1024 * 1024 });
   const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as [{ filename: string; files: { path: string }[] }];
   tarball = join(tmp, info.filename);
   files = info.files.map((f) => f.path);
@@ -74,6 +91,10 @@ async function health() {
 }
 
 describe('the packed library in a fresh Nest app', () => {
+  it("packing leaves the repo's dist/ as it was (npm run start:prod still runs after npm test)", () => {
+    expect(distListing()).toEqual(distBefore);
+  });
+
   it('the tarball holds the library build only, with types for every entry', () => {
     for (const entry of ['index', 'cache/index', 'sharekhan/index', 'orchestrator/index', 'auth/index']) {
       expect(files).toContain(`dist/${entry}.js`);

@@ -1,6 +1,6 @@
 import { SetMetadata, UseGuards, applyDecorators, createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import { ApiErrorResponses, ApiKeyProtected, ApiUserIdParam } from '../common/openapi.js';
+import { ADMIN_ONLY, ApiErrorResponses, ApiKeyProtected, ApiUserIdParam, NOT_OWN_USER } from '../common/openapi.js';
 import { ApiKeyAuthGuard, RateLimitGuard } from './api-key-auth.guard.js';
 import { ACCESS_RULE, getApiCaller, type AccessRule } from './api-key.guard.js';
 
@@ -12,8 +12,8 @@ export function ApiKeyAuth(rule: AccessRule = {}) {
   return applyDecorators(
     SetMetadata(ACCESS_RULE, rule),
     UseGuards(ApiKeyAuthGuard),
-    // OpenAPI: the x-api-key scheme and its 401/403/429 answers on every protected route.
-    ApiKeyProtected(),
+    // OpenAPI: the x-api-key scheme, its 401 and 429 answers, and the 403 this rule can give.
+    ApiKeyProtected(rule.adminOnly ? ADMIN_ONLY : rule.userParam ? NOT_OWN_USER : undefined),
     ApiErrorResponses(429),
     ...(rule.userParam ? [ApiUserIdParam(rule.userParam)] : []),
   );

@@ -40,7 +40,12 @@ export interface CacheModuleOptions {
   /** No Redis command waits longer than this. */
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
-  breaker?: { failureThreshold?: number; halfOpenAfterMs?: number; halfOpenAfterMaxMs?: number };
+  /**
+   * `silenceFloorMs` (default 25): while commands wait, Redis sending nothing for the larger of this
+   * and 4x the longest gap seen in the last 10-20 s opens the breaker at once (docs/cache.md,
+   * "Silence is a hang"); at or above commandTimeoutMs only timeouts open it.
+   */
+  breaker?: { failureThreshold?: number; halfOpenAfterMs?: number; halfOpenAfterMaxMs?: number; silenceFloorMs?: number };
   reconnect?: { baseDelayMs?: number; maxDelayMs?: number };
   memory?: { maxEntries?: number; maxBytes?: number };
   /**
@@ -144,6 +149,7 @@ export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => strin
       failureThreshold: o.breaker?.failureThreshold ?? 3,
       halfOpenAfterMs: o.breaker?.halfOpenAfterMs ?? 500,
       halfOpenAfterMaxMs: o.breaker?.halfOpenAfterMaxMs ?? 5_000,
+      silenceFloorMs: o.breaker?.silenceFloorMs ?? 25,
     },
     reconnect: {
       baseDelayMs: o.reconnect?.baseDelayMs ?? 50,

@@ -23,6 +23,7 @@ import { GetOrSet, type GetOrSetOptions } from './api/get-or-set.js';
 import { update, type UpdateOptions, type UpdateResult } from './api/update.js';
 import type { AppendLog, AppendLogStatus, LogLimits, LogReadOptions, LogReadResult } from './logs/append-log.js';
 import { WindowCounters, type CounterHit } from './counter/atomic-counter.js';
+import { SlidingWindows, type SlotAnswer } from './counter/sliding-window.js';
 import type { Claims } from './claims/claims.js';
 import { ClockOffset } from './clock/clock-offset.js';
 import { buildLogs, buildRemote } from './stack/remote-parts.js';
@@ -47,6 +48,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
   private readonly near: NearCache;
   private readonly gateway: CacheGateway | null;
   private readonly counters: WindowCounters;
+  private readonly windows: SlidingWindows;
   private readonly recovery: RecoveryMachine | null;
   private readonly stack: CacheStack;
   private readonly modeSubject: BehaviorSubject<CacheMode>;
@@ -76,9 +78,10 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     this.recovery = remote?.recovery ?? null;
     this.claims = remote?.claims ?? null;
     this.counters = new WindowCounters(this.gateway);
+    this.windows = new SlidingWindows(this.gateway);
     this.logs = buildLogs(this.gateway, remote, parts, (k) => this.keys.full(k));
     this.modeSubject = this.recovery?.modeSubject ?? new BehaviorSubject<CacheMode>('memory');
-    this.stack = new CacheStack(remote, this.local, this.near, this.hlc, this.options.commandTimeoutMs);
+    this.stack = new CacheStack(remote, this.local, this.near, this.hlc, this.options.commandTimeoutMs, this.options.tombstoneTtlMs, this.clock);
     this.local.snapshot.load();
     const ops = {
       read: <T>(k: string) => this.readFull<T>(k),
@@ -269,6 +272,16 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
   /** Shared fixed-window counter (rate limits); null while Redis is not usable. See atomic-counter.ts. */
   incrementWindow(key: string, windowMs: number): Promise<CounterHit | null> {
     return this.counters.increment(this.keys.full(key), windowMs);
+  }
+
+  /** A slot of at most `limit` per sliding `windowMs`, fleet-wide; null while Redis is not usable. See sliding-window.ts. */
+  takeWindowSlot(key: string, windowMs: number, limit: number): Promise<SlotAnswer | null> {
+    return this.windows.take(this.keys.full(key), windowMs, limit);
+  }
+
+  /** Fills that window for `blockMs` on every instance (a third party's Retry-After); false while Redis is not usable. */
+  blockWindow(key: string, windowMs: number, limit: number, blockMs: number): Promise<boolean> {
+    return this.windows.block(this.keys.full(key), windowMs, limit, blockMs);
   }
 
   getStatus(): CacheStatus {

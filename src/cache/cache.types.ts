@@ -65,15 +65,27 @@ export interface CacheStatus {
   journalPolicy: 'drop-oldest';
   /** How long delete tombstones live in Redis and memory (ms). */
   tombstoneTtlMs: number;
-  /** Times Redis came back without this deployment's data (marker missing or changed) while memory held keys to re-seed. */
+  /**
+   * Times Redis came back having forgotten (marker missing or changed, or another Redis process:
+   * a restart from an older save, a failover) while memory held keys to re-seed.
+   */
   emptyRedisDetections: number;
   /** True while memory copies are being written back to an emptied Redis. */
   reseeding: boolean;
   /** Keys written back by re-seeding, and those Redis already held at a newer version. */
   reseeded: number;
   reseedRejected: number;
-  /** After Redis came back empty, claims of keys it does not hold are refused this long (fleet-wide, from the first re-seeding replica). */
+  /**
+   * After Redis forgot, claims of keys it does not hold are refused until every live replica has
+   * re-seeded it, at most this long (fleet-wide, from the first re-seeding replica).
+   */
   reseedWindowMs: number;
+  /** A re-seed window is open: claims of keys Redis lacks are refused, reads from Redis are `fallback`. */
+  reseedWindowOpen: boolean;
+  /** Replicas on the fleet's roll call seen within the member TTL (this one included; 0 on Cluster). */
+  fleetMembers: number;
+  /** Reads where Redis answered older than (or without) the copy memory held: the newer copy was answered and written back. */
+  rewoundReads: number;
   /** Timed-out claims waiting to be withdrawn, and those withdrawn so far (see docs/cache.md). */
   claimReleasesPending: number;
   claimsWithdrawn: number;

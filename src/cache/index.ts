@@ -19,3 +19,4 @@ export { CACHE_GATEWAY, type CacheGateway } from './redis/cache-gateway.js';
 export type * from './cache.types.js';
 export type { CacheModuleOptions, RedisTarget, RedisTlsFiles, HostPort } from './cache.options.js';
 export type { CounterHit } from './counter/atomic-counter.js';
+export type { SlotAnswer } from './counter/sliding-window.js';

@@ -12,7 +12,7 @@ import { reason } from './http-error.filter.js';
  *   @ApiKeyProtected()
  *   @ApiZodBody(submitTokenSchema)
  *   @ApiZodResponse(201, tokenViewSchema, 'Stored; the token is shown masked')
- *   @ApiErrorResponses(400, 429)
+ *   @ApiErrorResponses(BAD_TOKEN_BODY, 429)
  *   submit(@Body(new ZodValidationPipe(submitTokenSchema)) body: SubmitToken) { ... }
  */
 
@@ -58,14 +58,13 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   504: 'The upstream broker timed out',
 };
 
-/** What each status really answers, for the examples next to each route's responses. */
+/** What each status answers when an operation does not name its own case. */
 const ERROR_EXAMPLES: Record<number, Omit<ErrorExample, 'statusCode' | 'error'>> = {
   400: {
-    message: 'Invalid request: body.accessToken must be at least 8 characters',
-    details: [{ field: 'body.accessToken', problem: 'accessToken must be at least 8 characters' }],
+    message: 'Invalid request: userId must be 1-64 characters A-Z, 0-9 or _ (e.g. PAPER_TRADER_001)',
+    details: [{ field: 'userId', problem: 'must be 1-64 characters A-Z, 0-9 or _ (e.g. PAPER_TRADER_001)' }],
   },
   401: { message: 'Missing API key: send it in the x-api-key header' },
-  403: { message: 'API key "desk-1" may act only on its own user, not on MASTER_USER_001' },
   404: { message: "No trading user PAPER_TRADER_009 is configured (use the exact id of a user in OrchestratorModule's `users` option)" },
   409: { message: 'The token of MASTER_USER_001 has no ShareKhan customer id, which the check needs: submit the token again with customerId' },
   412: { message: 'No ShareKhan token for MASTER_USER_001 today. Nothing was sent.' },
@@ -79,6 +78,36 @@ const ERROR_EXAMPLES: Record<number, Omit<ErrorExample, 'statusCode' | 'error'>>
   504: { message: 'ShareKhan did not answer in time while trying to validate the token' },
 };
 
+/** One status as a particular operation answers it, when the status's default example would mislead. */
+export interface ErrorCase {
+  status: number;
+  message: string;
+  details?: { field: string; problem: string }[];
+}
+
+/** The token body was wrong (PUT token). */
+export const BAD_TOKEN_BODY: ErrorCase = {
+  status: 400,
+  message: 'Invalid request: body.accessToken must be at least 8 characters',
+  details: [{ field: 'body.accessToken', problem: 'accessToken must be at least 8 characters' }],
+};
+/** The order body was wrong (orders, signals). */
+export const BAD_ORDER_BODY: ErrorCase = {
+  status: 400,
+  message: 'Invalid request: body.order.quantity must be a whole number',
+  details: [{ field: 'body.order.quantity', problem: 'quantity must be a whole number' }],
+};
+/** The login callback's query was wrong. */
+export const BAD_CALLBACK_QUERY: ErrorCase = {
+  status: 400,
+  message: 'Invalid request: query.state must not be empty',
+  details: [{ field: 'query.state', problem: 'state must not be empty' }],
+};
+/** A user-scoped key on an admin-only route. */
+export const ADMIN_ONLY: ErrorCase = { status: 403, message: 'This endpoint needs an admin API key; key "desk-1" is scoped to one user' };
+/** A user-scoped key naming another user. */
+export const NOT_OWN_USER: ErrorCase = { status: 403, message: 'API key "desk-1" may act only on its own user, not on MASTER_USER_001' };
+
 interface ErrorExample {
   statusCode: number;
   error: string;
@@ -86,8 +115,12 @@ interface ErrorExample {
   details?: { field: string; problem: string }[];
 }
 
-/** A realistic error body for `status`, in the one error shape. */
-export function errorExample(status: number): ErrorExample {
+/** A realistic error body for `status` (or for one operation's own case), in the one error shape. */
+export function errorExample(status: number | ErrorCase): ErrorExample {
+  if (typeof status !== 'number') {
+    const { status: code, ...rest } = status;
+    return { statusCode: code, error: reason(code), ...rest };
+  }
   return { statusCode: status, error: reason(status), ...(ERROR_EXAMPLES[status] ?? { message: reason(status) }) };
 }
 
@@ -119,12 +152,16 @@ export function ApiZodResponse(status: number, schema: z.ZodType, description: s
   return ApiResponse({ status, description, schema: zodToOpenApi(schema, 'output') });
 }
 
-/** Documents error statuses with the shared error body and an example of that status. */
-export function ApiErrorResponses(...statuses: number[]): MethodDecorator & ClassDecorator {
+/**
+ * Documents error statuses with the shared error body and an example of that status; an
+ * `ErrorCase` gives the example this operation really answers (e.g. BAD_ORDER_BODY for 400).
+ */
+export function ApiErrorResponses(...statuses: (number | ErrorCase)[]): MethodDecorator & ClassDecorator {
   return applyDecorators(
-    ...statuses.map((status) =>
-      ApiResponse({ status, description: ERROR_DESCRIPTIONS[status] ?? 'Error', schema: { ...ERROR_BODY_SCHEMA, example: errorExample(status) } }),
-    ),
+    ...statuses.map((item) => {
+      const status = typeof item === 'number' ? item : item.status;
+      return ApiResponse({ status, description: ERROR_DESCRIPTIONS[status] ?? 'Error', schema: { ...ERROR_BODY_SCHEMA, example: errorExample(item) } });
+    }),
   );
 }
 
@@ -133,7 +170,10 @@ export function ApiUserIdParam(name: string): MethodDecorator {
   return ApiParam({ name, description: 'A trading user id: 1-64 characters A-Z, 0-9 or _', example: USER_ID_EXAMPLE });
 }
 
-/** Marks a controller or handler as needing the `x-api-key` header, with its 401/403 answers. */
-export function ApiKeyProtected(): MethodDecorator & ClassDecorator {
-  return applyDecorators(ApiSecurity(API_KEY_SCHEME), ApiErrorResponses(401, 403));
+/**
+ * Marks a handler as needing the `x-api-key` header, with its 401 answer and, when the key's scope
+ * can refuse it, the 403 it answers (admin-only, or another user's id).
+ */
+export function ApiKeyProtected(forbidden?: ErrorCase): MethodDecorator & ClassDecorator {
+  return applyDecorators(ApiSecurity(API_KEY_SCHEME), ApiErrorResponses(401, ...(forbidden ? [forbidden] : [])));
 }

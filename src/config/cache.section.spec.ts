@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { PRODUCTION_ESSENTIALS } from '../../test/fixtures/production-env.js';
 import { ConfigError, loadConfig } from './load-config.js';
 import { instanceIdFor } from './cache.section.js';
 
@@ -77,13 +78,13 @@ describe('cache config section: the variables an operator sets', () => {
 
 describe('cache config section: production needs Redis', () => {
   it('refuses production without any Redis, in one line saying what to set', () => {
-    expect(problem({ NODE_ENV: 'production', TOKEN_ENCRYPTION_KEYS: `k1:${KEY}` })).toBe(
+    expect(problem({ NODE_ENV: 'production', ...PRODUCTION_ESSENTIALS, TOKEN_ENCRYPTION_KEYS: `k1:${KEY}` })).toBe(
       'Invalid configuration: REDIS_URL=(unset) (wants a Redis in production (REDIS_URL, REDIS_HOST, REDIS_SENTINELS or REDIS_CLUSTER_NODES): without one each replica keeps its own tokens; for a single replica on the memory store set ALLOW_MEMORY_ONLY_IN_PRODUCTION=true)',
     );
   });
 
   it('starts in production on memory only when explicitly allowed, and with any Redis target', () => {
-    const base = { NODE_ENV: 'production', TOKEN_ENCRYPTION_KEYS: `k1:${KEY}` };
+    const base = { NODE_ENV: 'production', ...PRODUCTION_ESSENTIALS, TOKEN_ENCRYPTION_KEYS: `k1:${KEY}` };
     expect(loadConfig({ ...base, ALLOW_MEMORY_ONLY_IN_PRODUCTION: 'true' }).cache.redis).toBeNull();
     expect(loadConfig({ ...base, REDIS_HOST: 'redis' }).cache.redis).toMatchObject({ kind: 'standalone', host: 'redis' });
     expect(loadConfig({ ...base, REDIS_SENTINELS: 'a:26379' }).cache.redis).toMatchObject({ kind: 'sentinel' });

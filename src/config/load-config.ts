@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { ConfigSection } from './config-section.js';
 import { ConfigError } from './config-error.js';
+import { productionProblems, variableOf } from './production-secrets.js';
 import { configSections } from './sections.js';
 
 type Sections = typeof configSections;
@@ -17,9 +18,12 @@ export { ConfigError };
  * tests; production passes process.env once, from main.ts.
  */
 export function loadConfig(env: Env): AppConfig {
+  const sections = Object.entries(configSections) as [string, ConfigSection<unknown>][];
+  const production = env.NODE_ENV?.trim() === 'production' ? productionProblems(env, sections.map(([, s]) => s)) : [];
+  const flagged = new Set(production.map((p) => p.variable));
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
-  for (const [key, section] of Object.entries(configSections) as [string, ConfigSection<unknown>][]) {
+  for (const [key, section] of sections) {
     const result = section.schema.safeParse(env);
     if (!result.success) {
       problems.push(...describeIssues(result.error.issues, env, section));
@@ -32,7 +36,9 @@ export function loadConfig(env: Env): AppConfig {
       else throw err;
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  // A placeholder or a missing essential is the one thing to fix about that variable.
+  const all = [...problems.filter((p) => !flagged.has(variableOf(p) ?? '')), ...production.map((p) => p.line)];
+  if (all.length > 0) throw new ConfigError(all);
   return out as AppConfig;
 }
 

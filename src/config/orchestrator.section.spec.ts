@@ -33,11 +33,20 @@ describe('orchestrator config section', () => {
     expect(msg).toContain('(wants entry 1 to have a user id of 1-64 characters A-Z, 0-9 or _)');
     expect(msg).toContain('(wants entry 2 (A) to have mode paper or live)');
     expect(msg).toContain('(wants entry 3 (B) to have a customer id of 1-64 letters, digits, _ or - (required for live users))');
-    expect(msg).toContain('(wants entry 4 to be userId:mode:customerId:loginId (it has 2 field(s)))');
+    expect(msg).toContain('(wants entry 4 to be userId:mode:customerId:loginId, optionally followed by :maxQuantity:maxNotional (it has 2 field(s)))');
     expect(problemsOf({ TRADING_USERS: 'D:paper::,E:paper::,D:paper::' })).toContain('(wants entry 3 to have a user id not used before (D))');    // A repeated id is reported together with the list's other problems, not only once they are fixed.
     const both = problemsOf({ TRADING_USERS: 'D:paper::,E:demo::,D:paper::' });
     expect(both).toContain('(wants entry 2 (E) to have mode paper or live)');
     expect(both).toContain('(wants entry 3 to have a user id not used before (D))');
+  });
+
+  it('takes per-user order limits from fields 5 and 6 (empty keeps the default) and refuses bad ones', () => {
+    const users = load({ TRADING_USERS: 'A:paper:::10:2500.5,B:live:C1:L1::100000,C:paper::' }).users;
+    expect(users?.map((u) => u.limits)).toEqual([{ maxQuantity: 10, maxNotional: 2500.5 }, { maxNotional: 100000 }, undefined]);
+    const msg = problemsOf({ TRADING_USERS: 'A:paper:::0:1,B:paper:::5:lots,C:paper:::5' });
+    expect(msg).toContain('(wants entry 1 (A) to have a maxQuantity that is a whole number of at least 1)');
+    expect(msg).toContain('(wants entry 2 (B) to have a maxNotional that is a number above 0)');
+    expect(msg).toContain('(wants entry 3 to be userId:mode:customerId:loginId, optionally followed by :maxQuantity:maxNotional (it has 5 field(s)))');
   });
 
   it('rejects malformed check times', () => {

@@ -9,11 +9,20 @@ const USER_FIELD_VERB: Record<string, string> = {
   mode: 'to have mode',
   customerId: 'to have a customer id of',
   loginId: 'to have a login id of',
+  limits: 'to have',
 };
 
+const FORMAT = 'userId:mode:customerId:loginId, optionally followed by :maxQuantity:maxNotional';
+
+/** An optional limit field: empty keeps the default; anything else must be a number (the schema says which). */
+function limitField(text: string | undefined): number | string | undefined {
+  if (text === undefined || text === '') return undefined;
+  return /^\d+(\.\d+)?$/.test(text) ? Number(text) : text;
+}
+
 /**
- * `userId:mode:customerId:loginId`, comma-separated. Only the syntax is checked here; what a
- * valid user is, OrchestratorModule's options schema says.
+ * `userId:mode:customerId:loginId[:maxQuantity:maxNotional]`, comma-separated. Only the syntax is
+ * checked here; what a valid user is, OrchestratorModule's options schema says.
  */
 export function parseTradingUsers(raw: string | undefined): { users: TradingUser[]; problems: string[] } {
   const users: TradingUser[] = [];
@@ -21,14 +30,21 @@ export function parseTradingUsers(raw: string | undefined): { users: TradingUser
   const problems: string[] = [];
   splitEntries(raw).forEach((entry, i) => {
     const parts = entry.split(':').map((p) => p.trim());
-    if (parts.length !== 4) return problems.push(`entry ${i + 1} to be userId:mode:customerId:loginId (it has ${parts.length} field(s))`);
-    const [userId, mode, customerId, loginId] = parts;
-    users.push({ userId, mode: mode as TradingMode, customerId, loginId });
+    if (parts.length !== 4 && parts.length !== 6) return problems.push(`entry ${i + 1} to be ${FORMAT} (it has ${parts.length} field(s))`);
+    const [userId, mode, customerId, loginId, quantity, notional] = parts;
+    const limits = { maxQuantity: limitField(quantity), maxNotional: limitField(notional) };
+    const user = { userId, mode: mode as TradingMode, customerId, loginId };
+    const hasLimits = limits.maxQuantity !== undefined || limits.maxNotional !== undefined;
+    users.push(hasLimits ? { ...user, limits: withoutUnset(limits) as TradingUser['limits'] } : user);
     positions.push(i + 1);
   });
   const verb = (field?: string) => USER_FIELD_VERB[field ?? ''] ?? 'to have';
   problems.push(...entryProblems(orchestratorOptionsSchema, { users }, { listPath: ['users'], labelField: 'userId', verb, positions }));
   return { users, problems };
+}
+
+function withoutUnset(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
 /** `HH:MM` times in IST, comma-separated; empty turns the scheduled check off. */
@@ -73,5 +89,6 @@ export const orchestratorSection = defineSection({
     premarketCheck: { timesIst: e.ORCHESTRATOR_PREMARKET_CHECK_IST },
     idempotencyWhenUnavailable: e.ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE,
     settingNames: ORCHESTRATOR_SETTING_NAMES,
+    brokerSetupHint: 'Set SHAREKHAN_API_KEY (and SHAREKHAN_SECRET_KEY for the daily login) and restart.',
   }),
 });

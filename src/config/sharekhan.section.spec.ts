@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { resolveShareKhanOptions } from '../sharekhan/index.js';
+import { PRODUCTION_ESSENTIALS } from '../../test/fixtures/production-env.js';
 import { ConfigError, loadConfig } from './load-config.js';
 
 const K1 = randomBytes(32).toString('base64');
@@ -27,7 +28,7 @@ describe('sharekhan config section', () => {
   });
 
   it('parses a key ring: the first key seals new tokens, the others only open old ones', () => {
-    const settings = resolveShareKhanOptions(loadConfig({ NODE_ENV: 'production', REDIS_HOST: 'redis', TOKEN_ENCRYPTION_KEYS: `k2:${K2},k1:${K1}` }).sharekhan);
+    const settings = resolveShareKhanOptions(loadConfig({ NODE_ENV: 'production', ...PRODUCTION_ESSENTIALS, REDIS_HOST: 'redis', TOKEN_ENCRYPTION_KEYS: `k2:${K2},k1:${K1}` }).sharekhan);
     expect(settings.encryption).toMatchObject({ activeKeyId: 'k2', generated: false });
     expect(settings.encryption.keys.map((k) => k.id)).toEqual(['k2', 'k1']);
   });

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import {
   BrokerAuthError,
   BrokerBadRequestError,
@@ -12,12 +12,15 @@ import {
   type PlaceOrderResult,
 } from '../sharekhan/index.js';
 import { ShareKhanNotConfiguredError, type Order } from '../sharekhan/index.js';
+import { BrokerRateLimit, type Admission } from './broker-rate-limit.js';
 import { LIVE_ORDER_CLIENT } from './orchestrator.tokens.js';
 import type { FailureCode, Outcome } from './orchestrator.types.js';
 
 export interface LiveOrderClient {
   placeOrder(accessToken: string, order: Order): Promise<PlaceOrderResult>;
 }
+
+const GO: Promise<Admission> = Promise.resolve({ ok: true });
 
 export type LivePlacement =
   | { ok: true; orderId: string; orderStatus: string | undefined }
@@ -35,18 +38,60 @@ export type LivePlacement =
     };
 
 /**
- * Sends one order to ShareKhan, exactly once, and turns every broker failure into a typed outcome.
- * Nothing here retries: an order POST has no idempotency key on the broker side.
+ * Without a ShareKhan API key no live order can be sent; said per order instead of failing
+ * start-up, with the error the factory builds (it names what the operator sets).
+ */
+export class NotConfiguredClient implements LiveOrderClient {
+  constructor(private readonly error: () => ShareKhanNotConfiguredError = () => new ShareKhanNotConfiguredError(['apiKey'])) {}
+
+  placeOrder(): Promise<PlaceOrderResult> {
+    return Promise.reject(this.error());
+  }
+}
+
+/**
+ * Sends one order to ShareKhan, exactly once, within the broker's rate limit, and turns every
+ * broker failure into a typed outcome. Nothing here retries: an order POST has no idempotency key
+ * on the broker side.
  */
 @Injectable()
 export class LiveBroker {
-  constructor(@Inject(LIVE_ORDER_CLIENT) private readonly client: LiveOrderClient) {}
+  constructor(
+    @Inject(LIVE_ORDER_CLIENT) private readonly client: LiveOrderClient,
+    @Optional() @Inject(BrokerRateLimit) private readonly limit: BrokerRateLimit | null = null,
+  ) {}
 
-  async place(accessToken: string, order: Order): Promise<LivePlacement> {
+  /** False when the broker has no API key: every live order would answer BROKER_NOT_CONFIGURED. */
+  get configured(): boolean {
+    return !(this.client instanceof NotConfiguredClient);
+  }
+
+  /**
+   * A slot under the broker rate limit. Started by the caller alongside token resolution, so the
+   * limit's round trip to Redis is not on the order's path; a slot left unused is only a wasted slot.
+   */
+  reserve(): Promise<Admission> {
+    return this.limit ? this.limit.admit() : GO;
+  }
+
+  async place(accessToken: string, order: Order, slot: Promise<Admission> = this.reserve()): Promise<LivePlacement> {
+    const admission = await slot;
+    if (!admission.ok) {
+      return {
+        ok: false,
+        code: 'BROKER_RATE_LIMITED',
+        outcome: 'not_placed',
+        tokenRejected: false,
+        retryAfterMs: admission.retryAfterMs,
+        message: `ShareKhan's order rate limit for this API key leaves no slot in time (retry in ${admission.retryAfterMs} ms); nothing was sent.`,
+      };
+    }
     try {
       const r = await this.client.placeOrder(accessToken, order);
       return { ok: true, orderId: r.orderId, orderStatus: r.orderStatus };
     } catch (err) {
+      // The whole fleet pauses for the broker's Retry-After; this answer does not wait for that.
+      if (err instanceof BrokerRateLimitError && this.limit) void this.limit.rateLimited(err.retryAfterMs).catch(() => undefined);
       return describeFailure(err);
     }
   }

@@ -3,6 +3,7 @@ import {
   Controller,
   ForbiddenException,
   Get,
+  Header,
   HttpCode,
   HttpStatus,
   Inject,
@@ -16,7 +17,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { fromLines } from '../common/field-problems.js';
 import { reason } from '../common/http-error.filter.js';
 import { InvalidRequestException } from '../common/invalid-request.exception.js';
-import { ApiErrorResponses, ApiOkBody, ApiZodBody } from '../common/openapi.js';
+import { ApiErrorResponses, ApiOkBody, ApiZodBody, BAD_ORDER_BODY, NOT_OWN_USER } from '../common/openapi.js';
 import { ApiKeyAuth, ApiKeyService, Caller, type ApiCaller } from '../auth/index.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { OrderBook } from './order-book.js';
@@ -60,7 +61,7 @@ export class OrchestratorController {
   @ApiOperation({ summary: "Place one order for one user with that user's own token (paper or live)" })
   @ApiZodBody(placeOrderBodySchema, PLACE_ORDER_EXAMPLE)
   @ApiOkBody(201, 'Placed: outcome "placed" with the broker order id', ORDER_RESULT)
-  @ApiErrorResponses(400)
+  @ApiErrorResponses(BAD_ORDER_BODY, NOT_OWN_USER)
   @ApiOrderFailures('USER_UNKNOWN', 'TOKEN_EXPIRED', 'SIGNAL_IN_PROGRESS', 'TOKEN_MISSING', 'BROKER_REJECTED', 'TOKEN_INVALID', 'BROKER_TOKEN_REJECTED', 'BROKER_UNREACHABLE', 'BROKER_SERVER_ERROR', 'TOKEN_STORE_UNAVAILABLE', 'TOKEN_UNCONFIRMED', 'ORDER_OUTCOME_UNKNOWN')
   async placeOrder(
     @Body(new ZodValidationPipe(placeOrderBodySchema)) body: PlaceOrderBody,
@@ -85,7 +86,7 @@ export class OrchestratorController {
   @ApiOperation({ summary: 'Fan one signal out to several users (or "all"); idempotent per signal id and user' })
   @ApiZodBody(signalBodySchema, SIGNAL_EXAMPLE)
   @ApiOkBody(200, 'One result per user (placed, not_placed or unknown) and a summary', SIGNAL_REPORT)
-  @ApiErrorResponses(400)
+  @ApiErrorResponses(BAD_ORDER_BODY, { status: 403, message: 'users "all" needs an admin API key; key "desk-1" may signal only its own user' })
   async signal(
     @Body(new ZodValidationPipe(signalBodySchema)) body: SignalBody,
     @Caller() caller: ApiCaller,
@@ -103,6 +104,7 @@ export class OrchestratorController {
 
   /** Each user's token readiness as an order would see it, plus the last pre-market check. */
   @Get('readiness')
+  @Header('Cache-Control', 'no-store')
   @ApiKeyAuth()
   @ApiOperation({ summary: 'Token readiness of each user (ready, missing, expired, invalid, unknown) and the last pre-market check' })
   @ApiOkBody(200, 'Per-user readiness with seconds until expiry', READINESS_REPORT)
@@ -131,10 +133,11 @@ export class OrchestratorController {
 
   /** The user's recent orders: paper fills, live orders, and live orders with unknown outcome. */
   @Get('users/:userId/orders')
+  @Header('Cache-Control', 'no-store')
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: "A user's recent orders (paper fills, live orders, unknown outcomes)" })
   @ApiOkBody(200, 'The orders, newest last; complete=false when the cache could not be read', ORDER_LIST)
-  @ApiErrorResponses(404)
+  @ApiErrorResponses(400, 404)
   async listOrders(@Param('userId') userId: string) {
     const user = this.users.get(userId);
     if (!user) throw new NotFoundException(`No trading user ${userId} is configured (use the exact id of a user in ${this.settings.nameOf('users')})`);

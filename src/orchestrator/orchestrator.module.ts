@@ -1,7 +1,8 @@
 import { Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { ShareKhanClientFactory, ShareKhanTokenStore, StaticTokens, TradingAccounts } from '../sharekhan/index.js';
-import { LiveBroker, type LiveOrderClient } from './live-broker.js';
+import { BrokerRateLimit } from './broker-rate-limit.js';
+import { LiveBroker, NotConfiguredClient, type LiveOrderClient } from './live-broker.js';
 import { OrchestratorController } from './orchestrator.controller.js';
 import { ORCHESTRATOR_MODULE_OPTIONS, OrchestratorConfigurableModule } from './orchestrator.module-definition.js';
 import { resolveOrchestratorOptions, type OrchestratorModuleOptions, type OrchestratorSettings } from './orchestrator.options.js';
@@ -17,11 +18,6 @@ import { SignalFanout } from './signal-fanout.js';
 import { TokenResolver } from './token-resolver.js';
 import { TOKEN_STORE } from './token-store.port.js';
 import { UserRegistry } from './user-registry.js';
-
-/** Without a ShareKhan API key no live order can be sent; say so per order instead of failing start-up. */
-const notConfiguredClient = (factory: ShareKhanClientFactory): LiveOrderClient => ({
-  placeOrder: () => Promise.reject(factory.notConfiguredError()),
-});
 
 /**
  * Resolves each user's own token before every trade and places orders on the user's own broker
@@ -45,12 +41,13 @@ const notConfiguredClient = (factory: ShareKhanClientFactory): LiveOrderClient =
       // Its own timeout: how long an order may hang before it is reported unknown is an
       // orchestrator decision, not the token endpoints'.
       useFactory: (factory: ShareKhanClientFactory, settings: OrchestratorSettings): LiveOrderClient =>
-        factory.configured ? factory.create({ timeoutMs: settings.orderTimeoutMs }) : notConfiguredClient(factory),
+        factory.configured ? factory.create({ timeoutMs: settings.orderTimeoutMs }) : new NotConfiguredClient(() => factory.notConfiguredError()),
     },
     UserRegistry,
     TokenResolver,
     PaperBroker,
     LiveBroker,
+    BrokerRateLimit,
     OrderBook,
     OrderExecutor,
     OrderMetrics,

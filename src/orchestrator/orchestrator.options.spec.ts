@@ -17,7 +17,10 @@ describe('OrchestratorModule options', () => {
     expect(s).toMatchObject({
       users: [],
       premarketDays: '1-5',
-      fanoutConcurrency: 4,
+      fanoutConcurrency: 64,
+      brokerOrdersPerSecond: 10,
+      brokerMaxWaitMs: 5_000,
+      brokerTransitMarginMs: 50,
       idempotencyTtlMs: 2 * 86_400_000,
       idempotencyWhenUnavailable: 'refuse',
       orderTimeoutMs: 8_000,

@@ -13,6 +13,16 @@ export interface TradingUser {
   customerId: string;
   /** ShareKhan login id, sent as `channelUser`. Empty only for paper users. */
   loginId: string;
+  /** This user's own per-order limits; unset fields take the module's `orderLimits`. */
+  limits?: Partial<OrderLimits>;
+}
+
+/** Per-order fat-finger limits: an order above either is refused before anything is sent. */
+export interface OrderLimits {
+  /** Largest quantity of one order. */
+  maxQuantity: number;
+  /** Largest price x quantity of one order (checked when the order has a price above 0). */
+  maxNotional: number;
 }
 
 export interface PremarketTime {
@@ -22,10 +32,20 @@ export interface PremarketTime {
   label: string;
 }
 
+/** Sane for a cash desk: 5,000 shares, or ₹50 lakh (5,000,000) in one order. */
+export const DEFAULT_ORDER_LIMITS: OrderLimits = { maxQuantity: 5_000, maxNotional: 5_000_000 };
+
 const CUSTOMER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const LOGIN_ID = /^[^\s:,]{1,64}$/;
 const HH_MM = /^([01]\d|2[0-3]):([0-5]\d)$/;
 const CRON_DAYS = /^[0-7*](?:[-,][0-7])*$/;
+
+const QTY = 'a maxQuantity that is a whole number of at least 1';
+const NOTIONAL = 'a maxNotional that is a number above 0';
+const maxQuantity = () => z.number({ error: QTY }).int({ error: QTY }).min(1, { error: QTY });
+const maxNotional = () => z.number({ error: NOTIONAL }).positive({ error: NOTIONAL }).finite({ error: NOTIONAL });
+
+const limitsSchema = z.object({ maxQuantity: maxQuantity().optional(), maxNotional: maxNotional().optional() }).strict();
 
 const userSchema = z
   .object({
@@ -33,6 +53,7 @@ const userSchema = z
     mode: z.enum(['paper', 'live'], { error: 'paper or live' }),
     customerId: z.string().default(''),
     loginId: z.string().default(''),
+    limits: limitsSchema.optional(),
   })
   .superRefine((u, ctx) => {
     const live = u.mode === 'live';
@@ -71,7 +92,18 @@ export const orchestratorOptionsSchema = z.object({
       days: z.string().regex(CRON_DAYS, { error: 'cron day-of-week such as 1-5 (Mon-Fri) or 0-6 or 1,2,3' }).default('1-5'),
     })
     .prefault({}),
-  fanoutConcurrency: z.number().int().min(1).max(64).default(4),
+  /** Every user's per-order limits unless its own `limits` say otherwise (defaults: 5,000 and 50 lakh). */
+  orderLimits: z
+    .object({ maxQuantity: maxQuantity().default(DEFAULT_ORDER_LIMITS.maxQuantity), maxNotional: maxNotional().default(DEFAULT_ORDER_LIMITS.maxNotional) })
+    .prefault({}),
+  /** Safety net only: the broker rate limit paces a signal; this caps what one replica has in flight. */
+  fanoutConcurrency: z.number().int().min(1).max(1_000).default(64),
+  /** Live orders per second per ShareKhan API key, across every replica (docs/orchestrator.md, "Broker rate limit"). */
+  brokerOrdersPerSecond: z.number().int().min(1).max(1_000).default(10),
+  /** How long an order may wait for a slot under that limit before it is answered BROKER_RATE_LIMITED, nothing sent. */
+  brokerMaxWaitMs: z.number().int().min(0).max(60_000).default(5_000),
+  /** Added to the limit's one-second window for the jitter between granting an order and the broker receiving it. */
+  brokerTransitMarginMs: z.number().int().min(0).max(5_000).default(50),
   idempotencyTtlMs: z.number().int().min(60_000).max(30 * 86_400_000).default(2 * 86_400_000),
   /** What a signal does when the cache cannot say whether it was already placed for a user. */
   idempotencyWhenUnavailable: z.enum(['proceed', 'refuse'], { error: 'proceed or refuse' }).default('refuse'),
@@ -80,6 +112,8 @@ export const orchestratorOptionsSchema = z.object({
   orderHistoryTtlMs: z.number().int().min(60_000).max(90 * 86_400_000).default(7 * 86_400_000),
   /** How long a live order may hang before it is reported as outcome unknown. */
   orderTimeoutMs: z.number().int().min(100).max(120_000).default(8_000),
+  /** Shown in readiness when no live order can leave because ShareKhan is not configured (an app names its own settings). */
+  brokerSetupHint: z.string().max(200).default("Set ShareKhanAuthModule's apiKey option and restart."),
   /** Shown in "token missing" errors; `{userId}` is replaced. */
   tokenSubmitHint: z.string().max(200).default('PUT /sharekhan/users/{userId}/token'),
   /** The app's Prometheus registry (for `orchestrator_orders_total`); without one, no metrics. */
@@ -97,7 +131,13 @@ export interface OrchestratorSettings {
   strayEnvTokenVars: string[];
   premarketTimes: PremarketTime[];
   premarketDays: string;
+  /** Limits for users without their own. */
+  orderLimits: OrderLimits;
+  brokerSetupHint: string;
   fanoutConcurrency: number;
+  brokerOrdersPerSecond: number;
+  brokerMaxWaitMs: number;
+  brokerTransitMarginMs: number;
   idempotencyTtlMs: number;
   idempotencyWhenUnavailable: 'proceed' | 'refuse';
   paperRequiresToken: boolean;
@@ -128,7 +168,12 @@ export function resolveOrchestratorOptions(
     strayEnvTokenVars: [...stray].sort(),
     premarketTimes,
     premarketDays: o.premarketCheck.days,
+    orderLimits: o.orderLimits,
+    brokerSetupHint: o.brokerSetupHint,
     fanoutConcurrency: o.fanoutConcurrency,
+    brokerOrdersPerSecond: o.brokerOrdersPerSecond,
+    brokerMaxWaitMs: o.brokerMaxWaitMs,
+    brokerTransitMarginMs: o.brokerTransitMarginMs,
     idempotencyTtlMs: o.idempotencyTtlMs,
     idempotencyWhenUnavailable: o.idempotencyWhenUnavailable,
     paperRequiresToken: o.paperRequiresToken,

@@ -1,4 +1,5 @@
 import type { TradingMode } from './orchestrator.options.js';
+import type { LimitBreach } from './order-limits.js';
 
 /**
  * Every way an order can fail, each with its own HTTP status so a caller (or an operator reading
@@ -6,6 +7,8 @@ import type { TradingMode } from './orchestrator.options.js';
  */
 export const FAILURE_STATUS = {
   USER_UNKNOWN: 404,
+  /** Above the user's per-order maxQuantity or maxNotional: refused before anything is sent. */
+  ORDER_LIMIT_EXCEEDED: 422,
   /** No token anywhere for this user: a precondition the operator must meet. */
   TOKEN_MISSING: 412,
   /** A token exists but passed its cut-off: conflicts with the trading day. */
@@ -63,6 +66,8 @@ export interface OrderResult {
   tokenFingerprint?: string;
   brokerStatus?: number;
   retryAfterMs?: number;
+  /** ORDER_LIMIT_EXCEEDED: which limit, its value for this user, and what the order asked. */
+  limit?: LimitBreach;
   signalId?: string;
   /** True when a retried signal got the stored result of the first attempt. */
   replayed?: boolean;

@@ -3,6 +3,7 @@ import type { OrchestratorSettings, TradingUser } from './orchestrator.options.j
 import type { Order } from '../sharekhan/index.js';
 import { LiveBroker } from './live-broker.js';
 import { OrderBook } from './order-book.js';
+import { breachOf, limitsOf } from './order-limits.js';
 import { OrderMetrics } from './order-metrics.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import { failure, type FailureCode, type OrderResult } from './orchestrator.types.js';
@@ -54,7 +55,20 @@ export class OrderExecutor {
 
   private async place(user: TradingUser, order: Order, ctx: { signalId?: string }): Promise<OrderResult> {
     const extra = ctx.signalId ? { signalId: ctx.signalId } : {};
+    // Before the token or the broker: a fat-fingered order never leaves, whatever else holds.
+    const breach = breachOf(order, limitsOf(user, this.settings.orderLimits));
+    if (breach) {
+      this.metrics.limitRefused(user, breach.limit);
+      const what = breach.limit === 'maxQuantity' ? `quantity ${breach.value}` : `notional (price x quantity) ${breach.value}`;
+      return failure(user.userId, user.mode, 'ORDER_LIMIT_EXCEEDED', `Refused: ${what} is above ${breach.limit} ${breach.max} for ${user.userId}; nothing was sent.`, {
+        action: `Check the order; if it is meant, raise ${breach.limit} for ${user.userId} (its limits in ${this.settings.nameOf('users')}, or ${this.settings.nameOf('orderLimits')}) and restart.`,
+        limit: breach,
+        ...extra,
+      });
+    }
     const needsToken = user.mode === 'live' || this.settings.paperRequiresToken;
+    // The broker-rate slot is taken while the token resolves: neither waits for the other.
+    const slot = user.mode === 'live' ? this.live.reserve() : undefined;
     const token = needsToken ? await this.tokens.resolve(user) : undefined;
     if (token && !token.ok) {
       return failure(user.userId, user.mode, PROBLEM_CODE[token.kind], `${token.message} Nothing was sent.`, {
@@ -86,7 +100,7 @@ export class OrderExecutor {
     }
 
     // Live: a failed token above has already returned; there is no paper fallback for a live user.
-    const placed = await this.live.place(token!.ok ? token!.accessToken : '', order);
+    const placed = await this.live.place(token!.ok ? token!.accessToken : '', order, slot);
     if (placed.ok) {
       const result: OrderResult = {
         userId: user.userId,

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import type { Order } from '../sharekhan/index.js';
-import type { OrchestratorSettings } from './orchestrator.options.js';
+import type { OrchestratorSettings, TradingUser } from './orchestrator.options.js';
+import type { OrderLimitName } from './order-limits.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import type { OrderResult } from './orchestrator.types.js';
 
@@ -14,6 +15,7 @@ import type { OrderResult } from './orchestrator.types.js';
 export class OrderMetrics {
   private readonly logger = new Logger('Orders');
   private readonly orders: Counter<'mode' | 'outcome'> | null;
+  private readonly limitRefusals: Counter<'mode' | 'limit'> | null;
 
   constructor(@Optional() @Inject(ORCHESTRATOR_SETTINGS) settings?: Pick<OrchestratorSettings, 'metricsRegistry'>) {
     const registry = settings?.metricsRegistry;
@@ -27,6 +29,21 @@ export class OrderMetrics {
           labelNames: ['mode', 'outcome'],
           registers: [registry],
         }));
+    const limits = registry?.getSingleMetric('orchestrator_order_limit_refusals_total') as Counter<'mode' | 'limit'> | undefined;
+    this.limitRefusals = !registry
+      ? null
+      : (limits ??
+        new Counter({
+          name: 'orchestrator_order_limit_refusals_total',
+          help: 'Orders refused before sending because they were above a per-order limit (maxQuantity, maxNotional)',
+          labelNames: ['mode', 'limit'],
+          registers: [registry],
+        }));
+  }
+
+  /** One order above a fat-finger limit (also counted in orchestrator_orders_total as not_placed). */
+  limitRefused(user: Pick<TradingUser, 'mode'>, limit: OrderLimitName): void {
+    this.limitRefusals?.inc({ mode: user.mode, limit });
   }
 
   record(result: OrderResult, order?: Pick<Order, 'transactionType' | 'quantity' | 'tradingSymbol'>): void {

@@ -1,18 +1,23 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { OrchestratorSettings, TradingMode, TradingUser } from './orchestrator.options.js';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { OrchestratorSettings, OrderLimits, TradingMode, TradingUser } from './orchestrator.options.js';
 import { mapBounded } from './keyed-mutex.js';
+import { LiveBroker } from './live-broker.js';
+import { limitsOf } from './order-limits.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import { TokenResolver } from './token-resolver.js';
 import { UserRegistry } from './user-registry.js';
 
-/** `unknown`: the token store cannot be read right now (not the same as "no token"). */
-export type TokenReadiness = 'ready' | 'missing' | 'expired' | 'invalid' | 'revoked' | 'unknown';
+/**
+ * `unknown`: the token store cannot be read right now (not the same as "no token").
+ * `not_configured`: a live user whose orders cannot leave because the broker has no API key.
+ */
+export type TokenReadiness = 'ready' | 'missing' | 'expired' | 'invalid' | 'revoked' | 'unknown' | 'not_configured';
 
 export interface UserReadiness {
   userId: string;
   mode: TradingMode;
   status: TokenReadiness;
-  /** Whether an order for this user would get past token resolution now. */
+  /** Whether this user's next order would leave now: token resolved and, for live users, a configured broker. */
   canTrade: boolean;
   tokenRequired: boolean;
   source: string | null;
@@ -23,6 +28,8 @@ export interface UserReadiness {
   secondsLeft: number | null;
   message: string | null;
   action: string | null;
+  /** The per-order limits in force for this user (an order above either is refused, nothing sent). */
+  limits: OrderLimits;
 }
 
 export interface ReadinessReport {
@@ -40,13 +47,18 @@ const STATUS: Record<'missing' | 'expired' | 'invalid' | 'revoked' | 'unconfirme
   unavailable: 'unknown',
 };
 
-/** Per-user token readiness, resolved exactly as an order would resolve it. */
+/**
+ * Per-user readiness, answering "would this user's next order leave?": the token resolved exactly
+ * as an order would resolve it and, for a live user, a broker that can be called at all.
+ */
 @Injectable()
 export class ReadinessService {
   constructor(
     private readonly users: UserRegistry,
     private readonly tokens: TokenResolver,
     @Inject(ORCHESTRATOR_SETTINGS) private readonly settings: OrchestratorSettings,
+    /** Absent in unit tests that have no broker: treated as configured. */
+    @Optional() private readonly live?: LiveBroker,
   ) {}
 
   async check(userIds?: string[]): Promise<ReadinessReport> {
@@ -61,9 +73,22 @@ export class ReadinessService {
   }
 
   private async forUser(user: TradingUser): Promise<UserReadiness> {
+    const token = await this.tokenReadiness(user);
+    if (user.mode !== 'live' || this.live?.configured !== false) return token;
+    // The token may be fine, but every live order would still answer BROKER_NOT_CONFIGURED.
+    return {
+      ...token,
+      status: 'not_configured',
+      canTrade: false,
+      message: `ShareKhan is not configured (no API key), so no live order for ${user.userId} can be sent.${token.status === 'ready' ? '' : ` The token is not usable either (${token.status}).`}`,
+      action: this.settings.brokerSetupHint,
+    };
+  }
+
+  private async tokenReadiness(user: TradingUser): Promise<UserReadiness> {
     const tokenRequired = user.mode === 'live' || this.settings.paperRequiresToken;
     const r = await this.tokens.resolve(user);
-    const base = { userId: user.userId, mode: user.mode, tokenRequired };
+    const base = { userId: user.userId, mode: user.mode, tokenRequired, limits: limitsOf(user, this.settings.orderLimits) };
     if (r.ok) {
       return {
         ...base,

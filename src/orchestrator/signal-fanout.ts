@@ -15,8 +15,9 @@ export interface SignalReport {
 }
 
 /**
- * One signal to many users: each user on its own (one failure never blocks another), at most
- * `fanoutConcurrency` at a time, each guarded by its own idempotency claim.
+ * One signal to many users: each user on its own (one failure never blocks another), paced by the
+ * broker rate limit (LiveBroker); `fanoutConcurrency` in flight at most (a safety net), each
+ * guarded by its own idempotency claim.
  */
 @Injectable()
 export class SignalFanout {

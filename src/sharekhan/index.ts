@@ -17,7 +17,7 @@ export { ShareKhanClientFactory, ShareKhanNotConfiguredError } from './sharekhan
 export { TokenClock } from './token-clock.js';
 export { istTime, nextCutoff, tokenExpiry } from './token-expiry.js';
 export { LOGIN_BROWSER_RETURN, type LoginBrowserReturn, type LoginOutcome } from './login-browser-return.js';
-export { TradingAccounts, NotATradingUserError, CustomerMismatchError, type TradingAccount } from './trading-accounts.js';
+export { TradingAccounts, NotATradingUserError, CustomerMismatchError, CustomerNotConfiguredError, type TradingAccount } from './trading-accounts.js';
 export { StaticTokens, staticTokenRejectedKey, type StaticTokenView } from './static-tokens.js';
 export * from './sharekhan-client.js';
 export * from './sharekhan-order.schema.js';

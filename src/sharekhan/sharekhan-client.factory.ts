@@ -40,6 +40,11 @@ export class ShareKhanClientFactory {
     return new ShareKhanNotConfiguredError(['apiKey'], this.settings.nameOf);
   }
 
+  /** What identifies the API key's budget at the broker (hash it before storing it anywhere). */
+  get apiKeyId(): string {
+    return this.settings.apiKey ?? '';
+  }
+
   client(): ShareKhanClient {
     this.shared ??= this.create();
     return this.shared;

@@ -42,6 +42,16 @@ describe('parseOrder', () => {
       /exchange must be one of NC, BC, NF, RN, MX/,
     ],
     [
+      'a newline in tradingSymbol (it would forge a log line)',
+      { ...cash, tradingSymbol: 'RELIANCE\n[Orders] Order placed for MASTER_USER_001' },
+      /tradingSymbol must not contain line breaks or control characters/,
+    ],
+    [
+      'a control character in tradingSymbol',
+      { ...cash, tradingSymbol: 'REL\u001b[31mIANCE' },
+      /tradingSymbol must not contain line breaks or control characters/,
+    ],
+    [
       'bad transaction type',
       { ...cash, transactionType: 'BUY' },
       /transactionType must be one of/,

@@ -95,7 +95,12 @@ export const orderShape = {
     .string({ error: 'tradingSymbol must be a string such as "RELIANCE"' })
     .trim()
     .min(1, { error: 'tradingSymbol must not be empty' })
-    .max(64, { error: 'tradingSymbol must be at most 64 characters' }),
+    .max(64, { error: 'tradingSymbol must be at most 64 characters' })
+    // It is written into log lines: a newline or control character could forge one.
+    // oxlint-disable-next-line no-control-regex
+    .regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/, {
+      error: 'tradingSymbol must not contain line breaks or control characters',
+    }),
   exchange: exchangeSchema,
   transactionType: transactionTypeSchema,
   quantity: z

@@ -25,7 +25,7 @@ import {
 import { TokenClock } from './token-clock.js';
 import { istTime } from './token-expiry.js';
 import { ShareKhanTokenStore, assertUserId, type TokenView } from './token-store.service.js';
-import { CustomerMismatchError, TradingAccounts } from './trading-accounts.js';
+import { CustomerMismatchError, CustomerNotConfiguredError, TradingAccounts } from './trading-accounts.js';
 import { LoginExchangeRefusedError, LoginSecretKeyError, LoginStateError, RequestTokenRejectedError } from './login-errors.js';
 
 export interface Identity {
@@ -106,6 +106,7 @@ export class ShareKhanSessionService {
   async createLoginUrl(userId: string, by: Identity): Promise<LoginUrl> {
     assertUserId(userId);
     this.accounts.assertKnown(userId);
+    this.accounts.assertLoginCheckable(userId);
     const { apiKey } = this.loginCredentials();
     const state = randomBytes(32).toString('base64url');
     const now = this.clock.now();
@@ -155,6 +156,14 @@ export class ShareKhanSessionService {
         'customer_refused',
       );
     };
+
+    // Also here: a state started before a restart (or on a replica with other accounts) proves nothing.
+    try {
+      this.accounts.assertLoginCheckable(login.userId);
+    } catch (err) {
+      if (err instanceof CustomerNotConfiguredError) return failed(`no customer id configured for ${login.userId}; login refused, nothing stored`, err, 'customer_refused');
+      throw err;
+    }
 
     let exchange: ReturnType<typeof exchangeRequestToken>;
     try {

@@ -17,7 +17,7 @@ import {
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ApiErrorResponses, ApiOkBody, ApiZodBody } from '../common/openapi.js';
+import { ApiErrorResponses, ApiOkBody, ApiZodBody, BAD_CALLBACK_QUERY, BAD_TOKEN_BODY, type ErrorCase } from '../common/openapi.js';
 import { ApiKeyAuth, Caller, CallerIdentity, RateLimited, type ApiCaller } from '../auth/index.js';
 import { UserIdPipe } from '../common/user-id.pipe.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
@@ -33,6 +33,13 @@ import { ShareKhanTokenStore, type TokenStatus } from './token-store.service.js'
 const userIdPipe = new UserIdPipe('userId');
 
 /** Token endpoints. Every answer is `Cache-Control: no-store` (set by ShareKhanAuthModule's middleware). */
+/** A trading user without a customer id cannot log in: the account that logs in could be anyone's. */
+const LOGIN_WITHOUT_CUSTOMER: ErrorCase = {
+  status: 409,
+  message:
+    "PAPER_TRADER_001 has no ShareKhan customer id configured, so a ShareKhan login cannot be checked against its account and is refused; nothing was stored. Add the customer id (and login id) of PAPER_TRADER_001 to ShareKhanAuthModule's `accounts` option (or OrchestratorModule's `users`) and restart, or submit its token by hand.",
+};
+
 @ApiTags('sharekhan')
 @Controller('sharekhan')
 export class ShareKhanTokenController {
@@ -48,7 +55,7 @@ export class ShareKhanTokenController {
   @ApiOperation({ summary: "Store a user's ShareKhan access token of today (manual submission)" })
   @ApiZodBody(submitTokenSchema, SUBMIT_TOKEN_EXAMPLE)
   @ApiOkBody(200, 'Stored, encrypted; the answer shows a mask and a fingerprint, never the token', TOKEN_STORED)
-  @ApiErrorResponses(400, 404, 409, 413)
+  @ApiErrorResponses(BAD_TOKEN_BODY, 404, 409, 413)
   async submit(
     @Param('userId', userIdPipe) userId: string,
     @Body(new ZodValidationPipe(submitTokenSchema)) body: SubmitTokenBody,
@@ -142,7 +149,7 @@ export class ShareKhanTokenController {
   @ApiKeyAuth({ userParam: 'userId' })
   @ApiOperation({ summary: 'Start the daily ShareKhan login: a login page URL with a one-time state bound to the user' })
   @ApiOkBody(200, 'loginUrl to open in the browser, the state and when it expires', LOGIN_URL)
-  @ApiErrorResponses(400, 404, 503)
+  @ApiErrorResponses(400, 404, LOGIN_WITHOUT_CUSTOMER, 503)
   loginUrl(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
     return this.session.createLoginUrl(userId, by);
   }
@@ -155,7 +162,7 @@ export class ShareKhanTokenController {
   @ApiQuery({ name: 'state', required: true, type: String, description: 'The one-time state from login-url' })
   @ApiOkBody(200, "Stored for the state's user; the answer shows a mask and a fingerprint", TOKEN_STORED)
   @ApiResponse({ status: 303, description: 'A browser (Accept prefers text/html) with the console on: back to /console, the outcome in the URL fragment' })
-  @ApiErrorResponses(400, 409, 502, 503, 504)
+  @ApiErrorResponses(BAD_CALLBACK_QUERY, 409, 502, 503, 504)
   async callback(
     @Query(new ZodValidationPipe(callbackQuerySchema, 'query')) query: CallbackQuery,
     @Req() req: Request,

@@ -33,6 +33,22 @@ export class CustomerMismatchError extends ConflictException {
   }
 }
 
+/**
+ * A ShareKhan login for a trading user with no configured customer id: the account that logs in
+ * could be anyone's, so it is refused rather than trusted (see docs/sharekhan.md).
+ */
+export class CustomerNotConfiguredError extends ConflictException {
+  readonly code = 'CUSTOMER_NOT_CONFIGURED';
+  constructor(userId: string, accountsSetting = ACCOUNTS_OPTION) {
+    super({
+      statusCode: 409,
+      error: 'Conflict',
+      code: 'CUSTOMER_NOT_CONFIGURED',
+      message: `${userId} has no ShareKhan customer id configured, so a ShareKhan login cannot be checked against its account and is refused; nothing was stored. Add the customer id (and login id) of ${userId} to ${accountsSetting} and restart, or submit its token by hand.`,
+    });
+  }
+}
+
 /** A user who may hold a token, and the ShareKhan customer id its tokens must belong to ('' for none). */
 export interface TradingAccount {
   userId: string;
@@ -74,6 +90,14 @@ export class TradingAccounts {
   /** Throws NotATradingUserError when trading users are configured and the id is not one of them. */
   assertKnown(userId: string): void {
     if (this.byId.size > 0 && !this.byId.has(userId)) throw new NotATradingUserError(userId, this.accountsSetting);
+  }
+
+  /**
+   * A login may complete only into a user whose account is known: with trading users configured,
+   * one without a customer id is refused (a standalone token service, with none, trusts the login).
+   */
+  assertLoginCheckable(userId: string): void {
+    if (this.byId.size > 0 && !this.customerOf(userId)) throw new CustomerNotConfiguredError(userId, this.accountsSetting);
   }
 
   /** The configured ShareKhan customer id, or null when none is configured (paper user, no accounts). */

@@ -23,7 +23,7 @@ const ADMIN_PASSWORD = 'admin-only-for-the-test';
  * the cache sends (GET/SET plain and inside the compare-and-set script, the script itself, PING
  * for the breaker probe, INFO for the ready check, PUBLISH/SUBSCRIBE for L1, connection names).
  */
-const SERVICE_ACL = `${USER} on >${PASSWORD} ~${PREFIX}* resetchannels &${PREFIX}cache:l1 -@all +get +mget +set +evalsha +eval +zadd +zrange +zcard +zremrangebylex +zremrangebyrank +pexpire +ping +time +info +publish +subscribe +client|setname`;
+const SERVICE_ACL = `${USER} on >${PASSWORD} ~${PREFIX}* resetchannels &${PREFIX}cache:l1 -@all +get +mget +set +evalsha +eval +zadd +zrange +zcard +zremrangebylex +zremrangebyrank +hset +hget +hgetall +hdel +hincrby +pexpire +ping +time +info +publish +subscribe +client|setname`;
 
 /** The env an operator would write; the target comes from the real config layer. */
 function cacheOptionsFromEnv(env: Record<string, string>) {

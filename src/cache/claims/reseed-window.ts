@@ -12,6 +12,12 @@ export function epochOf(marker: string): string {
   return bar < 0 ? marker : marker.slice(0, bar);
 }
 
+/** Whether the marker carries a re-seed window that is still open at `now`. */
+export function windowOpenIn(marker: string, now: number): boolean {
+  const bar = marker.indexOf('|');
+  return bar >= 0 && now < Number(marker.slice(bar + 1));
+}
+
 /**
  * Opens (marker missing: a new epoch) or extends (to at least now + window) the re-seed window,
  * keeping the epoch. Times are the fleet's clock (each instance's offset to Redis TIME applied:

@@ -81,3 +81,9 @@ export function parseVersion(v: string): { wall: number; counter: number; instan
   if (!Number.isInteger(wall) || !Number.isInteger(counter)) return null;
   return { wall, counter, instance: v.slice(23) };
 }
+
+/** The wall-clock part of a version (fleet ms); 0 when it is not one. */
+export function wallOf(v: string): number {
+  const wall = Number(v.slice(0, 15));
+  return Number.isFinite(wall) ? wall : 0;
+}

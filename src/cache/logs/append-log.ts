@@ -101,7 +101,7 @@ export class AppendLog {
     const json = serialise(value);
     const version = this.deps.hlc.next();
     const member = `${version}|${json}`;
-    this.memory.merge(k, [member], limits, this.cutoff(limits.maxAgeMs));
+    this.memory.add(k, member, limits, this.cutoff(limits.maxAgeMs));
     this.deps.changed();
     const { gateway, journal } = this.deps;
     if (!gateway) return { version, store: 'memory', journaled: false };
@@ -119,7 +119,7 @@ export class AppendLog {
     }
     // A read answered while this append was in flight replaced the memory copy without it; the copy
     // is what re-seeds an emptied Redis, so an acknowledged append must be in it.
-    this.memory.merge(k, [member], limits, this.cutoff(limits.maxAgeMs));
+    this.memory.add(k, member, limits, this.cutoff(limits.maxAgeMs));
     return { version, store: 'redis', journaled: false };
   }
 

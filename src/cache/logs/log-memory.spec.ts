@@ -32,4 +32,28 @@ describe('LogMemory', () => {
     expect(mem.get('l19')).toHaveLength(1);
     expect(mem.get('l0')).toBeUndefined();
   });
+
+  it('an append adds to the log in place (no copy of the whole log) and keeps order, bounds and byte count', () => {
+    const mem = new LogMemory(() => false);
+    const limits = { maxEntries: 500 };
+    mem.add('k', m(1), limits, null);
+    const held = mem.get('k')!;
+    for (let i = 2; i <= 600; i++) mem.add('k', m(i), limits, null);
+    // The same array throughout: entry 500 costs what entry 1 did, not a merge of everything held.
+    expect(mem.get('k')).toBe(held);
+    expect(held).toHaveLength(500);
+    expect(held[0]).toBe(m(101));
+    expect(held[499]).toBe(m(600));
+    // An older member (another replica's, read late) goes to its place; a repeat changes nothing.
+    mem.add('k', m(150, 'late'), limits, null);
+    mem.add('k', m(600), limits, null);
+    expect(held).toEqual([...held].sort());
+    expect(new Set(held).size).toBe(held.length);
+    expect(held).toHaveLength(500);
+    expect(mem.bytes).toBe(held.reduce((n, x) => n + 2 * x.length, 0));
+    // The age cut-off drops the front as the log moves on.
+    mem.add('k', m(601), limits, formatVersion(590, 0, ''));
+    expect(held[0]).toBe(m(590));
+    expect(mem.bytes).toBe(held.reduce((n, x) => n + 2 * x.length, 0));
+  });
 });

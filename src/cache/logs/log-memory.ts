@@ -54,6 +54,28 @@ export class LogMemory {
     this.put(key, { members: bound(merged, known, cutoff), limits: known, values: log?.values ?? new Map(), bytes: 0 });
   }
 
+  /**
+   * One member into the log, in place: a new member is almost always the newest, so this is a
+   * push (and a shift past the bound), never a copy of the log. Costs the same at entry 1 and 500.
+   */
+  add(key: string, member: string, limits: LogLimits, cutoff: string | null): void {
+    const log = this.logs.get(key);
+    if (!log) return this.merge(key, [member], limits, cutoff);
+    this.logs.delete(key);
+    this.logs.set(key, log);
+    log.limits = limits;
+    const members = log.members;
+    const at = insertionPoint(members, member);
+    if (members[at] !== member) {
+      members.splice(at, 0, member);
+      this.grow(log, 2 * member.length);
+    }
+    while (members.length > 0 && ((cutoff !== null && members[0] < cutoff) || members.length > limits.maxEntries)) {
+      this.grow(log, -2 * members.shift()!.length);
+    }
+    if (this.heldBytes > MAX_LOG_BYTES_IN_MEMORY) this.put(key, { ...log, bytes: 0 });
+  }
+
   /** Memory holds exactly what Redis answered plus `pending` (appends Redis has not confirmed). */
   replace(key: string, members: readonly string[], pending: readonly string[]): void {
     const log = this.logs.get(key);
@@ -95,6 +117,11 @@ export class LogMemory {
     }
   }
 
+  private grow(log: HeldLog, bytes: number): void {
+    log.bytes += bytes;
+    this.heldBytes += bytes;
+  }
+
   private drop(key: string): void {
     const log = this.logs.get(key);
     if (!log) return;
@@ -108,6 +135,19 @@ interface HeldLog {
   limits: LogLimits | null;
   values: Map<string, unknown>;
   bytes: number;
+}
+
+/** Where `member` is or would go in sorted `members`; checks the end first (appends are newest). */
+function insertionPoint(members: readonly string[], member: string): number {
+  let lo = 0;
+  let hi = members.length;
+  if (hi === 0 || members[hi - 1] < member) return hi;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (members[mid] < member) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Sorted, duplicate-free union of two sorted member lists. */

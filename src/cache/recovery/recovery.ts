@@ -12,7 +12,9 @@ import type { RedisRecords } from '../redis/redis-records.js';
 import type { ClockOffset } from '../clock/clock-offset.js';
 import type { ReplayQuarantine } from './replay-quarantine.js';
 import { ResyncWriter } from './resync-writer.js';
-import { epochOf } from '../claims/reseed-window.js';
+import { epochOf, windowOpenIn } from '../claims/reseed-window.js';
+import { FleetMembers, fleetKey } from '../claims/fleet-members.js';
+import { ServerIdentity } from './server-identity.js';
 
 const RESYNC_RETRY_MIN_MS = 50;
 const RESYNC_RETRY_MAX_MS = 2_000;
@@ -39,6 +41,8 @@ export class RecoveryMachine {
   lastTransitionAt = new Date();
   transitions = 0;
   emptyRedisDetections = 0;
+  /** Reads where Redis answered older than memory (cache-stack.ts): counted here, beside the detections. */
+  rewoundReads = 0;
   /** True while memory copies are written back to an emptied Redis: keys memory holds are read from memory. */
   reseeding = false;
   private resyncing: Promise<void> | null = null;
@@ -62,6 +66,10 @@ export class RecoveryMachine {
   private readonly logOutsideRequest: (level: 'log' | 'warn', line: string) => void;
   /** The marker key: exactly the prefix, which no cache key can be (keys are never empty). */
   private readonly markerKey: string;
+  /** The fleet's roll call beside the marker (standalone and Sentinel; null on Cluster). */
+  readonly fleet: FleetMembers | null;
+  /** Which Redis process this instance last recovered on: a new one may have forgotten writes. */
+  readonly server: ServerIdentity;
 
   constructor(
     private readonly gateway: CacheGateway,
@@ -78,7 +86,36 @@ export class RecoveryMachine {
     this.writer = new ResyncWriter(gateway, records, local, hlc, clock, quarantine);
     this.modeSubject = new BehaviorSubject<CacheMode>('fallback');
     this.markerKey = ids.keyPrefix;
-    this.logOutsideRequest = AsyncResource.bind((level: 'log' | 'warn', line: string) => this.logger[level](line));
+    this.logOutsideRequest = AsyncResource.bind(
+      (level: 'log' | 'warn', line: string) => this.logger[level](line),
+    );
+    const warn = (line: string) => this.logOutsideRequest('warn', line);
+    this.server = new ServerIdentity(gateway, warn);
+    this.fleet = gateway.isCluster
+      ? null
+      : new FleetMembers(
+          gateway,
+          {
+            fleetKey: fleetKey(ids.keyPrefix),
+            markerKey: this.markerKey,
+            memberId: ids.instanceId,
+            memberTtlMs: ids.reseedWindowMs,
+            clock,
+          },
+          warn,
+          () => {
+            if (this.mode === 'redis') this.kickResync();
+          },
+        );
+  }
+
+  /**
+   * Whether a value read from Redis now is the fleet's word: not while a re-seed window is open,
+   * since Redis may still hold a copy some replica wrote back that another replica's newer one has
+   * yet to replace (docs/cache.md, "Redis that forgets").
+   */
+  get redisVouches(): boolean {
+    return this.fleet === null || !this.fleet.windowOpen;
   }
 
   /** One line outside any request's context (start-up warnings). */
@@ -100,6 +137,7 @@ export class RecoveryMachine {
       this.checkMarker().catch(() => undefined);
     }, every);
     this.clockTimer.unref();
+    this.fleet?.start();
     // Cluster: a master's breaker closing (or its failover) is no availability change, yet its keys' writes wait in the journal.
     this.releasedSub = this.gateway.nodeReleased$.subscribe(() => this.scheduleDrain());
   }
@@ -111,6 +149,7 @@ export class RecoveryMachine {
     if (this.clockTimer) clearInterval(this.clockTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.resyncing) await this.resyncing.catch(() => undefined);
+    await this.fleet?.leave();
   }
 
   complete(): void {
@@ -218,24 +257,48 @@ export class RecoveryMachine {
     // Before anything is replayed or written: the offset to the fleet's clock may have changed.
     await this.measureClock();
     // Still in fallback while asking: reads come from memory, writes are journaled.
-    const epoch = await this.records.raw(this.markerKey);
-    const emptied = epoch === null || (this.local.epoch !== null && epochOf(epoch) !== this.local.epoch);
+    const [epoch, runId] = await Promise.all([
+      this.records.raw(this.markerKey),
+      this.server.read(),
+    ]);
+    const known = this.local.epoch;
+    const emptied =
+      epoch === null || (known !== null && epochOf(epoch) !== known);
+    // Another Redis process than last time (a restart from an older save, a failover, DNS moved):
+    // its marker may be the old one, yet it may lack what the fleet acknowledged since.
+    const replaced =
+      runId !== null &&
+      this.server.current !== null &&
+      runId !== this.server.current;
+    const forgot = emptied || replaced;
+    // First pass of a process restarted with its snapshot: what the snapshot holds goes back too.
+    const restored = this.server.current === null && known !== null;
     // An instance that has seen this deployment's marker (live or in its snapshot) was part of the fleet
     // Redis lost: new claims stay refused until every replica could re-seed (docs/cache.md).
-    const windowed = emptied && this.local.epoch !== null;
-    const opened = windowed ? await this.openReseedWindow() : null;
+    const windowed = forgot && known !== null;
+    const opened = windowed ? await this.openReseedWindow(runId) : null;
+    if (
+      this.fleet &&
+      (opened !== null || (epoch !== null && windowOpenIn(epoch, this.clock())))
+    )
+      this.fleet.windowOpen = true;
     let candidates: [string, MemoryEntry][] = [];
     // An earlier pass began re-seeding and did not finish (a command failed, a Cluster master's
     // breaker opened): this one resumes it, whatever the marker says now.
     const resuming = this.reseeding;
-    if (emptied || resuming) {
+    const reseed = forgot || restored || resuming;
+    if (reseed) {
       // From here until re-seeding is done, keys known in memory are not read from Redis.
       this.reseeding = true;
-      candidates = [...this.local.memory.entries()].filter(([k]) => !this.local.journal.has(k));
-      if (candidates.length > 0 && !resuming) {
+      candidates = [...this.local.memory.entries()].filter(
+        ([k]) => !this.local.journal.has(k),
+      );
+      if (candidates.length > 0 && !resuming && forgot) {
         this.emptyRedisDetections++;
         this.logger.warn(
-          `Redis came back without this deployment's data (marker ${epoch === null ? 'missing' : 'changed'}): re-seeding ${candidates.length} keys from memory`,
+          emptied
+            ? `Redis came back without this deployment's data (marker ${epoch === null ? 'missing' : 'changed'}): re-seeding ${candidates.length} keys from memory`
+            : `Redis is another process than before (restarted or failed over: it may hold an older copy): re-seeding ${candidates.length} keys from memory`,
         );
       }
     }
@@ -243,10 +306,14 @@ export class RecoveryMachine {
     if (returning && work) {
       this.setMode('recovering', `replaying ${this.local.journal.size} journaled writes${candidates.length > 0 ? `, re-seeding ${candidates.length} keys` : ''}`);
     }
+    if (windowed) await this.fleet?.writeBack();
     await this.writer.replayJournal();
     for (const x of this.extensions) await x.replay();
-    if (emptied || resuming) {
-      await this.writer.reseed(candidates, windowed ? () => this.openReseedWindow() : null);
+    if (reseed) {
+      await this.writer.reseed(
+        candidates,
+        windowed ? () => this.openReseedWindow(runId) : null,
+      );
       for (const x of this.extensions) await x.reseed();
       this.reseeding = false;
     }
@@ -254,6 +321,14 @@ export class RecoveryMachine {
     const current = opened ?? epoch ?? (await this.claimEpoch());
     if (link !== this.linkUps) throw new Error('Redis connection changed during recovery');
     this.local.epoch = epochOf(current);
+    this.server.current = runId;
+    if (this.fleet) {
+      // This instance has written back what it holds into this Redis: its report may close the window.
+      this.fleet.doneId = `${runId ?? ''}/${epochOf(current)}`;
+      await this.fleet.beat().catch(() => undefined);
+      // First pass: not in `redis` mode (so holding no claim) until the others know of this instance.
+      if (!this.fleet.mayClaim()) await this.fleet.join();
+    }
     if (this.drainable()) {
       // Writes that failed or were journaled during this pass: another pass, same mode.
       this.resyncRequested = true;
@@ -279,10 +354,32 @@ export class RecoveryMachine {
     await this.clockOffset.measure(() => this.gateway.run((c) => c.time())).catch((err: unknown) => this.clockOffset.failed(err));
   }
 
-  /** Opens or extends the fleet's re-seed window (a new epoch if the marker is missing); returns the marker. */
-  private openReseedWindow(): Promise<string> {
+  /**
+   * Opens or extends the fleet's re-seed window (a new epoch if the marker is missing), named after
+   * the Redis process that forgot; returns the marker.
+   */
+  private openReseedWindow(runId: string | null): Promise<string> {
     const mine = `${this.clock()}-${this.ids.instanceId}-${randomBytes(4).toString('hex')}`;
-    return this.gateway.runFor(this.markerKey, (c) => c.openReseedWindow(this.markerKey, mine, String(this.ids.reseedWindowMs), String(this.clock())));
+    const [windowMs, now] = [
+      String(this.ids.reseedWindowMs),
+      String(this.clock()),
+    ];
+    const since = this.fleet?.since() ?? 0;
+    if (this.fleet)
+      return this.gateway.run((c) =>
+        c.openFleetWindow(
+          this.markerKey,
+          fleetKey(this.ids.keyPrefix),
+          mine,
+          windowMs,
+          now,
+          runId ?? '',
+          String(since),
+        ),
+      );
+    return this.gateway.runFor(this.markerKey, (c) =>
+      c.openReseedWindow(this.markerKey, mine, windowMs, now),
+    );
   }
 
   /** Sets this deployment's marker unless another instance just did; returns the one in force. */

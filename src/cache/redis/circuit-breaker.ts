@@ -49,6 +49,11 @@ export class CircuitBreaker {
     if (this.state === 'closed' && ++this.timeouts >= this.options.failureThreshold) this.open();
   }
 
+  /** Redis sent nothing for longer than the silence interval while commands waited: open now. */
+  silenced(): void {
+    if (this.state === 'closed') this.open();
+  }
+
   /** Open and its wait is over: moves to half-open and lets the caller send the one probe. */
   tryProbe(): boolean {
     if (this.state !== 'open' || this.now() - this.openedAt < this.waitMs) return false;

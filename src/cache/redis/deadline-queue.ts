@@ -48,6 +48,12 @@ export class DeadlineQueue {
     return n;
   }
 
+  /** When the oldest operation still waiting started (performance.now), or null when none waits. */
+  oldestStart(): number | null {
+    this.dropSettled();
+    return this.head < this.entries.length ? this.entries[this.head].at - this.budgetMs : null;
+  }
+
   /**
    * `op`'s outcome, or a rejection with `message` once the budget has passed; `outcome` hears which
    * (the one promise per operation also feeds the circuit breaker). With `next`, the promise
@@ -76,6 +82,21 @@ export class DeadlineQueue {
       );
       if (this.timer === null) this.arm();
     });
+  }
+
+  /** Expires every pending operation now, as if its budget had passed (a hung Redis noticed early). */
+  expireAll(): void {
+    const waiting = this.entries.slice(this.head);
+    this.entries = [];
+    this.head = 0;
+    for (const e of waiting) {
+      if (e.settled) continue;
+      e.settled = true;
+      const err = new Error(this.message);
+      e.outcome?.failed(err, true);
+      fail(e, err);
+    }
+    this.arm();
   }
 
   /** Stops the timer; whatever is pending settles with its operation. */

@@ -1,16 +1,30 @@
-import type { Cluster, RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { BehaviorSubject, distinctUntilChanged, Subject, type Observable } from 'rxjs';
 import type { ResolvedCacheOptions } from '../cache.options.js';
 import { ADD_LUA, CAS_IF_VERSION_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './cas-script.js';
 import { CommandBatcher } from './command-batcher.js';
 import { CLAIM_LUA, OPEN_WINDOW_LUA } from '../claims/reseed-window.js';
 import { RELEASE_CLAIM_LUA } from '../claims/claim-release.js';
-import { CircuitBreaker, CircuitOpenError, type BreakerState } from './circuit-breaker.js';
-import { DeadlineQueue, type Continuation, type Outcome } from './deadline-queue.js';
+import {
+  FLEET_BEAT_LUA,
+  FLEET_MERGE_LUA,
+  OPEN_FLEET_WINDOW_LUA,
+} from '../claims/fleet-scripts.js';
+import {
+  CircuitBreaker,
+  CircuitOpenError,
+  type BreakerState,
+} from './circuit-breaker.js';
+import {
+  DeadlineQueue,
+  type Continuation,
+  type Outcome,
+} from './deadline-queue.js';
 import { withTimeout } from './with-timeout.js';
 import { CommandNotSentError } from './command-not-sent.js';
 import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
 import { NodeBreakers } from './node-breakers.js';
+import { SilenceWatch } from './silence-watch.js';
 
 export type { BreakerState } from './circuit-breaker.js';
 
@@ -32,7 +46,33 @@ export type CasClient = RedisClient & {
   /** See RELEASE_CLAIM_LUA: 1 when the timed-out claim was withdrawn. */
   releaseClaim(key: string, version: string, tombstone: string, pxat: string, channel: string): Promise<0 | 1>;
   /** See OPEN_WINDOW_LUA: the marker value now in force. */
-  openReseedWindow(marker: string, epoch: string, windowMs: string, now: string): Promise<string>;
+  openReseedWindow(
+    marker: string,
+    epoch: string,
+    windowMs: string,
+    now: string,
+  ): Promise<string>;
+  /** See OPEN_FLEET_WINDOW_LUA: the marker value now in force; the window is named after the run id. */
+  openFleetWindow(
+    marker: string,
+    fleet: string,
+    epoch: string,
+    windowMs: string,
+    now: string,
+    runId: string,
+    since: string,
+  ): Promise<string>;
+  /** See FLEET_BEAT_LUA: [window open 0/1, member, last seen, ...]. */
+  fleetBeat(
+    fleet: string,
+    marker: string,
+    member: string,
+    now: string,
+    doneId: string,
+    pruneMs: string,
+  ): Promise<(string | number)[]>;
+  /** See FLEET_MERGE_LUA. */
+  fleetMerge(fleet: string, ...memberSeen: string[]): Promise<1>;
 };
 
 /**
@@ -62,6 +102,10 @@ export class RedisGateway {
    * ioredis' timeout on every node and our timer per operation.
    */
   private readonly deadlines: DeadlineQueue | null;
+  /** Standalone and Sentinel: opens the breaker when Redis sends nothing while commands wait. */
+  private readonly silence: SilenceWatch | null;
+  /** Set while the breaker opens on silence, for the operator's message. */
+  private silentFor: { quietMs: number; waiting: number } | null = null;
   reconnectAttempts = 0;
   lastError: string | null = null;
   /** Why the last connection ended: its own error, else that it was closed. */
@@ -76,11 +120,38 @@ export class RedisGateway {
     this.client.defineCommand('casSetMany', { lua: CAS_SET_MANY_LUA });
     this.client.defineCommand('casIfVersion', { numberOfKeys: 1, lua: CAS_IF_VERSION_LUA });
     this.client.defineCommand('casClaim', { lua: CLAIM_LUA });
-    this.client.defineCommand('releaseClaim', { numberOfKeys: 1, lua: RELEASE_CLAIM_LUA });
-    this.client.defineCommand('openReseedWindow', { numberOfKeys: 1, lua: OPEN_WINDOW_LUA });
+    this.client.defineCommand('releaseClaim', {
+      numberOfKeys: 1,
+      lua: RELEASE_CLAIM_LUA,
+    });
+    this.client.defineCommand('openReseedWindow', {
+      numberOfKeys: 1,
+      lua: OPEN_WINDOW_LUA,
+    });
+    this.client.defineCommand('openFleetWindow', {
+      numberOfKeys: 2,
+      lua: OPEN_FLEET_WINDOW_LUA,
+    });
+    this.client.defineCommand('fleetBeat', {
+      numberOfKeys: 2,
+      lua: FLEET_BEAT_LUA,
+    });
+    this.client.defineCommand('fleetMerge', {
+      numberOfKeys: 1,
+      lua: FLEET_MERGE_LUA,
+    });
     const cluster = options.redis.kind === 'cluster';
     this.batcher = cluster ? null : new CommandBatcher(this.client);
     this.deadlines = cluster ? null : new DeadlineQueue(options.commandTimeoutMs);
+    this.silence =
+      cluster || options.breaker.silenceFloorMs >= options.commandTimeoutMs
+        ? null
+        : new SilenceWatch(
+            { floorMs: options.breaker.silenceFloorMs, multiplier: SILENCE_MULTIPLIER, ceilingMs: options.commandTimeoutMs },
+            () => this.deadlines!.oldestStart(),
+            () => (this.client as Redis).stream?.writableLength ?? 0,
+            (quietMs) => this.silenced(quietMs),
+          );
     this.nodes = cluster
       ? new NodeBreakers(options.breaker, () => (this.client as Cluster).slots, (breaker) => this.outcomeOf(breaker), {
           opened: (node) => {
@@ -105,7 +176,10 @@ export class RedisGateway {
     }
     this.breaker = new CircuitBreaker(options.breaker, {
       opened: () => {
-        this.lastError = `Redis not answering: ${options.breaker.failureThreshold} command(s) in a row timed out (circuit breaker open)`;
+        const s = this.silentFor;
+        this.lastError = s
+          ? `Redis not answering: it sent nothing for ${Math.round(s.quietMs)} ms while ${s.waiting} command(s) waited (circuit breaker open)`
+          : `Redis not answering: ${options.breaker.failureThreshold} command(s) in a row timed out (circuit breaker open)`;
         this.startProbing();
         this.publish();
       },
@@ -124,6 +198,8 @@ export class RedisGateway {
       this.errorSinceReady = null;
       this.closeCause = null;
       this.nodes?.refresh();
+      // Every chunk Redis sends on this connection is evidence that it is alive.
+      if (this.silence) (this.client as Redis).stream.on('data', this.silence.heard);
       this.publish();
     });
     this.client.on('close', () => {
@@ -250,6 +326,7 @@ export class RedisGateway {
     // The full command timeout feeds the breaker; a partial budget (a retry within one deadline)
     // or Cluster, where redirections happen inside the client, also gets a timer of its own.
     this.inFlight++;
+    this.silence?.started();
     let op: Promise<T>;
     try {
       op = fn(this.client);
@@ -260,6 +337,16 @@ export class RedisGateway {
     if (this.deadlines && remaining >= this.options.commandTimeoutMs) return next ? this.deadlines.bound(op, outcome, next) : this.deadlines.bound(op, outcome);
     const bounded = withTimeout(this.deadlines ? this.deadlines.bound(op, outcome) : this.observed(op, outcome), remaining, 'Command timed out');
     return next ? bounded.then((v) => next.answered(v), (err: unknown) => next.failed(err)) : bounded;
+  }
+
+  /** Redis sent nothing for longer than the silence interval while commands waited: a hang, as on timeouts. */
+  private silenced(quietMs: number): void {
+    if (!this.connected || this.closing || this.breaker.state !== 'closed') return;
+    this.silentFor = { quietMs, waiting: this.inFlight };
+    this.breaker.silenced();
+    this.silentFor = null;
+    // Opened first, so callers answered now from memory do not send again.
+    this.deadlines?.expireAll();
   }
 
   /** How a command without a key ended (on Cluster: fed to no breaker). */
@@ -317,6 +404,7 @@ export class RedisGateway {
   async close(): Promise<void> {
     this.closing = true;
     this.stopProbing();
+    this.silence?.stop();
     this.availability.complete();
     this.released.complete();
     try {
@@ -376,6 +464,9 @@ export class RedisGateway {
     this.probeTimer = null;
   }
 }
+
+/** Silence longer than this many times the longest recent gap is a hang (docs/cache.md). */
+const SILENCE_MULTIPLIER = 4;
 
 /** A command not sent: rejected, or handed to `next` (a step later, as if Redis had answered). */
 function refused<T, R>(err: unknown, next: Continuation<T, R> | undefined): Promise<R> {

@@ -7,8 +7,11 @@ import type { NearCache } from './near-cache.js';
 import type { RecoveryMachine } from '../recovery/recovery.js';
 import type { RedisRecords } from '../redis/redis-records.js';
 import type { Claims } from '../claims/claims.js';
-import { VERSION_LENGTH } from '../clock/hlc.js';
+import { VERSION_LENGTH, wallOf } from '../clock/hlc.js';
 import type { Continuation } from '../redis/deadline-queue.js';
+
+/** Within this long of its expiry a copy Redis lacks may simply have expired there first. */
+const FORGOTTEN_EXPIRY_MARGIN_MS = 1_000;
 
 /** Redis and the parts that answer for it when it cannot: present only when Redis is configured. */
 export interface RemoteParts {
@@ -29,7 +32,11 @@ export class CacheStack {
     readonly near: NearCache,
     private readonly hlc: HybridLogicalClock,
     private readonly commandTimeoutMs: number,
+    /** How long a delete's tombstone lives: a newer copy than that is one Redis cannot have deleted since. */
+    private readonly tombstoneTtlMs: number,
+    private readonly clock: () => number,
   ) {}
+
 
   redisUsableFor(k: string): boolean {
     return this.remote !== null && this.remote.recovery.redisUsableFor(k);
@@ -38,7 +45,8 @@ export class CacheStack {
   async read<T>(k: string): Promise<ReadResult<T>> {
     const remote = this.remote;
     if (!remote) return this.fromMemory<T>(k, true);
-    if (this.near.serving()) {
+    // Not while a re-seed window is open: the copy may be one a replica wrote back, not the fleet's word.
+    if (this.near.serving() && remote.recovery.redisVouches) {
       const e = this.near.hit(k);
       if (e !== undefined) return resultOf<T>(e);
     }
@@ -54,27 +62,80 @@ export class CacheStack {
     }
     // An invalidation that arrived while the GET was in flight may be newer than its reply.
     const invalidated = this.near.endRead(k);
+    const known = invalidated ? undefined : this.local.memory.peek(k);
     if (raw === null) {
+      if (known !== undefined && this.forgotten(known))
+        return this.rewind<T>(k, known, remote);
       if (!this.local.journal.has(k)) this.local.forget(k);
       return { state: 'miss', source: 'redis' };
     }
+    const vouched = remote.recovery.redisVouches;
     // Memory already holds this very record (a read of an unchanged key): nothing to decode.
-    const known = invalidated ? undefined : this.local.memory.peek(k);
     if (known !== undefined && sameRecord(raw, known)) {
       this.near.confirm(known, known.version, generation);
       if (known.tombstone) return { state: 'miss', source: 'redis' };
-      return { state: 'hit', value: known.parsed() as T, source: 'redis', version: known.version, expiresAt: known.expiresAt };
+      const hit: ReadResult<T> = {
+        state: 'hit',
+        value: known.parsed() as T,
+        source: 'redis',
+        version: known.version,
+        expiresAt: known.expiresAt,
+      };
+      return vouched ? hit : { ...hit, fallback: true };
     }
     const rec = decodeRecord(raw);
     if (!rec) return { state: 'miss', source: 'redis' };
     this.hlc.observe(rec.version);
+    // Redis went back in time (a restart from an older save, a lagging failover): never follow it.
+    if (
+      known !== undefined &&
+      rec.version < known.version &&
+      this.forgotten(known)
+    )
+      return this.rewind<T>(k, known, remote);
     const entry = invalidated ? undefined : this.local.mirror(k, rec);
     this.near.confirm(entry, rec.version, generation);
     const held = entry !== undefined && entry.version === rec.version ? entry : undefined;
     // Of one version the tombstone wins (a withdrawn claim), whichever side holds it.
     if (rec.tombstone || held?.tombstone) return { state: 'miss', source: 'redis' };
     const value = held ? held.parsed() : deepFreeze(JSON.parse(rec.json));
-    return { state: 'hit', value: value as T, source: 'redis', version: rec.version, expiresAt: rec.expiresAt };
+    const hit: ReadResult<T> = {
+      state: 'hit',
+      value: value as T,
+      source: 'redis',
+      version: rec.version,
+      expiresAt: rec.expiresAt,
+    };
+    return vouched ? hit : { ...hit, fallback: true };
+  }
+
+  /**
+   * Whether Redis lacking memory's copy (or holding an older one) means it forgot: the copy is
+   * younger than a tombstone's life, so any later delete would still be in Redis, and not about
+   * to expire (Redis may have expired it a moment before this instance's clock says so).
+   */
+  private forgotten(e: MemoryEntry): boolean {
+    const now = this.clock();
+    if (e.expiresAt !== null && e.expiresAt - now < FORGOTTEN_EXPIRY_MARGIN_MS)
+      return false;
+    return now - wallOf(e.version) < this.tombstoneTtlMs;
+  }
+
+  /** Answers memory's newer copy and writes it back by version, through the journal (replayed in ~100 ms). */
+  private rewind<T>(
+    k: string,
+    e: MemoryEntry,
+    remote: RemoteParts,
+  ): ReadResult<T> {
+    remote.recovery.rewoundReads++;
+    this.local.journalRecord(k, {
+      version: e.version,
+      expiresAt: e.expiresAt,
+      tombstone: e.tombstone,
+      json: e.json,
+    });
+    remote.recovery.scheduleDrain();
+    return { ...resultOf<T>(e), fallback: true };
   }
 
   /** Not async (one promise less per write): nothing here throws, every failure settles the promise. */

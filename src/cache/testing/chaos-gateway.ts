@@ -1,4 +1,10 @@
-import { BehaviorSubject, distinctUntilChanged, Subject, type Observable } from 'rxjs';
+import { randomBytes } from 'node:crypto';
+import {
+  BehaviorSubject,
+  distinctUntilChanged,
+  Subject,
+  type Observable,
+} from 'rxjs';
 import type { CacheGateway } from '../redis/cache-gateway.js';
 import type { Continuation } from '../redis/deadline-queue.js';
 import { VERSION_LENGTH } from '../clock/hlc.js';
@@ -30,6 +36,10 @@ function setIfAbsent(data: Map<string, string>, key: string, version: string, re
  */
 export class ChaosGateway implements CacheGateway {
   readonly data = new Map<string, string>();
+  /** Hashes (the fleet's roll call). */
+  readonly hashes = new Map<string, Map<string, string>>();
+  /** INFO server's run_id: a new one on every restart. */
+  runId = newRunId();
   readonly commands: string[] = [];
   fault: FaultRule | null = null;
   /** Round-trip time of every command (0: one event-loop turn). */
@@ -44,7 +54,12 @@ export class ChaosGateway implements CacheGateway {
   private readonly released = new Subject<string>();
 
   constructor() {
-    const self = { data: this.data, exec: <T>(c: string, k: string, f: () => T) => this.exec(c, k, f) };
+    const self = {
+      data: this.data,
+      hashes: this.hashes,
+      runId: () => this.runId,
+      exec: <T>(c: string, k: string, f: () => T) => this.exec(c, k, f),
+    };
     const client = {
       async get(key: string) {
         return self.exec('get', key, () => self.data.get(key) ?? null);
@@ -83,6 +98,71 @@ export class ChaosGateway implements CacheGateway {
           const v = `${cur ? cur.split('|')[0] : epoch}|${Number(now) + Number(windowMs)}`;
           self.data.set(marker, v);
           return v;
+        });
+      },
+      async info() {
+        return self.exec(
+          'info',
+          '',
+          () => `# Server\r\nrun_id:${self.runId()}\r\n`,
+        );
+      },
+      async hdel(key: string, field: string) {
+        return self.exec('hdel', key, () =>
+          self.hashes.get(key)?.delete(field) ? 1 : 0,
+        );
+      },
+      async openFleetWindow(
+        marker: string,
+        fleet: string,
+        epoch: string,
+        windowMs: string,
+        now: string,
+        runId: string,
+        since: string,
+      ) {
+        return self.exec('openFleetWindow', marker, () => {
+          const cur = self.data.get(marker);
+          const [e, end] = cur ? cur.split('|') : [epoch, '0'];
+          const v = `${e}|${Math.max(Number(end ?? 0), Number(now) + Number(windowMs))}`;
+          self.data.set(marker, v);
+          const h = hashOf(self.hashes, fleet);
+          const [wid, prev] = (h.get('~w') ?? '').split('|');
+          const s =
+            wid === `${runId}/${e}`
+              ? Math.min(Number(prev), Number(since))
+              : Number(since);
+          h.set('~w', `${runId}/${e}|${s}`);
+          return v;
+        });
+      },
+      async fleetBeat(
+        fleet: string,
+        marker: string,
+        member: string,
+        now: string,
+        doneId: string,
+      ) {
+        return self.exec('fleetBeat', fleet, () =>
+          fleetBeat(
+            self.data,
+            hashOf(self.hashes, fleet),
+            marker,
+            member,
+            Number(now),
+            doneId,
+          ),
+        );
+      },
+      async fleetMerge(fleet: string, ...memberSeen: string[]) {
+        return self.exec('fleetMerge', fleet, () => {
+          const h = hashOf(self.hashes, fleet);
+          for (let i = 0; i < memberSeen.length; i += 2) {
+            const [seen, done] = (h.get(memberSeen[i]) ?? '0|').split('|');
+            if (Number(memberSeen[i + 1]) > Number(seen))
+              h.set(memberSeen[i], `${memberSeen[i + 1]}|${done}`);
+          }
+          return 1 as const;
         });
       },
       async time() {
@@ -152,6 +232,8 @@ export class ChaosGateway implements CacheGateway {
   restartEmpty(): void {
     this.down();
     this.data.clear();
+    this.hashes.clear();
+    this.runId = newRunId();
     this.up();
   }
 
@@ -202,4 +284,49 @@ export class ChaosGateway implements CacheGateway {
     if (fault === 'lost-reply') throw new Error('Command timed out');
     return result;
   }
+}
+
+function newRunId(): string {
+  return randomBytes(20).toString('hex');
+}
+
+function hashOf(
+  hashes: Map<string, Map<string, string>>,
+  key: string,
+): Map<string, string> {
+  let h = hashes.get(key);
+  if (!h) hashes.set(key, (h = new Map()));
+  return h;
+}
+
+/** FLEET_BEAT_LUA's rule (fleet-scripts.ts), without the pruning. */
+function fleetBeat(
+  data: Map<string, string>,
+  h: Map<string, string>,
+  marker: string,
+  member: string,
+  now: number,
+  doneId: string,
+): (string | number)[] {
+  const n = Number(h.get('~n') ?? 0) + 1;
+  h.set('~n', String(n));
+  h.set(member, `${now}|${doneId}|${n}`);
+  const [wid, since] = (h.get('~w') ?? '|0').split('|');
+  const m = data.get(marker);
+  const [epoch, end] = m ? m.split('|') : [undefined, undefined];
+  let open = end !== undefined && now < Number(end);
+  const out: (string | number)[] = [0, wid];
+  let waiting = false;
+  for (const [f, v] of h) {
+    if (f.startsWith('~')) continue;
+    const [seen, done, beat] = v.split('|');
+    out.push(f, seen, beat ?? '0');
+    if (Number(seen) >= Number(since) && done !== wid) waiting = true;
+  }
+  if (open && h.has('~w') && !waiting && epoch !== undefined) {
+    data.set(marker, epoch);
+    open = false;
+  }
+  out[0] = m === undefined ? 2 : open ? 1 : 0;
+  return out;
 }

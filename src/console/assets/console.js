@@ -279,7 +279,7 @@ function userRow(ready, stored) {
   tr.append(labelled(el('td', ready.mode), 'Mode'));
 
   const statusCell = el('td');
-  const badge = el('span', status, `badge badge-${status}`);
+  const badge = el('span', status.replaceAll('_', ' '), `badge badge-${status}`);
   badge.dataset.field = 'status';
   statusCell.append(badge);
   // Until readiness itself says "revoked", its message for a revoked token describes a broker refusal.
