@@ -211,9 +211,9 @@ describe('operator console', () => {
     await waitForStatus(page, 'USER_B', 'ready');
     expect(await page.$eval('#message', (e) => e.textContent)).toMatch(/^Token stored for USER_B \(\*\*\*\*.{4}, fingerprint [0-9a-f:sha256]+, in redis\)/);
     expect(await page.$eval('tr[data-user="USER_B"] [data-field="time-left"]', (e) => e.textContent)).toMatch(/\d+ (h|min|s)/);
-    await page.waitForFunction(() => /submitted by ops/.test(document.querySelector('tr[data-user="USER_B"] [data-field="last-event"]')?.textContent ?? ''));
+    await page.waitForFunction(() => /token submitted by ops/.test(document.querySelector('tr[data-user="USER_B"] [data-field="last-event"]')?.textContent ?? ''));
     // The open audit trail reloads after the submission.
-    await page.waitForFunction(() => [...document.querySelectorAll('#audit tbody tr td:nth-child(2)')].some((td) => td.textContent === 'submitted'));
+    await page.waitForFunction(() => [...document.querySelectorAll('#audit tbody tr td:nth-child(2)')].some((td) => td.textContent === 'token submitted'));
 
     const found = await app.get(ShareKhanTokenStore).lookup('USER_B');
     expect(found.kind === 'found' && found.accessToken).toBe(token);
@@ -251,14 +251,14 @@ describe('operator console', () => {
       const rt = new URL(u).searchParams.get('request_token');
       if (rt) secrets.add(rt);
     }
-    await page.waitForFunction(() => /exchanged by/.test(document.querySelector('tr[data-user="USER_A"] [data-field="last-event"]')?.textContent ?? ''));
+    await page.waitForFunction(() => /logged in with ShareKhan by/.test(document.querySelector('tr[data-user="USER_A"] [data-field="last-event"]')?.textContent ?? ''));
     await expectNoSecrets(page);
 
     // A replayed callback (state already used) also comes back to the console, as a failure.
     const replay = visited.find((u) => u.startsWith(`${base}/sharekhan/callback?`))!;
     await page.goto(replay, { waitUntil: 'load' });
     await page.waitForSelector('#login-result[data-kind="error"]');
-    expect(await page.$eval('#login-result', (e) => e.textContent)).toMatch(/^ShareKhan login failed \(HTTP 400\): .*state/);
+    expect(await page.$eval('#login-result', (e) => e.textContent)).toMatch(/^ShareKhan login failed \(HTTP 400\): the login link was unknown, expired or already used/);
     // A crafted link's text is never shown: only a fixed sentence for the code.
     await page.goto(`${base}/console?crafted=1#login=failed&code=400&message=${encodeURIComponent('Call +91 00000 to fix your account')}`, { waitUntil: 'load' });
     await page.waitForSelector('#login-result[data-kind="error"]');
@@ -277,10 +277,10 @@ describe('operator console', () => {
     await signIn(page, ADMIN_KEY);
     expect(await page.$eval('#premarket-schedule', (e) => e.textContent)).toMatch(/08:45 IST/);
     await clickAndWaitForMessage(page, '#premarket-run', /Pre-market check done/);
-    expect(await page.$eval('#premarket-last', (e) => e.textContent)).toMatch(/\(manual\): 2 of 2 ready; every user has a valid token\./);
+    expect(await page.$eval('#premarket-last', (e) => e.textContent)).toMatch(/\(by hand\): 2 of 2 ready; every user has a valid token\./);
     // Kept by the app: a fresh page shows it too.
     await page.reload({ waitUntil: 'load' });
-    await page.waitForFunction(() => /\(manual\)/.test(document.querySelector('#premarket-last')?.textContent ?? ''));
+    await page.waitForFunction(() => /\(by hand\)/.test(document.querySelector('#premarket-last')?.textContent ?? ''));
     await screenshot(page, 'console-users');
     await page.click('tr[data-user="USER_A"] button[aria-label^="Manage"]');
     await page.waitForSelector('#audit tbody tr');
@@ -305,7 +305,7 @@ describe('operator console', () => {
     await waitForStatus(page, 'USER_B', 'revoked');
     expect(await page.$eval('#message', (e) => e.textContent)).toBe('The token of USER_B is revoked.');
     expect((await app.get(ShareKhanTokenStore).lookup('USER_B')).kind).not.toBe('found');
-    await page.waitForFunction(() => /deleted by ops/.test(document.querySelector('tr[data-user="USER_B"] [data-field="last-event"]')?.textContent ?? ''));
+    await page.waitForFunction(() => /revoked by ops/.test(document.querySelector('tr[data-user="USER_B"] [data-field="last-event"]')?.textContent ?? ''));
   });
 
   it('validate asks ShareKhan about the stored token', async () => {

@@ -172,13 +172,13 @@ describe('OrchestratorModule (e2e)', () => {
       const before = fake.requests.length;
       const res = await placeOrder(t, { userId: 'MASTER_USER_002', order: ORDER }).expect(404);
       expect(res.body).toMatchObject({ code: 'USER_UNKNOWN' });
-      // The library names its own option; TRADING_USERS is only this app's way of setting it.
-      expect(res.body.action).toBe("Use the exact id of a user in OrchestratorModule's `users` option.");
+      // The operator of this app sets TRADING_USERS: the app names it (a library user reads the option name).
+      expect(res.body.action).toBe('Use the exact id of a user in TRADING_USERS.');
       const book = await request(t.http).get('/orchestrator/users/MASTER_USER_002/orders').set('x-api-key', ADMIN_KEY).expect(404);
-      expect(book.body.message).toMatch(/No trading user MASTER_USER_002 is configured \(use the exact id of a user in OrchestratorModule's `users` option\)/);
+      expect(book.body.message).toMatch(/No trading user MASTER_USER_002 is configured \(use the exact id of a user in TRADING_USERS\)/);
       const aimed = await placeOrder(t, { userId: 'MASTER_USER_001', order: { ...ORDER, customerId: 'C999' } }).expect(400);
-      expect(JSON.stringify(aimed.body)).toMatch(/customerId and channelUser come from the user's configuration \(OrchestratorModule's `users` option\)/);
-      expect(JSON.stringify([res.body, book.body, aimed.body])).not.toContain('TRADING_USERS');
+      expect(JSON.stringify(aimed.body)).toMatch(/customerId and channelUser come from the trading user's configuration, not from the request/);
+      expect(JSON.stringify([res.body, book.body, aimed.body])).not.toMatch(/OrchestratorModule|option/);
       expect(fake.requests.length).toBe(before);
     });
 
@@ -190,7 +190,8 @@ describe('OrchestratorModule (e2e)', () => {
       const before = fake.requests.length;
       const res = await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(409);
       expect(res.body).toMatchObject({ code: 'TOKEN_EXPIRED', outcome: 'not_placed' });
-      expect(res.body.message).toMatch(/expired at/);
+      // An operator reads India's time, labelled, not UTC: the default cut-off is 06:00 IST.
+      expect(res.body.message).toMatch(/expired at \d{4}-\d\d-\d\d 06:00:00 IST\./);
       expect(fake.requests.length).toBe(before);
 
       const ready = await request(t.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY).expect(200);
@@ -254,7 +255,7 @@ describe('OrchestratorModule (e2e)', () => {
       const before = fake.requests.length;
       const res = await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }).expect(424);
       expect(res.body).toMatchObject({ code: 'TOKEN_REVOKED', outcome: 'not_placed' });
-      expect(res.body.message).toMatch(/was revoked \(revoked by ops at \d{4}-/);
+      expect(res.body.message).toMatch(/was revoked \(revoked by ops at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d IST\)/);
       expect(res.body.message).not.toMatch(/rejected by the broker|403/);
       expect(fake.requests.length).toBe(before);
       const ready = await request(t.http).get('/orchestrator/readiness').set('x-api-key', ADMIN_KEY).expect(200);
@@ -266,7 +267,7 @@ describe('OrchestratorModule (e2e)', () => {
       const res = await request(t.http).put('/sharekhan/users/LIVE_USER_004/token').set('x-api-key', ADMIN_KEY).send({ accessToken: fake.issueAccessToken('C400') });
       expect(res.status).toBe(404);
       expect(res.body).toMatchObject({ code: 'NOT_A_TRADING_USER' });
-      expect(res.body.message).toMatch(/LIVE_USER_004 is not a trading user.*`accounts` option/);
+      expect(res.body.message).toMatch(/LIVE_USER_004 is not a trading user.*add LIVE_USER_004 to TRADING_USERS and restart/);
       expect(res.body.message).not.toMatch(/PAPER_TRADER_001|MASTER_USER_001|LIVE_USER_002/);
       const st = await request(t.http).get('/sharekhan/users/LIVE_USER_004/token').set('x-api-key', ADMIN_KEY).expect(200);
       expect(st.body).toMatchObject({ present: false, status: 'missing' });
@@ -543,12 +544,24 @@ describe('OrchestratorModule: what an operator is told on the first day (e2e)', 
     expect(fake.requests).toHaveLength(0);
   });
 
+  it('the start-up warning without SHAREKHAN_API_KEY names the variable, not the module option', async () => {
+    const logs = captureLogs();
+    const env: Record<string, string> = { ...baseEnv(redis, fake, `orch-day1w-${randomBytes(3).toString('hex')}:`), LOG_LEVEL: 'info' };
+    delete env.SHAREKHAN_API_KEY;
+    const other = await createTestApp(env);
+    onTestFinished(() => other.close());
+    const warned = logs.matching('every live order is refused');
+    expect(warned.map((l) => l.msg)).toEqual(['SHAREKHAN_API_KEY is not set: every live order is refused (BROKER_NOT_CONFIGURED) until it is set']);
+  });
+
   it('a live order without SHAREKHAN_API_KEY names the setting (503 BROKER_NOT_CONFIGURED), nothing sent', async () => {
     await submitToken(t, 'MASTER_USER_001', fake.issueAccessToken('C100'));
     const res = await placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).expect(503);
     expect(res.body).toMatchObject({ code: 'BROKER_NOT_CONFIGURED', outcome: 'not_placed' });
-    expect(res.body.message).toContain('option apiKey');
-    expect(res.body.action).toContain('apiKey option');
+    // The operator sets a variable, not a module option: the app names it.
+    expect(res.body.message).toContain('set SHAREKHAN_API_KEY');
+    expect(res.body.action).toBe('Set SHAREKHAN_API_KEY and restart; nothing was sent.');
+    expect(JSON.stringify(res.body)).not.toMatch(/ShareKhanAuthModule|option/);
     expect(res.body.action).not.toMatch(/reachable/);
     expect(fake.requests).toHaveLength(0);
   });

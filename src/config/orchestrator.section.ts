@@ -73,6 +73,14 @@ const orchestratorEnvSchema = z.object({
   ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE: enumVar(['proceed', 'refuse'] as const, 'refuse'),
 });
 
+/** Each OrchestratorModule option the app sets, by the variable an operator sets for it (messages name these). */
+export const ORCHESTRATOR_SETTING_NAMES = {
+  users: 'TRADING_USERS',
+  premarketCheck: 'ORCHESTRATOR_PREMARKET_CHECK_IST',
+  'premarketCheck.timesIst': 'ORCHESTRATOR_PREMARKET_CHECK_IST',
+  idempotencyWhenUnavailable: 'ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE',
+} as const;
+
 /** Environment variables of the orchestrator: who trades, when the pre-market check runs, the idempotency policy. */
 export const orchestratorSection = defineSection({
   schema: orchestratorEnvSchema,
@@ -80,6 +88,7 @@ export const orchestratorSection = defineSection({
     users: e.TRADING_USERS,
     premarketCheck: { timesIst: e.ORCHESTRATOR_PREMARKET_CHECK_IST },
     idempotencyWhenUnavailable: e.ORCHESTRATOR_IDEMPOTENCY_WHEN_UNAVAILABLE,
+    settingNames: ORCHESTRATOR_SETTING_NAMES,
     brokerSetupHint: 'Set SHAREKHAN_API_KEY (and SHAREKHAN_SECRET_KEY for the daily login) and restart.',
   }),
 });

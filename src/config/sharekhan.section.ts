@@ -70,6 +70,21 @@ const schema = z
     }
   });
 
+/** Each ShareKhanAuthModule option the app sets, by the variable an operator sets for it (messages name these). */
+export const SHAREKHAN_SETTING_NAMES = {
+  apiKey: 'SHAREKHAN_API_KEY',
+  secretKey: 'SHAREKHAN_SECRET_KEY',
+  vendorKey: 'SHAREKHAN_VENDOR_KEY',
+  apiBaseUrl: 'SHAREKHAN_API_BASE_URL',
+  loginUrl: 'SHAREKHAN_API_BASE_URL',
+  redirectUrl: 'SHAREKHAN_REDIRECT_URL',
+  cutoffIst: 'SHAREKHAN_TOKEN_CUTOFF_IST',
+  encryption: 'TOKEN_ENCRYPTION_KEYS',
+  'encryption.keys': 'TOKEN_ENCRYPTION_KEYS',
+  staticTokens: `${ENV_TOKEN_PREFIX}<USER_ID>`,
+  accounts: 'TRADING_USERS',
+} as const;
+
 /** Environment variables of the ShareKhan module: broker endpoints and credentials, token cut-off and encryption, static tokens. */
 export const sharekhanSection = defineSection({
   schema: schema as unknown as z.ZodObject<z.ZodRawShape>,
@@ -98,6 +113,7 @@ export const sharekhanSection = defineSection({
       redirectUrl: e.SHAREKHAN_REDIRECT_URL ?? null,
       cutoffIst: e.SHAREKHAN_TOKEN_CUTOFF_IST,
       staticTokens,
+      settingNames: SHAREKHAN_SETTING_NAMES,
     };
   },
 });

@@ -12,9 +12,13 @@ describe('ConsoleLoginReturn', () => {
     expect(url).toBe('/console#login=ok&user=USER_A&status=active&fingerprint=sha256%3A0123456789abcdef');
   });
 
-  it('a failure carries the HTTP status only, no text', () => {
+  it('a failure carries the HTTP status and the error code only, no text', () => {
     const url = ret.urlFor({ ok: false, statusCode: 400, message: 'Unknown, expired or already used state' });
     expect(url).toBe('/console#login=failed&code=400');
+    expect(ret.urlFor({ ok: false, statusCode: 400, message: 'request_token rejected: ...', code: 'REQUEST_TOKEN_AUTH_FAILED' })).toBe(
+      '/console#login=failed&code=400&reason=REQUEST_TOKEN_AUTH_FAILED',
+    );
+    expect(ret.urlFor({ ok: false, statusCode: 400, message: 'x', code: 'not a code <b>' })).toBe('/console#login=failed&code=400');
   });
 });
 

@@ -2,11 +2,13 @@ import { Injectable } from '@nestjs/common';
 import type { LoginBrowserReturn, LoginOutcome } from '../sharekhan/index.js';
 
 export const CONSOLE_PATH = '/console';
+const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 
 /**
  * Sends the browser back to the console with the login's outcome in the URL fragment, which
  * never reaches a server, a log or a Referer. It carries the user, status and fingerprint (or the
- * HTTP status of a failure), never a token or free text; the page then reloads the real status.
+ * HTTP status and error code of a failure), never a token or free text; the page then reloads the
+ * real status.
  */
 @Injectable()
 export class ConsoleLoginReturn implements LoginBrowserReturn {
@@ -19,8 +21,9 @@ export class ConsoleLoginReturn implements LoginBrowserReturn {
       p.set('fingerprint', outcome.token.fingerprint);
     } else {
       p.set('login', 'failed');
-      // The status only: the page shows a fixed sentence for it, never text from the URL.
+      // Codes only: the page shows a fixed sentence for them, never text from the URL.
       p.set('code', String(outcome.statusCode));
+      if (outcome.code && ERROR_CODE.test(outcome.code)) p.set('reason', outcome.code);
     }
     return `${CONSOLE_PATH}#${p.toString()}`;
   }

@@ -2,7 +2,7 @@ import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiOkBody } from '../common/openapi.js';
 import { ApiKeyAuth, Caller, type ApiCaller } from '../auth/index.js';
-import { SHAREKHAN_PUBLIC_SETTINGS, ShareKhanTokenStore, TokenClock, nextCutoff, type ShareKhanPublicSettings, type TokenStatus } from '../sharekhan/index.js';
+import { SHAREKHAN_PUBLIC_SETTINGS, ShareKhanTokenStore, auditEventFor, TokenClock, nextCutoff, type ShareKhanPublicSettings, type TokenStatus } from '../sharekhan/index.js';
 import { cacheModeNotice } from './cache-mode-notice.js';
 import { CONSOLE_OVERVIEW } from './console-overview.openapi.js';
 import { CONSOLE_OPTIONS, type ConsoleModuleOptions } from './console.options.js';
@@ -45,7 +45,8 @@ export class ConsoleOverviewController {
       users: await Promise.all(
         users.map(async ({ userId, mode }) => {
           const [status, audit] = await Promise.all([this.store.status(userId), this.store.auditEvents(userId)]);
-          return { userId, mode, stored: storedState(status), lastEvent: audit.events[0] ?? null };
+          const last = audit.events[0];
+          return { userId, mode, stored: storedState(status), lastEvent: last ? auditEventFor(last, caller) : null };
         }),
       ),
     };

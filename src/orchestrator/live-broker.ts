@@ -33,12 +33,21 @@ export type LivePlacement =
       tokenRejected: boolean;
       brokerStatus?: number;
       retryAfterMs?: number;
+      /** What to do, when the failure itself knows better than its code (e.g. which setting to set). */
+      action?: string;
     };
 
-/** Without a ShareKhan API key no live order can be sent; said per order instead of failing start-up. */
-export const NOT_CONFIGURED_CLIENT: LiveOrderClient = {
-  placeOrder: () => Promise.reject(new ShareKhanNotConfiguredError(['apiKey'])),
-};
+/**
+ * Without a ShareKhan API key no live order can be sent; said per order instead of failing
+ * start-up, with the error the factory builds (it names what the operator sets).
+ */
+export class NotConfiguredClient implements LiveOrderClient {
+  constructor(private readonly error: () => ShareKhanNotConfiguredError = () => new ShareKhanNotConfiguredError(['apiKey'])) {}
+
+  placeOrder(): Promise<PlaceOrderResult> {
+    return Promise.reject(this.error());
+  }
+}
 
 /**
  * Sends one order to ShareKhan, exactly once, within the broker's rate limit, and turns every
@@ -54,7 +63,7 @@ export class LiveBroker {
 
   /** False when the broker has no API key: every live order would answer BROKER_NOT_CONFIGURED. */
   get configured(): boolean {
-    return this.client !== NOT_CONFIGURED_CLIENT;
+    return !(this.client instanceof NotConfiguredClient);
   }
 
   /**
@@ -93,7 +102,14 @@ export function describeFailure(err: unknown): LivePlacement & { ok: false } {
   const base = { tokenRejected: false };
   withBrokerMessage(err);
   if (err instanceof ShareKhanNotConfiguredError) {
-    return { ...base, ok: false, code: 'BROKER_NOT_CONFIGURED', outcome: 'not_placed', message: `${err.message} to send live orders; nothing was sent.` };
+    return {
+      ...base,
+      ok: false,
+      code: 'BROKER_NOT_CONFIGURED',
+      outcome: 'not_placed',
+      message: `${err.message} to send live orders; nothing was sent.`,
+      action: `Set ${err.settings.join(' and ')} and restart; nothing was sent.`,
+    };
   }
   if (err instanceof BrokerAuthError) {
     return { ...base, ok: false, code: 'BROKER_TOKEN_REJECTED', outcome: 'not_placed', tokenRejected: true, brokerStatus: err.status, message: `${err.message}. The token is now marked invalid; nothing was placed.` };

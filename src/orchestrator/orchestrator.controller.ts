@@ -6,6 +6,7 @@ import {
   Header,
   HttpCode,
   HttpStatus,
+  Inject,
   NotFoundException,
   Param,
   Post,
@@ -33,7 +34,8 @@ import type { OrderResult } from './orchestrator.types.js';
 import { PremarketCheckService, type PremarketReport } from './premarket-check.service.js';
 import { ReadinessService } from './readiness.service.js';
 import { SignalFanout, type SignalReport } from './signal-fanout.js';
-import { USERS_OPTION } from './orchestrator.options.js';
+import type { OrchestratorSettings } from './orchestrator.options.js';
+import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import { UserRegistry } from './user-registry.js';
 
 /**
@@ -50,6 +52,7 @@ export class OrchestratorController {
     private readonly readiness: ReadinessService,
     private readonly premarket: PremarketCheckService,
     private readonly book: OrderBook,
+    @Inject(ORCHESTRATOR_SETTINGS) private readonly settings: OrchestratorSettings,
   ) {}
 
   /** One order for one user. 201 when placed; otherwise the failure's own status (see docs). */
@@ -137,7 +140,7 @@ export class OrchestratorController {
   @ApiErrorResponses(400, 404)
   async listOrders(@Param('userId') userId: string) {
     const user = this.users.get(userId);
-    if (!user) throw new NotFoundException(`No trading user ${userId} is configured (use the exact id of a user in ${USERS_OPTION})`);
+    if (!user) throw new NotFoundException(`No trading user ${userId} is configured (use the exact id of a user in ${this.settings.nameOf('users')})`);
     const { state, orders } = await this.book.list(userId);
     return { userId, mode: user.mode, complete: state !== 'unavailable', orders };
   }

@@ -2,7 +2,7 @@ import { Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { ShareKhanClientFactory, ShareKhanTokenStore, StaticTokens, TradingAccounts } from '../sharekhan/index.js';
 import { BrokerRateLimit } from './broker-rate-limit.js';
-import { LiveBroker, NOT_CONFIGURED_CLIENT, type LiveOrderClient } from './live-broker.js';
+import { LiveBroker, NotConfiguredClient, type LiveOrderClient } from './live-broker.js';
 import { OrchestratorController } from './orchestrator.controller.js';
 import { ORCHESTRATOR_MODULE_OPTIONS, OrchestratorConfigurableModule } from './orchestrator.module-definition.js';
 import { resolveOrchestratorOptions, type OrchestratorModuleOptions, type OrchestratorSettings } from './orchestrator.options.js';
@@ -41,7 +41,7 @@ import { UserRegistry } from './user-registry.js';
       // Its own timeout: how long an order may hang before it is reported unknown is an
       // orchestrator decision, not the token endpoints'.
       useFactory: (factory: ShareKhanClientFactory, settings: OrchestratorSettings): LiveOrderClient =>
-        factory.configured ? factory.create({ timeoutMs: settings.orderTimeoutMs }) : NOT_CONFIGURED_CLIENT,
+        factory.configured ? factory.create({ timeoutMs: settings.orderTimeoutMs }) : new NotConfiguredClient(() => factory.notConfiguredError()),
     },
     UserRegistry,
     TokenResolver,
@@ -75,7 +75,8 @@ export class OrchestratorModule extends OrchestratorConfigurableModule implement
     const live = this.settings.users.filter((u) => u.mode === 'live').length;
     this.logger.log(`${this.settings.users.length} trading users (${live} live, ${this.settings.users.length - live} paper)`);
     if (live > 0 && !this.clients.configured) {
-      this.logger.warn('ShareKhanAuthModule has no apiKey: every live order is refused (BROKER_NOT_CONFIGURED) until it is set');
+      const missing = this.clients.notConfiguredError().settings.join(' and ');
+      this.logger.warn(`${missing} is not set: every live order is refused (BROKER_NOT_CONFIGURED) until it is set`);
     }
     if (this.settings.strayEnvTokenVars.length > 0) {
       // Ids only: a token under an id that is not a trading user is never used for anyone.

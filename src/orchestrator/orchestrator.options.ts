@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { parseModuleOptions } from '../common/module-options.js';
+import { settingNamer, settingNamesSchema, type SettingNamer } from '../common/setting-names.js';
 import { USER_ID_PATTERN } from '../common/user-id.js';
 
 export type TradingMode = 'paper' | 'live';
@@ -64,7 +65,7 @@ const userSchema = z
     }
   });
 
-/** Where trading users come from, as the library's messages name it (an app maps its own settings onto it). */
+/** Where trading users come from, as the library's messages name it (an app names its own with `settingNames`). */
 export const USERS_OPTION = "OrchestratorModule's `users` option";
 
 /** Options of `OrchestratorModule.forRoot()`. */
@@ -117,6 +118,8 @@ export const orchestratorOptionsSchema = z.object({
   tokenSubmitHint: z.string().max(200).default('PUT /sharekhan/users/{userId}/token'),
   /** The app's Prometheus registry (for `orchestrator_orders_total`); without one, no metrics. */
   metricsRegistry: z.custom<Registry>((v) => typeof v === 'object' && v !== null && typeof (v as Registry).metrics === 'function').optional(),
+  /** What messages call each option, e.g. `{ users: 'TRADING_USERS' }`; unnamed options by their option name. */
+  settingNames: settingNamesSchema,
 });
 
 export type OrchestratorModuleOptions = z.input<typeof orchestratorOptionsSchema>;
@@ -143,6 +146,8 @@ export interface OrchestratorSettings {
   orderTimeoutMs: number;
   tokenSubmitPath: string;
   metricsRegistry?: Registry;
+  /** What to tell an operator to set for an option (`settingNames`, else the option's own name). */
+  nameOf: SettingNamer;
 }
 
 export function resolveOrchestratorOptions(
@@ -177,5 +182,6 @@ export function resolveOrchestratorOptions(
     orderTimeoutMs: o.orderTimeoutMs,
     tokenSubmitPath: o.tokenSubmitHint,
     metricsRegistry: o.metricsRegistry,
+    nameOf: settingNamer('OrchestratorModule', o.settingNames),
   };
 }

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { userIdSchema } from '../common/user-id.js';
 import { orderShape, parseOrder, type Order } from '../sharekhan/index.js';
-import { USERS_OPTION } from './orchestrator.options.js';
 import type { TradingUser } from './orchestrator.options.js';
 
 /**
@@ -13,7 +12,7 @@ export const orderFieldsSchema = z
   .object(orderFieldShape, {
     error: (iss) =>
       iss.code === 'unrecognized_keys'
-        ? `unknown field(s) ${iss.keys.join(', ')}; customerId and channelUser come from the user's configuration (${USERS_OPTION}), not from the request`
+        ? `unknown field(s) ${iss.keys.join(', ')}; customerId and channelUser come from the trading user's configuration, not from the request`
         : iss.code === 'invalid_type'
           ? 'order must be a JSON object'
           : undefined,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { USERS_OPTION, type OrchestratorSettings, type TradingUser } from './orchestrator.options.js';
+import type { OrchestratorSettings, TradingUser } from './orchestrator.options.js';
 import type { Order } from '../sharekhan/index.js';
 import { LiveBroker } from './live-broker.js';
 import { OrderBook } from './order-book.js';
@@ -41,7 +41,7 @@ export class OrderExecutor {
 
   unknownUser(userId: string): OrderResult {
     const result = failure(userId, null, 'USER_UNKNOWN', `No trading user ${userId} is configured; nothing was sent.`, {
-      action: `Use the exact id of a user in ${USERS_OPTION}.`,
+      action: `Use the exact id of a user in ${this.settings.nameOf('users')}.`,
     });
     this.metrics.record(result);
     return result;
@@ -61,7 +61,7 @@ export class OrderExecutor {
       this.metrics.limitRefused(user, breach.limit);
       const what = breach.limit === 'maxQuantity' ? `quantity ${breach.value}` : `notional (price x quantity) ${breach.value}`;
       return failure(user.userId, user.mode, 'ORDER_LIMIT_EXCEEDED', `Refused: ${what} is above ${breach.limit} ${breach.max} for ${user.userId}; nothing was sent.`, {
-        action: `Check the order; if it is meant, raise ${breach.limit} for ${user.userId} (its limits in ${USERS_OPTION}, or the module's orderLimits) and restart.`,
+        action: `Check the order; if it is meant, raise ${breach.limit} for ${user.userId} (its limits in ${this.settings.nameOf('users')}, or ${this.settings.nameOf('orderLimits')}) and restart.`,
         limit: breach,
         ...extra,
       });
@@ -129,7 +129,7 @@ export class OrderExecutor {
       ...extra,
       ...(placed.brokerStatus !== undefined ? { brokerStatus: placed.brokerStatus } : {}),
       ...(placed.retryAfterMs !== undefined ? { retryAfterMs: placed.retryAfterMs } : {}),
-      action: actionFor(placed.code, placed.outcome, this.tokens.submitHint(user.userId)),
+      action: placed.action ?? actionFor(placed.code, placed.outcome, this.tokens.submitHint(user.userId)),
     });
     if (placed.outcome === 'unknown') {
       this.logger.warn(`Order for ${user.userId} (${order.tradingSymbol}) has an unknown outcome (${placed.code}); not resent, reconcile with the broker's day orders`);
@@ -152,8 +152,6 @@ function actionFor(code: FailureCode, outcome: OrderResult['outcome'], submit: s
       return "Fix the order according to the broker's reason and send it again.";
     case 'BROKER_UNREACHABLE':
       return 'ShareKhan could not be reached; nothing was sent. Retry when it is reachable.';
-    case 'BROKER_NOT_CONFIGURED':
-      return "Set ShareKhanAuthModule's apiKey option (and secretKey for the daily login) and restart; nothing was sent.";
     default:
       return undefined;
   }

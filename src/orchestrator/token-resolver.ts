@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { OrchestratorSettings, TradingUser } from './orchestrator.options.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
-import { StaticTokens, tokenFingerprint as fingerprintOf } from '../sharekhan/index.js';
+import { StaticTokens, istTime, tokenFingerprint as fingerprintOf } from '../sharekhan/index.js';
 import { TOKEN_STORE, type AuditActorLike, type TokenStorePort, type TokenViewLike } from './token-store.port.js';
 
 export interface ResolvedToken {
@@ -185,7 +185,7 @@ export class TokenResolver {
         return {
           ok: false,
           kind,
-          message: `The ShareKhan access token of ${userId} expired${view?.expiresAt ? ` at ${view.expiresAt}` : ''}.`,
+          message: `The ShareKhan access token of ${userId} expired${view?.expiresAt ? ` at ${istTime(view.expiresAt)}` : ''}.`,
           action: `Submit a new token for ${userId} with ${submit}, then retry.`,
           ...details,
           ...override,

@@ -12,9 +12,10 @@ export {
   type SubmitInput,
 } from './token-store.service.js';
 export type { AuditActor, AuditEvent } from './token-audit.service.js';
+export { auditEventFor, type AuditViewer } from './audit-visibility.js';
 export { ShareKhanClientFactory, ShareKhanNotConfiguredError } from './sharekhan-client.factory.js';
 export { TokenClock } from './token-clock.js';
-export { nextCutoff, tokenExpiry } from './token-expiry.js';
+export { istTime, nextCutoff, tokenExpiry } from './token-expiry.js';
 export { LOGIN_BROWSER_RETURN, type LoginBrowserReturn, type LoginOutcome } from './login-browser-return.js';
 export { TradingAccounts, NotATradingUserError, CustomerMismatchError, CustomerNotConfiguredError, type TradingAccount } from './trading-accounts.js';
 export { StaticTokens, staticTokenRejectedKey, type StaticTokenView } from './static-tokens.js';

@@ -9,7 +9,8 @@ export const LOGIN_BROWSER_RETURN = Symbol('sharekhan-login-browser-return');
 
 export type LoginOutcome =
   | { ok: true; token: TokenView }
-  | { ok: false; statusCode: number; message: string };
+  /** `code`: the error's code when it has one (e.g. LOGIN_STATE_UNKNOWN, REQUEST_TOKEN_AUTH_FAILED). */
+  | { ok: false; statusCode: number; message: string; code?: string };
 
 export interface LoginBrowserReturn {
   /** A same-origin URL carrying the outcome, never a token or a request token. */

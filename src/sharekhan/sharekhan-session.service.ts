@@ -23,8 +23,10 @@ import {
   BrokerTimeoutError,
 } from './sharekhan-client.js';
 import { TokenClock } from './token-clock.js';
+import { istTime } from './token-expiry.js';
 import { ShareKhanTokenStore, assertUserId, type TokenView } from './token-store.service.js';
 import { CustomerMismatchError, CustomerNotConfiguredError, TradingAccounts } from './trading-accounts.js';
+import { LoginExchangeRefusedError, LoginSecretKeyError, LoginStateError, RequestTokenRejectedError } from './login-errors.js';
 
 export interface Identity {
   who: string;
@@ -90,7 +92,7 @@ export class ShareKhanSessionService {
     const wrong = this.accounts.mismatch(userId, body.customerId);
     if (wrong) {
       await this.store.audit(userId, { action: 'customer_refused', actor, detail: `manual submission for customer ${wrong.got}; ${userId} is ${wrong.expected}; nothing stored` });
-      throw new CustomerMismatchError(userId, wrong.expected, wrong.got, 'manual');
+      throw new CustomerMismatchError(userId, wrong.expected, wrong.got, 'manual', this.accounts.accountsSetting);
     }
     return this.store.submit(userId, {
       accessToken: body.accessToken,
@@ -124,7 +126,7 @@ export class ShareKhanSessionService {
     await this.store.audit(userId, {
       action: 'login_started',
       actor: { who: by.who, source: 'api', clientAddress: by.clientAddress },
-      detail: `state valid until ${new Date(value.expiresAt).toISOString()}`,
+      detail: `state valid until ${istTime(value.expiresAt)}`,
     });
     return {
       userId,
@@ -150,7 +152,7 @@ export class ShareKhanSessionService {
       if (!wrong) return Promise.resolve();
       return failed(
         `${said} customer ${wrong.got}; ${login.userId} is ${wrong.expected}; nothing stored`,
-        new CustomerMismatchError(login.userId, wrong.expected, wrong.got, 'login'),
+        new CustomerMismatchError(login.userId, wrong.expected, wrong.got, 'login', this.accounts.accountsSetting),
         'customer_refused',
       );
     };
@@ -168,11 +170,11 @@ export class ShareKhanSessionService {
       exchange = exchangeRequestToken(requestToken, secretKey, { versionId: this.settings.versionId });
     } catch (err) {
       if (err instanceof RequestTokenError) {
-        return failed(`${err.code}: ${err.message}`, new BadRequestException(`request_token rejected: ${err.message}. Start the login again.`));
+        return failed(`${err.code}: ${err.message}`, new RequestTokenRejectedError(err.code, err.message, this.settings.nameOf));
       }
       if (err instanceof ShareKhanSecretKeyError) {
         this.logger.error(`login exchange impossible: ${err.message}`);
-        return failed('secret key misconfigured', new ServiceUnavailableException("ShareKhan login is misconfigured (ShareKhanAuthModule's `secretKey` option); the operator has to fix it"));
+        return failed('secret key misconfigured', new LoginSecretKeyError(this.settings.nameOf));
       }
       throw err;
     }
@@ -185,6 +187,7 @@ export class ShareKhanSessionService {
       accessToken = result.accessToken;
       brokerCustomer = result.customerId;
     } catch (err) {
+      if (err instanceof BrokerBadRequestError) return failed(err.message, new LoginExchangeRefusedError(err.brokerMessage));
       if (err instanceof BrokerError) return failed(err.message, brokerHttpError(err, 'exchange the request token'));
       throw err;
     }
@@ -214,7 +217,7 @@ export class ShareKhanSessionService {
       case 'missing':
         throw new NotFoundException(`No ShareKhan token stored for ${userId}: submit one with PUT /sharekhan/users/${userId}/token or log in`);
       case 'expired':
-        return { valid: false, reason: `token expired at ${found.view.expiresAt}`, token: found.view };
+        return { valid: false, reason: `token expired at ${istTime(found.view.expiresAt)}`, token: found.view };
       case 'invalid':
         return { valid: false, reason: `token is ${found.view.status}${found.view.statusReason ? `: ${found.view.statusReason}` : ''}`, token: found.view };
       case 'unconfirmed':
@@ -250,6 +253,7 @@ export class ShareKhanSessionService {
     if (!apiKey || !secretKey) {
       throw new ShareKhanNotConfiguredError(
         [!apiKey && 'apiKey', !secretKey && 'secretKey'].filter((o): o is string => typeof o === 'string'),
+        this.settings.nameOf,
       );
     }
     return { apiKey, secretKey };
@@ -261,9 +265,7 @@ export class ShareKhanSessionService {
     if (r.state === 'unavailable') {
       throw new ServiceUnavailableException('Cannot check the login state right now (Redis unreachable); start the login again');
     }
-    const unknown = new BadRequestException(
-      'Unknown, expired or already used state: start the login again with GET /sharekhan/users/:userId/login-url',
-    );
+    const unknown = new LoginStateError();
     if (r.state === 'miss' || !r.value) throw unknown;
     if (r.value.expiresAt <= this.clock.now()) throw unknown;
     // One atomic claim across every instance: of two callbacks racing with the same state, only

@@ -18,10 +18,11 @@ import {
 import type { Request, Response } from 'express';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses, ApiOkBody, ApiZodBody, BAD_CALLBACK_QUERY, BAD_TOKEN_BODY, type ErrorCase } from '../common/openapi.js';
-import { ApiKeyAuth, CallerIdentity, RateLimited } from '../auth/index.js';
+import { ApiKeyAuth, Caller, CallerIdentity, RateLimited, type ApiCaller } from '../auth/index.js';
 import { UserIdPipe } from '../common/user-id.pipe.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { LOGIN_BROWSER_RETURN, type LoginBrowserReturn } from './login-browser-return.js';
+import { auditEventFor } from './audit-visibility.js';
 import { RevokeNotConfirmedError } from './revoke-not-confirmed.error.js';
 import { ShareKhanSessionService, type Identity } from './sharekhan-session.service.js';
 import { callbackQuerySchema, submitTokenSchema, type CallbackQuery, type SubmitTokenBody } from './sharekhan-token.dto.js';
@@ -139,9 +140,9 @@ export class ShareKhanTokenController {
   @ApiOperation({ summary: "A user's audit trail, newest first (who, action, fingerprint, source, client address, time)" })
   @ApiOkBody(200, 'Events; complete: false when Redis was unreachable', AUDIT_TRAIL)
   @ApiErrorResponses(400)
-  async audit(@Param('userId', userIdPipe) userId: string) {
+  async audit(@Param('userId', userIdPipe) userId: string, @Caller() caller: ApiCaller) {
     const { events, complete } = await this.store.auditEvents(userId);
-    return { userId, count: events.length, complete, events };
+    return { userId, count: events.length, complete, events: events.map((e) => auditEventFor(e, caller)) };
   }
 
   @Get('users/:userId/login-url')
@@ -175,7 +176,9 @@ export class ShareKhanTokenController {
       res.json({ present: true, usable: token.status === 'active', ...token, storedIn: store, cacheMode: this.store.cacheMode });
     } catch (err) {
       if (!browser || !(err instanceof HttpException)) throw err;
-      res.redirect(303, browser.urlFor({ ok: false, statusCode: err.getStatus(), message: err.message }));
+      const body = err.getResponse();
+      const code = typeof body === 'object' && typeof (body as { code?: unknown }).code === 'string' ? (body as { code: string }).code : undefined;
+      res.redirect(303, browser.urlFor({ ok: false, statusCode: err.getStatus(), message: err.message, code }));
     }
   }
 

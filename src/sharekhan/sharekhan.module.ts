@@ -61,7 +61,7 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
     ShareKhanSessionService,
     TokenMetrics,
     StaticTokens,
-    { provide: TradingAccounts, inject: [SHAREKHAN_SETTINGS], useFactory: (s: ShareKhanSettings) => new TradingAccounts(s.accounts) },
+    { provide: TradingAccounts, inject: [SHAREKHAN_SETTINGS], useFactory: (s: ShareKhanSettings) => new TradingAccounts(s.accounts, s.settingNames.accounts) },
   ],
   exports: [ShareKhanTokenStore, ShareKhanClientFactory, TokenClock, StaticTokens, TradingAccounts, SHAREKHAN_PUBLIC_SETTINGS],
 })

@@ -71,9 +71,14 @@ describe('what leaves the ShareKhan module', () => {
     expect(publicShareKhanSettings(s)).toMatchObject({ cutoffIst: '06:00', cutoffMinutesIst: 360 });
   });
 
-  it('a missing apiKey is named as the module option, not an environment variable', () => {
+  it('a missing apiKey is named as the module option to a library user, and as the app names it where the app says so', () => {
     const err = new ShareKhanNotConfiguredError(['apiKey', 'secretKey']);
-    expect(err.message).toBe('ShareKhan is not configured: set the ShareKhanAuthModule options apiKey and secretKey');
+    expect(err.message).toBe("ShareKhan is not configured: set ShareKhanAuthModule's `apiKey` option and ShareKhanAuthModule's `secretKey` option");
     expect(err.missingOptions).toEqual(['apiKey', 'secretKey']);
+    const named = resolveShareKhanOptions({ settingNames: { apiKey: 'SHAREKHAN_API_KEY', secretKey: 'SHAREKHAN_SECRET_KEY' } });
+    const app = new ShareKhanNotConfiguredError(['apiKey', 'secretKey'], named.nameOf);
+    expect(app.message).toBe('ShareKhan is not configured: set SHAREKHAN_API_KEY and SHAREKHAN_SECRET_KEY');
+    expect(app.settings).toEqual(['SHAREKHAN_API_KEY', 'SHAREKHAN_SECRET_KEY']);
+    expect(named.nameOf('vendorKey')).toBe("ShareKhanAuthModule's `vendorKey` option");
   });
 });

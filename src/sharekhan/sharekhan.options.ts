@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { parseModuleOptions } from '../common/module-options.js';
+import { settingNamer, settingNamesSchema, type SettingNamer } from '../common/setting-names.js';
 import { USER_ID_PATTERN } from '../common/user-id.js';
 
 const KEY_ID = /^[A-Za-z0-9_.-]{1,32}$/;
@@ -77,6 +78,8 @@ export const shareKhanOptionsSchema = z
       .default([]),
     /** The app's Prometheus registry; without one the module keeps no metrics. */
     metricsRegistry: z.custom<Registry>((v) => typeof v === 'object' && v !== null && typeof (v as Registry).metrics === 'function').optional(),
+    /** What messages call each option, e.g. `{ apiKey: 'SHAREKHAN_API_KEY' }`; unnamed options by their option name. */
+    settingNames: settingNamesSchema,
   })
   .superRefine((o, ctx) => {
     const ids = (o.encryption?.keys ?? []).map((k) => k.id);
@@ -101,6 +104,8 @@ export interface ShareKhanSettings extends Omit<z.output<typeof shareKhanOptions
   /** Minutes after midnight Asia/Kolkata. */
   cutoffMinutesIst: number;
   staticTokens: ReadonlyMap<string, string>;
+  /** What to tell an operator to set for an option (`settingNames`, else the option's own name). */
+  nameOf: SettingNamer;
   encryption: {
     keys: TokenKeySpec[];
     activeKeyId: string;
@@ -117,6 +122,7 @@ export function resolveShareKhanOptions(input: ShareKhanModuleOptions | undefine
   return {
     ...o,
     cutoffMinutesIst: h * 60 + m,
+    nameOf: settingNamer('ShareKhanAuthModule', o.settingNames),
     staticTokens: new Map(Object.entries(o.staticTokens).map(([u, t]) => [u, t.trim()])),
     encryption: { keys, activeKeyId: o.encryption?.activeKeyId ?? keys[0].id, generated },
   };
@@ -133,11 +139,13 @@ export interface ShareKhanPublicSettings {
   cutoffMinutesIst: number;
   loginUrl: string;
   apiBaseUrl: string;
+  /** What to tell an operator to set for one of this module's options (e.g. SHAREKHAN_API_KEY). */
+  nameOf: SettingNamer;
 }
 
 /** DI token of `ShareKhanPublicSettings`, exported by ShareKhanAuthModule (the full settings stay private to it). */
 export const SHAREKHAN_PUBLIC_SETTINGS = Symbol('SHAREKHAN_PUBLIC_SETTINGS');
 
 export function publicShareKhanSettings(s: ShareKhanSettings): ShareKhanPublicSettings {
-  return { cutoffIst: s.cutoffIst, cutoffMinutesIst: s.cutoffMinutesIst, loginUrl: s.loginUrl, apiBaseUrl: s.apiBaseUrl };
+  return { cutoffIst: s.cutoffIst, cutoffMinutesIst: s.cutoffMinutesIst, loginUrl: s.loginUrl, apiBaseUrl: s.apiBaseUrl, nameOf: s.nameOf };
 }

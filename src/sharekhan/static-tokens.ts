@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CacheService } from '../cache/index.js';
 import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
 import { maskToken, tokenFingerprint } from './token-crypto.js';
+import { istTime } from './token-expiry.js';
 
 /** Cache key remembering that the broker rejected a user's static token (its fingerprint), fleet-wide. */
 export const staticTokenRejectedKey = (userId: string) => `sharekhan:static-token-rejected:${userId}`;
@@ -94,7 +95,7 @@ export class StaticTokens {
     const current = await this.get(userId);
     if (!current) return null;
     if (current.view.status === 'revoked') return { revoked: false, view: current.view };
-    const reason = `revoked by ${who} at ${new Date(now).toISOString()}`;
+    const reason = `revoked by ${who} at ${istTime(now)}`;
     const marker: RevokedMarker = { fingerprint: current.view.fingerprint, reason };
     await this.cache.set(staticTokenRevokedKey(userId), marker);
     return { revoked: true, view: { ...current.view, status: 'revoked', statusReason: reason } };

@@ -1,4 +1,4 @@
-import { istDate, nextCutoff, tokenExpiry } from './token-expiry.js';
+import { istDate, istTime, nextCutoff, tokenExpiry } from './token-expiry.js';
 
 const H = 3_600_000;
 const at = (iso: string) => Date.parse(iso);
@@ -44,5 +44,13 @@ describe('nextCutoff', () => {
     expect(nextCutoff(at('2030-01-07T04:30:00Z'), SIX)).toBe(at('2030-01-08T00:30:00Z'));
     expect(nextCutoff(at('2030-01-08T00:30:00Z'), SIX)).toBe(at('2030-01-09T00:30:00Z'));
     expect(nextCutoff(at('2030-01-08T00:29:59Z'), SIX)).toBe(at('2030-01-08T00:30:00Z'));
+  });
+});
+
+describe('istTime', () => {
+  it("says an instant in India's time with its label, whatever the server's zone", () => {
+    expect(istTime(Date.UTC(2026, 11, 8, 0, 30))).toBe('2026-12-08 06:00:00 IST');
+    expect(istTime('2026-12-07T20:15:07.123Z')).toBe('2026-12-08 01:45:07 IST');
+    expect(istTime('not a time')).toBe('not a time');
   });
 });

@@ -23,3 +23,10 @@ export function nextCutoff(at: number, cutoffMinutesIst: number): number {
 export function istDate(at: number): string {
   return new Date(at + IST_OFFSET_MS).toISOString().slice(0, 10);
 }
+
+/** An instant as operators read it: `2026-12-08 06:00:00 IST` (India's time, labelled, whatever the server's zone). */
+export function istTime(at: number | string): string {
+  const ms = typeof at === 'string' ? Date.parse(at) : at;
+  if (!Number.isFinite(ms)) return String(at);
+  return `${new Date(ms + IST_OFFSET_MS).toISOString().slice(0, 19).replace('T', ' ')} IST`;
+}

@@ -8,7 +8,7 @@ import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.
 import { TokenAuditLog, type AuditActor, type AuditEvent, type AuditInput } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenDecryptError, TokenKeyRing, maskToken, tokenFingerprint, type SealedToken } from './token-crypto.js';
-import { istDate, tokenExpiry } from './token-expiry.js';
+import { istDate, istTime, tokenExpiry } from './token-expiry.js';
 
 export type { AuditActor, AuditEvent } from './token-audit.service.js';
 
@@ -267,7 +267,7 @@ export class ShareKhanTokenStore {
       action: input.action ?? 'submitted',
       actor: input.actor,
       fingerprint: rec.fingerprint,
-      detail: `expires ${new Date(rec.expiresAt).toISOString()}${written.journaled ? '; stored in memory while Redis is unavailable' : ''}`,
+      detail: `expires ${istTime(rec.expiresAt)}${written.journaled ? '; stored in memory while Redis is unavailable' : ''}`,
     });
     const view = this.toView(userId, rec, written.version);
     // The same token again after the broker refused it: stored, but say at once that it is unusable.
@@ -294,7 +294,7 @@ export class ShareKhanTokenStore {
       return { revoked: true, state: 'revoked', view: null, confirmed: !deleted.journaled };
     }
     const fingerprint = r.value.fingerprint;
-    const statusReason = `revoked by ${actor.who} at ${new Date(this.clock.now()).toISOString()}`;
+    const statusReason = `revoked by ${actor.who} at ${istTime(this.clock.now())}`;
     let already = false;
     // Written only over the very record decided on: a token submitted meanwhile is never replaced.
     // An already revoked record is written again unchanged, so its version is newer than any submit
@@ -427,7 +427,7 @@ export class ShareKhanTokenStore {
       action: 'expired',
       actor: { who: 'token-store', source: 'store' },
       fingerprint: rec.fingerprint,
-      detail: `past its expiry at ${new Date(rec.expiresAt).toISOString()}`,
+      detail: `past its expiry at ${istTime(rec.expiresAt)}`,
     });
   }
 
@@ -466,7 +466,7 @@ export class ShareKhanTokenStore {
       submittedBy: rec.submittedBy,
       version,
       lastValidatedAt: times.lastValidatedAt,
-      statusReason: rec.status === 'active' ? (expired ? `past its expiry at ${times.expiresAt}` : null) : rec.statusReason,
+      statusReason: rec.status === 'active' ? (expired ? `past its expiry at ${istTime(rec.expiresAt)}` : null) : rec.statusReason,
     };
   }
 
@@ -475,8 +475,10 @@ export class ShareKhanTokenStore {
     if (this.reportedBroken.has(id)) return;
     if (this.reportedBroken.size > 10_000) this.reportedBroken.clear();
     this.reportedBroken.add(id);
-    this.logger.warn(`token of ${userId} (${fingerprint}) is unusable: ${err.message}`);
-    void this.audit(userId, { action: 'decrypt_failed', actor: { who: 'token-store', source: 'store' }, fingerprint, detail: err.message });
+    // The key ring names the library option; the operator reads what the app calls it.
+    const why = err.reason === 'unknown-key' ? `stored token was encrypted with a key id that is not in ${this.settings.nameOf('encryption.keys')}` : err.message;
+    this.logger.warn(`token of ${userId} (${fingerprint}) is unusable: ${why}`);
+    void this.audit(userId, { action: 'decrypt_failed', actor: { who: 'token-store', source: 'store' }, fingerprint, detail: why });
   }
 
   /** An append, never a read-modify-write: additions from every replica merge (docs/sharekhan.md). */

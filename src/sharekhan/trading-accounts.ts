@@ -1,17 +1,17 @@
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 
 /** Where trading users come from, as the library sees it (an app maps its own settings onto these options). */
-const ACCOUNTS_OPTION = "ShareKhanAuthModule's `accounts` option (or OrchestratorModule's `users`)";
+export const ACCOUNTS_OPTION = "ShareKhanAuthModule's `accounts` option (or OrchestratorModule's `users`)";
 
 /** A token offered for a user id that is not a configured trading user: it would never be used. Names no other user. */
 export class NotATradingUserError extends NotFoundException {
   readonly code = 'NOT_A_TRADING_USER';
-  constructor(userId: string) {
+  constructor(userId: string, accountsSetting = ACCOUNTS_OPTION) {
     super({
       statusCode: 404,
       error: 'Not Found',
       code: 'NOT_A_TRADING_USER',
-      message: `${userId} is not a trading user, so a token for it would never be used; nothing was stored. Use the exact id of a configured trading user, or add ${userId} to ${ACCOUNTS_OPTION} and restart.`,
+      message: `${userId} is not a trading user, so a token for it would never be used; nothing was stored. Use the exact id of a configured trading user, or add ${userId} to ${accountsSetting} and restart.`,
     });
   }
 }
@@ -19,7 +19,7 @@ export class NotATradingUserError extends NotFoundException {
 /** The ShareKhan account a token belongs to is not the one configured for the user. */
 export class CustomerMismatchError extends ConflictException {
   readonly code = 'CUSTOMER_MISMATCH';
-  constructor(userId: string, expected: string, got: string, how: 'login' | 'manual') {
+  constructor(userId: string, expected: string, got: string, how: 'login' | 'manual', accountsSetting = ACCOUNTS_OPTION) {
     const todo =
       how === 'login'
         ? `Start the login again for ${userId} and sign in to ShareKhan as customer ${expected}`
@@ -28,7 +28,7 @@ export class CustomerMismatchError extends ConflictException {
       statusCode: 409,
       error: 'Conflict',
       code: 'CUSTOMER_MISMATCH',
-      message: `The token belongs to ShareKhan customer ${got}, but ${userId} is customer ${expected} in the configured accounts; nothing was stored. ${todo}, or correct the customer id of ${userId} in ${ACCOUNTS_OPTION} if ${expected} is wrong.`,
+      message: `The token belongs to ShareKhan customer ${got}, but ${userId} is customer ${expected} in the configured accounts; nothing was stored. ${todo}, or correct the customer id of ${userId} in ${accountsSetting} if ${expected} is wrong.`,
     });
   }
 }
@@ -39,12 +39,12 @@ export class CustomerMismatchError extends ConflictException {
  */
 export class CustomerNotConfiguredError extends ConflictException {
   readonly code = 'CUSTOMER_NOT_CONFIGURED';
-  constructor(userId: string) {
+  constructor(userId: string, accountsSetting = ACCOUNTS_OPTION) {
     super({
       statusCode: 409,
       error: 'Conflict',
       code: 'CUSTOMER_NOT_CONFIGURED',
-      message: `${userId} has no ShareKhan customer id configured, so a ShareKhan login cannot be checked against its account and is refused; nothing was stored. Add the customer id (and login id) of ${userId} to ${ACCOUNTS_OPTION} and restart, or submit its token by hand.`,
+      message: `${userId} has no ShareKhan customer id configured, so a ShareKhan login cannot be checked against its account and is refused; nothing was stored. Add the customer id (and login id) of ${userId} to ${accountsSetting} and restart, or submit its token by hand.`,
     });
   }
 }
@@ -64,7 +64,11 @@ export interface TradingAccount {
 export class TradingAccounts {
   private readonly byId = new Map<string, TradingAccount>();
 
-  constructor(users: readonly TradingAccount[] = []) {
+  /** @param accountsSetting what an operator edits to change the accounts, as messages name it. */
+  constructor(
+    users: readonly TradingAccount[] = [],
+    readonly accountsSetting = ACCOUNTS_OPTION,
+  ) {
     this.register(users);
   }
 
@@ -85,7 +89,7 @@ export class TradingAccounts {
 
   /** Throws NotATradingUserError when trading users are configured and the id is not one of them. */
   assertKnown(userId: string): void {
-    if (this.byId.size > 0 && !this.byId.has(userId)) throw new NotATradingUserError(userId);
+    if (this.byId.size > 0 && !this.byId.has(userId)) throw new NotATradingUserError(userId, this.accountsSetting);
   }
 
   /**
@@ -93,7 +97,7 @@ export class TradingAccounts {
    * one without a customer id is refused (a standalone token service, with none, trusts the login).
    */
   assertLoginCheckable(userId: string): void {
-    if (this.byId.size > 0 && !this.customerOf(userId)) throw new CustomerNotConfiguredError(userId);
+    if (this.byId.size > 0 && !this.customerOf(userId)) throw new CustomerNotConfiguredError(userId, this.accountsSetting);
   }
 
   /** The configured ShareKhan customer id, or null when none is configured (paper user, no accounts). */

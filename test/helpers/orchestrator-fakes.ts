@@ -3,6 +3,7 @@
  * implements the contract in memory and records every lookup, and a live order client.
  */
 import { CacheService } from '../../src/cache/cache.service.js';
+import { settingNamer } from '../../src/common/setting-names.js';
 import type { ClaimResult, ReadResult, SetOptions } from '../../src/cache/cache.types.js';
 import type { OrchestratorSettings, TradingUser } from '../../src/orchestrator/orchestrator.options.js';
 import type { PlaceOrderResult } from '../../src/sharekhan/sharekhan-client.js';
@@ -32,6 +33,7 @@ export function settingsFor(users: TradingUser[], over: Partial<OrchestratorSett
     orderHistoryTtlMs: 60_000,
     orderTimeoutMs: 1_000,
     tokenSubmitPath: 'PUT /sharekhan/users/{userId}/token',
+    nameOf: settingNamer('OrchestratorModule'),
     ...over,
   };
 }

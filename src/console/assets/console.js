@@ -85,19 +85,79 @@ function duration(ms) {
   return `${s} s`;
 }
 
+const IST_OFFSET_MS = 330 * 60_000;
+
+/** The one way this page shows an instant: India's time with its label, whatever the browser's zone. */
+function istTime(iso) {
+  const ms = Date.parse(iso);
+  if (!Number.isFinite(ms)) return String(iso ?? '');
+  return `${new Date(ms + IST_OFFSET_MS).toISOString().slice(0, 19).replace('T', ' ')} IST`;
+}
+
 function ago(iso) {
   const ms = Date.now() - Date.parse(iso);
   if (!Number.isFinite(ms)) return iso;
   if (ms < 60_000) return 'just now';
   if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ago`;
   if (ms < 86_400_000) return `${Math.floor(ms / 3_600_000)} h ago`;
-  return new Date(iso).toLocaleString();
+  return istTime(iso);
+}
+
+/** Audit actions as a person says them; the API keeps its codes for programs. */
+const ACTION_WORDS = {
+  submitted: 'token submitted',
+  exchanged: 'logged in with ShareKhan',
+  login_started: 'ShareKhan login started',
+  exchange_failed: 'ShareKhan login failed',
+  validated: 'validated with ShareKhan',
+  validation_failed: 'validation failed',
+  invalidated: 'marked unusable',
+  expired: 'expired',
+  deleted: 'revoked',
+  customer_refused: 'refused: another ShareKhan customer',
+  customer_mismatch: 'ShareKhan named another customer',
+  decrypt_failed: 'cannot be decrypted',
+  'token.rejected_by_broker': 'refused by ShareKhan',
+};
+const actionWords = (action) => ACTION_WORDS[action] ?? String(action).replace(/[._]+/g, ' ');
+
+/** What the operator does about a user who cannot trade, in this page's terms (the API names its endpoints). */
+const STATUS_ACTIONS = {
+  missing: "submit today's token or log in with ShareKhan (Manage)",
+  expired: 'submit a new token or log in with ShareKhan again (Manage)',
+  invalid: 'submit a new token or log in with ShareKhan again (Manage)',
+  revoked: 'submit a new token or log in with ShareKhan again (Manage)',
+  unknown: 'the token store cannot be read (Redis unreachable); check again when it is back',
+};
+
+const DAY_NAMES = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+/** A cron day-of-week field in words: "1-5" is "Monday to Friday". */
+function cronDays(days) {
+  if (days === '*' || days === '0-6' || days === '1-7') return 'every day';
+  const parts = String(days)
+    .split(',')
+    .map((part) => {
+      const m = /^([0-7])(?:-([0-7]))?$/.exec(part.trim());
+      if (!m) return null;
+      return m[2] === undefined ? DAY_NAMES[m[1] % 7] : `${DAY_NAMES[m[1] % 7]} to ${DAY_NAMES[m[2] % 7]}`;
+    });
+  if (parts.includes(null)) return `on the days "${days}" (cron day-of-week)`;
+  return parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
 }
 
 function showMessage(text, kind = 'info') {
   const m = $('message');
   m.textContent = text;
   m.dataset.kind = kind;
+}
+
+/** Nothing said about one user, or one sign-in, may be read as said about the next. */
+function clearMessages() {
+  showMessage('');
+  const box = $('login-result');
+  box.hidden = true;
+  box.textContent = '';
 }
 
 function showError(err) {
@@ -121,7 +181,11 @@ function signOut(reason) {
   clearInterval(state.refreshTimer);
   state.overview = state.readiness = state.selected = null;
   $('users').tBodies[0].replaceChildren();
+  $('audit').tBodies[0].replaceChildren();
+  $('premarket-lacking').replaceChildren();
+  $('premarket-last').textContent = '';
   $('detail').hidden = true;
+  clearMessages();
   showSignedIn(false);
   $('sign-in-error').textContent = reason ?? '';
   $('api-key').focus();
@@ -197,6 +261,12 @@ function renderUsers() {
   tick();
 }
 
+/** On a narrow screen each cell stands alone, so it names its column (see console.css). */
+function labelled(cell, label) {
+  cell.dataset.label = label;
+  return cell;
+}
+
 function userRow(ready, stored) {
   const tr = el('tr');
   tr.dataset.user = ready.userId;
@@ -206,16 +276,16 @@ function userRow(ready, stored) {
   name.scope = 'row';
   tr.append(name);
 
-  tr.append(el('td', ready.mode));
+  tr.append(labelled(el('td', ready.mode), 'Mode'));
 
   const statusCell = el('td');
-  const badge = el('span', status, `badge badge-${status}`);
+  const badge = el('span', status.replaceAll('_', ' '), `badge badge-${status}`);
   badge.dataset.field = 'status';
   statusCell.append(badge);
   // Until readiness itself says "revoked", its message for a revoked token describes a broker refusal.
   const message = status === 'revoked' && ready.status !== 'revoked' ? 'Revoked: orders are refused until a new token is submitted or the user logs in again.' : ready.message;
   if (message && status !== 'ready') statusCell.append(el('div', message, 'small muted status-message'));
-  tr.append(statusCell);
+  tr.append(labelled(statusCell, 'Token'));
 
   const tokenCell = el('td');
   if (ready.mask || ready.fingerprint) {
@@ -223,22 +293,22 @@ function userRow(ready, stored) {
   } else {
     tokenCell.textContent = '—';
   }
-  tr.append(tokenCell);
+  tr.append(labelled(tokenCell, 'Token (masked)'));
 
   const left = el('td', '—');
   left.dataset.field = 'time-left';
   if (ready.expiresAt && (status === 'ready' || status === 'expired')) left.dataset.expires = ready.expiresAt;
-  tr.append(left);
+  tr.append(labelled(left, 'Time left to cut-off'));
 
   const ev = stored?.lastEvent;
-  const lastCell = el('td', ev ? `${ev.action} by ${ev.who}` : '—');
+  const lastCell = el('td', ev ? `${actionWords(ev.action)} by ${ev.who}` : '—');
   lastCell.dataset.field = 'last-event';
   if (ev) {
     const when = el('div', ago(ev.at), 'small muted');
-    when.title = ev.at;
+    when.title = istTime(ev.at);
     lastCell.append(when);
   }
-  tr.append(lastCell);
+  tr.append(labelled(lastCell, 'Last audit event'));
 
   const actions = el('td', undefined, 'actions');
   actions.append(
@@ -260,7 +330,7 @@ function renderPremarket(premarket) {
   const schedule = premarket?.schedule;
   $('premarket-schedule').textContent =
     schedule && schedule.timesIst.length > 0
-      ? `Runs at ${schedule.timesIst.join(', ')} IST on cron days ${schedule.days}.`
+      ? `Runs at ${schedule.timesIst.join(', ')} IST, ${cronDays(schedule.days)}.`
       : 'Not scheduled (ORCHESTRATOR_PREMARKET_CHECK_IST is empty); run it by hand.';
   renderPremarketResult(premarket?.last ?? null);
 }
@@ -272,9 +342,15 @@ function renderPremarketResult(last) {
     list.replaceChildren();
     return;
   }
+  const when = `Last run ${istTime(last.checkedAt)} (${last.trigger === 'manual' ? 'by hand' : 'on schedule'})`;
+  if (last.summary.total === 0) {
+    $('premarket-last').textContent = `${when}: it covered no trading user this key can see.`;
+    list.replaceChildren();
+    return;
+  }
   const verdict = last.lacking.length === 0 ? 'every user has a valid token' : `${last.lacking.length} cannot trade`;
-  $('premarket-last').textContent = `Last run ${new Date(last.checkedAt).toLocaleString()} (${last.trigger}): ${last.summary.ready} of ${last.summary.total} ready; ${verdict}.`;
-  list.replaceChildren(...last.lacking.map((l) => el('li', `${l.userId}: ${l.status}${l.action ? ` — ${l.action}` : ''}`)));
+  $('premarket-last').textContent = `${when}: ${last.summary.ready} of ${last.summary.total} ready; ${verdict}.`;
+  list.replaceChildren(...last.lacking.map((l) => el('li', `${l.userId}: ${l.status} — ${STATUS_ACTIONS[l.status] ?? l.action ?? "see the user's row above"}`)));
 }
 
 async function runPremarket() {
@@ -303,6 +379,12 @@ async function startLogin(userId) {
 }
 
 async function openDetail(userId) {
+  if (state.selected !== userId) {
+    // The last user's trail and messages must not be read as this user's.
+    $('audit').tBodies[0].replaceChildren();
+    $('audit-note').textContent = '';
+    showMessage('');
+  }
   state.selected = userId;
   $('detail').hidden = false;
   $('detail-title').textContent = `${userId}: token and audit trail`;
@@ -316,9 +398,11 @@ async function loadAudit(userId) {
     const { events, complete } = await api('GET', userPath(userId, 'audit'));
     const rows = events.map((e) => {
       const tr = el('tr');
-      const when = el('td', ago(e.at));
-      when.title = e.at;
-      tr.append(when, el('td', e.action), el('td', e.who), el('td', e.source), el('td', e.fingerprint ?? '—'), el('td', e.detail ?? ''));
+      const when = el('td', istTime(e.at));
+      when.title = ago(e.at);
+      const action = el('td', actionWords(e.action));
+      action.dataset.action = e.action;
+      tr.append(when, action, el('td', e.who), el('td', e.source), el('td', e.fingerprint ?? '—'), el('td', e.detail ?? ''));
       return tr;
     });
     $('audit').tBodies[0].replaceChildren(...rows);
@@ -345,6 +429,7 @@ async function submitToken(event) {
     await refresh();
   } catch (err) {
     showError(err);
+    await reloadAuditAfterFailure(userId);
   } finally {
     // The token text never stays on the page, whatever the outcome.
     $('submit-token').value = '';
@@ -358,7 +443,10 @@ async function validate() {
     showMessage(r.valid ? `ShareKhan accepted the token of ${userId}.` : `The token of ${userId} is not valid: ${r.reason}`, r.valid ? 'ok' : 'error');
     await refresh();
   } catch (err) {
-    showError(err);
+    // The API's 404 names its endpoint; here the operator has a form and a button for it.
+    if (err instanceof ApiError && err.status === 404) showMessage(`No token is stored for ${userId}: submit today's token or log in with ShareKhan first.`, 'error');
+    else showError(err);
+    await reloadAuditAfterFailure(userId);
   }
 }
 
@@ -376,7 +464,13 @@ async function revokeClosed() {
     await refresh();
   } catch (err) {
     showError(err);
+    await reloadAuditAfterFailure(userId);
   }
+}
+
+/** A refused action is audited too (e.g. a token of another customer): show it while that user is open. */
+async function reloadAuditAfterFailure(userId) {
+  if (apiKey() && state.selected === userId) await loadAudit(userId);
 }
 
 // ---------------------------------------------------------------- login result
@@ -394,6 +488,18 @@ const LOGIN_FAILURES = {
   503: 'the ShareKhan login or the token store is unavailable right now; try again shortly.',
   504: 'ShareKhan did not answer the token exchange in time; start the login again.',
 };
+/** Fixed sentences for the error code (`reason`) of a failed login: one per cause, each with its own fix. */
+const LOGIN_REASONS = {
+  LOGIN_STATE_UNKNOWN: 'the login link was unknown, expired or already used (it works once, for a few minutes); start the login again from this page.',
+  REQUEST_TOKEN_AUTH_FAILED:
+    'the request token ShareKhan sent back failed its integrity check. SHAREKHAN_SECRET_KEY is most likely not the secret key ShareKhan issued with SHAREKHAN_API_KEY: correct it and restart the app. Logging in again fails the same way until then. Nothing was stored.',
+  REQUEST_TOKEN_MALFORMED: "the request token in ShareKhan's redirect was damaged or cut short on the way; start the login again. Nothing was stored.",
+  LOGIN_SECRET_KEY_INVALID: 'SHAREKHAN_SECRET_KEY is not a usable secret key (exactly 32 characters, as ShareKhan issued it): correct it and restart the app. Nothing was stored.',
+  SHAREKHAN_NOT_CONFIGURED: 'ShareKhan is not configured on this app: set SHAREKHAN_API_KEY and SHAREKHAN_SECRET_KEY and restart it. Nothing was stored.',
+  LOGIN_EXCHANGE_REFUSED: 'ShareKhan refused to exchange the request token (used already, or expired on its side); start the login again.',
+  CUSTOMER_MISMATCH: LOGIN_FAILURES[409],
+  NOT_A_TRADING_USER: LOGIN_FAILURES[404],
+};
 const LOGIN_STATUSES = ['active', 'invalid', 'expired', 'revoked'];
 
 /** The callback sends the browser here with `#login=ok|failed&...` (codes and ids only, no secret). */
@@ -410,8 +516,11 @@ function showLoginResult() {
     box.textContent = `ShareKhan login for ${user}: token stored (status ${status}, fingerprint ${fingerprint}).`;
   } else {
     const code = /^[1-5]\d\d$/.test(p.get('code') ?? '') ? p.get('code') : null;
+    const reason = Object.hasOwn(LOGIN_REASONS, p.get('reason') ?? '') ? p.get('reason') : null;
     box.dataset.kind = 'error';
-    box.textContent = `ShareKhan login failed${code ? ` (HTTP ${code})` : ''}: ${LOGIN_FAILURES[code] ?? "nothing was stored; check the user's token status below."}`;
+    box.dataset.reason = reason ?? '';
+    const sentence = (reason && LOGIN_REASONS[reason]) ?? LOGIN_FAILURES[code] ?? "nothing was stored; check the user's token status below.";
+    box.textContent = `ShareKhan login failed${code ? ` (HTTP ${code})` : ''}: ${sentence}`;
   }
   box.hidden = false;
 }
@@ -432,6 +541,9 @@ function start() {
   $('detail-revoke').addEventListener('click', askRevoke);
   $('revoke-dialog').addEventListener('close', revokeClosed);
   $('premarket-run').addEventListener('click', runPremarket);
+  // Only now can a form be submitted: before this, Enter would have nothing but the browser's default.
+  $('sign-in-button').disabled = false;
+  $('submit-button').disabled = false;
   setInterval(tick, 1000);
 
   showLoginResult();
