@@ -163,6 +163,8 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
       // Module options with no variable: the fleet's timeouts, a trail that keeps a whole run, one id per replica.
       config.orchestrator.orderTimeoutMs = FLEET_SETTINGS.orderTimeoutMs;
       config.orchestrator.fanoutConcurrency = FLEET_SETTINGS.fanoutConcurrency;
+      // The fake broker has no rate limit, and the fleet's bounds judge the cache, not the broker's pacing.
+      config.orchestrator.brokerOrdersPerSecond = 1_000;
       config.sharekhan.audit = { ...config.sharekhan.audit, maxEvents: 5_000 };
       config.sharekhan.unconfirmedTokenUseMs = FLEET_SETTINGS.unconfirmedTokenUseMs;
       // The injection point of a replica's clock: the cache's option and the token clock.

@@ -22,6 +22,8 @@ const MARKER_MISSING = 2;
 export class FleetMembers {
   /** Member id -> last seen (fleet ms), as of the last beat; survives Redis forgetting it. */
   readonly known = new Map<string, number>();
+  /** Members that left cleanly (shut down): never waited for, and written back as such. */
+  private readonly left = new Set<string>();
   /** The id of this instance's last finished recovery pass (`<run id>/<epoch>`). */
   doneId = '';
   /** As of the last beat or pass: a re-seed window is open, so Redis does not yet vouch for anything. */
@@ -66,9 +68,9 @@ export class FleetMembers {
   async leave(): Promise<void> {
     this.close();
     if (this.disabled || !this.gateway.available) return;
-    await this.gateway
-      .run((c) => c.hdel(this.settings.fleetKey, this.settings.memberId))
-      .catch(() => undefined);
+    const { fleetKey: key, memberId, clock } = this.settings;
+    // Marked, not deleted: an older copy of Redis that still lists this member must learn it left.
+    await this.gateway.run((c) => c.hset(key, memberId, `${clock()}|left|0`)).catch(() => undefined);
   }
 
   /**
@@ -109,7 +111,7 @@ export class FleetMembers {
   liveMembers(): number {
     const since = this.settings.clock() - this.settings.memberTtlMs;
     let n = 0;
-    for (const seen of this.known.values()) if (seen >= since) n++;
+    for (const [id, seen] of this.known) if (seen >= since && !this.left.has(id)) n++;
     return n;
   }
 
@@ -126,8 +128,7 @@ export class FleetMembers {
   async writeBack(): Promise<void> {
     if (this.disabled) return;
     const args: string[] = [];
-    for (const [id, seen] of this.known)
-      if (id !== this.settings.memberId) args.push(id, String(seen));
+    for (const [id, seen] of this.known) if (id !== this.settings.memberId) args.push(id, String(seen), this.left.has(id) ? '1' : '0');
     if (args.length === 0) return;
     await this.gateway.run((c) =>
       c.fleetMerge(this.settings.fleetKey, ...args),
@@ -137,7 +138,7 @@ export class FleetMembers {
   private othersSawMe(): boolean {
     const joinedAt = this.joinedAt!;
     for (const [id, seen] of this.known) {
-      if (id === this.settings.memberId) continue;
+      if (id === this.settings.memberId || this.left.has(id)) continue;
       // Live at the join but no beat after it: its copy of the roll call lacks this instance.
       if (seen >= joinedAt - JOIN_WAIT_MS && (this.beats.get(id) ?? 0) < this.joinedBeat) return false;
     }
@@ -171,15 +172,18 @@ export class FleetMembers {
     }
     const state = Number(reply[0]);
     this.windowOpen = state === WINDOW_OPEN;
-    for (let i = 2; i < reply.length; i += 3) {
+    for (let i = 2; i < reply.length; i += 4) {
       const id = String(reply[i]);
       this.known.set(id, Math.max(Number(reply[i + 1]), this.known.get(id) ?? 0));
       this.beats.set(id, Number(reply[i + 2]));
+      if (Number(reply[i + 3]) === 1) this.left.add(id);
+      else this.left.delete(id);
     }
     for (const [id, seen] of this.known) {
       if (seen >= now - PRUNE_AFTER_MS) continue;
       this.known.delete(id);
       this.beats.delete(id);
+      this.left.delete(id);
     }
     if (this.joinedAt === null) {
       this.joinedAt = now;

@@ -51,7 +51,8 @@ return v
  * KEYS: fleet hash, marker. ARGV: member id, now ms, id of its last finished pass ('' for none),
  * prune after ms.
  * Returns { 0 closed | 1 open | 2 marker missing, window id ('' for none), member, last seen,
- * beat number, ... }.
+ * beat number, left (0/1), ... }. A member that left (a clean shutdown: its pass id is `left`) is
+ * never waited for.
  */
 export const FLEET_BEAT_LUA = `
 local now = tonumber(ARGV[2])
@@ -92,7 +93,8 @@ for i = 1, #all, 2 do
       out[#out + 1] = f
       out[#out + 1] = tostring(seen)
       out[#out + 1] = string.sub(v, last + 1)
-      if seen >= since and done ~= wid then waiting = true end
+      out[#out + 1] = done == 'left' and 1 or 0
+      if seen >= since and done ~= wid and done ~= 'left' then waiting = true end
     end
   end
 end
@@ -108,11 +110,12 @@ return out
 
 /**
  * Writes back members this instance knew, after Redis forgot them (or went back to an older
- * copy): a member gets the later of the two last-seen times and keeps the pass Redis records.
- * KEYS: fleet hash. ARGV: member, last seen, member, last seen, ...
+ * copy): a member gets the later of the two last-seen times and keeps the pass Redis records; one
+ * this instance knows left stays left (an older copy may not know it).
+ * KEYS: fleet hash. ARGV: member, last seen, left (0/1), ...
  */
 export const FLEET_MERGE_LUA = `
-for i = 1, #ARGV, 2 do
+for i = 1, #ARGV, 3 do
   local cur = redis.call('HGET', KEYS[1], ARGV[i])
   local seen, rest = 0, '|0'
   if cur then
@@ -120,7 +123,10 @@ for i = 1, #ARGV, 2 do
     seen = tonumber(string.sub(cur, 1, bar - 1)) or 0
     rest = string.sub(cur, bar)
   end
-  if tonumber(ARGV[i + 1]) > seen then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1] .. rest) end
+  if ARGV[i + 2] == '1' then rest = '|left|0' end
+  if tonumber(ARGV[i + 1]) > seen or (ARGV[i + 2] == '1' and tonumber(ARGV[i + 1]) >= seen) then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1] .. rest)
+  end
 end
 return 1
 `;

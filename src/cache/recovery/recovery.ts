@@ -79,7 +79,7 @@ export class RecoveryMachine {
     private readonly hlc: HybridLogicalClock,
     private readonly clock: () => number,
     private readonly logger: Logger,
-    private readonly ids: { keyPrefix: string; instanceId: string; reseedWindowMs: number; clockSyncIntervalMs: number },
+    private readonly ids: { keyPrefix: string; instanceId: string; memberId: string; reseedWindowMs: number; clockSyncIntervalMs: number },
     private readonly clockOffset: ClockOffset,
     quarantine: ReplayQuarantine,
   ) {
@@ -98,7 +98,7 @@ export class RecoveryMachine {
           {
             fleetKey: fleetKey(ids.keyPrefix),
             markerKey: this.markerKey,
-            memberId: ids.instanceId,
+            memberId: ids.memberId,
             memberTtlMs: ids.reseedWindowMs,
             clock,
           },

@@ -10,6 +10,7 @@ import type { LocalStack } from './local-stack.js';
 import type { NearCache } from './near-cache.js';
 import { RecoveryMachine } from '../recovery/recovery.js';
 import { RedisRecords } from '../redis/redis-records.js';
+import { memberIdFor } from '../memory/member-id.js';
 import { ReplayQuarantine } from '../recovery/replay-quarantine.js';
 
 /** What the facade has built before the Redis-side parts. */
@@ -27,7 +28,8 @@ export interface BaseParts {
 export function buildRemote(gateway: CacheGateway, p: BaseParts): RemoteParts {
   const o = p.options;
   const records = new RedisRecords(gateway, () => p.near.publishChannel());
-  const ids = { keyPrefix: o.keyPrefix, instanceId: o.instanceId, reseedWindowMs: o.reseedWindowMs, clockSyncIntervalMs: o.clockSyncIntervalMs };
+  const memberId = memberIdFor(o.snapshot?.path ?? null, o.instanceId);
+  const ids = { keyPrefix: o.keyPrefix, instanceId: o.instanceId, memberId, reseedWindowMs: o.reseedWindowMs, clockSyncIntervalMs: o.clockSyncIntervalMs };
   const recovery = new RecoveryMachine(gateway, records, p.local, p.near, p.hlc, p.clock, p.logger, ids, p.clockOffset, new ReplayQuarantine(p.logger));
   const settings = { markerKey: o.keyPrefix, commandTimeoutMs: o.commandTimeoutMs, tombstoneTtlMs: o.tombstoneTtlMs, clock: p.clock };
   const claims = new Claims(gateway, records, recovery, p.local, p.hlc, settings);

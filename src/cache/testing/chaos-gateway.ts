@@ -107,10 +107,11 @@ export class ChaosGateway implements CacheGateway {
           () => `# Server\r\nrun_id:${self.runId()}\r\n`,
         );
       },
-      async hdel(key: string, field: string) {
-        return self.exec('hdel', key, () =>
-          self.hashes.get(key)?.delete(field) ? 1 : 0,
-        );
+      async hset(key: string, field: string, value: string) {
+        return self.exec('hset', key, () => {
+          hashOf(self.hashes, key).set(field, value);
+          return 1;
+        });
       },
       async openFleetWindow(
         marker: string,
@@ -157,10 +158,12 @@ export class ChaosGateway implements CacheGateway {
       async fleetMerge(fleet: string, ...memberSeen: string[]) {
         return self.exec('fleetMerge', fleet, () => {
           const h = hashOf(self.hashes, fleet);
-          for (let i = 0; i < memberSeen.length; i += 2) {
-            const [seen, done] = (h.get(memberSeen[i]) ?? '0|').split('|');
-            if (Number(memberSeen[i + 1]) > Number(seen))
-              h.set(memberSeen[i], `${memberSeen[i + 1]}|${done}`);
+          for (let i = 0; i < memberSeen.length; i += 3) {
+            const [seen, done, beat] = (h.get(memberSeen[i]) ?? '0||0').split('|');
+            const left = memberSeen[i + 2] === '1';
+            if (Number(memberSeen[i + 1]) > Number(seen) || (left && Number(memberSeen[i + 1]) >= Number(seen))) {
+              h.set(memberSeen[i], left ? `${memberSeen[i + 1]}|left|0` : `${memberSeen[i + 1]}|${done}|${beat}`);
+            }
           }
           return 1 as const;
         });
@@ -320,8 +323,8 @@ function fleetBeat(
   for (const [f, v] of h) {
     if (f.startsWith('~')) continue;
     const [seen, done, beat] = v.split('|');
-    out.push(f, seen, beat ?? '0');
-    if (Number(seen) >= Number(since) && done !== wid) waiting = true;
+    out.push(f, seen, beat ?? '0', done === 'left' ? 1 : 0);
+    if (Number(seen) >= Number(since) && done !== wid && done !== 'left') waiting = true;
   }
   if (open && h.has('~w') && !waiting && epoch !== undefined) {
     data.set(marker, epoch);
