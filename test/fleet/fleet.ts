@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -188,8 +188,9 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
     /**
      * A SIGKILL, simulated: replicas share this process (the nemesis skews their clocks and times
      * their cache calls), so the app cannot be killed alone. At the moment of death its Redis link
-     * is cut (Redis hears nothing more from it), its open requests are reset, and its snapshot file
-     * is put back as it was on disk then, after close() ran its shutdown work against a cut link.
+     * is cut (Redis hears nothing more from it), its open requests are reset, and its files (the
+     * snapshot, the write-ahead file, its roll-call name) are put back as they were on disk then,
+     * after close() ran its shutdown work against a cut link.
      * Not simulated: a broker order its request handler had already begun may still be sent.
      */
     const crashReplica = async (i: number, downMs: number): Promise<void> => {
@@ -197,12 +198,12 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
       replicas[i] = undefined;
       if (!r) return;
       proxies[i].cut();
-      const onDisk = existsSync(snapshotPath(i)) ? readFileSync(snapshotPath(i)) : undefined;
+      const mine = () => readdirSync(snapshotDir).filter((name) => name.startsWith(`replica-${i}.snap`));
+      const onDisk = new Map(mine().map((name) => [name, readFileSync(join(snapshotDir, name))]));
       (r.app.getHttpServer() as Server).closeAllConnections();
       await Promise.race([r.app.close(), sleep(CRASH_CLOSE_TIMEOUT_MS)]);
-      for (const name of readdirSync(snapshotDir)) if (name.startsWith(`replica-${i}.snap.`)) rmSync(join(snapshotDir, name), { force: true });
-      if (onDisk) writeFileSync(snapshotPath(i), onDisk);
-      else rmSync(snapshotPath(i), { force: true });
+      for (const name of mine()) rmSync(join(snapshotDir, name), { force: true });
+      for (const [name, bytes] of onDisk) writeFileSync(join(snapshotDir, name), bytes);
       proxies[i].restore();
       await sleep(downMs);
       await startReplica(i);
