@@ -9,11 +9,7 @@ COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # The app's own Nest packages are optional peers of the library and dev dependencies of this repo:
 # made the app's dependencies here, so pruning the dev dependencies keeps them.
-RUN npm run build \
- && for p in @nestjs/platform-express @nestjs/schedule @nestjs/swagger @nestjs/terminus @nestjs/throttler; do \
-      npm pkg set "dependencies.$p=$(node -p "require('./package.json').devDependencies['$p']")" && npm pkg delete "devDependencies.$p"; \
-    done \
- && npm prune --omit=dev
+RUN npm run build && for p in @nestjs/platform-express @nestjs/schedule @nestjs/swagger @nestjs/terminus @nestjs/throttler; do npm pkg set "dependencies.$p=$(node -p "require('./package.json').devDependencies['$p']")" && npm pkg delete "devDependencies.$p"; done && npm prune --omit=dev
 
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
