@@ -7,7 +7,9 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+# The app's own Nest packages are optional peers of the library and dev dependencies of this repo:
+# made the app's dependencies here, so pruning the dev dependencies keeps them.
+RUN npm run build && for p in @nestjs/platform-express @nestjs/schedule @nestjs/swagger @nestjs/terminus @nestjs/throttler; do npm pkg set "dependencies.$p=$(node -p "require('./package.json').devDependencies['$p']")" && npm pkg delete "devDependencies.$p"; done && npm prune --omit=dev
 
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production

@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -102,6 +102,12 @@ describe('the packed library in a fresh Nest app', () => {
     }
     expect(files.filter((f) => /^dist\/(main|app\.|config\/|health\/|observability\/)|\.spec\./.test(f))).toEqual([]);
     expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
+    // The docs the README links to, and where the registry's page sends a reader.
+    for (const doc of ['README.md', 'docs/cache.md', 'docs/sharekhan.md', 'docs/orchestrator.md', 'docs/operations.md']) expect(files).toContain(doc);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
+    expect(pkg).toHaveProperty('repository.url');
+    expect(pkg).toHaveProperty('homepage');
+    expect(pkg).toHaveProperty('bugs.url');
   });
 
   it("the app's own service gets CacheService injected (values land in Redis)", async () => {

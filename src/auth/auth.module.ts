@@ -1,5 +1,5 @@
 import { Logger, Module } from '@nestjs/common';
-import { getOptionsToken, getStorageToken, normalizeIp, type ThrottlerModuleOptions } from '@nestjs/throttler';
+import { normalizeIp, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import type { Request } from 'express';
 import { ApiKeyAuthGuard, RateLimitGuard } from './api-key-auth.guard.js';
 import { ApiKeyGuard } from './api-key.guard.js';
@@ -7,7 +7,7 @@ import { API_KEY_HEADER, ApiKeyService } from './api-key.service.js';
 import { AUTH_MODULE_OPTIONS, AuthConfigurableModule } from './auth.module-definition.js';
 import { AUTH_SETTINGS, resolveAuthOptions, type AuthModuleOptions, type AuthSettings } from './auth.options.js';
 import { CacheThrottlerStorage } from './cache-throttler.storage.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RATE_LIMIT_OPTIONS, RateLimiter } from './rate-limiter.js';
 
 /**
  * One budget per API key across every route (a guessed key is not multiplied by the number of
@@ -43,15 +43,15 @@ export function throttlerOptions(settings: AuthSettings, storage: CacheThrottler
     ApiKeyService,
     ApiKeyGuard,
     CacheThrottlerStorage,
-    // What ThrottlerModule would provide, built here so its options can come from this module's own.
+    // ThrottlerModule's option shape under our own token: an app's own ThrottlerModule, ThrottlerGuard,
+    // @Throttle() and @SkipThrottle() stay the app's (borrowing throttler's tokens overrode its limits).
     // The guard's ApiKeyService: a request's key is then checked once for both.
-    { provide: getOptionsToken(), inject: [AUTH_SETTINGS, CacheThrottlerStorage, ApiKeyService], useFactory: throttlerOptions },
-    { provide: getStorageToken(), useExisting: CacheThrottlerStorage },
+    { provide: RATE_LIMIT_OPTIONS, inject: [AUTH_SETTINGS, CacheThrottlerStorage, ApiKeyService], useFactory: throttlerOptions },
     // Applies those options itself: ThrottlerGuard read a dozen metadata entries and awaited five promises per request.
     RateLimiter,
     ApiKeyAuthGuard,
     RateLimitGuard,
   ],
-  exports: [AUTH_SETTINGS, ApiKeyService, ApiKeyGuard, RateLimiter, ApiKeyAuthGuard, RateLimitGuard, getOptionsToken(), getStorageToken()],
+  exports: [AUTH_SETTINGS, ApiKeyService, ApiKeyGuard, RateLimiter, ApiKeyAuthGuard, RateLimitGuard, RATE_LIMIT_OPTIONS],
 })
 export class AuthModule extends AuthConfigurableModule {}

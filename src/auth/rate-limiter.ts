@@ -1,7 +1,10 @@
 import { Inject, Injectable, type ExecutionContext } from '@nestjs/common';
-import { ThrottlerException, getOptionsToken, type ThrottlerModuleOptions } from '@nestjs/throttler';
+import { ThrottlerException, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import type { Response } from 'express';
 import { CacheThrottlerStorage, type ThrottlerStorageRecord } from './cache-throttler.storage.js';
+
+/** AuthModule's budget, in ThrottlerModule's option shape (`throttlerOptions`), under a token of its own. */
+export const RATE_LIMIT_OPTIONS = Symbol('AUTH_RATE_LIMIT_OPTIONS');
 
 type OptionsObject = Exclude<ThrottlerModuleOptions, unknown[]>;
 
@@ -16,7 +19,7 @@ export class RateLimiter {
   private readonly options: OptionsObject;
   private readonly message: string | undefined;
 
-  constructor(@Inject(getOptionsToken()) options: ThrottlerModuleOptions, private readonly storage: CacheThrottlerStorage) {
+  constructor(@Inject(RATE_LIMIT_OPTIONS) options: ThrottlerModuleOptions, private readonly storage: CacheThrottlerStorage) {
     if (Array.isArray(options) || options.throttlers.length !== 1) throw new Error('RateLimiter expects the one throttler throttlerOptions() builds');
     const [t] = options.throttlers;
     if (typeof t.limit !== 'number' || typeof t.ttl !== 'number') throw new Error('RateLimiter expects a numeric limit and ttl');

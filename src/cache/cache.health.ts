@@ -1,6 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { HealthIndicatorService } from '@nestjs/terminus';
 import { CacheService } from './cache.service.js';
+
+/** Terminus' HealthIndicatorResult shape, built here so the cache entry needs no @nestjs/terminus. */
+export type CacheHealthResult<Key extends string = string> = Record<
+  Key,
+  { status: 'up' | 'degraded'; mode: string; [detail: string]: unknown }
+>;
 
 /**
  * `degraded` also when this host's clock is further off Redis' than maxClockSkewMs, and while a
@@ -10,12 +15,11 @@ import { CacheService } from './cache.service.js';
  */
 @Injectable()
 export class CacheHealthIndicator {
-  constructor(
-    private readonly cache: CacheService,
-    private readonly health: HealthIndicatorService,
-  ) {}
+  constructor(private readonly cache: CacheService) {}
 
-  check(key = 'cache') {
+  check<Key extends string = 'cache'>(
+    key: Key = 'cache' as Key,
+  ): CacheHealthResult<Key> {
     const s = this.cache.getStatus();
     const details = {
       mode: s.mode,
@@ -29,10 +33,20 @@ export class CacheHealthIndicator {
       clockOffsetMs: s.clock.offsetMs,
       clockSkewExceeded: s.clock.skewExceeded,
       // Why Redis is not in use (no secrets: connection errors are described without arguments).
-      lastError: (s.mode === 'redis' && s.breakerOpenNodes.length === 0) || s.mode === 'memory' ? null : s.lastError,
+      lastError:
+        (s.mode === 'redis' && s.breakerOpenNodes.length === 0) ||
+        s.mode === 'memory'
+          ? null
+          : s.lastError,
     };
-    const indicator = this.health.check(key);
-    if ((s.mode === 'redis' || s.mode === 'memory') && !s.clock.skewExceeded && s.breakerOpenNodes.length === 0) return indicator.up(details);
-    return indicator.degraded(details);
+    const up =
+      (s.mode === 'redis' || s.mode === 'memory') &&
+      !s.clock.skewExceeded &&
+      s.breakerOpenNodes.length === 0;
+    const status: 'up' | 'degraded' = up ? 'up' : 'degraded';
+    return { [key]: { ...details, status } } as Record<
+      string,
+      { status: 'up' | 'degraded'; mode: string }
+    > as CacheHealthResult<Key>;
   }
 }

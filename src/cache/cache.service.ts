@@ -18,6 +18,7 @@ import { RedisGateway } from './redis/redis-gateway.js';
 import type { CacheCore } from './api/cache-core.js';
 import { CacheNamespace, checkNamespace, NAMESPACE_SEPARATOR, type CacheApi } from './api/cache-namespace.js';
 import { clear, type ClearResult } from './api/clear.js';
+import { listKeys } from './api/list-keys.js';
 import { coreAdapter } from './api/core-adapter.js';
 import { GetOrSet, type GetOrSetOptions } from './api/get-or-set.js';
 import { update, type UpdateOptions, type UpdateResult } from './api/update.js';
@@ -260,6 +261,12 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
   async clear(namespace?: string): Promise<ClearResult> {
     const prefix = namespace === undefined ? this.options.keyPrefix : this.keys.full(checkNamespace(namespace)) + NAMESPACE_SEPARATOR;
     return clear(this.core, prefix);
+  }
+
+  /** The keys of a namespace (all keys of this cache when none is given) in batches, never blocking Redis. */
+  listKeys(namespace?: string): AsyncIterable<string[]> {
+    const prefix = namespace === undefined ? this.options.keyPrefix : this.keys.full(checkNamespace(namespace)) + NAMESPACE_SEPARATOR;
+    return listKeys(this.core, prefix, this.options.keyPrefix.length);
   }
 
   /** A scoped view: keys `<prefix>:<key>`, same semantics, `clear()` deletes only its keys. */

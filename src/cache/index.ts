@@ -1,6 +1,6 @@
 export { CacheModule } from './cache.module.js';
 export { CacheService } from './cache.service.js';
-export { CacheHealthIndicator } from './cache.health.js';
+export { CacheHealthIndicator, type CacheHealthResult } from './cache.health.js';
 export { CacheKeyvStore, type CacheKeyvStoreOptions } from './keyv/keyv-store.js';
 export {
   CacheError,

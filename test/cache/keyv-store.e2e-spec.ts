@@ -1,6 +1,6 @@
 import { CACHE_MANAGER, CacheModule as NestCacheModule } from '@nestjs/cache-manager';
 import { Test } from '@nestjs/testing';
-import keyvTestSuite from '@keyv/test-suite';
+import keyvTestSuite, { keyvIteratorTests } from '@keyv/test-suite';
 import type { Cache } from 'cache-manager';
 import { createCache } from 'cache-manager';
 import Keyv from 'keyv';
@@ -24,6 +24,7 @@ function suiteOn(name: string, open: () => Promise<CacheService>) {
     });
     afterAll(() => cache.onApplicationShutdown());
     keyvTestSuite(vitest, Keyv, () => new CacheKeyvStore(cache));
+    keyvIteratorTests(vitest, Keyv, () => new CacheKeyvStore(cache));
   });
 }
 
@@ -42,7 +43,7 @@ suiteOn("Keyv's store test suite, real Redis", async () => {
 });
 
 describe('cache-manager over the Keyv store', () => {
-  it('keeps Keyv namespaces apart in Redis, under the store prefix', async () => {
+  it('keeps Keyv namespaces apart in Redis, each in its own space under the store prefix', async () => {
     const cache = await startCache({ port: redis.port, keyPrefix: 'ns:' });
     onTestFinished(() => cache.onApplicationShutdown());
     await waitForMode(cache, 'redis');
@@ -54,7 +55,75 @@ describe('cache-manager over the Keyv store', () => {
     expect(await a.get('k')).toBeUndefined();
     expect(await b.get('k')).toBe(2);
     const keys = await redis.client().keys('ns:*');
-    expect(keys.filter((k) => !k.includes('__')).sort()).toContain('ns:keyv:b:k');
+    // keyv 5 prefixes the key with its namespace and the store puts it in that namespace's space.
+    expect(keys.filter((k) => !k.includes('__')).sort()).toContain('ns:keyv:b:b:k');
+  });
+
+  it("namespaces that share a prefix (a, a:b, none) never see each other's keys, in get, iterator or clear", async () => {
+    const cache = await startCache({ port: redis.port, keyPrefix: 'nx:' });
+    onTestFinished(() => cache.onApplicationShutdown());
+    await waitForMode(cache, 'redis');
+    const a = new Keyv({ store: new CacheKeyvStore(cache), namespace: 'a' });
+    const ab = new Keyv({ store: new CacheKeyvStore(cache), namespace: 'a:b' });
+    const none = new Keyv({ store: new CacheKeyvStore(cache), namespace: undefined });
+    await a.set('b:c', 'from a');
+    await ab.set('c', 'from a:b');
+    await none.set('a:b:c', 'from none');
+    expect([await a.get('b:c'), await ab.get('c'), await none.get('a:b:c')]).toEqual(['from a', 'from a:b', 'from none']);
+    const listed = async (kv: Keyv) => {
+      const out: unknown[] = [];
+      for await (const [, value] of kv.iterator!(undefined)) out.push(value);
+      return out;
+    };
+    expect(await listed(a)).toEqual(['from a']);
+    expect(await listed(ab)).toEqual(['from a:b']);
+    await a.clear();
+    expect([await a.get('b:c'), await ab.get('c'), await none.get('a:b:c')]).toEqual([undefined, 'from a:b', 'from none']);
+  });
+
+  it('iterator() walks a namespace larger than one SCAN step, skips expired keys, and a stop ends the scan', async () => {
+    const cache = await startCache({ port: redis.port, keyPrefix: 'it:' });
+    onTestFinished(() => cache.onApplicationShutdown());
+    await waitForMode(cache, 'redis');
+    const kv = new Keyv({ store: new CacheKeyvStore(cache), namespace: 'big' });
+    const other = new Keyv({ store: new CacheKeyvStore(cache), namespace: 'other' });
+    await Promise.all(Array.from({ length: 700 }, (_, i) => kv.set(`k${i}`, i)));
+    await Promise.all(Array.from({ length: 50 }, (_, i) => kv.set(`short${i}`, i, 150)));
+    await other.set('k1', 'other');
+    // A second instance holds nothing in memory: every key comes from SCAN.
+    const reader = await startCache({ port: redis.port, keyPrefix: 'it:' });
+    onTestFinished(() => reader.onApplicationShutdown());
+    await waitForMode(reader, 'redis');
+    await new Promise((r) => setTimeout(r, 300));
+    const seen = new Map<string, unknown>();
+    for await (const [key, value] of new Keyv({ store: new CacheKeyvStore(reader), namespace: 'big' }).iterator!(undefined)) seen.set(key as string, value);
+    expect(seen.size).toBe(700);
+    expect(seen.get('k1')).toBe(1);
+    expect([...seen.keys()].some((k) => k.startsWith('short'))).toBe(false);
+
+    let taken = 0;
+    for await (const _ of kv.iterator!(undefined)) if (++taken === 3) break;
+    expect(taken).toBe(3);
+    // The store is still usable after a stopped iteration.
+    expect(await kv.get('k699')).toBe(699);
+  });
+
+  it('iterator() while Redis is down: the keys memory holds, then CacheUnavailableError (never a silently short list)', async () => {
+    const server = await startRedis();
+    onTestFinished(() => server.stop());
+    const cache = await startCache({ port: server.port, keyPrefix: 'down:' });
+    onTestFinished(() => cache.onApplicationShutdown());
+    await waitForMode(cache, 'redis');
+    const kv = new Keyv({ store: new CacheKeyvStore(cache), namespace: 'n' });
+    await kv.set('held', 1);
+    await server.kill();
+    await waitForMode(cache, 'fallback');
+    const seen: unknown[] = [];
+    const walk = async () => {
+      for await (const [key] of kv.iterator!(undefined)) seen.push(key);
+    };
+    await expect(walk()).rejects.toMatchObject({ name: 'CacheUnavailableError', code: 'CACHE_UNAVAILABLE' });
+    expect(seen).toEqual(['held']);
   });
 
   it('cache.wrap rides through a Redis SIGKILL: no error, the value stays, the factory is not called again', async () => {
@@ -144,7 +213,7 @@ describe('@nestjs/cache-manager with the Keyv store', () => {
     const manager = app.get<Cache>(CACHE_MANAGER);
 
     await manager.set('session:42', { user: 'PAPER_TRADER_001' }, 60_000);
-    expect(await server.client().keys('nest:keyv:*')).toContain('nest:keyv:keyv:session:42');
+    expect(await server.client().keys('nest:keyv:*')).toContain('nest:keyv:keyv:keyv:session:42');
     await server.kill();
     await waitForMode(cache, 'fallback');
     expect(await manager.get('session:42')).toEqual({ user: 'PAPER_TRADER_001' });

@@ -18,6 +18,11 @@ export interface CacheApi {
   deleteMany(keys: readonly string[]): Promise<WriteResult[]>;
   /** Deletes every key of a namespace (or, on a namespace with no argument, of that namespace). */
   clear(namespace?: string): Promise<ClearResult>;
+  /**
+   * The keys of a namespace (or, on a namespace with no argument, of that namespace), relative to
+   * this API, in batches from bounded SCAN steps; see api/list-keys.ts.
+   */
+  listKeys(namespace?: string): AsyncIterable<string[]>;
   namespace(prefix: string): CacheApi;
 }
 
@@ -68,6 +73,12 @@ export class CacheNamespace implements CacheApi {
   }
   async clear(namespace?: string) {
     return this.root.clear(namespace === undefined ? this.prefix : this.k(checkNamespace(namespace)));
+  }
+  async *listKeys(namespace?: string): AsyncGenerator<string[]> {
+    const strip = this.prefix.length + NAMESPACE_SEPARATOR.length;
+    for await (const keys of this.root.listKeys(namespace === undefined ? this.prefix : this.k(checkNamespace(namespace)))) {
+      yield keys.map((k) => k.slice(strip));
+    }
   }
   namespace(prefix: string): CacheApi {
     return new CacheNamespace(this.root, this.k(checkNamespace(prefix)));
