@@ -4,7 +4,7 @@ import type { Logger } from '@nestjs/common';
 import { BehaviorSubject, Subject, type Subscription } from 'rxjs';
 import type { CacheGateway } from '../redis/cache-gateway.js';
 import type { CacheMode, ModeTransition } from '../cache.types.js';
-import type { HybridLogicalClock } from '../clock/hlc.js';
+import { wallOf, type HybridLogicalClock } from '../clock/hlc.js';
 import type { LocalStack } from '../stack/local-stack.js';
 import type { MemoryEntry } from '../memory/memory-store.js';
 import type { NearCache } from '../stack/near-cache.js';
@@ -79,7 +79,7 @@ export class RecoveryMachine {
     private readonly hlc: HybridLogicalClock,
     private readonly clock: () => number,
     private readonly logger: Logger,
-    private readonly ids: { keyPrefix: string; instanceId: string; memberId: string; reseedWindowMs: number; clockSyncIntervalMs: number },
+    private readonly ids: { keyPrefix: string; instanceId: string; memberId: string; reseedWindowMs: number; clockSyncIntervalMs: number; tombstoneTtlMs: number },
     private readonly clockOffset: ClockOffset,
     quarantine: ReplayQuarantine,
   ) {
@@ -290,9 +290,10 @@ export class RecoveryMachine {
     if (reseed) {
       // From here until re-seeding is done, keys known in memory are not read from Redis.
       this.reseeding = true;
-      candidates = [...this.local.memory.entries()].filter(
-        ([k]) => !this.local.journal.has(k),
-      );
+      // A snapshot alone (Redis not seen forgetting) brings back only copies younger than a
+      // tombstone's life: an older one may have been deleted since, its tombstone gone from Redis.
+      const oldest = forgot || resuming ? 0 : this.clock() - this.ids.tombstoneTtlMs;
+      candidates = [...this.local.memory.entries()].filter(([k, e]) => !this.local.journal.has(k) && wallOf(e.version) >= oldest);
       if (candidates.length > 0 && !resuming && forgot) {
         this.emptyRedisDetections++;
         this.logger.warn(

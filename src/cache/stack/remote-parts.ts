@@ -29,7 +29,7 @@ export function buildRemote(gateway: CacheGateway, p: BaseParts): RemoteParts {
   const o = p.options;
   const records = new RedisRecords(gateway, () => p.near.publishChannel());
   const memberId = memberIdFor(o.snapshot?.path ?? null, o.instanceId);
-  const ids = { keyPrefix: o.keyPrefix, instanceId: o.instanceId, memberId, reseedWindowMs: o.reseedWindowMs, clockSyncIntervalMs: o.clockSyncIntervalMs };
+  const ids = { keyPrefix: o.keyPrefix, instanceId: o.instanceId, memberId, reseedWindowMs: o.reseedWindowMs, clockSyncIntervalMs: o.clockSyncIntervalMs, tombstoneTtlMs: o.tombstoneTtlMs };
   const recovery = new RecoveryMachine(gateway, records, p.local, p.near, p.hlc, p.clock, p.logger, ids, p.clockOffset, new ReplayQuarantine(p.logger));
   const settings = { markerKey: o.keyPrefix, commandTimeoutMs: o.commandTimeoutMs, tombstoneTtlMs: o.tombstoneTtlMs, clock: p.clock };
   const claims = new Claims(gateway, records, recovery, p.local, p.hlc, settings);
