@@ -9,6 +9,16 @@ const JOIN_WAIT_MS = 3 * FLEET_BEAT_MS;
 /** A member not seen for this long is dropped from the roll call. */
 const PRUNE_AFTER_MS = 60 * 60 * 1000;
 
+/** A member as the last beat reported it. */
+interface Member {
+  /** Last beat, fleet ms. */
+  seen: number;
+  /** The number Redis gave that beat: which beats came after which, whatever the clocks. */
+  beat: number;
+  /** Shut down cleanly: never waited for, and written back as such. */
+  left: boolean;
+}
+
 /** What a beat learns about the re-seed window (FLEET_BEAT_LUA's first reply). */
 const WINDOW_OPEN = 1;
 const MARKER_MISSING = 2;
@@ -20,10 +30,8 @@ const MARKER_MISSING = 2;
  * claims and confirmations may trust Redis again. Not used on Cluster (docs/cache.md).
  */
 export class FleetMembers {
-  /** Member id -> last seen (fleet ms), as of the last beat; survives Redis forgetting it. */
-  readonly known = new Map<string, number>();
-  /** Members that left cleanly (shut down): never waited for, and written back as such. */
-  private readonly left = new Set<string>();
+  /** Who is on the roll call, as of the last beat; survives Redis forgetting it. */
+  private readonly known = new Map<string, Member>();
   /** The id of this instance's last finished recovery pass (`<run id>/<epoch>`). */
   doneId = '';
   /** As of the last beat or pass: a re-seed window is open, so Redis does not yet vouch for anything. */
@@ -31,8 +39,6 @@ export class FleetMembers {
   /** Fleet ms and beat number of this instance's first beat; null before it. */
   private joinedAt: number | null = null;
   private joinedBeat = 0;
-  /** Member id -> the number of its last beat (Redis' order, not a clock's). */
-  private readonly beats = new Map<string, number>();
   /** The others have seen this instance (or the join wait ran out): it may hold claims. */
   private joined = false;
   /** The ACL refuses the roll call's commands: windows then run their full length (one warning). */
@@ -102,7 +108,7 @@ export class FleetMembers {
    */
   since(): number {
     let last = 0;
-    for (const seen of this.known.values()) if (seen > last) last = seen;
+    for (const m of this.known.values()) if (m.seen > last) last = m.seen;
     const lag = this.settings.memberTtlMs + 2 * FLEET_BEAT_MS;
     return (last === 0 ? this.settings.clock() : last) - lag;
   }
@@ -111,7 +117,7 @@ export class FleetMembers {
   liveMembers(): number {
     const since = this.settings.clock() - this.settings.memberTtlMs;
     let n = 0;
-    for (const [id, seen] of this.known) if (seen >= since && !this.left.has(id)) n++;
+    for (const m of this.known.values()) if (m.seen >= since && !m.left) n++;
     return n;
   }
 
@@ -128,7 +134,7 @@ export class FleetMembers {
   async writeBack(): Promise<void> {
     if (this.disabled) return;
     const args: string[] = [];
-    for (const [id, seen] of this.known) if (id !== this.settings.memberId) args.push(id, String(seen), this.left.has(id) ? '1' : '0');
+    for (const [id, m] of this.known) if (id !== this.settings.memberId) args.push(id, String(m.seen), m.left ? '1' : '0');
     if (args.length === 0) return;
     await this.gateway.run((c) =>
       c.fleetMerge(this.settings.fleetKey, ...args),
@@ -137,10 +143,10 @@ export class FleetMembers {
 
   private othersSawMe(): boolean {
     const joinedAt = this.joinedAt!;
-    for (const [id, seen] of this.known) {
-      if (id === this.settings.memberId || this.left.has(id)) continue;
+    for (const [id, m] of this.known) {
+      if (id === this.settings.memberId || m.left) continue;
       // Live at the join but no beat after it: its copy of the roll call lacks this instance.
-      if (seen >= joinedAt - JOIN_WAIT_MS && (this.beats.get(id) ?? 0) < this.joinedBeat) return false;
+      if (m.seen >= joinedAt - JOIN_WAIT_MS && m.beat < this.joinedBeat) return false;
     }
     return true;
   }
@@ -174,20 +180,16 @@ export class FleetMembers {
     this.windowOpen = state === WINDOW_OPEN;
     for (let i = 2; i < reply.length; i += 4) {
       const id = String(reply[i]);
-      this.known.set(id, Math.max(Number(reply[i + 1]), this.known.get(id) ?? 0));
-      this.beats.set(id, Number(reply[i + 2]));
-      if (Number(reply[i + 3]) === 1) this.left.add(id);
-      else this.left.delete(id);
+      const seen = Math.max(Number(reply[i + 1]), this.known.get(id)?.seen ?? 0);
+      this.known.set(id, { seen, beat: Number(reply[i + 2]), left: Number(reply[i + 3]) === 1 });
     }
-    for (const [id, seen] of this.known) {
+    for (const [id, { seen }] of this.known) {
       if (seen >= now - PRUNE_AFTER_MS) continue;
       this.known.delete(id);
-      this.beats.delete(id);
-      this.left.delete(id);
     }
     if (this.joinedAt === null) {
       this.joinedAt = now;
-      this.joinedBeat = this.beats.get(s.memberId) ?? 0;
+      this.joinedBeat = this.known.get(s.memberId)?.beat ?? 0;
     }
     // Redis forgot and another replica noticed first (a FLUSHALL this one has not seen): recover now.
     if (
