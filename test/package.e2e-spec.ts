@@ -4,6 +4,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { declarationImports } from './helpers/declaration-imports.js';
 import { freePort, startRedis, waitUntil, type RedisProcess } from './helpers/index.js';
 
 /**
@@ -17,6 +18,7 @@ const FIXTURE = join(ROOT, 'test/fixtures/consumer-app');
 const ADMIN_KEY = `admin-${randomBytes(12).toString('hex')}`;
 const TOKEN_KEY = randomBytes(32).toString('base64');
 const TOKEN = `consumer-token-${randomBytes(12).toString('hex')}`;
+const ENTRIES = ['index', 'cache/index', 'sharekhan/index', 'orchestrator/index', 'auth/index'];
 
 let tmp: string;
 let tarball: string;
@@ -38,7 +40,7 @@ const distBefore = distListing();
 function packageCopy(into: string): string {
   const dir = join(into, 'package');
   for (const f of ['package.json', 'tsconfig.json', 'tsconfig.lib.json', 'README.md']) cpSync(join(ROOT, f), join(dir, f));
-  cpSync(join(ROOT, 'src'), join(dir, 'src'), { recursive: true });
+  for (const d of ['src', 'docs']) cpSync(join(ROOT, d), join(dir, d), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return dir;
 }
@@ -96,7 +98,7 @@ describe('the packed library in a fresh Nest app', () => {
   });
 
   it('the tarball holds the library build only, with types for every entry', () => {
-    for (const entry of ['index', 'cache/index', 'sharekhan/index', 'orchestrator/index', 'auth/index']) {
+    for (const entry of ENTRIES) {
       expect(files).toContain(`dist/${entry}.js`);
       expect(files).toContain(`dist/${entry}.d.ts`);
     }
@@ -108,6 +110,17 @@ describe('the packed library in a fresh Nest app', () => {
     expect(pkg).toHaveProperty('repository.url');
     expect(pkg).toHaveProperty('homepage');
     expect(pkg).toHaveProperty('bugs.url');
+  });
+
+  it('its public types name only its dependencies and peers, never the Redis driver or Express (the app type-checked them with skipLibCheck: false)', () => {
+    const app = JSON.parse(readFileSync(join(FIXTURE, 'tsconfig.json'), 'utf8')) as { compilerOptions: { skipLibCheck?: boolean } };
+    expect(app.compilerOptions.skipLibCheck).toBe(false);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; dependencies: object; peerDependencies: object };
+    const declared = new Set([...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies)]);
+    const named = declarationImports(join(tmp, 'app/node_modules', pkg.name, 'dist'), ENTRIES);
+    const packageOf = (i: string) => i.split(' <- ')[0].split('/').slice(0, i.startsWith('@') ? 2 : 1).join('/');
+    expect(named.filter((i) => /^(ioredis|express|redis-errors)\b/.test(i))).toEqual([]);
+    expect(named.filter((i) => !i.startsWith('node:') && !declared.has(packageOf(i)))).toEqual([]);
   });
 
   it("the app's own service gets CacheService injected (values land in Redis)", async () => {

@@ -22,8 +22,8 @@ export interface AccessRule {
 const CALLER = Symbol('api-caller');
 type RequestWithCaller = Request & { [CALLER]?: ApiCaller };
 
-/** The caller the guard authenticated on this request (undefined on unguarded routes). */
-export function getApiCaller(req: Request): ApiCaller | undefined {
+/** The caller the guard authenticated on this request (undefined on unguarded routes). Any request object: the package's types need no @types/express. */
+export function getApiCaller(req: object): ApiCaller | undefined {
   return (req as RequestWithCaller)[CALLER];
 }
 

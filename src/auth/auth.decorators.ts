@@ -34,6 +34,12 @@ export const CallerIdentity = createParamDecorator((_data: unknown, ctx: Executi
   callerIdentity(ctx.switchToHttp().getRequest<Request>()),
 );
 
-export function callerIdentity(req: Request): { who: string; clientAddress: string | undefined } {
+/** What `callerIdentity` reads from a request (Express' has it), so the package's types need no @types/express. */
+export interface CallerRequest {
+  ip?: string;
+  socket?: { remoteAddress?: string };
+}
+
+export function callerIdentity(req: CallerRequest): { who: string; clientAddress: string | undefined } {
   return { who: getApiCaller(req)?.name ?? 'anonymous', clientAddress: req.ip ?? req.socket?.remoteAddress };
 }

@@ -62,6 +62,9 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
   private observer: CacheObserver | null = null;
   private closing = false;
 
+  constructor(options: CacheModuleOptions);
+  /** @internal The gateway is the project's test seam; its type is not in the package's. */
+  constructor(options: CacheModuleOptions, gateway?: CacheGateway | null);
   constructor(
     @Inject(MODULE_OPTIONS_TOKEN) options: CacheModuleOptions,
     /** A gateway in place of the RedisGateway the options describe (tests: an in-process one). */

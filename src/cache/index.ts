@@ -16,7 +16,6 @@ export type { CacheApi } from './api/cache-namespace.js';
 export type { GetOrSetOptions } from './api/get-or-set.js';
 export type { UpdateOptions, UpdateResult } from './api/update.js';
 export type { ClearResult } from './api/clear.js';
-export { CACHE_GATEWAY, type CacheGateway } from './redis/cache-gateway.js';
 export type * from './cache.types.js';
 export type { CacheModuleOptions, RedisTarget, RedisTlsFiles, HostPort } from './cache.options.js';
 export type { CounterHit } from './counter/atomic-counter.js';

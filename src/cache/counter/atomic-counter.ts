@@ -37,6 +37,7 @@ interface PendingHits {
  * caller gets the count it would have had from its own INCR: under load one command per key and
  * turn instead of one per request. Counters are not data: they are never journaled, replayed or
  * kept in memory, so `null` (Redis not usable right now) tells the caller to count on its own.
+ * @internal Built on the gateway's Redis client, which the package's types do not expose.
  */
 export class WindowCounters {
   private pending = new Map<string, PendingHits>();

@@ -59,6 +59,7 @@ interface Pending {
  * At most `limit` slots in any `windowMs`, across every instance (rate limits towards a third
  * party). The requests for one key within one event-loop turn go to Redis as one script call.
  * `null` means Redis is not usable: the caller limits on its own.
+ * @internal Built on the gateway's Redis client, which the package's types do not expose.
  */
 export class SlidingWindows {
   private pending = new Map<string, Pending>();

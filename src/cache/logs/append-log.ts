@@ -52,6 +52,7 @@ export interface AppendLogStatus {
   quarantined: number;
 }
 
+/** @internal Holds the gateway, whose Redis client the package's types do not expose. */
 export interface AppendLogDeps {
   gateway: CacheGateway | null;
   hlc: HybridLogicalClock;
@@ -80,6 +81,7 @@ type LogClient = { logAppend(key: string, ...args: string[]): Promise<number> };
  * instances appending at once both keep their entries; an append Redis did not confirm is
  * journaled and merged on replay; a Redis that came back empty is re-seeded with every copy.
  * See docs/cache.md, "Append logs".
+ * @internal
  */
 export class AppendLog {
   private readonly logger = new Logger('AppendLog');

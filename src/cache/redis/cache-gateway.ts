@@ -6,6 +6,7 @@ import type { Continuation } from './deadline-queue.js';
  * What the cache needs from its Redis gateway. RedisGateway is the real one; a test can inject an
  * in-process gateway (CACHE_GATEWAY) to drive the mode machine through timeouts, errors and races
  * without a redis-server.
+ * @internal The project's test seam: its client is the driver's, which the package's types do not expose.
  */
 export interface CacheGateway {
   readonly client: CasClient;
@@ -43,5 +44,5 @@ export interface CacheGateway {
   close(): Promise<void>;
 }
 
-/** Nest token for injecting a gateway in place of the RedisGateway built from the options. */
+/** Nest token for injecting a gateway in place of the RedisGateway built from the options. @internal */
 export const CACHE_GATEWAY = Symbol('CACHE_GATEWAY');
