@@ -1,3 +1,5 @@
+import { OPEN_WINDOW_STEP } from './reseed-window.js';
+
 /**
  * The fleet's roll call, in a hash beside the marker (`<keyPrefix>\x1ffleet`): one field per live
  * instance, `<last seen, fleet ms>|<id of its last finished recovery pass>|<beat number>`, the
@@ -14,23 +16,7 @@
  * KEYS: marker, fleet hash. ARGV: new epoch id, window ms, now ms, Redis run id, since (fleet ms).
  * Returns the marker value now in force.
  */
-export const OPEN_FLEET_WINDOW_LUA = `
-local now = tonumber(ARGV[3])
-local m = redis.call('GET', KEYS[1])
-local epoch, ends = ARGV[1], 0
-if m then
-  local bar = string.find(m, '|', 1, true)
-  if bar then
-    epoch = string.sub(m, 1, bar - 1)
-    ends = tonumber(string.sub(m, bar + 1)) or 0
-  else
-    epoch = m
-  end
-end
-local want = now + tonumber(ARGV[2])
-if want > ends then ends = want end
-local v = epoch .. '|' .. ends
-redis.call('SET', KEYS[1], v)
+export const OPEN_FLEET_WINDOW_LUA = `${OPEN_WINDOW_STEP}
 local wid = ARGV[4] .. '/' .. epoch
 local since = tonumber(ARGV[5])
 local w = redis.call('HGET', KEYS[2], '~w')

@@ -18,13 +18,8 @@ export function windowOpenIn(marker: string, now: number): boolean {
   return bar >= 0 && now < Number(marker.slice(bar + 1));
 }
 
-/**
- * Opens (marker missing: a new epoch) or extends (to at least now + window) the re-seed window,
- * keeping the epoch. Times are the fleet's clock (each instance's offset to Redis TIME applied:
- * no TIME call here, so the ACL needs nothing more for scripts).
- * KEYS: marker. ARGV: new epoch id, window ms, now ms. Returns the marker value.
- */
-export const OPEN_WINDOW_LUA = `
+/** OPEN_WINDOW_LUA up to its `return v` (fleet-scripts.ts does more after it): sets `v`, `epoch`, `now`. */
+export const OPEN_WINDOW_STEP = `
 local now = tonumber(ARGV[3])
 local m = redis.call('GET', KEYS[1])
 local epoch, ends = ARGV[1], 0
@@ -41,7 +36,15 @@ local want = now + tonumber(ARGV[2])
 if want > ends then ends = want end
 local v = epoch .. '|' .. ends
 redis.call('SET', KEYS[1], v)
-return v
+`;
+
+/**
+ * Opens (marker missing: a new epoch) or extends (to at least now + window) the re-seed window,
+ * keeping the epoch. Times are the fleet's clock (each instance's offset to Redis TIME applied:
+ * no TIME call here, so the ACL needs nothing more for scripts).
+ * KEYS: marker. ARGV: new epoch id, window ms, now ms. Returns the marker value.
+ */
+export const OPEN_WINDOW_LUA = `${OPEN_WINDOW_STEP}return v
 `;
 
 /**

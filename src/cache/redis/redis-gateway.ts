@@ -120,26 +120,11 @@ export class RedisGateway {
     this.client.defineCommand('casSetMany', { lua: CAS_SET_MANY_LUA });
     this.client.defineCommand('casIfVersion', { numberOfKeys: 1, lua: CAS_IF_VERSION_LUA });
     this.client.defineCommand('casClaim', { lua: CLAIM_LUA });
-    this.client.defineCommand('releaseClaim', {
-      numberOfKeys: 1,
-      lua: RELEASE_CLAIM_LUA,
-    });
-    this.client.defineCommand('openReseedWindow', {
-      numberOfKeys: 1,
-      lua: OPEN_WINDOW_LUA,
-    });
-    this.client.defineCommand('openFleetWindow', {
-      numberOfKeys: 2,
-      lua: OPEN_FLEET_WINDOW_LUA,
-    });
-    this.client.defineCommand('fleetBeat', {
-      numberOfKeys: 2,
-      lua: FLEET_BEAT_LUA,
-    });
-    this.client.defineCommand('fleetMerge', {
-      numberOfKeys: 1,
-      lua: FLEET_MERGE_LUA,
-    });
+    this.client.defineCommand('releaseClaim', { numberOfKeys: 1, lua: RELEASE_CLAIM_LUA });
+    this.client.defineCommand('openReseedWindow', { numberOfKeys: 1, lua: OPEN_WINDOW_LUA });
+    this.client.defineCommand('openFleetWindow', { numberOfKeys: 2, lua: OPEN_FLEET_WINDOW_LUA });
+    this.client.defineCommand('fleetBeat', { numberOfKeys: 2, lua: FLEET_BEAT_LUA });
+    this.client.defineCommand('fleetMerge', { numberOfKeys: 1, lua: FLEET_MERGE_LUA });
     const cluster = options.redis.kind === 'cluster';
     this.batcher = cluster ? null : new CommandBatcher(this.client);
     this.deadlines = cluster ? null : new DeadlineQueue(options.commandTimeoutMs);
