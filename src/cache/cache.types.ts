@@ -23,9 +23,11 @@ export interface ReadResult<T> {
   version?: string;
   expiresAt?: number | null;
   /**
-   * Served from this instance's memory because Redis could not be asked for this key (unreachable,
-   * or a write of this key waits for replay): a change made elsewhere meanwhile may be missing.
-   * Absent for Redis reads, coherent L1 hits and a memory-only cache.
+   * Not the fleet's word: served from this instance's memory because Redis could not be asked for
+   * this key (unreachable, or a write of this key waits for replay), or answered by a Redis that
+   * forgot and that not every live replica has re-seeded yet (a hit or a miss). A change made
+   * elsewhere meanwhile may be missing. Absent for vouched Redis reads, coherent L1 hits and a
+   * memory-only cache.
    */
   fallback?: true;
 }

@@ -1,9 +1,9 @@
 import { ServiceUnavailableException } from '@nestjs/common';
 
 /**
- * A revoke this instance could only keep in memory and journal (Redis unreachable): the token is
- * refused here at once and the revoke reaches Redis on replay, but until then other replicas may
- * still trade with it, so the caller is not told "revoked". `unwritable`: nothing could be written
+ * A revoke this instance could only keep in memory and journal (Redis unreachable), or one decided
+ * on a read Redis could not vouch for (it forgot and the fleet is still writing back what it holds:
+ * a token submitted on another replica may be missing from it): the caller is not told "revoked". `unwritable`: nothing could be written
  * safely (Redis lost after the read, or other writers kept winning).
  */
 export class RevokeNotConfirmedError extends ServiceUnavailableException {
@@ -13,10 +13,10 @@ export class RevokeNotConfirmedError extends ServiceUnavailableException {
       state === 'unwritable'
         ? `The token of ${userId} could not be revoked right now (the token store cannot be written safely); it may still be usable.`
         : state === 'missing'
-        ? `This instance holds no token for ${userId}, but it cannot reach Redis to confirm that for the fleet.`
+        ? `This instance holds no token for ${userId}, but Redis cannot confirm that for the fleet right now (unreachable, or still being re-seeded after it lost data).`
         : state === 'superseded'
         ? `A newer token of ${userId} was stored while the revoke ran and is left as it is, but Redis has not confirmed that for the fleet.`
-        : `The token of ${userId} is revoked on this instance (refused here from now on; the revoke reaches Redis when it is reachable again), but Redis has not confirmed it, so other replicas may still trade with it.`;
+        : `The token of ${userId} is revoked on this instance (refused here from now on), but Redis has not confirmed it for the fleet (unreachable, or still being re-seeded after it lost data), so other replicas may still trade with it or with a newer token.`;
     super({
       statusCode: 503,
       error: 'Service Unavailable',

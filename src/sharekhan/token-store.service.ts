@@ -282,10 +282,13 @@ export class ShareKhanTokenStore {
   async revoke(userId: string, actor: AuditActor): Promise<RevokeOutcome> {
     assertUserId(userId);
     const r = await this.cache.read<StoredToken>(tokenKey(userId));
+    // Read from a Redis the fleet has not re-seeded yet (it forgot), or from memory alone: a token
+    // another replica holds may be missing from it, so no outcome is confirmed to the caller.
+    const vouched = r.fallback !== true;
     if (r.state === 'miss' || (r.state === 'hit' && !isStoredToken(r.value))) {
       // A tombstone newer than any submit another replica may still replay: that submit came first.
       const deleted = await this.cache.delete(tokenKey(userId), TOKEN_WRITE);
-      return { revoked: false, state: 'missing', view: null, confirmed: !deleted.journaled };
+      return { revoked: false, state: 'missing', view: null, confirmed: !deleted.journaled && vouched };
     }
     if (r.state === 'unavailable' || !isStoredToken(r.value)) {
       // Cannot read what is there, but a delete is always safe to replay.
@@ -315,14 +318,14 @@ export class ShareKhanTokenStore {
       });
     if (done instanceof Unchanged) {
       const cur = done.current;
-      const confirmed = r.fallback !== true;
+      const confirmed = vouched;
       if (!isStoredToken(cur)) return { revoked: false, state: 'missing', view: null, confirmed };
       return { revoked: false, state: 'superseded', view: this.toView(userId, cur, ''), confirmed };
     }
     const view = this.toView(userId, done.value, done.version);
-    if (already) return { revoked: false, state: 'already_revoked', view, confirmed: !done.journaled };
+    if (already) return { revoked: false, state: 'already_revoked', view, confirmed: !done.journaled && vouched };
     await this.audit(userId, { action: 'deleted', actor, fingerprint });
-    return { revoked: true, state: 'revoked', view, confirmed: !done.journaled };
+    return { revoked: true, state: 'revoked', view, confirmed: !done.journaled && vouched };
   }
 
   /**

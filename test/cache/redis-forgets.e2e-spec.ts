@@ -119,6 +119,8 @@ describe('Redis that forgets (real redis-server)', () => {
     // B's own copy, read back from the Redis B re-seeded while A (alive, cut off) has not: an echo.
     expect(b.getStatus().reseedWindowOpen).toBe(true);
     expect(await b.read('token')).toMatchObject({ value: 'b-holds-it', fallback: true });
+    // A miss is no more the fleet's word: A may hold what B never saw (a token revoke must not answer "missing").
+    expect(await b.read('only-a-may-know')).toEqual({ state: 'miss', source: 'redis', fallback: true });
     expect(await b.setIfAbsent('signal:new', 1)).toMatchObject({ state: 'unknown', reason: 'reseeding' });
     proxyA.restore();
     await settled(a);

@@ -63,49 +63,33 @@ export class CacheStack {
     // An invalidation that arrived while the GET was in flight may be newer than its reply.
     const invalidated = this.near.endRead(k);
     const known = invalidated ? undefined : this.local.memory.peek(k);
-    if (raw === null) {
-      if (known !== undefined && this.forgotten(known))
-        return this.rewind<T>(k, known, remote);
-      if (!this.local.journal.has(k)) this.local.forget(k);
-      return { state: 'miss', source: 'redis' };
-    }
+    // While a re-seed window is open Redis may lack (or hold an older copy of) what a replica has
+    // yet to write back: its answer, a miss included, is not the fleet's word (`fallback`).
     const vouched = remote.recovery.redisVouches;
+    if (raw === null) {
+      if (known !== undefined && this.forgotten(known)) return this.rewind<T>(k, known, remote);
+      if (!this.local.journal.has(k)) this.local.forget(k);
+      return redisMiss(vouched);
+    }
     // Memory already holds this very record (a read of an unchanged key): nothing to decode.
     if (known !== undefined && sameRecord(raw, known)) {
       this.near.confirm(known, known.version, generation);
-      if (known.tombstone) return { state: 'miss', source: 'redis' };
-      const hit: ReadResult<T> = {
-        state: 'hit',
-        value: known.parsed() as T,
-        source: 'redis',
-        version: known.version,
-        expiresAt: known.expiresAt,
-      };
+      if (known.tombstone) return redisMiss(vouched);
+      const hit: ReadResult<T> = { state: 'hit', value: known.parsed() as T, source: 'redis', version: known.version, expiresAt: known.expiresAt };
       return vouched ? hit : { ...hit, fallback: true };
     }
     const rec = decodeRecord(raw);
-    if (!rec) return { state: 'miss', source: 'redis' };
+    if (!rec) return redisMiss(true);
     this.hlc.observe(rec.version);
     // Redis went back in time (a restart from an older save, a lagging failover): never follow it.
-    if (
-      known !== undefined &&
-      rec.version < known.version &&
-      this.forgotten(known)
-    )
-      return this.rewind<T>(k, known, remote);
+    if (known !== undefined && rec.version < known.version && this.forgotten(known)) return this.rewind<T>(k, known, remote);
     const entry = invalidated ? undefined : this.local.mirror(k, rec);
     this.near.confirm(entry, rec.version, generation);
     const held = entry !== undefined && entry.version === rec.version ? entry : undefined;
     // Of one version the tombstone wins (a withdrawn claim), whichever side holds it.
-    if (rec.tombstone || held?.tombstone) return { state: 'miss', source: 'redis' };
+    if (rec.tombstone || held?.tombstone) return redisMiss(vouched);
     const value = held ? held.parsed() : deepFreeze(JSON.parse(rec.json));
-    const hit: ReadResult<T> = {
-      state: 'hit',
-      value: value as T,
-      source: 'redis',
-      version: rec.version,
-      expiresAt: rec.expiresAt,
-    };
+    const hit: ReadResult<T> = { state: 'hit', value: value as T, source: 'redis', version: rec.version, expiresAt: rec.expiresAt };
     return vouched ? hit : { ...hit, fallback: true };
   }
 
@@ -283,6 +267,11 @@ export function sameRecord(raw: string, e: MemoryEntry): boolean {
   if (i === VERSION_LENGTH + 1 || raw.charCodeAt(i) !== 124) return false;
   const kind = raw.charCodeAt(i + 1);
   return (e.tombstone ? kind === 100 : kind === 118) && expiresAt === (e.expiresAt ?? 0);
+}
+
+/** A miss Redis answered; `fallback` while a re-seed window is open (not the fleet's word). */
+function redisMiss<T>(vouched: boolean): ReadResult<T> {
+  return vouched ? { state: 'miss', source: 'redis' } : { state: 'miss', source: 'redis', fallback: true };
 }
 
 function resultOf<T>(e: MemoryEntry): ReadResult<T> {
