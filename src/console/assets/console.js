@@ -418,6 +418,8 @@ async function submitToken(event) {
   const userId = state.selected;
   const form = $('submit-form');
   const body = { accessToken: $('submit-token').value.trim() };
+  // The token text never stays on the page, whatever the outcome: gone before anything is awaited.
+  $('submit-token').value = '';
   const customerId = $('submit-customer').value.trim();
   const loginId = $('submit-login').value.trim();
   if (customerId) body.customerId = customerId;
@@ -430,9 +432,6 @@ async function submitToken(event) {
   } catch (err) {
     showError(err);
     await reloadAuditAfterFailure(userId);
-  } finally {
-    // The token text never stays on the page, whatever the outcome.
-    $('submit-token').value = '';
   }
 }
 
