@@ -95,7 +95,7 @@ export class OrderExecutor {
         ...extra,
         at: new Date().toISOString(),
       };
-      await this.book.append(OrderBook.entryFor(user.userId, order, result, { fillPrice: fill.fillPrice }));
+      void this.book.record(OrderBook.entryFor(user.userId, order, result, { fillPrice: fill.fillPrice }));
       return result;
     }
 
@@ -115,7 +115,7 @@ export class OrderExecutor {
         ...extra,
         at: new Date().toISOString(),
       };
-      await this.book.append(OrderBook.entryFor(user.userId, order, result));
+      void this.book.record(OrderBook.entryFor(user.userId, order, result));
       return result;
     }
 
@@ -134,7 +134,7 @@ export class OrderExecutor {
     if (placed.outcome === 'unknown') {
       this.logger.warn(`Order for ${user.userId} (${order.tradingSymbol}) has an unknown outcome (${placed.code}); not resent, reconcile with the broker's day orders`);
     }
-    await this.book.append(OrderBook.entryFor(user.userId, order, result));
+    void this.book.record(OrderBook.entryFor(user.userId, order, result));
     return result;
   }
 }
