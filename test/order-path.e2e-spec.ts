@@ -56,7 +56,9 @@ describe('token lookup before a live order', () => {
       asked.push(key);
       return key === tokenKey('LIVE_1') ? gate.then(() => read<T>(key)) : read<T>(key);
     });
-    onTestFinished(() => vi.restoreAllMocks());
+    onTestFinished(() => {
+      vi.restoreAllMocks();
+    });
     const found = store.lookup('LIVE_1');
     await new Promise((r) => setTimeout(r, 20));
     expect(asked).toEqual([tokenKey('LIVE_1'), rejectedKey('LIVE_1', tokenFingerprint(T1))]);

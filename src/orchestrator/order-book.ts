@@ -67,7 +67,8 @@ export class OrderBook implements OnModuleDestroy {
    * This replica's `list` and its shutdown wait for it (docs/orchestrator.md, "Order latency").
    */
   record(entry: OrderBookEntry): Promise<void> {
-    const done = this.append(entry);
+    // Even the append's own synchronous work (encoding, the script call) waits for the next turn.
+    const done = new Promise<void>((resolve) => setImmediate(() => resolve(this.append(entry))));
     let forUser = this.pending.get(entry.userId);
     if (!forUser) this.pending.set(entry.userId, (forUser = new Set()));
     forUser.add(done);

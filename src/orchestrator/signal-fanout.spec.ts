@@ -82,7 +82,9 @@ describe('OrderExecutor: the history line is written after the answer', () => {
     const gate = new Promise<void>((r) => (release = r));
     const append = cache.appendLog.bind(cache);
     vi.spyOn(cache, 'appendLog').mockImplementation((key, value, limits) => gate.then(() => append(key, value, limits)));
-    onTestFinished(() => vi.restoreAllMocks());
+    onTestFinished(() => {
+      vi.restoreAllMocks();
+    });
     return release;
   }
   const sleep = (ms: number) => new Promise<'held'>((r) => setTimeout(() => r('held'), ms));
