@@ -7,15 +7,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Test } from '@nestjs/testing';
-import { AppModule } from '../src/app.module.js';
-import { configureApp } from '../src/app.setup.js';
-import { CacheService } from '../src/cache/index.js';
-import { loadConfig } from '../src/config/load-config.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 
 const BROKER_MS = Number(process.env.BROKER_MS ?? 30);
@@ -43,30 +37,32 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
-async function main(): Promise<void> {
-  const redis = await startRedis();
-  const broker = await startBroker();
-  const config = loadConfig({
+async function startApp(redisUrl: string, brokerUrl: string): Promise<{ url: string; stop(): void }> {
+  const env = {
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
-    REDIS_URL: redis.url,
-    SHAREKHAN_API_BASE_URL: broker.baseUrl,
+    REDIS_URL: redisUrl,
+    SHAREKHAN_API_BASE_URL: brokerUrl,
     SHAREKHAN_API_KEY: SK_API_KEY,
     SHAREKHAN_SECRET_KEY: SK_SECRET,
     TOKEN_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
     API_KEYS: `ops:admin:${ADMIN_KEY}`,
     API_RATE_LIMIT: '1000000',
     TRADING_USERS: Array.from({ length: USERS }, (_, i) => `BENCH_U${i}:live:C${i}:L${i}`).join(','),
-  });
-  // A limit that allows a whole signal at once (the default is 10/s: docs/orchestrator.md).
-  config.orchestrator.brokerOrdersPerSecond = 1_000;
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false });
-  configureApp(app, config);
-  await app.listen(0, '127.0.0.1');
-  const appUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-  const cache = app.get(CacheService);
-  while (cache.mode !== 'redis') await new Promise((r) => setTimeout(r, 20));
+  };
+  const script = fileURLToPath(new URL('./orders/app-process.js', import.meta.url));
+  const child = spawn(process.execPath, ['--enable-source-maps', script], { env: { ...process.env, BENCH_CONFIG: JSON.stringify(env) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
+  return { ...(JSON.parse(line) as { url: string }), stop: () => child.kill('SIGTERM') };
+}
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg().map((l) => Math.round(l * 100) / 100);
+  const redis = await startRedis();
+  const broker = await startBroker();
+  // The app, the broker and this client each in a process of their own, as in production.
+  const app = await startApp(redis.url, broker.baseUrl);
+  const appUrl = app.url;
 
   const admin = { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' };
   for (let i = 0; i < USERS; i++) {
@@ -114,11 +110,13 @@ async function main(): Promise<void> {
     }
     rows[`signal to ${n} users`] = { floorP50: pct(floors, 50), appP50: pct(walls, 50), ratioToBroker: pct(walls, 50) / BROKER_MS, ratioToFloor: pct(walls, 50) / pct(floors, 50) };
   }
+  const load = { before: loadBefore, after: loadavg().map((l) => Math.round(l * 100) / 100) };
   console.table(rows);
+  console.log(`load average (1, 5, 15 min): before ${load.before.join(', ')}; after ${load.after.join(', ')}`);
   mkdirSync('bench/results', { recursive: true });
   const out = 'bench/results/orders.json';
-  writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), brokerMs: BROKER_MS, rows }, null, 2) + '\n');
-  await app.close();
+  writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), brokerMs: BROKER_MS, load, rows }, null, 2) + '\n');
+  app.stop();
   broker.stop();
   await redis.stop();
 }
