@@ -16,6 +16,7 @@ const BROKER_MS = Number(process.env.BROKER_MS ?? 30);
 const SINGLE = Number(process.env.BENCH_SINGLE ?? 200);
 const SIGNAL_ROUNDS = Number(process.env.BENCH_SIGNAL_ROUNDS ?? 5);
 const FANOUTS = [10, 50, 200];
+const L1 = process.env.BENCH_L1 === '1';
 const USERS = 200;
 const ADMIN_KEY = `bench-admin-${randomBytes(12).toString('hex')}`;
 const SK_API_KEY = `bench-sk-${randomBytes(8).toString('hex')}`;
@@ -49,6 +50,8 @@ async function startApp(redisUrl: string, brokerUrl: string): Promise<{ url: str
     API_KEYS: `ops:admin:${ADMIN_KEY}`,
     API_RATE_LIMIT: '1000000',
     TRADING_USERS: Array.from({ length: USERS }, (_, i) => `BENCH_U${i}:live:C${i}:L${i}`).join(','),
+    // BENCH_L1=1: the same with the cache's L1 near-cache on (token record and marker then read from memory).
+    ...(L1 ? { CACHE_L1_ENABLED: 'true' } : {}),
   };
   const script = fileURLToPath(new URL('./orders/app-process.js', import.meta.url));
   const child = spawn(process.execPath, ['--enable-source-maps', script], { env: { ...process.env, BENCH_CONFIG: JSON.stringify(env) }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -86,12 +89,17 @@ async function main(): Promise<void> {
   for (let i = 0; i < 20; i++) await Promise.all([bare(0), single()]);
   const floor: number[] = [];
   const live: number[] = [];
+  // The hop to the app alone: a keyless route that touches neither Redis nor the broker.
+  const hop: number[] = [];
+  const probe = () => fetch(`${appUrl}/health/live`).then((r) => r.text());
   for (let i = 0; i < SINGLE; i++) {
     floor.push(await time(() => bare(0)));
     live.push(await time(single));
+    hop.push(await time(probe));
   }
   const rows: Record<string, unknown> = {
     '1 in flight': { floorP50: pct(floor, 50), floorP99: pct(floor, 99), appP50: pct(live, 50), appP99: pct(live, 99), addedP50: pct(live, 50) - pct(floor, 50), addedP99: pct(live, 99) - pct(floor, 99) },
+    'app hop (GET /health/live)': { appP50: pct(hop, 50), appP99: pct(hop, 99) },
   };
   let signalNo = 0;
   for (const n of FANOUTS) {
@@ -114,8 +122,8 @@ async function main(): Promise<void> {
   console.table(rows);
   console.log(`load average (1, 5, 15 min): before ${load.before.join(', ')}; after ${load.after.join(', ')}`);
   mkdirSync('bench/results', { recursive: true });
-  const out = 'bench/results/orders.json';
-  writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), brokerMs: BROKER_MS, load, rows }, null, 2) + '\n');
+  const out = L1 ? 'bench/results/orders-l1.json' : 'bench/results/orders.json';
+  writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), brokerMs: BROKER_MS, l1: L1, load, rows }, null, 2) + '\n');
   app.stop();
   broker.stop();
   await redis.stop();
