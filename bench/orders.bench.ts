@@ -7,21 +7,16 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Test } from '@nestjs/testing';
-import { AppModule } from '../src/app.module.js';
-import { configureApp } from '../src/app.setup.js';
-import { CacheService } from '../src/cache/index.js';
-import { loadConfig } from '../src/config/load-config.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 
 const BROKER_MS = Number(process.env.BROKER_MS ?? 30);
 const SINGLE = Number(process.env.BENCH_SINGLE ?? 200);
 const SIGNAL_ROUNDS = Number(process.env.BENCH_SIGNAL_ROUNDS ?? 5);
 const FANOUTS = [10, 50, 200];
+const L1 = process.env.BENCH_L1 === '1';
 const USERS = 200;
 const ADMIN_KEY = `bench-admin-${randomBytes(12).toString('hex')}`;
 const SK_API_KEY = `bench-sk-${randomBytes(8).toString('hex')}`;
@@ -43,30 +38,34 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
-async function main(): Promise<void> {
-  const redis = await startRedis();
-  const broker = await startBroker();
-  const config = loadConfig({
+async function startApp(redisUrl: string, brokerUrl: string): Promise<{ url: string; stop(): void }> {
+  const env = {
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
-    REDIS_URL: redis.url,
-    SHAREKHAN_API_BASE_URL: broker.baseUrl,
+    REDIS_URL: redisUrl,
+    SHAREKHAN_API_BASE_URL: brokerUrl,
     SHAREKHAN_API_KEY: SK_API_KEY,
     SHAREKHAN_SECRET_KEY: SK_SECRET,
     TOKEN_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
     API_KEYS: `ops:admin:${ADMIN_KEY}`,
     API_RATE_LIMIT: '1000000',
     TRADING_USERS: Array.from({ length: USERS }, (_, i) => `BENCH_U${i}:live:C${i}:L${i}`).join(','),
-  });
-  // A limit that allows a whole signal at once (the default is 10/s: docs/orchestrator.md).
-  config.orchestrator.brokerOrdersPerSecond = 1_000;
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false });
-  configureApp(app, config);
-  await app.listen(0, '127.0.0.1');
-  const appUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-  const cache = app.get(CacheService);
-  while (cache.mode !== 'redis') await new Promise((r) => setTimeout(r, 20));
+    // BENCH_L1=1: the same with the cache's L1 near-cache on (token record and marker then read from memory).
+    ...(L1 ? { CACHE_L1_ENABLED: 'true' } : {}),
+  };
+  const script = fileURLToPath(new URL('./orders/app-process.js', import.meta.url));
+  const child = spawn(process.execPath, ['--enable-source-maps', script], { env: { ...process.env, BENCH_CONFIG: JSON.stringify(env) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
+  return { ...(JSON.parse(line) as { url: string }), stop: () => child.kill('SIGTERM') };
+}
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg().map((l) => Math.round(l * 100) / 100);
+  const redis = await startRedis();
+  const broker = await startBroker();
+  // The app, the broker and this client each in a process of their own, as in production.
+  const app = await startApp(redis.url, broker.baseUrl);
+  const appUrl = app.url;
 
   const admin = { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' };
   for (let i = 0; i < USERS; i++) {
@@ -90,12 +89,17 @@ async function main(): Promise<void> {
   for (let i = 0; i < 20; i++) await Promise.all([bare(0), single()]);
   const floor: number[] = [];
   const live: number[] = [];
+  // The hop to the app alone: a keyless route that touches neither Redis nor the broker.
+  const hop: number[] = [];
+  const probe = () => fetch(`${appUrl}/health/live`).then((r) => r.text());
   for (let i = 0; i < SINGLE; i++) {
     floor.push(await time(() => bare(0)));
     live.push(await time(single));
+    hop.push(await time(probe));
   }
   const rows: Record<string, unknown> = {
     '1 in flight': { floorP50: pct(floor, 50), floorP99: pct(floor, 99), appP50: pct(live, 50), appP99: pct(live, 99), addedP50: pct(live, 50) - pct(floor, 50), addedP99: pct(live, 99) - pct(floor, 99) },
+    'app hop (GET /health/live)': { appP50: pct(hop, 50), appP99: pct(hop, 99) },
   };
   let signalNo = 0;
   for (const n of FANOUTS) {
@@ -114,11 +118,13 @@ async function main(): Promise<void> {
     }
     rows[`signal to ${n} users`] = { floorP50: pct(floors, 50), appP50: pct(walls, 50), ratioToBroker: pct(walls, 50) / BROKER_MS, ratioToFloor: pct(walls, 50) / pct(floors, 50) };
   }
+  const load = { before: loadBefore, after: loadavg().map((l) => Math.round(l * 100) / 100) };
   console.table(rows);
+  console.log(`load average (1, 5, 15 min): before ${load.before.join(', ')}; after ${load.after.join(', ')}`);
   mkdirSync('bench/results', { recursive: true });
-  const out = 'bench/results/orders.json';
-  writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), brokerMs: BROKER_MS, rows }, null, 2) + '\n');
-  await app.close();
+  const out = L1 ? 'bench/results/orders-l1.json' : 'bench/results/orders.json';
+  writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), brokerMs: BROKER_MS, l1: L1, load, rows }, null, 2) + '\n');
+  app.stop();
   broker.stop();
   await redis.stop();
 }

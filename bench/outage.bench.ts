@@ -13,6 +13,7 @@ import { CacheService } from '../src/cache/cache.service.js';
 import { decodeRecord } from '../src/cache/stack/cache-codec.js';
 import type { CacheMode } from '../src/cache/cache.types.js';
 import { startRedis, type RedisProcess } from '../test/helpers/redis-server.js';
+import { sigstopRow } from './outage/sigstop.js';
 
 Logger.overrideLogger(false);
 
@@ -691,9 +692,18 @@ async function main() {
     console.log(`${sum.ops} ops, ${sum.failed} failed`);
   }
   console.log(`\n${table(results.map((r) => r.sum))}`);
+  // Redis frozen instead of killed: answered by the silence detector (OUTAGE_SIGSTOP_MS=0 skips it).
+  const stopMs = env('OUTAGE_SIGSTOP_MS', 3000);
+  mkdirSync('bench/results', { recursive: true });
+  const sigstop = stopMs > 0 ? await sigstopRow({ workers: CFG.workers, paceMs: CFG.paceMs, keys: CFG.keysPerPhase, stopMs }) : null;
+  if (sigstop) {
+    const r = (v: number) => v.toFixed(1);
+    writeFileSync('bench/results/outage-sigstop.json', JSON.stringify({ node: process.version, date: new Date().toISOString(), loadavgAtEnd: loadavg(), ...sigstop }, null, 2) + '\n');
+    console.log(`\nSIGSTOP ${stopMs} ms under load (${sigstop.config}): ${sigstop.during.calls} calls during it (${sigstop.callsPerSecond}/s), p50 ${r(sigstop.during.p50)} ms, p99 ${r(sigstop.during.p99)} ms, p99.9 ${r(sigstop.during.p999)} ms, max ${r(sigstop.during.max)} ms, ${sigstop.during.over10ms} over 10 ms (before: p99 ${r(sigstop.before.p99)} ms); ${sigstop.failed} failed, ${sigstop.lostWrites} lost writes`);
+  }
   mkdirSync('bench/results', { recursive: true });
   const meta = { node: process.version, date: new Date().toISOString(), placement, loadavgAtEnd: loadavg(), config: CFG };
-  writeFileSync('bench/results/outage.json', JSON.stringify({ ...meta, subjects: results.map((r) => r.sum) }, null, 2));
+  writeFileSync('bench/results/outage.json', JSON.stringify({ ...meta, subjects: results.map((r) => r.sum), sigstop }, null, 2));
   const round = (a: number[], d: number) => a.map((v) => Math.round(v * 10 ** d) / 10 ** d);
   writeFileSync(
     'bench/results/outage.raw.json',

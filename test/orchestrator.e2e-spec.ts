@@ -6,6 +6,7 @@ import { PremarketCheckService } from '../src/orchestrator/premarket-check.servi
 import { TokenClock } from '../src/sharekhan/token-clock.js';
 import type { AppConfig } from '../src/config/load-config.js';
 import { ShareKhanTokenStore } from '../src/sharekhan/token-store.service.js';
+import { CacheThrottlerStorage } from '../src/auth/index.js';
 import { createTestApp as createApp, type TestApp } from './helpers/app.js';
 import { captureLogs } from './helpers/logs.js';
 import { startFakeShareKhan, type FakeShareKhan } from './helpers/fake-sharekhan.js';
@@ -123,6 +124,55 @@ describe('OrchestratorModule (e2e)', () => {
     await t?.close();
     await fake?.close();
     await redis?.stop();
+  });
+
+  describe('the token read overlaps the API rate limit count (docs/orchestrator.md, "Order latency")', () => {
+    /** Holds the rate limit's count until released; records the count and every token lookup, in order. */
+    function holdCount() {
+      const storage = t.get(CacheThrottlerStorage);
+      const store = t.get(ShareKhanTokenStore);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const events: string[] = [];
+      const increment = storage.increment.bind(storage);
+      vi.spyOn(storage, 'increment').mockImplementation(async (...args) => {
+        events.push('count');
+        await gate;
+        return increment(...args);
+      });
+      const lookup = store.lookup.bind(store);
+      vi.spyOn(store, 'lookup').mockImplementation((userId) => {
+        events.push(`lookup ${userId}`);
+        return lookup(userId);
+      });
+      onTestFinished(() => {
+        release();
+        vi.restoreAllMocks();
+      });
+      return { events, release };
+    }
+
+    it("starts the user's token read before the count answers, and sends the order only after it", async () => {
+      const { events, release } = holdCount();
+      const before = ordersSent(fake).length;
+      const res = placeOrder(t, { userId: 'MASTER_USER_001', order: ORDER }).then((r) => r);
+      await waitUntil(Date.now() + 5_000, 'the count to start', async () => events.includes('count'), 5);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(events).toEqual(['lookup MASTER_USER_001', 'count']);
+      expect(ordersSent(fake).length).toBe(before);
+      release();
+      expect((await res).status).toBe(201);
+      expect(ordersSent(fake).length).toBe(before + 1);
+      expect(events).toEqual(['lookup MASTER_USER_001', 'count']);
+    });
+
+    it('reads nothing early for a key that may not act on the user', async () => {
+      const { events, release } = holdCount();
+      release();
+      await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }, MASTER_KEY).expect(403);
+      await placeOrder(t, { userId: 'LIVE_USER_002', order: ORDER }, 'not-a-key').expect(401);
+      expect(events.filter((e) => e.startsWith('lookup'))).toEqual([]);
+    });
   });
 
   describe('paper and live users end to end', () => {

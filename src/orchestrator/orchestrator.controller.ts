@@ -10,9 +10,10 @@ import {
   NotFoundException,
   Param,
   Post,
+  Req,
   Res,
 } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { fromLines } from '../common/field-problems.js';
 import { reason } from '../common/http-error.filter.js';
@@ -37,6 +38,8 @@ import { SignalFanout, type SignalReport } from './signal-fanout.js';
 import type { OrchestratorSettings } from './orchestrator.options.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import { UserRegistry } from './user-registry.js';
+import { prefetchedToken } from './token-prefetch.middleware.js';
+import type { TokenResolution } from './token-resolver.js';
 
 /**
  * Trade endpoints. Every outcome for a user is a result object (never a thrown 500): placed,
@@ -67,10 +70,11 @@ export class OrchestratorController {
     @Body(new ZodValidationPipe(placeOrderBodySchema)) body: PlaceOrderBody,
     @Caller() caller: ApiCaller,
     @Res({ passthrough: true }) res: Response,
+    @Req() req: Request,
   ): Promise<OrderResult & { statusCode: number; error?: string }> {
     assertMayActOn(caller, [body.userId]);
     const user = this.users.get(body.userId);
-    const result = user ? await this.placeFor(user, body) : this.executor.unknownUser(body.userId);
+    const result = user ? await this.placeFor(user, body, prefetchedToken(req, user.userId)) : this.executor.unknownUser(body.userId);
     res.status(result.httpStatus);
     // Failures keep the common error shape ({ statusCode, error, message }) plus code and outcome.
     return { statusCode: result.httpStatus, ...(result.httpStatus >= 400 ? { error: reason(result.httpStatus) } : {}), ...result };
@@ -145,10 +149,10 @@ export class OrchestratorController {
     return { userId, mode: user.mode, complete: state !== 'unavailable', orders };
   }
 
-  private async placeFor(user: NonNullable<ReturnType<UserRegistry['get']>>, body: PlaceOrderBody): Promise<OrderResult> {
+  private async placeFor(user: NonNullable<ReturnType<UserRegistry['get']>>, body: PlaceOrderBody, token: Promise<TokenResolution> | undefined): Promise<OrderResult> {
     const built = orderFor(user, body.order);
     if (!built.ok) throw new InvalidRequestException(fromLines(built.problems.map((p) => `body.${p}`)));
-    return this.executor.execute(user, built.order);
+    return this.executor.execute(user, built.order, token ? { token } : {});
   }
 }
 

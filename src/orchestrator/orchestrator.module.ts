@@ -1,4 +1,4 @@
-import { Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
+import { Inject, Logger, Module, RequestMethod, type MiddlewareConsumer, type NestModule, type OnModuleInit } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { ShareKhanClientFactory, ShareKhanTokenStore, StaticTokens, TradingAccounts } from '../sharekhan/index.js';
 import { BrokerRateLimit } from './broker-rate-limit.js';
@@ -16,6 +16,7 @@ import { ReadinessService } from './readiness.service.js';
 import { SignalClaims } from './signal-claims.js';
 import { SignalFanout } from './signal-fanout.js';
 import { TokenResolver } from './token-resolver.js';
+import { TokenPrefetchMiddleware } from './token-prefetch.middleware.js';
 import { TOKEN_STORE } from './token-store.port.js';
 import { UserRegistry } from './user-registry.js';
 
@@ -58,7 +59,7 @@ import { UserRegistry } from './user-registry.js';
   ],
   exports: [UserRegistry, TokenResolver, ReadinessService, PremarketCheckService],
 })
-export class OrchestratorModule extends OrchestratorConfigurableModule implements OnModuleInit {
+export class OrchestratorModule extends OrchestratorConfigurableModule implements OnModuleInit, NestModule {
   private readonly logger = new Logger('OrchestratorModule');
 
   constructor(
@@ -69,6 +70,10 @@ export class OrchestratorModule extends OrchestratorConfigurableModule implement
     super();
     // Tokens are then stored only for these users, each bound to its own ShareKhan account.
     accounts.register(settings.users.map((u) => ({ userId: u.userId, customerId: u.customerId ?? '' })));
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(TokenPrefetchMiddleware).forRoutes({ path: 'orchestrator/orders', method: RequestMethod.POST });
   }
 
   onModuleInit(): void {

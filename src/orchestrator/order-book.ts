@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { CacheService } from '../cache/index.js';
 import type { Order } from '../sharekhan/index.js';
 import type { OrchestratorSettings } from './orchestrator.options.js';
@@ -32,8 +32,10 @@ const bookKey = (userId: string) => `orchestrator:orders:${userId}`;
  * overwrites another's (docs/orchestrator.md, "Order history").
  */
 @Injectable()
-export class OrderBook {
+export class OrderBook implements OnModuleDestroy {
   private readonly logger = new Logger('OrderBook');
+  /** Appends still on their way to the cache, per user: this replica's reads wait for them. */
+  private readonly pending = new Map<string, Set<Promise<void>>>();
 
   constructor(
     private readonly cache: CacheService,
@@ -60,6 +62,28 @@ export class OrderBook {
     };
   }
 
+  /**
+   * Starts the append and returns at once: the order's answer does not wait for its history line.
+   * This replica's `list` and its shutdown wait for it (docs/orchestrator.md, "Order latency").
+   */
+  record(entry: OrderBookEntry): Promise<void> {
+    // Even the append's own synchronous work (encoding, the script call) waits for the next turn.
+    const done = new Promise<void>((resolve) => setImmediate(() => resolve(this.append(entry))));
+    let forUser = this.pending.get(entry.userId);
+    if (!forUser) this.pending.set(entry.userId, (forUser = new Set()));
+    forUser.add(done);
+    void done.then(() => {
+      forUser.delete(done);
+      if (forUser.size === 0 && this.pending.get(entry.userId) === forUser) this.pending.delete(entry.userId);
+    });
+    return done;
+  }
+
+  /** A clean shutdown writes every history line of an order already answered. */
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([...this.pending.values()].flatMap((set) => [...set]));
+  }
+
   /** Never throws: losing a history line must not turn a placed order into an error. */
   async append(entry: OrderBookEntry): Promise<void> {
     try {
@@ -74,6 +98,8 @@ export class OrderBook {
 
   /** Oldest first, at most the history limit. */
   async list(userId: string): Promise<{ state: 'hit' | 'miss' | 'unavailable'; orders: OrderBookEntry[] }> {
+    const inFlight = this.pending.get(userId);
+    if (inFlight) await Promise.all([...inFlight]);
     const r = await this.cache.readLog<OrderBookEntry>(bookKey(userId), {
       order: 'newest-first',
       limit: this.settings.orderHistoryLimit,

@@ -8,7 +8,7 @@ import { OrderMetrics } from './order-metrics.js';
 import { ORCHESTRATOR_SETTINGS } from './orchestrator.tokens.js';
 import { failure, type FailureCode, type OrderResult } from './orchestrator.types.js';
 import { PaperBroker } from './paper-broker.js';
-import { TokenResolver, type TokenProblem } from './token-resolver.js';
+import { TokenResolver, type TokenProblem, type TokenResolution } from './token-resolver.js';
 import { UserRegistry } from './user-registry.js';
 
 const PROBLEM_CODE: Record<TokenProblem['kind'], FailureCode> = {
@@ -47,13 +47,14 @@ export class OrderExecutor {
     return result;
   }
 
-  async execute(user: TradingUser, order: Order, ctx: { signalId?: string } = {}): Promise<OrderResult> {
+  /** `ctx.token`: the user's token read, already started (TokenPrefetchMiddleware); otherwise read here. */
+  async execute(user: TradingUser, order: Order, ctx: { signalId?: string; token?: Promise<TokenResolution> } = {}): Promise<OrderResult> {
     const result = await this.place(user, order, ctx);
     this.metrics.record(result, order);
     return result;
   }
 
-  private async place(user: TradingUser, order: Order, ctx: { signalId?: string }): Promise<OrderResult> {
+  private async place(user: TradingUser, order: Order, ctx: { signalId?: string; token?: Promise<TokenResolution> }): Promise<OrderResult> {
     const extra = ctx.signalId ? { signalId: ctx.signalId } : {};
     // Before the token or the broker: a fat-fingered order never leaves, whatever else holds.
     const breach = breachOf(order, limitsOf(user, this.settings.orderLimits));
@@ -69,7 +70,7 @@ export class OrderExecutor {
     const needsToken = user.mode === 'live' || this.settings.paperRequiresToken;
     // The broker-rate slot is taken while the token resolves: neither waits for the other.
     const slot = user.mode === 'live' ? this.live.reserve() : undefined;
-    const token = needsToken ? await this.tokens.resolve(user) : undefined;
+    const token = needsToken ? await (ctx.token ?? this.tokens.resolve(user)) : undefined;
     if (token && !token.ok) {
       return failure(user.userId, user.mode, PROBLEM_CODE[token.kind], `${token.message} Nothing was sent.`, {
         action: token.action,
@@ -95,7 +96,7 @@ export class OrderExecutor {
         ...extra,
         at: new Date().toISOString(),
       };
-      await this.book.append(OrderBook.entryFor(user.userId, order, result, { fillPrice: fill.fillPrice }));
+      void this.book.record(OrderBook.entryFor(user.userId, order, result, { fillPrice: fill.fillPrice }));
       return result;
     }
 
@@ -115,7 +116,7 @@ export class OrderExecutor {
         ...extra,
         at: new Date().toISOString(),
       };
-      await this.book.append(OrderBook.entryFor(user.userId, order, result));
+      void this.book.record(OrderBook.entryFor(user.userId, order, result));
       return result;
     }
 
@@ -134,7 +135,7 @@ export class OrderExecutor {
     if (placed.outcome === 'unknown') {
       this.logger.warn(`Order for ${user.userId} (${order.tradingSymbol}) has an unknown outcome (${placed.code}); not resent, reconcile with the broker's day orders`);
     }
-    await this.book.append(OrderBook.entryFor(user.userId, order, result));
+    void this.book.record(OrderBook.entryFor(user.userId, order, result));
     return result;
   }
 }

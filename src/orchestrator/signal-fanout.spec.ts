@@ -75,6 +75,45 @@ describe('OrderExecutor', () => {
   });
 });
 
+describe('OrderExecutor: the history line is written after the answer', () => {
+  /** Holds every history append until `release()`. */
+  function holdAppends(cache: SwitchableCache) {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const append = cache.appendLog.bind(cache);
+    vi.spyOn(cache, 'appendLog').mockImplementation((key, value, limits) => gate.then(() => append(key, value, limits)));
+    onTestFinished(() => {
+      vi.restoreAllMocks();
+    });
+    return release;
+  }
+  const sleep = (ms: number) => new Promise<'held'>((r) => setTimeout(() => r('held'), ms));
+
+  it('answers a placed live order while its history append is still on its way; this replica then reads it', async () => {
+    const { executor, book, cache, client } = setup();
+    const release = holdAppends(cache);
+    const r = await Promise.race([executor.execute(LIVE, { ...ORDER, customerId: 'C100', channelUser: 'LOGIN100' } as never), sleep(1_000)]);
+    expect(r).toMatchObject({ outcome: 'placed', broker: 'sharekhan' });
+    expect(client.sent).toHaveLength(1);
+    // A read of the user's history on this replica waits for the line, never misses it.
+    const listed = book.list(LIVE.userId);
+    expect(await Promise.race([listed, sleep(50)])).toBe('held');
+    release();
+    expect((await listed).orders).toEqual([expect.objectContaining({ orderId: (r as { orderId: string }).orderId, outcome: 'placed' })]);
+  });
+
+  it('a clean shutdown waits for the history lines of orders already answered', async () => {
+    const { executor, book, cache } = setup();
+    const release = holdAppends(cache);
+    await executor.execute(LIVE, { ...ORDER, customerId: 'C100', channelUser: 'LOGIN100' } as never);
+    const closing = book.onModuleDestroy();
+    expect(await Promise.race([closing.then(() => 'closed'), sleep(50)])).toBe('held');
+    release();
+    await closing;
+    expect((await cache.readLog(`orchestrator:orders:${LIVE.userId}`)).entries).toHaveLength(1);
+  });
+});
+
 describe('SignalFanout', () => {
   it('one user failing never blocks the others; each user gets its own result', async () => {
     const { fanout, store, client } = setup();

@@ -196,7 +196,13 @@ export class ShareKhanTokenStore {
    */
   private async find(userId: string, withToken: boolean): Promise<TokenLookup | { kind: 'usable'; view: TokenView }> {
     assertUserId(userId);
-    const r = await this.cache.read<StoredToken>(tokenKey(userId));
+    const read = this.cache.read<StoredToken>(tokenKey(userId));
+    // The refusal marker of the token this user had last time, read alongside the record: only a
+    // new token (another fingerprint) waits for a second read (docs/orchestrator.md, "Order latency").
+    const guess = this.confirmed.get(userId)?.fingerprint;
+    const early = guess === undefined ? null : this.rejectedMarker(userId, guess);
+    void early?.catch(() => undefined);
+    const r = await read;
     if (r.state === 'unavailable') return { kind: 'unavailable' };
     if (r.state === 'miss' || !isStoredToken(r.value)) return { kind: 'missing' };
     const rec = r.value;
@@ -209,7 +215,7 @@ export class ShareKhanTokenStore {
       await this.noticeExpired(userId, rec);
       return { kind: 'expired', view };
     }
-    const marker = this.rejectedMarker(userId, rec.fingerprint);
+    const marker = early !== null && guess === rec.fingerprint ? early : this.rejectedMarker(userId, rec.fingerprint);
     const rejected = marker === null ? null : await marker;
     if (rejected) return { kind: 'invalid', view: { ...view, status: 'invalid', statusReason: rejected.reason } };
     const invalid = {
