@@ -6,6 +6,7 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 import { startFakeShareKhan } from './helpers/fake-sharekhan.js';
 import { startRedis } from './helpers/redis-server.js';
 import { waitUntil } from './helpers/wait.js';
+import { SAMPLE_ORDER } from './fixtures/orders.js';
 
 /**
  * The broker rate limit (docs/orchestrator.md, "Broker rate limit") holds across replicas: two apps
@@ -22,16 +23,7 @@ const USERS = Array.from({ length: 8 }, (_, i) => ({
   id: `LIVE_U${i}`,
   customer: `C${100 + i}`,
 }));
-const ORDER = {
-  scripCode: 2885,
-  tradingSymbol: 'RELIANCE',
-  exchange: 'NC',
-  transactionType: 'B',
-  quantity: 1,
-  price: '2500.50',
-  requestType: 'NEW',
-  productType: 'INVESTMENT',
-};
+const ORDER = SAMPLE_ORDER;
 
 /** The most arrivals within any `windowMs` (each arrival starts a window). */
 function busiestWindow(times: number[], windowMs: number): number {

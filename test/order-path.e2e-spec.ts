@@ -1,14 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import type { CacheService } from '../src/cache/index.js';
-import { resolveShareKhanOptions } from '../src/sharekhan/sharekhan.options.js';
-import { TokenAuditLog } from '../src/sharekhan/token-audit.service.js';
-import { TokenClock } from '../src/sharekhan/token-clock.js';
-import { TokenKeyRing } from '../src/sharekhan/token-crypto.js';
-import { ShareKhanTokenStore, rejectedKey, tokenKey } from '../src/sharekhan/token-store.service.js';
+import { rejectedKey, tokenKey } from '../src/sharekhan/token-store.service.js';
 import { tokenFingerprint } from '../src/sharekhan/index.js';
-import { startCache, waitForMode } from './cache/cache-harness.js';
 import { startRedis, type RedisProcess } from './helpers/index.js';
+import { useTokenStoreReplica } from './helpers/token-store-replica.js';
 
 /**
  * The reads before a live order leaves (issue 20): the token lookup asks Redis for the record and
@@ -31,15 +26,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function replica(prefix: string, instanceId: string): Promise<{ store: ShareKhanTokenStore; cache: CacheService }> {
-  const cache = await startCache({ url: redis.url, keyPrefix: prefix, instanceId });
-  await waitForMode(cache, 'redis');
-  onTestFinished(() => cache.onApplicationShutdown());
-  const settings = resolveShareKhanOptions({ encryption: { keys: [{ id: 'k1', keyBase64: KEY }] } });
-  const clock = new TokenClock();
-  const store = new ShareKhanTokenStore(cache, TokenKeyRing.fromBase64(settings.encryption.keys, 'k1'), clock, new TokenAuditLog(cache, clock, settings), settings);
-  return { store, cache };
-}
+const replica = (prefix: string, instanceId: string) => useTokenStoreReplica(redis.url, prefix, instanceId, KEY);
 
 describe('token lookup before a live order', () => {
   it("reads the refusal marker of the user's known token while the record read is still in flight", async () => {

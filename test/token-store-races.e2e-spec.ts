@@ -1,13 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import type { CacheService } from '../src/cache/index.js';
-import { resolveShareKhanOptions } from '../src/sharekhan/sharekhan.options.js';
-import { TokenAuditLog } from '../src/sharekhan/token-audit.service.js';
-import { TokenClock } from '../src/sharekhan/token-clock.js';
-import { TokenKeyRing } from '../src/sharekhan/token-crypto.js';
-import { ShareKhanTokenStore, tokenKey } from '../src/sharekhan/token-store.service.js';
-import { startCache, waitForMode } from './cache/cache-harness.js';
+import { tokenKey } from '../src/sharekhan/token-store.service.js';
 import { startRedis, type RedisProcess } from './helpers/index.js';
+import { useTokenStoreReplica } from './helpers/token-store-replica.js';
 
 /**
  * Revoke and validate against a write from another replica landing between their read and their
@@ -28,15 +23,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function replica(prefix: string, instanceId: string): Promise<{ store: ShareKhanTokenStore; cache: CacheService }> {
-  const cache = await startCache({ url: redis.url, keyPrefix: prefix, instanceId });
-  await waitForMode(cache, 'redis');
-  onTestFinished(() => cache.onApplicationShutdown());
-  const settings = resolveShareKhanOptions({ encryption: { keys: [{ id: 'k1', keyBase64: KEY }] } });
-  const clock = new TokenClock();
-  const store = new ShareKhanTokenStore(cache, TokenKeyRing.fromBase64(settings.encryption.keys, 'k1'), clock, new TokenAuditLog(cache, clock, settings), settings);
-  return { store, cache };
-}
+const replica = (prefix: string, instanceId: string) => useTokenStoreReplica(redis.url, prefix, instanceId, KEY);
 
 /** Replicas sharing Redis; `between(fn)` runs fn on B right after A's next read of the user's token record. */
 async function twoReplicas() {
