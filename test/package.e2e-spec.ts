@@ -1,9 +1,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { packPackage } from './helpers/pack.js';
 import { declarationImports } from './helpers/declaration-imports.js';
 import { freePort, startRedis, waitUntil, type RedisProcess } from './helpers/index.js';
 
@@ -36,22 +37,9 @@ function distListing(): string[] {
 }
 const distBefore = distListing();
 
-/** The package's sources in a temp folder, so prepack's clean build of dist/ happens there. */
-function packageCopy(into: string): string {
-  const dir = join(into, 'package');
-  for (const f of ['package.json', 'tsconfig.json', 'tsconfig.lib.json', 'README.md']) cpSync(join(ROOT, f), join(dir, f));
-  for (const d of ['src', 'docs']) cpSync(join(ROOT, d), join(dir, d), { recursive: true });
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  return dir;
-}
-
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'consumer-app-'));
-  // prepack builds dist/ with tsconfig.lib.json (in the copy); --json lists what went into the tarball.
-  const packed = await run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: packageCopy(tmp), maxBuffer: 16 * 1024 * 1024 });
-  const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as [{ filename: string; files: { path: string }[] }];
-  tarball = join(tmp, info.filename);
-  files = info.files.map((f) => f.path);
+  ({ tarball, files } = await packPackage(tmp));
 
   const dir = join(tmp, 'app');
   cpSync(FIXTURE, dir, { recursive: true, filter: (src) => !src.includes('node_modules') && !src.includes('/dist') });
