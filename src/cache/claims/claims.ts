@@ -41,8 +41,7 @@ export class Claims {
   /** With Redis usable for the key (the caller checked): see CacheService.setIfAbsent. */
   async claim<T>(k: string, rec: StoredRecord): Promise<ClaimResult<T>> {
     // A newcomer the fleet may not know of yet: a Redis that forgot it would not wait for it.
-    if (this.recovery.fleet && !this.recovery.fleet.mayClaim())
-      return { state: 'unknown', reason: 'reseeding', authoritative: false };
+    if (this.recovery.fleet && !this.recovery.fleet.mayClaim()) return { state: 'unknown', reason: 'reseeding', authoritative: false };
     const known = this.local.memory.get(k);
     // Only a record this instance wrote: a mirrored copy of another's claim may since have been
     // released, and putting it back would block the key until it expires.
@@ -76,10 +75,8 @@ export class Claims {
     // Marker gone while connected (FLUSHALL, a failover to an empty replica): recover as after a restart.
     if (reply === 2) this.recovery.kickResync();
     // The window is open: reads from Redis are not the fleet's word until it closes (beats watch for that).
-    if (reply === 0 && this.recovery.fleet)
-      this.recovery.fleet.windowOpen = true;
-    if (reply === 0 || reply === 2)
-      return { state: 'unknown', reason: 'reseeding', authoritative: false };
+    if (reply === 0 && this.recovery.fleet) this.recovery.fleet.windowOpen = true;
+    if (reply === 0 || reply === 2) return { state: 'unknown', reason: 'reseeding', authoritative: false };
     if (reply === 1) {
       this.local.mirror(k, rec);
       return { state: 'claimed', authoritative: true, version: rec.version };

@@ -86,27 +86,13 @@ export class RecoveryMachine {
     this.writer = new ResyncWriter(gateway, records, local, hlc, clock, quarantine);
     this.modeSubject = new BehaviorSubject<CacheMode>('fallback');
     this.markerKey = ids.keyPrefix;
-    this.logOutsideRequest = AsyncResource.bind(
-      (level: 'log' | 'warn', line: string) => this.logger[level](line),
-    );
+    this.logOutsideRequest = AsyncResource.bind((level: 'log' | 'warn', line: string) => this.logger[level](line));
     const warn = (line: string) => this.logOutsideRequest('warn', line);
     this.server = new ServerIdentity(gateway, warn);
-    this.fleet = gateway.isCluster
-      ? null
-      : new FleetMembers(
-          gateway,
-          {
-            fleetKey: fleetKey(ids.keyPrefix),
-            markerKey: this.markerKey,
-            memberId: ids.memberId,
-            memberTtlMs: ids.reseedWindowMs,
-            clock,
-          },
-          warn,
-          () => {
-            if (this.mode === 'redis') this.kickResync();
-          },
-        );
+    const fleet = { fleetKey: fleetKey(ids.keyPrefix), markerKey: this.markerKey, memberId: ids.memberId, memberTtlMs: ids.reseedWindowMs, clock };
+    // Another replica saw Redis forget first (a FLUSHALL this one has not noticed): recover now.
+    const stale = () => (this.mode === 'redis' ? this.kickResync() : undefined);
+    this.fleet = gateway.isCluster ? null : new FleetMembers(gateway, fleet, warn, stale);
   }
 
   /**
@@ -257,19 +243,12 @@ export class RecoveryMachine {
     // Before anything is replayed or written: the offset to the fleet's clock may have changed.
     await this.measureClock();
     // Still in fallback while asking: reads come from memory, writes are journaled.
-    const [epoch, runId] = await Promise.all([
-      this.records.raw(this.markerKey),
-      this.server.read(),
-    ]);
+    const [epoch, runId] = await Promise.all([this.records.raw(this.markerKey), this.server.read()]);
     const known = this.local.epoch;
-    const emptied =
-      epoch === null || (known !== null && epochOf(epoch) !== known);
+    const emptied = epoch === null || (known !== null && epochOf(epoch) !== known);
     // Another Redis process than last time (a restart from an older save, a failover, DNS moved):
     // its marker may be the old one, yet it may lack what the fleet acknowledged since.
-    const replaced =
-      runId !== null &&
-      this.server.current !== null &&
-      runId !== this.server.current;
+    const replaced = runId !== null && this.server.current !== null && runId !== this.server.current;
     const forgot = emptied || replaced;
     // First pass of a process restarted with its snapshot: what the snapshot holds goes back too.
     const restored = this.server.current === null && known !== null;
@@ -277,11 +256,7 @@ export class RecoveryMachine {
     // Redis lost: new claims stay refused until every replica could re-seed (docs/cache.md).
     const windowed = forgot && known !== null;
     const opened = windowed ? await this.openReseedWindow(runId) : null;
-    if (
-      this.fleet &&
-      (opened !== null || (epoch !== null && windowOpenIn(epoch, this.clock())))
-    )
-      this.fleet.windowOpen = true;
+    if (this.fleet && (opened !== null || (epoch !== null && windowOpenIn(epoch, this.clock())))) this.fleet.windowOpen = true;
     let candidates: [string, MemoryEntry][] = [];
     // An earlier pass began re-seeding and did not finish (a command failed, a Cluster master's
     // breaker opened): this one resumes it, whatever the marker says now.
@@ -311,10 +286,7 @@ export class RecoveryMachine {
     await this.writer.replayJournal();
     for (const x of this.extensions) await x.replay();
     if (reseed) {
-      await this.writer.reseed(
-        candidates,
-        windowed ? () => this.openReseedWindow(runId) : null,
-      );
+      await this.writer.reseed(candidates, windowed ? () => this.openReseedWindow(runId) : null);
       for (const x of this.extensions) await x.reseed();
       this.reseeding = false;
     }
@@ -361,26 +333,10 @@ export class RecoveryMachine {
    */
   private openReseedWindow(runId: string | null): Promise<string> {
     const mine = `${this.clock()}-${this.ids.instanceId}-${randomBytes(4).toString('hex')}`;
-    const [windowMs, now] = [
-      String(this.ids.reseedWindowMs),
-      String(this.clock()),
-    ];
-    const since = this.fleet?.since() ?? 0;
-    if (this.fleet)
-      return this.gateway.run((c) =>
-        c.openFleetWindow(
-          this.markerKey,
-          fleetKey(this.ids.keyPrefix),
-          mine,
-          windowMs,
-          now,
-          runId ?? '',
-          String(since),
-        ),
-      );
-    return this.gateway.runFor(this.markerKey, (c) =>
-      c.openReseedWindow(this.markerKey, mine, windowMs, now),
-    );
+    const [windowMs, now] = [String(this.ids.reseedWindowMs), String(this.clock())];
+    const fleet = this.fleet;
+    if (fleet) return this.gateway.run((c) => c.openFleetWindow(this.markerKey, fleetKey(this.ids.keyPrefix), mine, windowMs, now, runId ?? '', String(fleet.since())));
+    return this.gateway.runFor(this.markerKey, (c) => c.openReseedWindow(this.markerKey, mine, windowMs, now));
   }
 
   /** Sets this deployment's marker unless another instance just did; returns the one in force. */

@@ -100,24 +100,14 @@ export class CacheStack {
    */
   private forgotten(e: MemoryEntry): boolean {
     const now = this.clock();
-    if (e.expiresAt !== null && e.expiresAt - now < FORGOTTEN_EXPIRY_MARGIN_MS)
-      return false;
+    if (e.expiresAt !== null && e.expiresAt - now < FORGOTTEN_EXPIRY_MARGIN_MS) return false;
     return now - wallOf(e.version) < this.tombstoneTtlMs;
   }
 
   /** Answers memory's newer copy and writes it back by version, through the journal (replayed in ~100 ms). */
-  private rewind<T>(
-    k: string,
-    e: MemoryEntry,
-    remote: RemoteParts,
-  ): ReadResult<T> {
+  private rewind<T>(k: string, e: MemoryEntry, remote: RemoteParts): ReadResult<T> {
     remote.recovery.rewoundReads++;
-    this.local.journalRecord(k, {
-      version: e.version,
-      expiresAt: e.expiresAt,
-      tombstone: e.tombstone,
-      json: e.json,
-    });
+    this.local.journalRecord(k, { version: e.version, expiresAt: e.expiresAt, tombstone: e.tombstone, json: e.json });
     remote.recovery.scheduleDrain();
     return { ...resultOf<T>(e), fallback: true };
   }
