@@ -22,6 +22,7 @@ import { HistoryRecorder, type Bounds, type FinalRead, type History, type Op, ty
 import { healAll, inject, planFault, REDIS_ARGS, type FleetControls } from './nemesis.js';
 import { Prng } from './prng.js';
 import { healToFirstPlaced, refusalShare, type HealToPlaced } from './recovery-figures.js';
+import { SAMPLE_ORDER } from '../fixtures/orders.js';
 
 /**
  * One fleet run: a real redis-server (AOF, so it can come back with or without its data), the
@@ -74,15 +75,8 @@ const USERS: Record<string, string> = {
   FLEET_USER_4: 'C104',
 };
 
-const ORDER = {
-  scripCode: 2885,
-  exchange: 'NC',
-  transactionType: 'B',
-  quantity: 1,
-  price: '100.00',
-  requestType: 'NEW',
-  productType: 'INVESTMENT',
-};
+/** Each order's tradingSymbol is set to its signal or order id, so the broker's record tells them apart. */
+const ORDER = SAMPLE_ORDER;
 
 /** Far above every bound, so a hung operation is recorded with how long it really hung. */
 const CLIENT_TIMEOUT_MS = 30_000;

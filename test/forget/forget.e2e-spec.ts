@@ -118,6 +118,16 @@ async function tradeThroughBound(
   await fleet.hammer(prefix, [user], () => Date.now() >= until, 100);
 }
 
+/** Counted at the broker: no (signal, user) pair placed twice. */
+function expectNoPairPlacedTwice(fleet: { duplicates(): unknown[] }): void {
+  expect.soft(fleet.duplicates(), 'pairs placed twice at the broker').toEqual([]);
+}
+
+/** Counted at the broker: no order carried the revoked token past the bound after the revoke's 200. */
+function expectNoOrderPastTheBound(use: { past: number }): void {
+  expect.soft(use.past, 'orders on the revoked token past the bound').toBe(0);
+}
+
 describe('Redis that forgets (issue 19), replicas as processes', () => {
   it('(a) restart from an RDB saved before: acknowledged signals are not placed again on other replicas, a later submit survives', async () => {
     const fleet = await startForgetFleet(build);
@@ -138,9 +148,7 @@ describe('Redis that forgets (issue 19), replicas as processes', () => {
     report(
       `(a) pairs placed twice: ${fleet.duplicates().length} of ${signals.length * SIGNAL_USERS.length}`,
     );
-    expect
-      .soft(fleet.duplicates(), 'pairs placed twice at the broker')
-      .toEqual([]);
+    expectNoPairPlacedTwice(fleet);
     await expectTokenEverywhere(fleet, 'U3', u3.fingerprint);
   }, 60_000);
 
@@ -170,7 +178,7 @@ describe('Redis that forgets (issue 19), replicas as processes', () => {
     report(
       `(b) orders on the revoked token after its 200: ${use.after}, past the ${REVOKE_BOUND_MS} ms bound: ${use.past} (latest ${use.latestMs} ms after the 200)`,
     );
-    expect.soft(use.past, 'orders on the revoked token past the bound').toBe(0);
+    expectNoOrderPastTheBound(use);
     await expectRevokedEverywhere(fleet, 'U1', t1.fingerprint);
     await expectTokenEverywhere(fleet, 'U2', t2.fingerprint);
   }, 60_000);
@@ -208,10 +216,8 @@ describe('Redis that forgets (issue 19), replicas as processes', () => {
     report(
       `(c) pairs placed twice: ${fleet.duplicates().length} of ${signals.length * SIGNAL_USERS.length}; orders on the revoked token past the bound: ${use.past} of ${use.after} (latest ${use.latestMs} ms after the 200)`,
     );
-    expect
-      .soft(fleet.duplicates(), 'pairs placed twice at the broker')
-      .toEqual([]);
-    expect.soft(use.past, 'orders on the revoked token past the bound').toBe(0);
+    expectNoPairPlacedTwice(fleet);
+    expectNoOrderPastTheBound(use);
     // U1's revoke was made after the pause, so its audit event must come back from the replicas.
     await expectRevokedEverywhere(fleet, 'U1', t1.fingerprint);
     await expectTokenEverywhere(fleet, 'U2', t2.fingerprint);
@@ -257,7 +263,7 @@ describe('Redis that forgets (issue 19), replicas as processes', () => {
     report(
       `(d) orders on the revoked token past the bound: ${use.past} (${past.length ? `${past[0]}-${past[past.length - 1]}` : '-'} ms after Redis was back, A back at 2000 ms); results before A: ${JSON.stringify(resultCodes(beforeA))}, after: ${JSON.stringify(resultCodes(afterA))}`,
     );
-    expect.soft(use.past, 'orders on the revoked token past the bound').toBe(0);
+    expectNoOrderPastTheBound(use);
     await fleet.waitAllOnRedis();
     await expectRevokedEverywhere(fleet, 'U1', t1.fingerprint);
   }, 60_000);
@@ -296,10 +302,8 @@ describe('Redis that forgets (issue 19), replicas as processes', () => {
     report(
       `(e) A killed ${killedMs} ms after the claim's answer; pairs placed twice: ${fleet.duplicates().length}; orders on the revoked token past the bound: ${use.past} of ${use.after}`,
     );
-    expect
-      .soft(fleet.duplicates(), 'pairs placed twice at the broker')
-      .toEqual([]);
-    expect.soft(use.past, 'orders on the revoked token past the bound').toBe(0);
+    expectNoPairPlacedTwice(fleet);
+    expectNoOrderPastTheBound(use);
     await expectRevokedEverywhere(fleet, 'U1', t1.fingerprint);
     await expectTokenEverywhere(fleet, 'U2', t2.fingerprint);
   }, 60_000);

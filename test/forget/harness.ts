@@ -14,6 +14,7 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { waitUntil } from '../helpers/wait.js';
 import type { AppBuild } from './build.js';
 import { replicaProcess, type ReplicaProcess } from './replica-process.js';
+import { SAMPLE_ORDER } from '../fixtures/orders.js';
 
 /**
  * Three app replicas as their own processes (production mode, default policy `refuse`), each
@@ -25,15 +26,8 @@ export const USERS = { U1: 'C301', U2: 'C302', U3: 'C303' } as const;
 export type UserId = keyof typeof USERS;
 /** `unconfirmedTokenUseMs` of every replica: the revoke bound the scenarios hold orders to. */
 export const REVOKE_BOUND_MS = 3_000;
-const ORDER = {
-  scripCode: 2885,
-  exchange: 'NC',
-  transactionType: 'B',
-  quantity: 1,
-  price: '100.00',
-  requestType: 'NEW',
-  productType: 'INVESTMENT',
-};
+/** Each order's tradingSymbol is set to its signal or order id, so the broker's record tells them apart. */
+const ORDER = SAMPLE_ORDER;
 const HTTP_TIMEOUT_MS = 10_000;
 
 export interface Answer {
