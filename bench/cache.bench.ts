@@ -8,8 +8,8 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { Logger } from '@nestjs/common';
 import { CacheService } from '../src/cache/cache.service.js';
-import { CAS_SET_LUA } from '../src/cache/redis/cas-script.js';
-import { VERSION_LENGTH } from '../src/cache/clock/hlc.js';
+import { CAS_SET_LUA } from '../src/cache/redis/scripts/cas-script.js';
+import { VERSION_LENGTH } from '../src/cache/core/hlc.js';
 import { startRedis, type RedisProcess } from '../test/helpers/redis-server.js';
 
 Logger.overrideLogger(false);

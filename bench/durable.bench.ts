@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { CacheService } from '../src/cache/cache.service.js';
-import { WriteAheadFile } from '../src/cache/memory/write-ahead-file.js';
+import { WriteAheadFile } from '../src/cache/local/write-ahead-file.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 
 Logger.overrideLogger(false);

@@ -10,8 +10,8 @@ import { loadavg } from 'node:os';
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { CacheService } from '../src/cache/cache.service.js';
-import { decodeRecord } from '../src/cache/stack/cache-codec.js';
-import type { CacheMode } from '../src/cache/cache.types.js';
+import { decodeRecord } from '../src/cache/core/cache-codec.js';
+import type { CacheMode } from '../src/cache/core/cache.types.js';
 import { startRedis, type RedisProcess } from '../test/helpers/redis-server.js';
 import { sigstopRow } from './outage/sigstop.js';
 

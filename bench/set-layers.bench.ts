@@ -9,9 +9,9 @@ import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { Logger } from '@nestjs/common';
 import { CacheService } from '../src/cache/cache.service.js';
-import { CAS_SET_LUA } from '../src/cache/redis/cas-script.js';
-import { VERSION_LENGTH } from '../src/cache/clock/hlc.js';
-import { MemoryEntry } from '../src/cache/memory/memory-entry.js';
+import { CAS_SET_LUA } from '../src/cache/redis/scripts/cas-script.js';
+import { VERSION_LENGTH } from '../src/cache/core/hlc.js';
+import { MemoryEntry } from '../src/cache/local/memory-entry.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 
 Logger.overrideLogger(false);

@@ -5,7 +5,7 @@
  * afterwards (its value or a newer one). The silence detector, not the command timeout, decides.
  */
 import { CacheService } from '../../src/cache/cache.service.js';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
 import { startRedis } from '../../test/helpers/redis-server.js';
 
 const now = () => performance.now();

@@ -1,12 +1,12 @@
 import type { CacheGateway } from './redis/cache-gateway.js';
-import type { ResolvedCacheOptions } from './cache.options.js';
-import type { CacheMode, CacheStatus } from './cache.types.js';
-import type { Claims } from './claims/claims.js';
-import type { ClockOffset } from './clock/clock-offset.js';
-import type { LocalStack } from './stack/local-stack.js';
-import type { NearCache } from './stack/near-cache.js';
-import type { RecoveryMachine } from './recovery/recovery.js';
-import { JOURNAL_POLICY } from './recovery/recovery-journal.js';
+import type { ResolvedCacheOptions } from './core/cache.options.js';
+import type { CacheMode, CacheStatus } from './core/cache.types.js';
+import type { Claims } from './engine/claims.js';
+import type { ClockOffset } from './core/clock-offset.js';
+import type { LocalStack } from './local/local-stack.js';
+import type { NearCache } from './engine/near-cache.js';
+import type { RecoveryMachine } from './engine/recovery.js';
+import { JOURNAL_POLICY } from './local/recovery-journal.js';
 
 /** The parts whose counters make up CacheService.getStatus() (null where Redis is not configured). */
 export interface StatusParts {

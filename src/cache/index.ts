@@ -1,7 +1,7 @@
 export { CacheModule } from './cache.module.js';
 export { CacheService } from './cache.service.js';
 export { CacheHealthIndicator, type CacheHealthResult } from './cache.health.js';
-export { CacheKeyvStore, type CacheKeyvStoreOptions } from './keyv/keyv-store.js';
+export { CacheKeyvStore, type CacheKeyvStoreOptions } from './api/keyv-store.js';
 export {
   CacheError,
   CacheValidationError,
@@ -11,12 +11,12 @@ export {
   CacheClockNotSyncedError,
   CacheFactoryError,
   type CacheErrorCode,
-} from './cache.errors.js';
+} from './core/cache.errors.js';
 export type { CacheApi } from './api/cache-namespace.js';
 export type { GetOrSetOptions } from './api/get-or-set.js';
 export type { UpdateOptions, UpdateResult } from './api/update.js';
 export type { ClearResult } from './api/clear.js';
-export type * from './cache.types.js';
-export type { CacheModuleOptions, RedisTarget, RedisTlsFiles, HostPort } from './cache.options.js';
-export type { CounterHit } from './counter/atomic-counter.js';
-export type { SlotAnswer } from './counter/sliding-window.js';
+export type * from './core/cache.types.js';
+export type { CacheModuleOptions, RedisTarget, RedisTlsFiles, HostPort } from './core/cache.options.js';
+export type { CounterHit } from './engine/atomic-counter.js';
+export type { SlotAnswer } from './engine/sliding-window.js';

@@ -1,6 +1,6 @@
 import { onTestFinished } from 'vitest';
 import { startCluster } from '../helpers/redis-cluster.js';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
 import { startCache, waitForMode } from './cache-harness.js';
 import { waitUntil } from '../helpers/wait.js';
 

@@ -1,11 +1,11 @@
 import { onTestFinished, vi } from 'vitest';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { formatVersion, parseVersion } from '../../src/cache/clock/hlc.js';
+import { formatVersion, parseVersion } from '../../src/cache/core/hlc.js';
 import { startRedis } from '../helpers/redis-server.js';
 import type { CacheService } from '../../src/cache/cache.service.js';
-import type { CacheModuleOptions } from '../../src/cache/cache.options.js';
-import { CacheConflictError, CacheError, CacheFactoryError, CacheUnavailableError, CacheValidationError } from '../../src/cache/cache.errors.js';
-import { decodeRecord, encodeRecord } from '../../src/cache/stack/cache-codec.js';
+import type { CacheModuleOptions } from '../../src/cache/core/cache.options.js';
+import { CacheConflictError, CacheError, CacheFactoryError, CacheUnavailableError, CacheValidationError } from '../../src/cache/core/cache.errors.js';
+import { decodeRecord, encodeRecord } from '../../src/cache/core/cache-codec.js';
 import { sleep, startCache, waitForMode } from './cache-harness.js';
 
 /** A real Redis and `instances` caches on it, all in redis mode; stopped when the test ends. */

@@ -1,6 +1,6 @@
 import { CacheService } from '../../src/cache/cache.service.js';
-import type { CacheModuleOptions } from '../../src/cache/cache.options.js';
-import type { CacheMode } from '../../src/cache/cache.types.js';
+import type { CacheModuleOptions } from '../../src/cache/core/cache.options.js';
+import type { CacheMode } from '../../src/cache/core/cache.types.js';
 import { firstValueFrom, filter, timeout } from 'rxjs';
 
 /** A CacheService outside Nest, started the way Nest starts it. */

@@ -3,8 +3,8 @@ import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/wait.js';
 import type { Redis } from 'ioredis';
 import { CacheService } from '../../src/cache/cache.service.js';
-import { CacheStartupError, CacheValidationError } from '../../src/cache/cache.errors.js';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
+import { CacheStartupError, CacheValidationError } from '../../src/cache/core/cache.errors.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
 import { loadLoop, maxOf, percentile, sleep, startCache, waitForMode } from './cache-harness.js';
 
 const TIMEOUT = 250;

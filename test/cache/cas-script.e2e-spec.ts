@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { CAS_SET_LUA, CAS_SET_MANY_LUA } from '../../src/cache/redis/cas-script.js';
-import { VERSION_LENGTH } from '../../src/cache/clock/hlc.js';
+import { CAS_SET_LUA, CAS_SET_MANY_LUA } from '../../src/cache/redis/scripts/cas-script.js';
+import { VERSION_LENGTH } from '../../src/cache/core/hlc.js';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 
 type CasRedis = Redis & {

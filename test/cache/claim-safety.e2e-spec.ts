@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { vi } from 'vitest';
 import type { CacheService } from '../../src/cache/cache.service.js';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
 import type { OrchestratorSettings } from '../../src/orchestrator/orchestrator.options.js';
 import type { OrderResult } from '../../src/orchestrator/orchestrator.types.js';
 import { SignalClaims } from '../../src/orchestrator/signal-claims.js';

@@ -1,5 +1,5 @@
-import { RELEASE_CLAIM_LUA } from '../../src/cache/claims/claim-release.js';
-import { encodeRecord } from '../../src/cache/stack/cache-codec.js';
+import { RELEASE_CLAIM_LUA } from '../../src/cache/redis/scripts/claim-release-script.js';
+import { encodeRecord } from '../../src/cache/core/cache-codec.js';
 import { waitForMode } from './cache-harness.js';
 import { eventually, useCache, useRedis } from './fixtures.js';
 

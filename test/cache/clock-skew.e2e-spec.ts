@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
 import type { CacheService } from '../../src/cache/cache.service.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
 import type { TcpProxy } from '../helpers/tcp-proxy.js';

@@ -2,7 +2,7 @@ import { Cluster } from 'ioredis';
 import type { RedisCluster } from '../helpers/redis-cluster.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
 import type { CacheService } from '../../src/cache/cache.service.js';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
 import { loadLoop, sleep } from './cache-harness.js';
 
 /** What the Cluster fault tests (cluster.e2e-spec.ts, cluster-breaker.e2e-spec.ts) share. */

@@ -1,7 +1,7 @@
 import { startCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
 import type { CacheService } from '../../src/cache/cache.service.js';
-import type { ModeTransition } from '../../src/cache/cache.types.js';
+import type { ModeTransition } from '../../src/cache/core/cache.types.js';
 import { maxOf, sleep, startCache, waitForMode } from './cache-harness.js';
 import { clusterLoad, keysOn, plainClient, storedValue, waitFor } from './cluster-load.js';
 

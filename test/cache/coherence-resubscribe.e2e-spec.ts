@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { onTestFinished } from 'vitest';
-import { CoherenceBus } from '../../src/cache/bus/coherence-bus.js';
+import { CoherenceBus } from '../../src/cache/redis/coherence-bus.js';
 import { eventually, useProxy, useRedis } from './fixtures.js';
 
 describe('L1 subscriber (real redis-server behind a TCP fault proxy)', () => {

@@ -4,8 +4,8 @@ import type { Redis } from 'ioredis';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import type { CacheService } from '../../src/cache/cache.service.js';
-import type { CacheModuleOptions } from '../../src/cache/cache.options.js';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
+import type { CacheModuleOptions } from '../../src/cache/core/cache.options.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
 import { sleep, startCache, waitForMode } from './cache-harness.js';
 
 const FAST = { commandTimeoutMs: 250, reconnect: { baseDelayMs: 20, maxDelayMs: 200 } };

@@ -3,9 +3,9 @@ import { onTestFinished, vi } from 'vitest';
 import { startRedis, type RedisProcess, type StartRedisOptions } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { CacheService } from '../../src/cache/cache.service.js';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
 import { ChaosGateway } from '../../src/cache/testing/chaos-gateway.js';
-import type { CacheModuleOptions } from '../../src/cache/cache.options.js';
+import type { CacheModuleOptions } from '../../src/cache/core/cache.options.js';
 import { startCache } from './cache-harness.js';
 
 /** Fixtures for one test, each stopped when the test finishes (in reverse order of creation). */

@@ -1,4 +1,4 @@
-import { CacheClockNotSyncedError } from '../../src/cache/cache.errors.js';
+import { CacheClockNotSyncedError } from '../../src/cache/core/cache.errors.js';
 import { waitForMode } from './cache-harness.js';
 import {
   FAST,

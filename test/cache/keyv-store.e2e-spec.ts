@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vitest from 'vitest';
 import { vi } from 'vitest';
-import { CacheKeyvStore } from '../../src/cache/keyv/keyv-store.js';
+import { CacheKeyvStore } from '../../src/cache/api/keyv-store.js';
 import { CacheModule } from '../../src/cache/cache.module.js';
 import { CacheService } from '../../src/cache/cache.service.js';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';

@@ -8,8 +8,8 @@ import type { Redis } from 'ioredis';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { CacheService } from '../../src/cache/cache.service.js';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
-import type { ReadResult, SetOptions } from '../../src/cache/cache.types.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
+import type { ReadResult, SetOptions } from '../../src/cache/core/cache.types.js';
 import { loadLoop, maxOf, sleep, startCache, waitForMode } from './cache-harness.js';
 
 const TIMEOUT = 250;

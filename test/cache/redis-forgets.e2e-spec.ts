@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import type { CacheService } from '../../src/cache/cache.service.js';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
 import { waitForMode } from './cache-harness.js';
 import { eventually, FAST, silenceCacheLogs, useCache, useProxy, useRedis } from './fixtures.js';
 

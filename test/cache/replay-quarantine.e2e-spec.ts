@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
-import { HybridLogicalClock } from '../../src/cache/clock/hlc.js';
-import { SnapshotFile } from '../../src/cache/memory/snapshot-store.js';
-import type { StoredRecord } from '../../src/cache/stack/cache-codec.js';
-import { CacheValidationError } from '../../src/cache/cache.errors.js';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
+import { HybridLogicalClock } from '../../src/cache/core/hlc.js';
+import { SnapshotFile } from '../../src/cache/local/snapshot-store.js';
+import type { StoredRecord } from '../../src/cache/core/cache-codec.js';
+import { CacheValidationError } from '../../src/cache/core/cache.errors.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
 import { waitForMode } from './cache-harness.js';
 import { FAST, eventually, silenceCacheLogs, useCache, useProxy, useRedis } from './fixtures.js';
 

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { startSentinelTopology, type SentinelTopology } from '../helpers/redis-sentinel.js';
 import type { CacheService } from '../../src/cache/cache.service.js';
-import type { ModeTransition } from '../../src/cache/cache.types.js';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
+import type { ModeTransition } from '../../src/cache/core/cache.types.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
 import { loadLoop, sleep, startCache, waitForMode } from './cache-harness.js';
 
 const TIMEOUT = 250;

@@ -1,8 +1,8 @@
 import { onTestFinished } from 'vitest';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import type { CacheService } from '../../src/cache/cache.service.js';
-import type { CacheMode } from '../../src/cache/cache.types.js';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
+import type { CacheMode } from '../../src/cache/core/cache.types.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
 import {
   loadLoop,
   maxOf,

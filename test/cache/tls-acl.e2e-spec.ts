@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { vi } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { CacheService } from '../../src/cache/cache.service.js';
-import { decodeRecord } from '../../src/cache/stack/cache-codec.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import { makeTlsMaterial, type TlsMaterial } from '../helpers/tls.js';
 import { loadLoop, sleep, startCache, waitForMode } from './cache-harness.js';

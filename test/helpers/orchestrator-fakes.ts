@@ -4,7 +4,7 @@
  */
 import { CacheService } from '../../src/cache/cache.service.js';
 import { settingNamer } from '../../src/common/setting-names.js';
-import type { ClaimResult, ReadResult, SetOptions } from '../../src/cache/cache.types.js';
+import type { ClaimResult, ReadResult, SetOptions } from '../../src/cache/core/cache.types.js';
 import type { OrchestratorSettings, TradingUser } from '../../src/orchestrator/orchestrator.options.js';
 import type { PlaceOrderResult } from '../../src/sharekhan/sharekhan-client.js';
 import type { Order } from '../../src/sharekhan/sharekhan-order.schema.js';

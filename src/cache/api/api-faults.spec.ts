@@ -1,6 +1,6 @@
 import { firstValueFrom, filter, timeout } from 'rxjs';
-import { CacheUnavailableError } from '../cache.errors.js';
-import { decodeRecord } from '../stack/cache-codec.js';
+import { CacheUnavailableError } from '../core/cache.errors.js';
+import { decodeRecord } from '../core/cache-codec.js';
 import { useChaosCache } from '../../../test/cache/fixtures.js';
 
 /** getOrSet and update at the edges, on the in-process gateway (no redis-server), Redis up. */

@@ -1,5 +1,5 @@
-import type { StoredRecord } from '../stack/cache-codec.js';
-import type { ClaimResult, ReadResult, SetOptions, WriteResult } from '../cache.types.js';
+import type { StoredRecord } from '../core/cache-codec.js';
+import type { ClaimResult, ReadResult, SetOptions, WriteResult } from '../core/cache.types.js';
 
 /**
  * What the higher-level API (getOrSet, update, clear, namespaces) needs from the cache, on full

@@ -1,5 +1,5 @@
-import { CacheValidationError } from '../cache.errors.js';
-import type { ClaimResult, ReadResult, SetOptions, WriteOptions, WriteResult } from '../cache.types.js';
+import { CacheValidationError } from '../core/cache.errors.js';
+import type { ClaimResult, ReadResult, SetOptions, WriteOptions, WriteResult } from '../core/cache.types.js';
 import type { ClearResult } from './clear.js';
 import type { GetOrSetOptions } from './get-or-set.js';
 import type { UpdateOptions, UpdateResult } from './update.js';

@@ -1,11 +1,11 @@
-import type { StoredRecord } from '../stack/cache-codec.js';
-import { serialise, type CacheKeys } from '../stack/cache-keys.js';
-import type { CacheStack } from '../stack/cache-stack.js';
-import type { ClaimResult, ReadResult, SetOptions, WriteResult } from '../cache.types.js';
+import type { StoredRecord } from '../core/cache-codec.js';
+import { serialise, type CacheKeys } from '../core/cache-keys.js';
+import type { CacheStack } from '../engine/cache-stack.js';
+import type { ClaimResult, ReadResult, SetOptions, WriteResult } from '../core/cache.types.js';
 import type { CacheGateway } from '../redis/cache-gateway.js';
-import type { HybridLogicalClock } from '../clock/hlc.js';
+import type { HybridLogicalClock } from '../core/hlc.js';
 import type { CacheCore } from './cache-core.js';
-import { scanKeys } from './scan-keys.js';
+import { scanKeys } from '../redis/scan-keys.js';
 
 /** The facade's full-key operations (with its observer), which the API files build on. */
 export interface FacadeOps {

@@ -1,6 +1,6 @@
-import { CacheFactoryError, CacheValidationError } from '../cache.errors.js';
-import type { SetOptions } from '../cache.types.js';
-import { deepFreeze } from '../memory/memory-store.js';
+import { CacheFactoryError, CacheValidationError } from '../core/cache.errors.js';
+import type { SetOptions } from '../core/cache.types.js';
+import { deepFreeze } from '../local/memory-store.js';
 import type { CacheCore } from './cache-core.js';
 
 export interface GetOrSetOptions {

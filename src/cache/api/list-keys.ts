@@ -1,4 +1,4 @@
-import { CacheUnavailableError } from '../cache.errors.js';
+import { CacheUnavailableError } from '../core/cache.errors.js';
 import type { CacheCore } from './cache-core.js';
 
 /** Keys handed over at once from memory; SCAN steps bring their own bounded batches. */

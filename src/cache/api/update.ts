@@ -1,5 +1,5 @@
-import { CacheConflictError, CacheUnavailableError } from '../cache.errors.js';
-import type { SetOptions, WriteOptions } from '../cache.types.js';
+import { CacheConflictError, CacheUnavailableError } from '../core/cache.errors.js';
+import type { SetOptions, WriteOptions } from '../core/cache.types.js';
 import type { CacheCore } from './cache-core.js';
 import { CommandNotSentError } from '../redis/command-not-sent.js';
 

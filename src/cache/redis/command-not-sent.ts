@@ -1,4 +1,4 @@
-import { CacheUnavailableError } from '../cache.errors.js';
+import { CacheUnavailableError } from '../core/cache.errors.js';
 
 /**
  * The command never left this instance (breaker open, or no time left in its budget): unlike a

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../../config/load-config.js';
-import { resolveCacheOptions, type RedisTarget } from '../cache.options.js';
+import { resolveCacheOptions, type RedisTarget } from '../core/cache.options.js';
 import { configProblemOf, createRedisClient, describeRedisError, reconnectDelay } from './redis-connection.js';
 
 const targetOf = (env: Record<string, string>) => loadConfig(env).cache.redis;

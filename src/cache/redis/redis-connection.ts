@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Logger } from '@nestjs/common';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { RedisTarget, RedisTlsFiles, ResolvedCacheOptions } from '../cache.options.js';
+import type { RedisTarget, RedisTlsFiles, ResolvedCacheOptions } from '../core/cache.options.js';
 
 export type RedisClient = Redis | Cluster;
 

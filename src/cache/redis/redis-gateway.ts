@@ -1,15 +1,15 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { BehaviorSubject, distinctUntilChanged, Subject, type Observable } from 'rxjs';
-import type { ResolvedCacheOptions } from '../cache.options.js';
-import { ADD_LUA, CAS_IF_VERSION_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './cas-script.js';
+import type { ResolvedCacheOptions } from '../core/cache.options.js';
+import { ADD_LUA, CAS_IF_VERSION_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './scripts/cas-script.js';
 import { CommandBatcher } from './command-batcher.js';
-import { CLAIM_LUA, OPEN_WINDOW_LUA } from '../claims/reseed-window.js';
-import { RELEASE_CLAIM_LUA } from '../claims/claim-release.js';
+import { CLAIM_LUA, OPEN_WINDOW_LUA } from './scripts/reseed-window.js';
+import { RELEASE_CLAIM_LUA } from './scripts/claim-release-script.js';
 import {
   FLEET_BEAT_LUA,
   FLEET_MERGE_LUA,
   OPEN_FLEET_WINDOW_LUA,
-} from '../claims/fleet-scripts.js';
+} from './scripts/fleet-scripts.js';
 import {
   CircuitBreaker,
   CircuitOpenError,

@@ -1,4 +1,4 @@
-import { decodeRecord, encodeRecord, type StoredRecord } from '../stack/cache-codec.js';
+import { decodeRecord, encodeRecord, type StoredRecord } from '../core/cache-codec.js';
 import type { CacheGateway } from './cache-gateway.js';
 import type { Continuation } from './deadline-queue.js';
 
@@ -49,7 +49,7 @@ export class RedisRecords {
     return this.gateway.runFor(k, (c) => c.casClaim(keys.length, ...keys, rec.version, encodeRecord(rec), pxat(rec), this.channel(), ...s, String(now)), deadline);
   }
 
-  /** RELEASE_CLAIM_LUA (claim-release.ts): withdraws a timed-out claim; 1 when withdrawn. */
+  /** RELEASE_CLAIM_LUA (scripts/claim-release-script.ts): withdraws a timed-out claim; 1 when withdrawn. */
   release(k: string, tomb: StoredRecord): Promise<0 | 1> {
     return this.gateway.runFor(k, (c) => c.releaseClaim(k, tomb.version, encodeRecord(tomb), pxat(tomb), this.channel()));
   }

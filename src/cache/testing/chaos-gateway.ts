@@ -7,7 +7,7 @@ import {
 } from 'rxjs';
 import type { CacheGateway } from '../redis/cache-gateway.js';
 import type { Continuation } from '../redis/deadline-queue.js';
-import { VERSION_LENGTH } from '../clock/hlc.js';
+import { VERSION_LENGTH } from '../core/hlc.js';
 import type { BreakerState, CasClient } from '../redis/redis-gateway.js';
 import { CircuitOpenError } from '../redis/circuit-breaker.js';
 
