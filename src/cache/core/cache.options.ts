@@ -1,5 +1,6 @@
 /** Options of the cache as a library: no environment variables here, the app maps its config. */
-import { CacheValidationError } from './cache.errors.js';
+import { z } from 'zod';
+import { parseModuleOptions } from '../../common/module-options.js';
 import { isUsableRedisUrl, REDIS_URL_WANTS } from './redis-url.js';
 
 export interface RedisTlsFiles {
@@ -142,50 +143,117 @@ export function snapshotKey(key: string | Buffer): Buffer {
   return buf;
 }
 
-export function resolveCacheOptions(o: CacheModuleOptions, randomId: () => string): ResolvedCacheOptions {
-  if (o.redis?.kind === 'standalone' && o.redis.url !== undefined && !isUsableRedisUrl(o.redis.url)) {
-    throw new CacheValidationError(`redis.url must be ${REDIS_URL_WANTS} (the URL is not shown: it may hold a password)`);
+const SNAPSHOT_KEY_WANTS = '32 bytes, as a Buffer or base64 (e.g. `openssl rand -base64 32`)';
+const isSnapshotKey = (key: string | Buffer): boolean => {
+  try {
+    snapshotKey(key);
+    return true;
+  } catch {
+    return false;
   }
+};
+
+const ms = (wants: string) => z.number({ error: wants }).int({ error: wants }).min(0, { error: wants });
+const positive = (wants: string) => z.number({ error: wants }).int({ error: wants }).min(1, { error: wants });
+const port = z.number({ error: 'a port from 1 to 65535' }).int().min(1).max(65535);
+const hostPort = z.object({ host: z.string().min(1, { error: 'a host name' }), port }).strict();
+const fn = (wants: string) => z.custom<() => number>((v) => typeof v === 'function', { error: wants });
+const tls = z
+  .object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional(), rejectUnauthorized: z.boolean().optional() })
+  .strict()
+  .optional();
+const auth = { username: z.string().optional(), password: z.string().optional(), tls };
+const db = z.number({ error: 'a database number of 0 or more' }).int().min(0).optional();
+
+const redisTarget = z.discriminatedUnion(
+  'kind',
+  [
+    z
+      .object({
+        kind: z.literal('standalone'),
+        // The message never shows the URL: it may hold a password.
+        url: z.string().refine(isUsableRedisUrl, { error: REDIS_URL_WANTS }).optional(),
+        host: z.string().min(1).optional(),
+        port: port.optional(),
+        db,
+        ...auth,
+      })
+      .strict(),
+    z
+      .object({
+        kind: z.literal('sentinel'),
+        sentinels: z.array(hostPort).min(1, { error: 'at least one sentinel' }),
+        masterName: z.string().min(1, { error: 'the master name the sentinels know' }),
+        sentinelUsername: z.string().optional(),
+        sentinelPassword: z.string().optional(),
+        db,
+        ...auth,
+      })
+      .strict(),
+    z.object({ kind: z.literal('cluster'), nodes: z.array(hostPort).min(1, { error: 'at least one cluster node' }), ...auth }).strict(),
+  ],
+  { error: "a target of kind 'standalone', 'sentinel' or 'cluster', or null for memory only" },
+);
+
+const MS = 'a whole number of milliseconds, 0 or more';
+const COUNT = 'a whole number of at least 1';
+const TIMEOUT = 'a whole number of milliseconds, at least 1';
+
+/** The options, validated; defaults that depend on other options are filled in by resolveCacheOptions. */
+export const cacheOptionsSchema = z
+  .object({
+    redis: redisTarget.nullable(),
+    keyPrefix: z.string({ error: 'a string' }).default('tb:'),
+    commandTimeoutMs: positive(TIMEOUT).default(250),
+    connectTimeoutMs: positive(TIMEOUT).default(2_000),
+    breaker: z
+      .object({
+        failureThreshold: positive(COUNT).default(3),
+        halfOpenAfterMs: positive(TIMEOUT).default(500),
+        halfOpenAfterMaxMs: positive(TIMEOUT).default(5_000),
+        silenceFloorMs: positive(TIMEOUT).default(25),
+      })
+      .strict()
+      .prefault({}),
+    reconnect: z.object({ baseDelayMs: positive(TIMEOUT).default(50), maxDelayMs: positive(TIMEOUT).default(500) }).strict().prefault({}),
+    memory: z.object({ maxEntries: positive(COUNT).default(50_000), maxBytes: positive(COUNT).default(64 * 1024 * 1024) }).strict().prefault({}),
+    journal: z.object({ maxEntries: positive(COUNT).optional() }).strict().prefault({}),
+    tombstoneTtlMs: positive(TIMEOUT).default(60 * 60 * 1000),
+    l1: z.object({ enabled: z.boolean().default(false), heartbeatMs: positive(TIMEOUT).default(1_000), publish: z.boolean().optional() }).strict().prefault({}),
+    snapshot: z
+      .object({
+        path: z.string().min(1, { error: 'a file path' }),
+        key: z.union([z.string(), z.instanceof(Buffer)]).refine(isSnapshotKey, { error: SNAPSHOT_KEY_WANTS }),
+        debounceMs: ms(MS).default(1_000),
+        fsyncDurableWrites: z.boolean().default(false),
+      })
+      .strict()
+      .nullable()
+      .default(null),
+    requireRedisOnStartup: z.boolean().default(false),
+    instanceId: z.string().min(1, { error: 'a non-empty id' }).optional(),
+    maxKeyLength: positive(COUNT).default(512),
+    batchFromInFlight: positive(COUNT).default(16),
+    reseedWindowMs: ms(MS).optional(),
+    clock: fn('a function returning epoch milliseconds').default(() => Date.now),
+    monotonicClock: fn('a function returning monotonic milliseconds').default(() => () => performance.now()),
+    clockSyncIntervalMs: positive(TIMEOUT).default(30_000),
+    maxClockSkewMs: ms(MS).default(60_000),
+  })
+  .strict();
+
+/**
+ * Validates the options (every bad one named with what it wants, never its value: a `ModuleOptionsError`
+ * with code `INVALID_MODULE_OPTIONS`, as the other modules) and fills in the defaults.
+ */
+export function resolveCacheOptions(input: CacheModuleOptions, randomId: () => string): ResolvedCacheOptions {
+  const o = parseModuleOptions('CacheModule', cacheOptionsSchema, input);
   return {
-    redis: o.redis,
-    keyPrefix: o.keyPrefix ?? 'tb:',
-    commandTimeoutMs: o.commandTimeoutMs ?? 250,
-    connectTimeoutMs: o.connectTimeoutMs ?? 2_000,
-    breaker: {
-      failureThreshold: o.breaker?.failureThreshold ?? 3,
-      halfOpenAfterMs: o.breaker?.halfOpenAfterMs ?? 500,
-      halfOpenAfterMaxMs: o.breaker?.halfOpenAfterMaxMs ?? 5_000,
-      silenceFloorMs: o.breaker?.silenceFloorMs ?? 25,
-    },
-    reconnect: {
-      baseDelayMs: o.reconnect?.baseDelayMs ?? 50,
-      maxDelayMs: o.reconnect?.maxDelayMs ?? 500,
-    },
-    memory: { maxEntries: o.memory?.maxEntries ?? 50_000, maxBytes: o.memory?.maxBytes ?? 64 * 1024 * 1024 },
-    journal: { maxEntries: o.journal?.maxEntries ?? o.memory?.maxEntries ?? 50_000 },
-    tombstoneTtlMs: o.tombstoneTtlMs ?? 60 * 60 * 1000,
-    l1: {
-      enabled: o.l1?.enabled ?? false,
-      heartbeatMs: o.l1?.heartbeatMs ?? 1_000,
-      publish: o.l1?.publish ?? o.l1?.enabled ?? false,
-    },
-    snapshot: o.snapshot
-      ? {
-          path: o.snapshot.path,
-          key: snapshotKey(o.snapshot.key),
-          debounceMs: o.snapshot.debounceMs ?? 1_000,
-          fsyncDurableWrites: o.snapshot.fsyncDurableWrites ?? false,
-        }
-      : null,
-    requireRedisOnStartup: o.requireRedisOnStartup ?? false,
+    ...o,
+    journal: { maxEntries: o.journal.maxEntries ?? o.memory.maxEntries },
+    l1: { ...o.l1, publish: o.l1.publish ?? o.l1.enabled },
+    snapshot: o.snapshot ? { ...o.snapshot, key: snapshotKey(o.snapshot.key) } : null,
     instanceId: o.instanceId ?? randomId(),
-    maxKeyLength: o.maxKeyLength ?? 512,
-    batchFromInFlight: o.batchFromInFlight ?? 16,
-    clock: o.clock ?? Date.now,
-    monotonicClock: o.monotonicClock ?? (() => performance.now()),
-    clockSyncIntervalMs: o.clockSyncIntervalMs ?? 30_000,
-    maxClockSkewMs: o.maxClockSkewMs ?? 60_000,
-    reseedWindowMs:
-      o.reseedWindowMs ?? Math.max(5_000, 10 * (o.reconnect?.maxDelayMs ?? 500) + (o.breaker?.halfOpenAfterMaxMs ?? 5_000)),
+    reseedWindowMs: o.reseedWindowMs ?? Math.max(5_000, 10 * o.reconnect.maxDelayMs + o.breaker.halfOpenAfterMaxMs),
   };
 }
