@@ -9,8 +9,7 @@ import { TokenAuditLog } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenKeyRing } from './token-crypto.js';
 import { RevokeNotConfirmedError } from './revoke-not-confirmed.error.js';
-import { markerAbsenceFor } from './marker-absence.js';
-import { ShareKhanTokenStore, TOKEN_INDEX_KEY, rejectedKey, tokenKey } from './token-store.service.js';
+import { ShareKhanTokenStore, TOKEN_INDEX_KEY, tokenKey } from './token-store.service.js';
 
 const K1 = randomBytes(32).toString('base64');
 const K2 = randomBytes(32).toString('base64');
@@ -138,8 +137,6 @@ describe('ShareKhanTokenStore', () => {
   it('memory mode: a refusal recorded while a status is being read is seen by every later status and lookup', async () => {
     const { store, cache } = build();
     const { view } = await store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
-    // Forget the "no marker" the submit learned, so the status below reads the marker.
-    markerAbsenceFor(cache)!.writing(rejectedKey('USER_A', view.fingerprint));
     // The status' marker read answers "none" before the refusal is written and returns only after it.
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));

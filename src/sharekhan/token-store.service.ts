@@ -1,8 +1,7 @@
 import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
 import { CacheClockNotSyncedError, CacheError, CacheService } from '../cache/index.js';
-import type { CacheMode, ClaimResult } from '../cache/index.js';
+import type { CacheMode } from '../cache/index.js';
 import { USER_ID_PATTERN } from '../common/user-id.js';
-import { markerAbsenceFor } from './marker-absence.js';
 import { RevokeNotConfirmedError } from './revoke-not-confirmed.error.js';
 import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
 import { TokenAuditLog, type AuditActor, type AuditEvent, type AuditInput } from './token-audit.service.js';
@@ -99,7 +98,7 @@ export const TOKEN_INDEX_KEY = 'sharekhan:token-index';
 const INDEX_LIMITS = { maxEntries: 20_000, maxAgeMs: null };
 /**
  * One key per token the broker refused: written for that fingerprint only, so it never touches a
- * newer token. Written only by `markInvalid` (memory mode's MarkerAbsence relies on it).
+ * newer token. Written only by `markInvalid`.
  */
 export const rejectedKey = (userId: string, fingerprint: string) => `sharekhan:token-rejected:${userId}:${fingerprint}`;
 /** Claimed once per expired token, so the `expired` audit event is written once across replicas. */
@@ -147,8 +146,11 @@ export class ShareKhanTokenStore {
   private readonly expiredNoticed = new Set<string>();
   /** Record versions whose decryption failure was already reported, so a hot path logs it once. */
   private readonly reportedBroken = new Set<string>();
-  /** Per user: the token Redis (or this instance's own write) last vouched for, and when (monotonic ms). */
-  private readonly confirmed = new Map<string, { fingerprint: string; at: number }>();
+  /**
+   * Per user: the fingerprint of the token read or written here last. Only a hint, so that its
+   * refusal marker is read alongside the record: a wrong guess costs a second read, nothing else.
+   */
+  private readonly lastFingerprint = new Map<string, string>();
   /** Sealed tokens (ciphertext, never text) that decrypted here for a user: a status need not decrypt them again. */
   private readonly opened = new Set<string>();
 
@@ -199,7 +201,7 @@ export class ShareKhanTokenStore {
     const read = this.cache.read<StoredToken>(tokenKey(userId));
     // The refusal marker of the token this user had last time, read alongside the record: only a
     // new token (another fingerprint) waits for a second read (docs/orchestrator.md, "Order latency").
-    const guess = this.confirmed.get(userId)?.fingerprint;
+    const guess = this.lastFingerprint.get(userId);
     const early = guess === undefined ? null : this.rejectedMarker(userId, guess);
     void early?.catch(() => undefined);
     const r = await read;
@@ -209,14 +211,16 @@ export class ShareKhanTokenStore {
     const version = r.version ?? '';
     const view = this.toView(userId, rec, version);
     if (rec.status !== 'active') return { kind: 'invalid', view };
-    const unconfirmedForMs = this.unconfirmedFor(userId, rec.fingerprint, r.fallback === true);
+    this.hint(userId, rec.fingerprint);
+    // A copy Redis has not vouched for lately (docs/sharekhan.md, `unconfirmedTokenUseMs`): the cache says how long.
+    const unconfirmedForMs = r.fallback ? (r.confirmedAgoMs ?? Number.POSITIVE_INFINITY) : 0;
     if (unconfirmedForMs > this.settings.unconfirmedTokenUseMs) return { kind: 'unconfirmed', view, unconfirmedForMs };
     if (view.status === 'expired') {
       await this.noticeExpired(userId, rec);
       return { kind: 'expired', view };
     }
     const marker = early !== null && guess === rec.fingerprint ? early : this.rejectedMarker(userId, rec.fingerprint);
-    const rejected = marker === null ? null : await marker;
+    const rejected = await marker;
     if (rejected) return { kind: 'invalid', view: { ...view, status: 'invalid', statusReason: rejected.reason } };
     const invalid = {
       kind: 'invalid' as const,
@@ -266,8 +270,7 @@ export class ShareKhanTokenStore {
       lastValidatedAt: null,
     };
     const written = await this.cache.set(tokenKey(userId), rec, { expiresAt: keepUntil(rec), ...TOKEN_WRITE });
-    // Written by this instance: nothing newer can have reached Redis without passing through here first.
-    this.confirmed.set(userId, { fingerprint: rec.fingerprint, at: performance.now() });
+    this.hint(userId, rec.fingerprint);
     await this.addToIndex(userId);
     await this.audit(userId, {
       action: input.action ?? 'submitted',
@@ -346,16 +349,9 @@ export class ShareKhanTokenStore {
     const marker: RejectedMarker = { reason: reason.slice(0, 200), at: now, by: actor.who };
     const until = rec && rec.fingerprint === fingerprint ? keepUntil(rec) : now + this.settings.maxLifetimeMs + EXPIRED_RECORD_KEEP_MS;
     const key = rejectedKey(userId, fingerprint);
-    const absence = markerAbsenceFor(this.cache);
-    absence?.writing(key);
-    let claim: ClaimResult<RejectedMarker>;
-    try {
-      // Durable, not refused for the clock: the marker names one token, is never overwritten, so its version orders nothing.
-      claim = await this.cache.setIfAbsent(key, marker, { expiresAt: Math.max(until, now + 60_000) });
-      if (claim.state === 'unknown') await this.cache.set(key, marker, { expiresAt: Math.max(until, now + 60_000), durable: true });
-    } finally {
-      absence?.writing(key);
-    }
+    // Durable, not refused for the clock: the marker names one token, is never overwritten, so its version orders nothing.
+    const claim = await this.cache.setIfAbsent(key, marker, { expiresAt: Math.max(until, now + 60_000) });
+    if (claim.state === 'unknown') await this.cache.set(key, marker, { expiresAt: Math.max(until, now + 60_000), durable: true });
     // Another instance recorded this refusal already (and wrote its audit event).
     if (claim.state === 'exists') return;
     const newer = rec && rec.fingerprint !== fingerprint ? `; the stored token is a newer one (${rec.fingerprint}), left as it is` : '';
@@ -402,20 +398,14 @@ export class ShareKhanTokenStore {
     return this.auditLog.read(userId);
   }
 
-  /**
-   * The broker's refusal of this token, if any instance recorded one. Unknown counts as "not
-   * refused". Null at once, without a read, when memory mode knows there is none.
-   */
-  private rejectedMarker(userId: string, fingerprint: string): Promise<RejectedMarker | null> | null {
-    const key = rejectedKey(userId, fingerprint);
-    const absence = markerAbsenceFor(this.cache);
-    if (absence?.knownAbsent(key)) return null;
-    const generation = absence?.begin() ?? 0;
-    return this.cache.read<RejectedMarker>(key).then((r) => {
-      if (r.state === 'hit' && typeof r.value?.reason === 'string') return r.value;
-      if (r.state === 'miss') absence?.sawAbsent(key, generation);
-      return null;
-    });
+  /** The broker's refusal of this token, if any instance recorded one. Unknown counts as "not refused". */
+  private rejectedMarker(userId: string, fingerprint: string): Promise<RejectedMarker | null> {
+    return this.cache.read<RejectedMarker>(rejectedKey(userId, fingerprint)).then((r) => (r.state === 'hit' && typeof r.value?.reason === 'string' ? r.value : null));
+  }
+
+  private hint(userId: string, fingerprint: string): void {
+    if (this.lastFingerprint.size >= 10_000 && !this.lastFingerprint.has(userId)) this.lastFingerprint.clear();
+    this.lastFingerprint.set(userId, fingerprint);
   }
 
   /** One `expired` audit event per token, whichever instance notices first. */
@@ -438,22 +428,6 @@ export class ShareKhanTokenStore {
       fingerprint: rec.fingerprint,
       detail: `past its expiry at ${istTime(rec.expiresAt)}`,
     });
-  }
-
-  /**
-   * Milliseconds since Redis last vouched for this token (0: just now). A read from Redis, a
-   * coherent L1 hit or a memory-only cache confirms it; a copy served from memory because Redis
-   * cannot be asked (`fallback`) does not, so a revoke made elsewhere meanwhile is missed for at
-   * most `unconfirmedTokenUseMs` (docs/sharekhan.md).
-   */
-  private unconfirmedFor(userId: string, fingerprint: string, fallback: boolean): number {
-    const now = performance.now();
-    if (!fallback) {
-      this.confirmed.set(userId, { fingerprint, at: now });
-      return 0;
-    }
-    const last = this.confirmed.get(userId);
-    return last && last.fingerprint === fingerprint ? now - last.at : Number.POSITIVE_INFINITY;
   }
 
   private toView(userId: string, rec: StoredToken, version: string): TokenView {

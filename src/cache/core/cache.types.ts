@@ -30,6 +30,13 @@ export interface ReadResult<T> {
    * memory-only cache.
    */
   fallback?: true;
+  /**
+   * With `fallback`: how long ago (ms) this copy was last known to be the newest (Redis answered or
+   * acknowledged it, or this instance wrote it); absent when it never was (loaded from a snapshot).
+   * Without `fallback` the answer is the fleet's word now. Callers bound how long they act on an
+   * unconfirmed copy with it (the token store's `unconfirmedTokenUseMs`).
+   */
+  confirmedAgoMs?: number;
 }
 
 /** Per-write guarantees beyond the default (docs/cache.md, "Durable writes" and "Clock"). */

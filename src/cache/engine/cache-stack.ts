@@ -48,7 +48,10 @@ export class CacheStack {
     // Not while a re-seed window is open: the copy may be one a replica wrote back, not the fleet's word.
     if (this.near.serving() && remote.recovery.redisVouches) {
       const e = this.near.hit(k);
-      if (e !== undefined) return resultOf<T>(e);
+      if (e !== undefined) {
+        e.confirmedAt = confirmationTime();
+        return resultOf<T>(e);
+      }
     }
     if (!remote.recovery.redisUsableFor(k)) return this.fromMemory<T>(k, false);
     const generation = this.near.generation;
@@ -76,7 +79,9 @@ export class CacheStack {
       this.near.confirm(known, known.version, generation);
       if (known.tombstone) return redisMiss(vouched);
       const hit: ReadResult<T> = { state: 'hit', value: known.parsed() as T, source: 'redis', version: known.version, expiresAt: known.expiresAt };
-      return vouched ? hit : { ...hit, fallback: true };
+      if (!vouched) return unconfirmed(hit, known);
+      known.confirmedAt = confirmationTime();
+      return hit;
     }
     const rec = decodeRecord(raw);
     if (!rec) return redisMiss(true);
@@ -90,7 +95,9 @@ export class CacheStack {
     if (rec.tombstone || held?.tombstone) return redisMiss(vouched);
     const value = held ? held.parsed() : deepFreeze(JSON.parse(rec.json));
     const hit: ReadResult<T> = { state: 'hit', value: value as T, source: 'redis', version: rec.version, expiresAt: rec.expiresAt };
-    return vouched ? hit : { ...hit, fallback: true };
+    if (!vouched) return held ? unconfirmed(hit, held) : { ...hit, fallback: true };
+    if (held) held.confirmedAt = confirmationTime();
+    return hit;
   }
 
   /**
@@ -109,7 +116,7 @@ export class CacheStack {
     remote.recovery.rewoundReads++;
     this.local.journalRecord(k, { version: e.version, expiresAt: e.expiresAt, tombstone: e.tombstone, json: e.json });
     remote.recovery.scheduleDrain();
-    return { ...resultOf<T>(e), fallback: true };
+    return unconfirmed(resultOf<T>(e), e);
   }
 
   /** Not async (one promise less per write): nothing here throws, every failure settles the promise. */
@@ -123,6 +130,7 @@ export class CacheStack {
       // Journal first: a journaled key is pinned, so the memory store cannot evict the new copy.
       this.local.journalRecord(k, rec);
       this.local.mirrorNew(k, rec);
+      this.confirm(k, rec.version);
       return Promise.resolve({ version: rec.version, store: 'memory', journaled: true });
     }
     const pending = new PendingWrite(this, remote, k, rec, this.near.generation);
@@ -162,6 +170,7 @@ export class CacheStack {
   /** @internal Redis took the write: memory's copy is what Redis holds, nothing of it is left to replay. */
   written(k: string, rec: StoredRecord, generation: number): WriteResult {
     this.local.journalSettleUpTo(k, rec.version);
+    this.confirm(k, rec.version);
     if (this.near.enabled) this.near.confirm(this.local.memory.peek(k), rec.version, generation);
     return { version: rec.version, store: 'redis', journaled: false };
   }
@@ -170,6 +179,7 @@ export class CacheStack {
   journalUnknown(k: string, rec: StoredRecord): WriteResult {
     this.local.journalRecord(k, rec);
     this.local.mirror(k, rec);
+    this.confirm(k, rec.version);
     this.remote?.recovery.scheduleDrain();
     return { version: rec.version, store: 'memory', journaled: true };
   }
@@ -215,7 +225,16 @@ export class CacheStack {
   private fromMemory<T>(k: string, authoritative: boolean): ReadResult<T> {
     const e = this.local.memory.get(k);
     if (!e) return { state: authoritative ? 'miss' : 'unavailable', source: 'none' };
-    return authoritative ? resultOf<T>(e) : { ...resultOf<T>(e), fallback: true };
+    return authoritative ? resultOf<T>(e) : unconfirmed(resultOf<T>(e), e);
+  }
+
+  /**
+   * Memory's copy of `k`, if still `version`, is the newest as of now: Redis acknowledged it, or
+   * this instance wrote it (nothing newer can be known here before Redis answers again).
+   */
+  private confirm(k: string, version: string): void {
+    const e = this.local.memory.peek(k);
+    if (e !== undefined && e.version === version) e.confirmedAt = confirmationTime();
   }
 }
 
@@ -262,6 +281,16 @@ export function sameRecord(raw: string, e: MemoryEntry): boolean {
 /** A miss Redis answered; `fallback` while a re-seed window is open (not the fleet's word). */
 function redisMiss<T>(vouched: boolean): ReadResult<T> {
   return vouched ? { state: 'miss', source: 'redis' } : { state: 'miss', source: 'redis', fallback: true };
+}
+
+/** Whole monotonic ms, never 0 (0 is "never confirmed"). */
+function confirmationTime(): number {
+  return Math.floor(performance.now()) + 1;
+}
+
+/** Not the fleet's word: says how long ago the copy was last known to be the newest, if ever. */
+function unconfirmed<T>(r: ReadResult<T>, e: MemoryEntry): ReadResult<T> {
+  return e.confirmedAt === 0 ? { ...r, fallback: true } : { ...r, fallback: true, confirmedAgoMs: confirmationTime() - e.confirmedAt };
 }
 
 function resultOf<T>(e: MemoryEntry): ReadResult<T> {

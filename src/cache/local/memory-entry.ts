@@ -27,6 +27,11 @@ export class MemoryEntry {
    * that generation is current (bumping the generation flushes L1 in O(1)). 0: never.
    */
   l1 = 0;
+  /**
+   * When (monotonic ms, whole) this copy was last known to be the newest: Redis answered it,
+   * acknowledged it, or this instance wrote it. 0: never (loaded from a snapshot). ReadResult.confirmedAgoMs.
+   */
+  confirmedAt = 0;
 
   constructor(
     readonly version: string,
