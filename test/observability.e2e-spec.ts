@@ -18,7 +18,7 @@ import { loadConfig } from '../src/config/load-config.js';
 import { configSections } from '../src/config/sections.js';
 import { placeOrderBodySchema, signalBodySchema } from '../src/orchestrator/orchestrator.schemas.js';
 import { ReadinessService } from '../src/orchestrator/readiness.service.js';
-import { submitTokenSchema } from '../src/sharekhan/sharekhan-token.dto.js';
+import { submitTokenSchema } from '../src/sharekhan/http/sharekhan-token.dto.js';
 import { setLogDestination } from '../src/observability/logging.js';
 import { MetricsService } from '../src/observability/metrics.service.js';
 import { createTestApp, type TestApp } from './helpers/app.js';

@@ -1,7 +1,7 @@
 import {
   exchangeRequestToken,
   RequestTokenError,
-} from '../src/sharekhan/request-token-exchange.js';
+} from '../src/sharekhan/login/request-token-exchange.js';
 import {
   BrokerAuthError,
   BrokerBadRequestError,
@@ -15,7 +15,7 @@ import {
   InvalidOrderError,
   ShareKhanClient,
   type OrderInput,
-} from '../src/sharekhan/sharekhan-client.js';
+} from '../src/sharekhan/broker/sharekhan-client.js';
 import {
   startFakeShareKhan,
   type FakeShareKhan,

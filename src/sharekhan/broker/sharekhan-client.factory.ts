@@ -1,6 +1,6 @@
 import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
-import { settingNamer, type SettingNamer } from '../common/setting-names.js';
-import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
+import { settingNamer, type SettingNamer } from '../../common/setting-names.js';
+import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from '../sharekhan.options.js';
 import { ShareKhanClient, type ShareKhanClientOptions } from './sharekhan-client.js';
 
 /** No `apiKey` (or `secretKey` for the login): broker calls cannot be made (503, not 500: it is configuration, not a bug). */

@@ -1,4 +1,4 @@
-import type { CacheService } from '../cache/index.js';
+import type { CacheService } from '../../cache/index.js';
 
 /** Past this many remembered pairs the memo starts over (a read refills it). */
 const MAX_REMEMBERED = 10_000;

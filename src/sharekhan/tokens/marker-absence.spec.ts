@@ -1,4 +1,4 @@
-import { CacheService } from '../cache/index.js';
+import { CacheService } from '../../cache/index.js';
 import { MarkerAbsence, markerAbsenceFor } from './marker-absence.js';
 
 describe('MarkerAbsence', () => {

@@ -11,21 +11,21 @@ import {
   NotFoundException,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { CacheService } from '../cache/index.js';
-import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
+import { CacheService } from '../../cache/index.js';
+import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from '../sharekhan.options.js';
 import { RequestTokenError, ShareKhanSecretKeyError, exchangeRequestToken } from './request-token-exchange.js';
-import { ShareKhanClientFactory, ShareKhanNotConfiguredError } from './sharekhan-client.factory.js';
+import { ShareKhanClientFactory, ShareKhanNotConfiguredError } from '../broker/sharekhan-client.factory.js';
 import {
   BrokerAuthError,
   BrokerBadRequestError,
   BrokerError,
   BrokerRateLimitError,
   BrokerTimeoutError,
-} from './sharekhan-client.js';
-import { TokenClock } from './token-clock.js';
-import { istTime } from './token-expiry.js';
-import { ShareKhanTokenStore, assertUserId, type TokenView } from './token-store.service.js';
-import { CustomerMismatchError, CustomerNotConfiguredError, TradingAccounts } from './trading-accounts.js';
+} from '../broker/sharekhan-client.js';
+import { TokenClock } from '../tokens/token-clock.js';
+import { istTime } from '../tokens/token-expiry.js';
+import { ShareKhanTokenStore, assertUserId, type TokenView } from '../tokens/token-store.service.js';
+import { CustomerMismatchError, CustomerNotConfiguredError, TradingAccounts } from '../tokens/trading-accounts.js';
 import { LoginExchangeRefusedError, LoginSecretKeyError, LoginStateError, RequestTokenRejectedError } from './login-errors.js';
 
 export interface Identity {
@@ -61,7 +61,7 @@ const stateKey = (state: string) => `sharekhan:login-state:${createHash('sha256'
  * exchange, POST /access/token) and the cheap validation call.
  */
 @Injectable()
-export class ShareKhanSessionService {
+export class ShareKhanLoginService {
   private readonly logger = new Logger('ShareKhanSession');
   private readonly settings: ShareKhanSettings;
 

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { firstValueFrom, filter, timeout } from 'rxjs';
-import { CacheConflictError, CacheService } from '../cache/index.js';
-import { ChaosGateway } from '../cache/testing/chaos-gateway.js';
-import { loadConfig } from '../config/load-config.js';
-import { resolveShareKhanOptions } from './sharekhan.options.js';
+import { CacheConflictError, CacheService } from '../../cache/index.js';
+import { ChaosGateway } from '../../cache/testing/chaos-gateway.js';
+import { loadConfig } from '../../config/load-config.js';
+import { resolveShareKhanOptions } from '../sharekhan.options.js';
 import { TokenAuditLog } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenKeyRing } from './token-crypto.js';

@@ -2,7 +2,7 @@ import {
   BadRequestException,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import type { SettingNamer } from '../common/setting-names.js';
+import type { SettingNamer } from '../../common/setting-names.js';
 import type { RequestTokenErrorCode } from './request-token-exchange.js';
 
 /**

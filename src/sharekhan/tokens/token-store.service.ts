@@ -1,10 +1,10 @@
 import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
-import { CacheClockNotSyncedError, CacheError, CacheService } from '../cache/index.js';
-import type { CacheMode, ClaimResult } from '../cache/index.js';
-import { USER_ID_PATTERN } from '../common/user-id.js';
+import { CacheClockNotSyncedError, CacheError, CacheService } from '../../cache/index.js';
+import type { CacheMode, ClaimResult } from '../../cache/index.js';
+import { USER_ID_PATTERN } from '../../common/user-id.js';
 import { markerAbsenceFor } from './marker-absence.js';
 import { RevokeNotConfirmedError } from './revoke-not-confirmed.error.js';
-import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
+import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from '../sharekhan.options.js';
 import { TokenAuditLog, type AuditActor, type AuditEvent, type AuditInput } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenDecryptError, TokenKeyRing, maskToken, tokenFingerprint, type SealedToken } from './token-crypto.js';
