@@ -4,7 +4,6 @@ import {
   Delete,
   Get,
   HttpCode,
-  HttpException,
   Inject,
   Optional,
   Param,
@@ -14,11 +13,14 @@ import {
   Req,
   Res,
   ServiceUnavailableException,
+  UseFilters,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses, ApiOkBody, ApiZodBody, BAD_CALLBACK_QUERY, BAD_TOKEN_BODY, type ErrorCase } from '../../common/openapi.js';
 import { ApiKeyAuth, Caller, CallerIdentity, RateLimited, type ApiCaller } from '../../auth/index.js';
+import { DomainError } from '../../common/domain-error.js';
+import { DomainErrorFilter } from '../../common/http-error.filter.js';
 import { UserIdPipe } from '../../common/user-id.pipe.js';
 import { ZodValidationPipe } from '../../common/zod-validation.pipe.js';
 import { LOGIN_BROWSER_RETURN, type LoginBrowserReturn } from '../login/login-browser-return.js';
@@ -26,6 +28,7 @@ import { auditEventFor } from '../tokens/audit-visibility.js';
 import { RevokeNotConfirmedError } from '../tokens/revoke-not-confirmed.error.js';
 import { ShareKhanLoginService, type Identity } from '../login/login.service.js';
 import { callbackQuerySchema, submitTokenSchema, type CallbackQuery, type SubmitTokenBody } from './sharekhan-token.dto.js';
+import { SHAREKHAN_ERROR_STATUSES } from './error-statuses.js';
 import { AUDIT_TRAIL, LOGIN_URL, SUBMIT_TOKEN_EXAMPLE, TOKEN_LIST, TOKEN_REVOKED, TOKEN_STATUS, TOKEN_STORED, TOKEN_VALIDATION } from './sharekhan-token.openapi.js';
 import { StaticTokens } from '../tokens/static-tokens.js';
 import { ShareKhanTokenStore, type TokenStatus } from '../tokens/token-store.service.js';
@@ -42,6 +45,7 @@ const LOGIN_WITHOUT_CUSTOMER: ErrorCase = {
 
 @ApiTags('sharekhan')
 @Controller('sharekhan')
+@UseFilters(new DomainErrorFilter(SHAREKHAN_ERROR_STATUSES))
 export class ShareKhanTokenController {
   constructor(
     private readonly store: ShareKhanTokenStore,
@@ -175,10 +179,9 @@ export class ShareKhanTokenController {
       if (browser) return res.redirect(303, browser.urlFor({ ok: true, token }));
       res.json({ present: true, usable: token.status === 'active', ...token, storedIn: store, cacheMode: this.store.cacheMode });
     } catch (err) {
-      if (!browser || !(err instanceof HttpException)) throw err;
-      const body = err.getResponse();
-      const code = typeof body === 'object' && typeof (body as { code?: unknown }).code === 'string' ? (body as { code: string }).code : undefined;
-      res.redirect(303, browser.urlFor({ ok: false, statusCode: err.getStatus(), message: err.message, code }));
+      const statusCode = err instanceof DomainError ? SHAREKHAN_ERROR_STATUSES[err.code] : undefined;
+      if (!browser || !(err instanceof DomainError) || statusCode === undefined) throw err;
+      res.redirect(303, browser.urlFor({ ok: false, statusCode, message: err.message, code: err.code }));
     }
   }
 

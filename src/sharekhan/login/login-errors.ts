@@ -1,8 +1,6 @@
-import {
-  BadRequestException,
-  ServiceUnavailableException,
-} from '@nestjs/common';
+import { DomainError } from '../../common/domain-error.js';
 import type { SettingNamer } from '../../common/setting-names.js';
+import { BrokerAuthError, BrokerBadRequestError, BrokerRateLimitError, BrokerTimeoutError, type BrokerError } from '../broker/broker-errors.js';
 import type { RequestTokenErrorCode } from './request-token-exchange.js';
 
 /**
@@ -18,16 +16,10 @@ export type LoginFailureCode =
   | 'LOGIN_EXCHANGE_REFUSED';
 
 /** The one-time state is unknown, expired or already used: starting the login again fixes it. */
-export class LoginStateError extends BadRequestException {
-  readonly code = 'LOGIN_STATE_UNKNOWN';
+export class LoginStateError extends DomainError {
+  override name = 'LoginStateError';
   constructor() {
-    super({
-      statusCode: 400,
-      error: 'Bad Request',
-      code: 'LOGIN_STATE_UNKNOWN',
-      message:
-        'Unknown, expired or already used state: start the login again with GET /sharekhan/users/:userId/login-url',
-    });
+    super('LOGIN_STATE_UNKNOWN', 'Unknown, expired or already used state: start the login again with GET /sharekhan/users/:userId/login-url');
   }
 }
 
@@ -35,48 +27,61 @@ export class LoginStateError extends BadRequestException {
  * The request token in ShareKhan's redirect cannot be used. A failed GCM tag almost always means
  * the secret key is not the one ShareKhan sealed it with, which retrying never fixes.
  */
-export class RequestTokenRejectedError extends BadRequestException {
-  readonly code: LoginFailureCode;
-  constructor(
-    cause: RequestTokenErrorCode,
-    detail: string,
-    nameOf: SettingNamer,
-  ) {
-    const code =
-      cause === 'TOKEN_AUTH_FAILED'
-        ? 'REQUEST_TOKEN_AUTH_FAILED'
-        : 'REQUEST_TOKEN_MALFORMED';
+export class RequestTokenRejectedError extends DomainError {
+  override name = 'RequestTokenRejectedError';
+  declare readonly code: LoginFailureCode;
+  constructor(cause: RequestTokenErrorCode, detail: string, nameOf: SettingNamer) {
+    const code = cause === 'TOKEN_AUTH_FAILED' ? 'REQUEST_TOKEN_AUTH_FAILED' : 'REQUEST_TOKEN_MALFORMED';
     const message =
       code === 'REQUEST_TOKEN_AUTH_FAILED'
         ? `request_token rejected: ${detail}. Most likely ${nameOf('secretKey')} is not the secret key ShareKhan issued with ${nameOf('apiKey')} (or the redirect was altered on the way): check it and restart, then log in again; retrying with the same secret key fails the same way. Nothing was stored.`
         : `request_token rejected: ${detail}. It was damaged or cut short on its way back from ShareKhan: start the login again. Nothing was stored.`;
-    super({ statusCode: 400, error: 'Bad Request', code, message });
-    this.code = code;
+    super(code, message);
   }
 }
 
 /** The secret key is set but unusable (not 32 bytes): the operator has to fix the configuration. */
-export class LoginSecretKeyError extends ServiceUnavailableException {
-  readonly code = 'LOGIN_SECRET_KEY_INVALID';
+export class LoginSecretKeyError extends DomainError {
+  override name = 'LoginSecretKeyError';
   constructor(nameOf: SettingNamer) {
-    super({
-      statusCode: 503,
-      error: 'Service Unavailable',
-      code: 'LOGIN_SECRET_KEY_INVALID',
-      message: `ShareKhan login is misconfigured: ${nameOf('secretKey')} is not a usable secret key (exactly 32 bytes, as ShareKhan issued it); fix it and restart. Nothing was stored.`,
-    });
+    super(
+      'LOGIN_SECRET_KEY_INVALID',
+      `ShareKhan login is misconfigured: ${nameOf('secretKey')} is not a usable secret key (exactly 32 bytes, as ShareKhan issued it); fix it and restart. Nothing was stored.`,
+    );
   }
 }
 
 /** ShareKhan refused to exchange the request token (used already, expired on its side): log in again. */
-export class LoginExchangeRefusedError extends BadRequestException {
-  readonly code = 'LOGIN_EXCHANGE_REFUSED';
+export class LoginExchangeRefusedError extends DomainError {
+  override name = 'LoginExchangeRefusedError';
   constructor(brokerMessage: string | undefined) {
-    super({
-      statusCode: 400,
-      error: 'Bad Request',
-      code: 'LOGIN_EXCHANGE_REFUSED',
-      message: `ShareKhan refused to exchange the request token: ${brokerMessage ?? 'bad request'}. Start the login again.`,
-    });
+    super('LOGIN_EXCHANGE_REFUSED', `ShareKhan refused to exchange the request token: ${brokerMessage ?? 'bad request'}. Start the login again.`);
   }
+}
+
+/** Redis cannot say whether the one-time state exists: it cannot be trusted, nor refused for good. */
+export class LoginStateUnavailableError extends DomainError {
+  override name = 'LoginStateUnavailableError';
+  constructor() {
+    super('LOGIN_STATE_UNAVAILABLE', 'Cannot check the login state right now (Redis unreachable); start the login again');
+  }
+}
+
+/**
+ * A broker call of the login or the validation failed: keeps the broker error's code (so the
+ * edge answers a timeout as a timeout) with a sentence naming what was being done.
+ */
+export class BrokerCallFailedError extends DomainError {
+  override name = 'BrokerCallFailedError';
+  constructor(err: BrokerError, what: string) {
+    super(err.code, brokerSentence(err, what), { cause: err });
+  }
+}
+
+function brokerSentence(err: BrokerError, what: string): string {
+  if (err instanceof BrokerBadRequestError) return `ShareKhan refused to ${what}: ${err.brokerMessage ?? 'bad request'}. Start the login again.`;
+  if (err instanceof BrokerAuthError) return `ShareKhan refused this app's credentials while trying to ${what}`;
+  if (err instanceof BrokerRateLimitError) return `ShareKhan is rate limiting us; retry to ${what} later`;
+  if (err instanceof BrokerTimeoutError) return `ShareKhan did not answer in time while trying to ${what}`;
+  return `ShareKhan could not ${what}: ${err.message}`;
 }

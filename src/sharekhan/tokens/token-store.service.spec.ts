@@ -189,14 +189,14 @@ describe('ShareKhanTokenStore', () => {
     expect(held?.lastValidatedAt ?? null).toBeNull();
   });
 
-  it('a revoke the cache cannot write safely is a typed 503, not a 500 and not a silent success', async () => {
+  it('a revoke the cache cannot write safely is a typed error (503 at the edge), not a 500 and not a silent success', async () => {
     const { store, cache } = build();
     await store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
     // Unit-level stand-in for "Redis went away after the read / writers kept winning".
     vi.spyOn(cache, 'update').mockRejectedValueOnce(new CacheConflictError('lost', 5));
     const err = await store.revoke('USER_A', actor).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RevokeNotConfirmedError);
-    expect((err as RevokeNotConfirmedError).getStatus()).toBe(503);
+    expect((err as RevokeNotConfirmedError).code).toBe('REVOKE_NOT_CONFIRMED');
     expect((await store.lookup('USER_A')).kind).toBe('found');
   });
 

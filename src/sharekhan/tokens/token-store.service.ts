@@ -1,6 +1,7 @@
-import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CacheClockNotSyncedError, CacheError, CacheService } from '../../cache/index.js';
 import type { CacheMode, ClaimResult } from '../../cache/index.js';
+import { DomainError } from '../../common/domain-error.js';
 import { USER_ID_PATTERN } from '../../common/user-id.js';
 import { markerAbsenceFor } from './marker-absence.js';
 import { RevokeNotConfirmedError } from './revoke-not-confirmed.error.js';
@@ -123,9 +124,10 @@ interface RejectedMarker {
 }
 
 /** Thrown for a user id that is not in the canonical form: never looked up, never normalised. */
-export class InvalidUserIdError extends BadRequestException {
+export class InvalidUserIdError extends DomainError {
+  override name = 'InvalidUserIdError';
   constructor() {
-    super('userId must be 1-64 characters A-Z, 0-9 or _ (e.g. PAPER_TRADER_001)');
+    super('INVALID_USER_ID', 'userId must be 1-64 characters A-Z, 0-9 or _ (e.g. PAPER_TRADER_001)');
   }
 }
 
@@ -244,7 +246,7 @@ export class ShareKhanTokenStore {
   async submit(userId: string, input: SubmitInput): Promise<{ view: TokenView; store: 'redis' | 'memory' }> {
     assertUserId(userId);
     if (typeof input.accessToken !== 'string' || input.accessToken.length === 0) {
-      throw new BadRequestException('accessToken must be a non-empty string');
+      throw new DomainError('INVALID_ACCESS_TOKEN', 'accessToken must be a non-empty string');
     }
     const now = this.clock.now();
     const rec: StoredToken = {
