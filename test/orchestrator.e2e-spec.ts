@@ -742,8 +742,8 @@ describe('what an operator can alert on: tokens missing, orders placed and refus
     const lines = logs.json().filter((l) => l.context === 'Orders');
     expect(lines.map((l) => l.msg)).toEqual([
       expect.stringMatching(/^Order placed for PAPER_TRADER_001 \(paper\) B 2 RELIANCE: order id PAPER-/),
-      'Order not_placed for LIVE_USER_002 (live) B 2 RELIANCE: TOKEN_MISSING, HTTP 412',
-      'Order not_placed for NOBODY_001 (none): USER_UNKNOWN, HTTP 404',
+      'Order not_placed for LIVE_USER_002 (live) B 2 RELIANCE: TOKEN_MISSING',
+      'Order not_placed for NOBODY_001 (none): USER_UNKNOWN',
     ]);
     expect(lines.every((l) => l.level === 'info')).toBe(true);
     expect(logs.lines.join('\n')).not.toContain(paperToken);
