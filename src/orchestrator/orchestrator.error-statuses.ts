@@ -36,6 +36,8 @@ export function statusOf(result: Pick<OrderResult, 'outcome' | 'code'>): number 
 /** A result as the trade endpoints show it: with the `httpStatus` it answers with. */
 export type ShownResult = OrderResult & { httpStatus: number };
 
+/** `httpStatus` right after `outcome`, where answers have always shown it. */
 export function withHttpStatus(result: OrderResult): ShownResult {
-  return { ...result, httpStatus: statusOf(result) };
+  const { userId, mode, outcome, ...rest } = result;
+  return { userId, mode, outcome, httpStatus: statusOf(result), ...rest };
 }
