@@ -4,7 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module.js';
 import { configureApp } from './app.setup.js';
-import { CacheService } from './cache/cache.service.js';
+import { CacheService } from './cache/index.js';
 import type { AppConfig } from './config/load-config.js';
 import { DOCS_PATH } from './observability/openapi.setup.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { onTestFinished } from 'vitest';
 import request, { type Response, type Test } from 'supertest';
-import { ShareKhanTokenStore } from '../src/sharekhan/token-store.service.js';
+import { ShareKhanTokenStore } from '../src/sharekhan/tokens/token-store.service.js';
 import { setLogDestination } from '../src/observability/logging.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { startFakeShareKhan, type FakeShareKhan } from './helpers/fake-sharekhan.js';

@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, HTTPRequest, Page } from 'puppeteer-core';
 import request from 'supertest';
-import { makeRequestToken } from '../src/sharekhan/request-token-exchange.js';
+import { makeRequestToken } from '../src/sharekhan/login/request-token-exchange.js';
 import { CacheService } from '../src/cache/cache.service.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import {

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { onTestFinished } from 'vitest';
 import { CacheService } from '../src/cache/cache.service.js';
 import { CONSOLE_CSP } from '../src/console/console-headers.js';
-import { ShareKhanTokenStore } from '../src/sharekhan/token-store.service.js';
+import { ShareKhanTokenStore } from '../src/sharekhan/tokens/token-store.service.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { startFakeShareKhan, type FakeShareKhan } from './helpers/fake-sharekhan.js';
 import { freePort } from './helpers/ports.js';

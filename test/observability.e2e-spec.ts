@@ -18,7 +18,7 @@ import { loadConfig } from '../src/config/load-config.js';
 import { configSections } from '../src/config/sections.js';
 import { placeOrderBodySchema, signalBodySchema } from '../src/orchestrator/orchestrator.schemas.js';
 import { ReadinessService } from '../src/orchestrator/readiness.service.js';
-import { submitTokenSchema } from '../src/sharekhan/sharekhan-token.dto.js';
+import { submitTokenSchema } from '../src/sharekhan/http/sharekhan-token.dto.js';
 import { setLogDestination } from '../src/observability/logging.js';
 import { MetricsService } from '../src/observability/metrics.service.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
@@ -125,7 +125,7 @@ describe('metrics follow the cache mode (real redis-server)', () => {
 
   it('lets other modules publish their numbers through collectors run at scrape time', async () => {
     const metrics = t.get(MetricsService);
-    // The token module publishes broker_tokens{status} this way (src/sharekhan/token-metrics.ts).
+    // The token module publishes broker_tokens{status} this way (src/sharekhan/tokens/token-metrics.ts).
     expect(await scrape(t)).toContain('# TYPE broker_tokens gauge');
 
     const gauge = new Gauge({ name: 'test_collected_value', help: 'test', labelNames: ['kind'], registers: [metrics.registry] });

@@ -3,9 +3,9 @@ import request from 'supertest';
 import { onTestFinished, vi } from 'vitest';
 import { CacheService } from '../src/cache/cache.service.js';
 import { PremarketCheckService } from '../src/orchestrator/premarket-check.service.js';
-import { TokenClock } from '../src/sharekhan/token-clock.js';
+import { TokenClock } from '../src/sharekhan/tokens/token-clock.js';
 import type { AppConfig } from '../src/config/load-config.js';
-import { ShareKhanTokenStore } from '../src/sharekhan/token-store.service.js';
+import { ShareKhanTokenStore } from '../src/sharekhan/tokens/token-store.service.js';
 import { CacheThrottlerStorage } from '../src/auth/index.js';
 import { createTestApp as createApp, type TestApp } from './helpers/app.js';
 import { captureLogs } from './helpers/logs.js';
@@ -742,8 +742,8 @@ describe('what an operator can alert on: tokens missing, orders placed and refus
     const lines = logs.json().filter((l) => l.context === 'Orders');
     expect(lines.map((l) => l.msg)).toEqual([
       expect.stringMatching(/^Order placed for PAPER_TRADER_001 \(paper\) B 2 RELIANCE: order id PAPER-/),
-      'Order not_placed for LIVE_USER_002 (live) B 2 RELIANCE: TOKEN_MISSING, HTTP 412',
-      'Order not_placed for NOBODY_001 (none): USER_UNKNOWN, HTTP 404',
+      'Order not_placed for LIVE_USER_002 (live) B 2 RELIANCE: TOKEN_MISSING',
+      'Order not_placed for NOBODY_001 (none): USER_UNKNOWN',
     ]);
     expect(lines.every((l) => l.level === 'info')).toBe(true);
     expect(logs.lines.join('\n')).not.toContain(paperToken);

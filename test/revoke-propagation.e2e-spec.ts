@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { onTestFinished } from 'vitest';
 import request from 'supertest';
 import { CacheService } from '../src/cache/cache.service.js';
-import { tokenFingerprint } from '../src/sharekhan/token-crypto.js';
+import { tokenFingerprint } from '../src/sharekhan/tokens/token-crypto.js';
 import { SAMPLE_ORDER } from './fixtures/orders.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { startFakeShareKhan } from './helpers/fake-sharekhan.js';

@@ -1,7 +1,11 @@
 import {
   exchangeRequestToken,
   RequestTokenError,
-} from '../src/sharekhan/request-token-exchange.js';
+} from '../src/sharekhan/login/request-token-exchange.js';
+import {
+  ShareKhanClient,
+  type OrderInput,
+} from '../src/sharekhan/broker/sharekhan-client.js';
 import {
   BrokerAuthError,
   BrokerBadRequestError,
@@ -13,9 +17,7 @@ import {
   BrokerServerError,
   BrokerTimeoutError,
   InvalidOrderError,
-  ShareKhanClient,
-  type OrderInput,
-} from '../src/sharekhan/sharekhan-client.js';
+} from '../src/sharekhan/broker/broker-errors.js';
 import {
   startFakeShareKhan,
   type FakeShareKhan,
@@ -499,7 +501,8 @@ describe('ShareKhanClient against the fake ShareKhan', () => {
       const err = await caught(dead.placeOrder(token, order('C300')));
       expect(err).toBeInstanceOf(BrokerNetworkError);
       expect(err).toMatchObject({
-        code: 'ECONNREFUSED',
+        code: 'BROKER_UNREACHABLE',
+        socketCode: 'ECONNREFUSED',
         outcomeUnknown: false,
       });
       expectNoSecrets(err, token);

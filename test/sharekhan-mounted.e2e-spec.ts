@@ -35,4 +35,12 @@ describe('ShareKhanAuthModule mounted under a prefix by the consumer app', () =>
     expect(refused.status).toBe(401);
     expect(refused.headers['cache-control']).toBe('no-store');
   });
+
+  it('a typed error of its services answers its own status and code without the app\'s error filter', async () => {
+    const app = await mountedApp();
+    const res = await request(app.getHttpServer()).post('/broker/sharekhan/users/USER_A/token/validate').set('x-api-key', ADMIN_KEY);
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ statusCode: 404, error: 'Not Found', code: 'TOKEN_NOT_FOUND', message: expect.stringMatching(/^No ShareKhan token stored for USER_A/) });
+    expect(res.headers['cache-control']).toBe('no-store');
+  });
 });

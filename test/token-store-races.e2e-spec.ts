@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { tokenKey } from '../src/sharekhan/token-store.service.js';
+import { tokenKey } from '../src/sharekhan/tokens/token-store.service.js';
 import { startRedis, type RedisProcess } from './helpers/index.js';
 import { useTokenStoreReplica } from './helpers/token-store-replica.js';
 

@@ -18,5 +18,6 @@ export type { UpdateOptions, UpdateResult } from './api/update.js';
 export type { ClearResult } from './api/clear.js';
 export type * from './core/cache.types.js';
 export type { CacheModuleOptions, RedisTarget, RedisTlsFiles, HostPort } from './core/cache.options.js';
+export { isUsableRedisUrl, REDIS_URL_WANTS } from './core/redis-url.js';
 export type { CounterHit } from './engine/atomic-counter.js';
 export type { SlotAnswer } from './engine/sliding-window.js';

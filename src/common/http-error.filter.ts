@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { CacheClockNotSyncedError, CacheValidationError } from '../cache/index.js';
+import { CACHE_ERROR_STATUSES } from './cache-error-statuses.js';
+import { DomainError, type ErrorStatuses } from './domain-error.js';
 import { fromLines, sentenceFor, type FieldProblem } from './field-problems.js';
 
 /** The one error shape: a sentence in `message`, a typed error's `code`, per-field problems (400s only) in `details`. */
@@ -47,6 +48,8 @@ function isHttpError(e: unknown): e is { status: number } {
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpErrorFilter');
+  /** The code-to-status tables of the modules this filter answers for (see DomainErrorFilter). */
+  protected statuses: ErrorStatuses = CACHE_ERROR_STATUSES;
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
@@ -105,16 +108,28 @@ export class HttpErrorFilter implements ExceptionFilter {
           return { status: exception.status ?? 400, error: reason(exception.status ?? 400), message: 'The request body could not be read' };
       }
     }
-    if (exception instanceof CacheValidationError) {
-      return { status: 400, error: reason(400), message: exception.message, code: exception.code };
-    }
-    // A replica that cannot version a write by the fleet's clock yet: a retry shortly succeeds.
-    if (exception instanceof CacheClockNotSyncedError) {
-      return { status: 503, error: reason(503), message: exception.message, code: exception.code };
+    // A module's typed error: its code says what went wrong, the module's table which status that is.
+    if (exception instanceof DomainError && this.statuses[exception.code] !== undefined) {
+      const status = this.statuses[exception.code];
+      if (status >= 500) this.logger.error(`${status} on ${req.method} ${req.route?.path ?? req.path}: ${exception.code}: ${exception.message}`);
+      return { status, error: reason(status), message: exception.message, code: exception.code };
     }
     const err = exception as Error;
     this.logger.error(`Unhandled ${err?.name ?? 'error'} on ${req.method} ${req.route?.path ?? req.path}: ${err?.message ?? String(exception)}`);
     return { status: 500, error: reason(500), message: 'Internal error; it has been logged' };
+  }
+}
+
+/**
+ * A module's DomainErrors answered with the status its code table gives, in the same body as
+ * every other error. Set on the module's controllers (`@UseFilters(new DomainErrorFilter(table))`),
+ * so the module answers the same wherever it is mounted; other errors go on to the app's filter.
+ */
+@Catch(DomainError)
+export class DomainErrorFilter extends HttpErrorFilter {
+  constructor(...tables: ErrorStatuses[]) {
+    super();
+    this.statuses = Object.assign({}, CACHE_ERROR_STATUSES, ...tables) as ErrorStatuses;
   }
 }
 

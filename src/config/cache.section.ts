@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { defineSection } from './config-section.js';
 import { boolVar, intVar, listVar, optionalString } from './env-types.js';
 import type { CacheModuleOptions, RedisTarget, RedisTlsFiles } from '../cache/index.js';
-import { isUsableRedisUrl, REDIS_URL_WANTS } from '../cache/core/redis-url.js';
+import { isUsableRedisUrl, REDIS_URL_WANTS } from '../cache/index.js';
 
 const hostPort = /^[^\s:]+:\d{1,5}$/;
 const hostPortList = () =>

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { CacheHealthIndicator } from '../cache/cache.health.js';
-import { CacheService } from '../cache/cache.service.js';
+import { CacheHealthIndicator, CacheService } from '../cache/index.js';
 import { APP_CONFIG } from '../config/config.constants.js';
 import type { AppConfig } from '../config/load-config.js';
 

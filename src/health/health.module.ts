@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { CacheHealthIndicator } from '../cache/cache.health.js';
+import { CacheHealthIndicator } from '../cache/index.js';
 import { CacheReadinessIndicator } from './cache-readiness.indicator.js';
 import { HealthController } from './health.controller.js';
 import { ShutdownState } from './shutdown-state.js';

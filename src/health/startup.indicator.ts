@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { CacheService } from '../cache/cache.service.js';
+import { CacheService } from '../cache/index.js';
 import { APP_CONFIG } from '../config/config.constants.js';
 import type { AppConfig } from '../config/load-config.js';
 

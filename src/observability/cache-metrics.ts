@@ -1,7 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
-import type { CacheService } from '../cache/cache.service.js';
-import type { CacheMode, CacheObserver, CacheStatus } from '../cache/core/cache.types.js';
+import type { CacheMode, CacheObserver, CacheService, CacheStatus } from '../cache/index.js';
 
 const MODES: readonly CacheMode[] = ['redis', 'fallback', 'recovering', 'memory'];
 const BREAKER_STATES: readonly CacheStatus['breakerState'][] = ['closed', 'open', 'half-open', 'none'];

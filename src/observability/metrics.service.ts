@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { CacheService } from '../cache/cache.service.js';
+import { CacheService } from '../cache/index.js';
 import { APP_CONFIG } from '../config/config.constants.js';
 import type { AppConfig } from '../config/load-config.js';
 import { CacheMetrics } from './cache-metrics.js';

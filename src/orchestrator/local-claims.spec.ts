@@ -1,7 +1,7 @@
 import type { OrderResult } from './orchestrator.types.js';
 import { LocalClaims } from './local-claims.js';
 
-const result = (orderId: string): OrderResult => ({ userId: 'U', mode: 'live', outcome: 'placed', httpStatus: 201, message: 'ok', orderId, at: '2030-01-01T00:00:00.000Z' });
+const result = (orderId: string): OrderResult => ({ userId: 'U', mode: 'live', outcome: 'placed', message: 'ok', orderId, at: '2030-01-01T00:00:00.000Z' });
 
 describe('LocalClaims', () => {
   it('keeps results for the TTL, then forgets them', () => {

@@ -22,6 +22,7 @@ import { ApiErrorResponses, ApiOkBody, ApiZodBody, BAD_ORDER_BODY, NOT_OWN_USER 
 import { ApiKeyAuth, ApiKeyService, Caller, type ApiCaller } from '../auth/index.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { OrderBook } from './order-book.js';
+import { withHttpStatus, type ShownResult } from './orchestrator.error-statuses.js';
 import { ApiOrderFailures, ORDER_LIST, ORDER_RESULT, PLACE_ORDER_EXAMPLE, PREMARKET_REPORT, READINESS_REPORT, SIGNAL_EXAMPLE, SIGNAL_REPORT } from './orchestrator.openapi.js';
 import { OrderExecutor } from './order-executor.js';
 import {
@@ -71,13 +72,14 @@ export class OrchestratorController {
     @Caller() caller: ApiCaller,
     @Res({ passthrough: true }) res: Response,
     @Req() req: Request,
-  ): Promise<OrderResult & { statusCode: number; error?: string }> {
+  ): Promise<ShownResult & { statusCode: number; error?: string }> {
     assertMayActOn(caller, [body.userId]);
     const user = this.users.get(body.userId);
     const result = user ? await this.placeFor(user, body, prefetchedToken(req, user.userId)) : this.executor.unknownUser(body.userId);
-    res.status(result.httpStatus);
+    const shown = withHttpStatus(result);
+    res.status(shown.httpStatus);
     // Failures keep the common error shape ({ statusCode, error, message }) plus code and outcome.
-    return { statusCode: result.httpStatus, ...(result.httpStatus >= 400 ? { error: reason(result.httpStatus) } : {}), ...result };
+    return { statusCode: shown.httpStatus, ...(shown.httpStatus >= 400 ? { error: reason(shown.httpStatus) } : {}), ...shown };
   }
 
   /**
@@ -94,7 +96,7 @@ export class OrchestratorController {
   async signal(
     @Body(new ZodValidationPipe(signalBodySchema)) body: SignalBody,
     @Caller() caller: ApiCaller,
-  ): Promise<SignalReport> {
+  ): Promise<SignalReport & { results: ShownResult[] }> {
     if (body.users === 'all' && !caller.admin) {
       throw new ForbiddenException(`users "all" needs an admin API key; key "${caller.name}" may signal only its own user`);
     }
@@ -103,7 +105,8 @@ export class OrchestratorController {
     // The order must be valid on its own before anyone trades; the account fields are the user's.
     const probe = orderFor({ userId: 'PROBE', customerId: 'PROBE', loginId: 'PROBE' }, body.order);
     if (!probe.ok) throw new InvalidRequestException(fromLines(probe.problems.map((p) => `body.${p}`)));
-    return this.fanout.fanOut(body.signalId, targets, body.order);
+    const report = await this.fanout.fanOut(body.signalId, targets, body.order);
+    return { ...report, results: report.results.map(withHttpStatus) };
   }
 
   /** Each user's token readiness as an order would see it, plus the last pre-market check. */

@@ -3,7 +3,8 @@ import { ApiResponse, type SchemaObject } from '@nestjs/swagger';
 import { reason } from '../common/http-error.filter.js';
 import { bool, int, list, nullable, obj, oneOf, str, time } from '../common/openapi-schema.js';
 import { USERS_OPTION } from './orchestrator.options.js';
-import { FAILURE_STATUS, type FailureCode } from './orchestrator.types.js';
+import { ORCHESTRATOR_ERROR_STATUSES } from './orchestrator.error-statuses.js';
+import { FAILURE_CODES, type FailureCode } from './orchestrator.types.js';
 
 /** Response schemas, failure examples and request examples of the trade endpoints (OpenAPI only). */
 
@@ -18,7 +19,7 @@ export const ORDER_RESULT: SchemaObject = obj(
     mode: nullable(MODE),
     outcome: OUTCOME,
     httpStatus: int(),
-    code: oneOf(Object.keys(FAILURE_STATUS), 'Failures only: what went wrong, to switch on'),
+    code: oneOf([...FAILURE_CODES], 'Failures only: what went wrong, to switch on'),
     message: str(),
     action: str('What to do next, when there is something to do'),
     broker: oneOf(['paper', 'sharekhan']),
@@ -134,12 +135,12 @@ const FAILURE_EXAMPLES: Partial<Record<FailureCode, { message: string; action?: 
 /** A failed order answers with its result (not the plain error body): one example per status. */
 export function ApiOrderFailures(...codes: FailureCode[]): MethodDecorator {
   const byStatus = new Map<number, FailureCode>();
-  for (const code of codes) if (!byStatus.has(FAILURE_STATUS[code])) byStatus.set(FAILURE_STATUS[code], code);
+  for (const code of codes) if (!byStatus.has(ORCHESTRATOR_ERROR_STATUSES[code])) byStatus.set(ORCHESTRATOR_ERROR_STATUSES[code], code);
   return applyDecorators(
     ...[...byStatus].map(([status, code]) =>
       ApiResponse({
         status,
-        description: `Not placed (or unknown): code ${codes.filter((c) => FAILURE_STATUS[c] === status).join(' or ')}`,
+        description: `Not placed (or unknown): code ${codes.filter((c) => ORCHESTRATOR_ERROR_STATUSES[c] === status).join(' or ')}`,
         schema: {
           ...ORDER_RESULT,
           example: {

@@ -2,47 +2,48 @@ import type { TradingMode } from './orchestrator.options.js';
 import type { LimitBreach } from './order-limits.js';
 
 /**
- * Every way an order can fail, each with its own HTTP status so a caller (or an operator reading
- * logs) can tell "submit a token" from "wait for Redis" from "ask the broker what happened".
+ * Every way an order can fail, each with its own code so a caller (or an operator reading logs)
+ * can tell "submit a token" from "wait for Redis" from "ask the broker what happened". Which HTTP
+ * status each answers with is the edge's business (orchestrator.error-statuses.ts).
  */
-export const FAILURE_STATUS = {
-  USER_UNKNOWN: 404,
+export const FAILURE_CODES = [
+  'USER_UNKNOWN',
   /** Above the user's per-order maxQuantity or maxNotional: refused before anything is sent. */
-  ORDER_LIMIT_EXCEEDED: 422,
+  'ORDER_LIMIT_EXCEEDED',
   /** No token anywhere for this user: a precondition the operator must meet. */
-  TOKEN_MISSING: 412,
+  'TOKEN_MISSING',
   /** A token exists but passed its cut-off: conflicts with the trading day. */
-  TOKEN_EXPIRED: 409,
+  'TOKEN_EXPIRED',
   /** The broker rejected the token (403) earlier; it stays refused until a new one arrives. */
-  TOKEN_INVALID: 424,
+  'TOKEN_INVALID',
   /** Someone revoked the token (DELETE); it stays refused until a new one arrives. */
-  TOKEN_REVOKED: 424,
+  'TOKEN_REVOKED',
   /** The broker answered 403 to this very order: the token is now marked invalid. */
-  BROKER_TOKEN_REJECTED: 424,
+  'BROKER_TOKEN_REJECTED',
   /** Redis down and the token not in memory: "cannot know" is not "no token". */
-  TOKEN_STORE_UNAVAILABLE: 503,
+  'TOKEN_STORE_UNAVAILABLE',
   /** Only this replica's memory vouches for the token and Redis last confirmed it too long ago (a revoke elsewhere may be unseen). */
-  TOKEN_UNCONFIRMED: 503,
+  'TOKEN_UNCONFIRMED',
   /** The cache cannot say whether this signal was already placed for the user (refuse mode). */
-  IDEMPOTENCY_UNAVAILABLE: 503,
+  'IDEMPOTENCY_UNAVAILABLE',
   /** Another attempt of the same signal for the same user holds the claim. */
-  SIGNAL_IN_PROGRESS: 409,
-  BROKER_RATE_LIMITED: 429,
+  'SIGNAL_IN_PROGRESS',
+  'BROKER_RATE_LIMITED',
   /** The broker refused the order (data.errormsg or HTTP 400): known not placed. */
-  BROKER_REJECTED: 422,
+  'BROKER_REJECTED',
   /** ShareKhanAuthModule has no apiKey: no live order can be sent until the operator sets it. */
-  BROKER_NOT_CONFIGURED: 503,
+  'BROKER_NOT_CONFIGURED',
   /** The request provably never reached the broker. */
-  BROKER_UNREACHABLE: 502,
+  'BROKER_UNREACHABLE',
   /** 5xx from the broker: the order may or may not exist. */
-  BROKER_SERVER_ERROR: 502,
+  'BROKER_SERVER_ERROR',
   /** No answer in time: the order may or may not exist; never resent. */
-  ORDER_OUTCOME_UNKNOWN: 504,
-  BROKER_ERROR: 502,
-  INTERNAL_ERROR: 500,
-} as const;
+  'ORDER_OUTCOME_UNKNOWN',
+  'BROKER_ERROR',
+  'INTERNAL_ERROR',
+] as const;
 
-export type FailureCode = keyof typeof FAILURE_STATUS;
+export type FailureCode = (typeof FAILURE_CODES)[number];
 
 /** placed: the broker (or paper) took it; not_placed: known not to exist; unknown: reconcile first. */
 export type Outcome = 'placed' | 'not_placed' | 'unknown';
@@ -51,8 +52,6 @@ export interface OrderResult {
   userId: string;
   mode: TradingMode | null;
   outcome: Outcome;
-  /** The HTTP status this result maps to (201 when placed). */
-  httpStatus: number;
   /** Absent when placed. */
   code?: FailureCode;
   message: string;
@@ -89,7 +88,6 @@ export function failure(
     userId,
     mode,
     outcome,
-    httpStatus: FAILURE_STATUS[code],
     code,
     message,
     at: new Date().toISOString(),

@@ -50,7 +50,7 @@ export class OrderMetrics {
     const mode = result.mode ?? 'none';
     this.orders?.inc({ mode, outcome: result.outcome });
     const what = order ? ` ${order.transactionType} ${order.quantity} ${order.tradingSymbol}` : '';
-    const detail = result.outcome === 'placed' ? `order id ${result.orderId}` : `${result.code ?? 'refused'}, HTTP ${result.httpStatus}`;
+    const detail = result.outcome === 'placed' ? `order id ${result.orderId}` : (result.code ?? 'refused');
     const signal = result.signalId ? `, signal ${result.signalId}` : '';
     this.logger.log(`Order ${result.outcome} for ${result.userId} (${mode})${what}: ${detail}${signal}`);
   }

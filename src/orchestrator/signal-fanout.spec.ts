@@ -36,7 +36,7 @@ describe('OrderExecutor', () => {
     const { executor, book, client } = setup();
     const built = { ...ORDER, customerId: PAPER.userId, channelUser: PAPER.userId } as never;
     const r = await executor.execute(PAPER, built);
-    expect(r).toMatchObject({ outcome: 'placed', broker: 'paper', httpStatus: 201, mode: 'paper' });
+    expect(r).toMatchObject({ outcome: 'placed', broker: 'paper', mode: 'paper' });
     expect(r.orderId).toMatch(/^PAPER-/);
     expect(client.sent).toHaveLength(0);
     const { orders } = await book.list(PAPER.userId);
@@ -48,7 +48,7 @@ describe('OrderExecutor', () => {
     const { executor, store, client } = setup();
     store.answers.delete(LIVE.userId);
     const r = await executor.execute(LIVE, { ...ORDER, customerId: 'C100', channelUser: 'LOGIN100' } as never);
-    expect(r).toMatchObject({ outcome: 'not_placed', code: 'TOKEN_MISSING', httpStatus: 412, mode: 'live' });
+    expect(r).toMatchObject({ outcome: 'not_placed', code: 'TOKEN_MISSING', mode: 'live' });
     expect(r.broker).toBeUndefined();
     expect(client.sent).toHaveLength(0);
   });
@@ -58,10 +58,10 @@ describe('OrderExecutor', () => {
     client.failures.push(new BrokerAuthError('HTTP 403', { operation: 'placeOrder', status: 403 }));
     const order = { ...ORDER, customerId: 'C100', channelUser: 'LOGIN100' } as never;
     const first = await executor.execute(LIVE, order);
-    expect(first).toMatchObject({ code: 'BROKER_TOKEN_REJECTED', httpStatus: 424, outcome: 'not_placed' });
+    expect(first).toMatchObject({ code: 'BROKER_TOKEN_REJECTED', outcome: 'not_placed' });
     expect(store.invalidated).toEqual([expect.objectContaining({ userId: LIVE.userId })]);
     const second = await executor.execute(LIVE, order);
-    expect(second).toMatchObject({ code: 'TOKEN_INVALID', httpStatus: 424 });
+    expect(second).toMatchObject({ code: 'TOKEN_INVALID' });
     expect(client.sent).toHaveLength(1);
   });
 
@@ -69,7 +69,7 @@ describe('OrderExecutor', () => {
     const { executor, client, book } = setup();
     client.failures.push(new BrokerTimeoutError('no answer within 100 ms', { operation: 'placeOrder', outcomeUnknown: true }, 100));
     const r = await executor.execute(LIVE, { ...ORDER, customerId: 'C100', channelUser: 'LOGIN100' } as never);
-    expect(r).toMatchObject({ outcome: 'unknown', code: 'ORDER_OUTCOME_UNKNOWN', httpStatus: 504 });
+    expect(r).toMatchObject({ outcome: 'unknown', code: 'ORDER_OUTCOME_UNKNOWN' });
     expect(client.sent).toHaveLength(1);
     expect((await book.list(LIVE.userId)).orders).toEqual([expect.objectContaining({ outcome: 'unknown', code: 'ORDER_OUTCOME_UNKNOWN' })]);
   });
@@ -184,7 +184,7 @@ describe('SignalFanout', () => {
     const refuse = setup();
     refuse.cache.unavailable = true;
     const r2 = await refuse.fanout.fanOut('SIG-5', [LIVE.userId], ORDER);
-    expect(r2.results[0]).toMatchObject({ outcome: 'not_placed', code: 'IDEMPOTENCY_UNAVAILABLE', httpStatus: 503 });
+    expect(r2.results[0]).toMatchObject({ outcome: 'not_placed', code: 'IDEMPOTENCY_UNAVAILABLE' });
     expect(refuse.client.sent).toHaveLength(0);
   });
 });

@@ -1,38 +1,19 @@
+import type { AuditActor, TokenLookup, TokenView } from '../sharekhan/index.js';
+
+/** The part of a token's view the orchestrator reads (a fake builds no more than this). */
+export type TokenViewLike = Pick<TokenView, 'userId' | 'status' | 'mask' | 'fingerprint' | 'expiresAt' | 'secondsLeft' | 'source'> &
+  Partial<Pick<TokenView, 'lastValidatedAt' | 'statusReason'>>;
+
+/** The store's lookup answer, with the view narrowed to what the orchestrator reads. */
+export type TokenLookupLike = TokenLookup extends infer L ? (L extends { view: TokenView } ? Omit<L, 'view'> & { view: TokenViewLike } : L) : never;
+
+export type AuditActorLike = AuditActor;
+
 /**
- * What the orchestrator needs from ShareKhanAuthModule's token store. The module binds this to
- * `ShareKhanTokenStore` with `useExisting`, so tests can hand in a small fake and the orchestrator
- * never depends on how tokens are stored.
+ * What the orchestrator needs from ShareKhanAuthModule's token store, in the store's own types.
+ * The module binds this to `ShareKhanTokenStore` with `useExisting`, so tests can hand in a small
+ * fake and the orchestrator never depends on how tokens are stored.
  */
-export type TokenRecordStatus = 'active' | 'expired' | 'invalid' | 'revoked';
-
-export interface TokenViewLike {
-  userId: string;
-  status: TokenRecordStatus;
-  mask: string;
-  fingerprint: string;
-  expiresAt: string;
-  secondsLeft: number;
-  source: string;
-  lastValidatedAt?: string | null;
-  /** Why it is not usable (who revoked it and when, the broker's refusal, ...). */
-  statusReason?: string | null;
-}
-
-export type TokenLookupLike =
-  | { kind: 'found'; accessToken: string; view: TokenViewLike }
-  | { kind: 'missing' }
-  | { kind: 'expired'; view: TokenViewLike }
-  | { kind: 'invalid'; view: TokenViewLike }
-  /** Only memory vouches for it (Redis unreachable) and Redis last confirmed it too long ago. */
-  | { kind: 'unconfirmed'; view: TokenViewLike; unconfirmedForMs: number }
-  | { kind: 'unavailable' };
-
-export interface AuditActorLike {
-  who: string;
-  source: string;
-  clientAddress?: string;
-}
-
 export interface TokenStorePort {
   lookup(userId: string): Promise<TokenLookupLike>;
   /** Marks exactly the token with this fingerprint refused; a newer token of the user stays usable. */

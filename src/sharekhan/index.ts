@@ -10,18 +10,19 @@ export {
   type TokenStatus,
   type TokenSource,
   type SubmitInput,
-} from './token-store.service.js';
-export type { AuditActor, AuditEvent } from './token-audit.service.js';
-export { auditEventFor, type AuditViewer } from './audit-visibility.js';
-export { ShareKhanClientFactory, ShareKhanNotConfiguredError } from './sharekhan-client.factory.js';
-export { TokenClock } from './token-clock.js';
-export { istTime, nextCutoff, tokenExpiry } from './token-expiry.js';
-export { LOGIN_BROWSER_RETURN, type LoginBrowserReturn, type LoginOutcome } from './login-browser-return.js';
-export { TradingAccounts, NotATradingUserError, CustomerMismatchError, CustomerNotConfiguredError, type TradingAccount } from './trading-accounts.js';
-export { StaticTokens, staticTokenRejectedKey, type StaticTokenView } from './static-tokens.js';
-export * from './sharekhan-client.js';
-export * from './sharekhan-order.schema.js';
-export { tokenFingerprint, maskToken } from './token-crypto.js';
+} from './tokens/token-store.service.js';
+export type { AuditActor, AuditEvent } from './tokens/token-audit.service.js';
+export { auditEventFor, type AuditViewer } from './tokens/audit-visibility.js';
+export { ShareKhanClientFactory } from './broker/sharekhan-client.factory.js';
+export { TokenClock } from './tokens/token-clock.js';
+export { istTime, nextCutoff, tokenExpiry } from './tokens/token-expiry.js';
+export { LOGIN_BROWSER_RETURN, type LoginBrowserReturn, type LoginOutcome } from './login/login-browser-return.js';
+export { TradingAccounts, NotATradingUserError, CustomerMismatchError, CustomerNotConfiguredError, type TradingAccount } from './tokens/trading-accounts.js';
+export { StaticTokens, staticTokenRejectedKey, type StaticTokenView } from './tokens/static-tokens.js';
+export * from './broker/sharekhan-client.js';
+export * from './broker/broker-errors.js';
+export * from './broker/sharekhan-order.schema.js';
+export { tokenFingerprint, maskToken } from './tokens/token-crypto.js';
 export {
   shareKhanOptionsSchema,
   resolveShareKhanOptions,

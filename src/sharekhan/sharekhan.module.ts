@@ -1,8 +1,8 @@
 import { Logger, Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { ShareKhanClientFactory } from './sharekhan-client.factory.js';
-import { ShareKhanSessionService } from './sharekhan-session.service.js';
-import { ShareKhanTokenController } from './sharekhan-token.controller.js';
+import { ShareKhanClientFactory } from './broker/sharekhan-client.factory.js';
+import { ShareKhanLoginService } from './login/login.service.js';
+import { ShareKhanTokenController } from './http/sharekhan-token.controller.js';
 import { SHAREKHAN_MODULE_OPTIONS, ShareKhanConfigurableModule } from './sharekhan.module-definition.js';
 import {
   SHAREKHAN_PUBLIC_SETTINGS,
@@ -12,13 +12,13 @@ import {
   type ShareKhanModuleOptions,
   type ShareKhanSettings,
 } from './sharekhan.options.js';
-import { StaticTokens } from './static-tokens.js';
-import { TokenAuditLog } from './token-audit.service.js';
-import { TokenClock } from './token-clock.js';
-import { TokenKeyRing } from './token-crypto.js';
-import { TokenMetrics } from './token-metrics.js';
-import { TradingAccounts } from './trading-accounts.js';
-import { ShareKhanTokenStore } from './token-store.service.js';
+import { StaticTokens } from './tokens/static-tokens.js';
+import { TokenAuditLog } from './tokens/token-audit.service.js';
+import { TokenClock } from './tokens/token-clock.js';
+import { TokenKeyRing } from './tokens/token-crypto.js';
+import { TokenMetrics } from './tokens/token-metrics.js';
+import { TradingAccounts } from './tokens/trading-accounts.js';
+import { ShareKhanTokenStore } from './tokens/token-store.service.js';
 
 function keyRingFromSettings(settings: ShareKhanSettings): TokenKeyRing {
   const { keys, activeKeyId, generated } = settings.encryption;
@@ -58,7 +58,7 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
     TokenAuditLog,
     ShareKhanTokenStore,
     ShareKhanClientFactory,
-    ShareKhanSessionService,
+    ShareKhanLoginService,
     TokenMetrics,
     StaticTokens,
     { provide: TradingAccounts, inject: [SHAREKHAN_SETTINGS], useFactory: (s: ShareKhanSettings) => new TradingAccounts(s.accounts, s.settingNames.accounts) },

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { ModuleOptionsError } from '../common/module-options.js';
 import * as entry from './index.js';
-import { ShareKhanNotConfiguredError } from './sharekhan-client.factory.js';
+import { ShareKhanNotConfiguredError } from './broker/broker-errors.js';
 import { publicShareKhanSettings, resolveShareKhanOptions } from './sharekhan.options.js';
 
 const K1 = randomBytes(32).toString('base64');

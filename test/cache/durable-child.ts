@@ -6,10 +6,10 @@
 import { Logger } from '@nestjs/common';
 import { loadConfig } from '../../src/config/load-config.js';
 import { resolveShareKhanOptions } from '../../src/sharekhan/sharekhan.options.js';
-import { TokenAuditLog } from '../../src/sharekhan/token-audit.service.js';
-import { TokenClock } from '../../src/sharekhan/token-clock.js';
-import { TokenKeyRing } from '../../src/sharekhan/token-crypto.js';
-import { ShareKhanTokenStore } from '../../src/sharekhan/token-store.service.js';
+import { TokenAuditLog } from '../../src/sharekhan/tokens/token-audit.service.js';
+import { TokenClock } from '../../src/sharekhan/tokens/token-clock.js';
+import { TokenKeyRing } from '../../src/sharekhan/tokens/token-crypto.js';
+import { ShareKhanTokenStore } from '../../src/sharekhan/tokens/token-store.service.js';
 import { startCache, waitForMode } from './cache-harness.js';
 
 export interface ChildOrder {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tokenFingerprint } from '../../src/sharekhan/token-crypto.js';
+import { tokenFingerprint } from '../../src/sharekhan/tokens/token-crypto.js';
 import {
   startFakeShareKhan,
   type FakeShareKhan,

@@ -11,7 +11,7 @@ import {
   decodeExchangeValue,
   makeRequestToken,
   RequestTokenError,
-} from '../../src/sharekhan/request-token-exchange.js';
+} from '../../src/sharekhan/login/request-token-exchange.js';
 
 /**
  * A local stand-in for ShareKhan that speaks the paths and shapes in

@@ -6,12 +6,12 @@ import { CacheService } from '../../src/cache/cache.service.js';
 import { settingNamer } from '../../src/common/setting-names.js';
 import type { ClaimResult, ReadResult, SetOptions } from '../../src/cache/core/cache.types.js';
 import type { OrchestratorSettings, TradingUser } from '../../src/orchestrator/orchestrator.options.js';
-import type { PlaceOrderResult } from '../../src/sharekhan/sharekhan-client.js';
-import type { Order } from '../../src/sharekhan/sharekhan-order.schema.js';
+import type { PlaceOrderResult } from '../../src/sharekhan/broker/sharekhan-client.js';
+import type { Order } from '../../src/sharekhan/broker/sharekhan-order.schema.js';
 import type { LiveOrderClient } from '../../src/orchestrator/live-broker.js';
-import { maskToken as maskOf, tokenFingerprint as fingerprintOf } from '../../src/sharekhan/token-crypto.js';
+import { maskToken as maskOf, tokenFingerprint as fingerprintOf } from '../../src/sharekhan/tokens/token-crypto.js';
 import type { ShareKhanSettings } from '../../src/sharekhan/sharekhan.options.js';
-import { StaticTokens } from '../../src/sharekhan/static-tokens.js';
+import { StaticTokens } from '../../src/sharekhan/tokens/static-tokens.js';
 import type { TokenLookupLike, TokenStorePort, TokenViewLike } from '../../src/orchestrator/token-store.port.js';
 
 export function settingsFor(users: TradingUser[], over: Partial<OrchestratorSettings> = {}): OrchestratorSettings {

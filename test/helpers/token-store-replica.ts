@@ -1,10 +1,10 @@
 import { onTestFinished } from 'vitest';
 import type { CacheService } from '../../src/cache/index.js';
 import { resolveShareKhanOptions } from '../../src/sharekhan/sharekhan.options.js';
-import { TokenAuditLog } from '../../src/sharekhan/token-audit.service.js';
-import { TokenClock } from '../../src/sharekhan/token-clock.js';
-import { TokenKeyRing } from '../../src/sharekhan/token-crypto.js';
-import { ShareKhanTokenStore } from '../../src/sharekhan/token-store.service.js';
+import { TokenAuditLog } from '../../src/sharekhan/tokens/token-audit.service.js';
+import { TokenClock } from '../../src/sharekhan/tokens/token-clock.js';
+import { TokenKeyRing } from '../../src/sharekhan/tokens/token-crypto.js';
+import { ShareKhanTokenStore } from '../../src/sharekhan/tokens/token-store.service.js';
 import { startCache, waitForMode } from '../cache/cache-harness.js';
 
 /** A token store on its own cache (one replica) against a real Redis, closed when the test finishes. */

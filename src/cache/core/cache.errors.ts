@@ -1,3 +1,5 @@
+import { DomainError } from '../../common/domain-error.js';
+
 /** What a caller can switch on; the message says what to do about it. */
 export type CacheErrorCode =
   | 'CACHE_INVALID_INPUT'
@@ -10,13 +12,11 @@ export type CacheErrorCode =
   | 'CACHE_FACTORY_TIMEOUT';
 
 /** Every error the cache throws on purpose; `code` is stable, the message is for a person. */
-export class CacheError extends Error {
-  constructor(
-    readonly code: CacheErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+export class CacheError extends DomainError {
+  declare readonly code: CacheErrorCode;
+
+  constructor(code: CacheErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
     this.name = 'CacheError';
   }
 }

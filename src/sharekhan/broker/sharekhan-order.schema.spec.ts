@@ -1,5 +1,5 @@
 import { parseOrder } from './sharekhan-order.schema.js';
-import { SAMPLE_ORDER } from '../../test/fixtures/orders.js';
+import { SAMPLE_ORDER } from '../../../test/fixtures/orders.js';
 
 const cash = { ...SAMPLE_ORDER, customerId: '1234567', channelUser: 'LOGIN1' };
 

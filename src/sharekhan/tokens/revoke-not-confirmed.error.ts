@@ -1,4 +1,4 @@
-import { ServiceUnavailableException } from '@nestjs/common';
+import { DomainError } from '../../common/domain-error.js';
 
 /**
  * A revoke this instance could only keep in memory and journal (Redis unreachable), or one decided
@@ -6,8 +6,8 @@ import { ServiceUnavailableException } from '@nestjs/common';
  * a token submitted on another replica may be missing from it): the caller is not told "revoked". `unwritable`: nothing could be written
  * safely (Redis lost after the read, or other writers kept winning).
  */
-export class RevokeNotConfirmedError extends ServiceUnavailableException {
-  readonly code = 'REVOKE_NOT_CONFIRMED';
+export class RevokeNotConfirmedError extends DomainError {
+  override name = 'RevokeNotConfirmedError';
   constructor(userId: string, state: 'revoked' | 'already_revoked' | 'superseded' | 'missing' | 'unwritable') {
     const here =
       state === 'unwritable'
@@ -17,11 +17,6 @@ export class RevokeNotConfirmedError extends ServiceUnavailableException {
         : state === 'superseded'
         ? `A newer token of ${userId} was stored while the revoke ran and is left as it is, but Redis has not confirmed that for the fleet.`
         : `The token of ${userId} is revoked on this instance (refused here from now on), but Redis has not confirmed it for the fleet (unreachable, or still being re-seeded after it lost data), so other replicas may still trade with it or with a newer token.`;
-    super({
-      statusCode: 503,
-      error: 'Service Unavailable',
-      code: 'REVOKE_NOT_CONFIRMED',
-      message: `${here} Retry the DELETE until it answers 200: only then is the token refused fleet-wide. See /health/ready for Redis.`,
-    });
+    super('REVOKE_NOT_CONFIRMED', `${here} Retry the DELETE until it answers 200: only then is the token refused fleet-wide. See /health/ready for Redis.`);
   }
 }

@@ -1,4 +1,18 @@
 import {
+  BrokerAuthError,
+  BrokerBadRequestError,
+  BrokerError,
+  BrokerHttpError,
+  BrokerNetworkError,
+  BrokerOrderRejectedError,
+  BrokerProtocolError,
+  BrokerRateLimitError,
+  BrokerServerError,
+  BrokerTimeoutError,
+  InvalidOrderError,
+  type BrokerOperation,
+} from './broker-errors.js';
+import {
   parseOrder,
   type Order,
   type OrderInput,
@@ -25,148 +39,6 @@ export interface ShareKhanClientOptions {
   timeoutMs: number;
   /** Injectable for tests; defaults to the global fetch. */
   fetch?: typeof fetch;
-}
-
-export type BrokerOperation =
-  | 'createAccessToken'
-  | 'placeOrder'
-  | 'getDayOrders'
-  | 'getOrderHistory'
-  | 'getOrderTrades'
-  | 'getFunds'
-  | 'getPositions'
-  | 'getHoldings';
-
-interface BrokerErrorInit {
-  operation: BrokerOperation;
-  status?: number;
-  outcomeUnknown?: boolean;
-}
-
-/**
- * Base of every broker failure. Messages and fields never carry the access
- * token, api key, vendor key or secret: they are safe to log and to return.
- * `outcomeUnknown` is true when the broker may have acted on a POST although we
- * saw no success (timeout, connection lost after sending, 5xx, unreadable 2xx):
- * such an order must be reconciled, never blindly resent.
- */
-export class BrokerError extends Error {
-  override name = 'BrokerError';
-  readonly operation: BrokerOperation;
-  readonly status: number | undefined;
-  readonly outcomeUnknown: boolean;
-  constructor(message: string, init: BrokerErrorInit) {
-    super(message);
-    this.operation = init.operation;
-    this.status = init.status;
-    this.outcomeUnknown = init.outcomeUnknown ?? false;
-  }
-}
-
-/** 401/403: the access token is bad, expired or revoked. Mark it invalid; do not retry. */
-export class BrokerAuthError extends BrokerError {
-  override name = 'BrokerAuthError';
-  readonly tokenInvalid = true as const;
-}
-
-export class BrokerRateLimitError extends BrokerError {
-  override name = 'BrokerRateLimitError';
-  constructor(
-    message: string,
-    init: BrokerErrorInit,
-    readonly retryAfterMs: number | undefined,
-    /** The broker's own (redacted) words, when its body had any. */
-    readonly brokerMessage?: string,
-  ) {
-    super(message, init);
-  }
-}
-
-export class BrokerServerError extends BrokerError {
-  override name = 'BrokerServerError';
-  constructor(
-    message: string,
-    init: BrokerErrorInit,
-    /** The broker's own (redacted) words, when its body had any. */
-    readonly brokerMessage?: string,
-  ) {
-    super(message, init);
-  }
-}
-
-/** 400: the broker refused the parameters; `brokerMessage` is its (redacted) reason. */
-export class BrokerBadRequestError extends BrokerError {
-  override name = 'BrokerBadRequestError';
-  constructor(
-    message: string,
-    init: BrokerErrorInit,
-    readonly brokerMessage: string | undefined,
-  ) {
-    super(message, init);
-  }
-}
-
-/** Any other unexpected HTTP status (404, 3xx, 409, …). */
-export class BrokerHttpError extends BrokerError {
-  override name = 'BrokerHttpError';
-  constructor(
-    message: string,
-    init: BrokerErrorInit,
-    readonly brokerMessage: string | undefined,
-  ) {
-    super(message, init);
-  }
-}
-
-export class BrokerTimeoutError extends BrokerError {
-  override name = 'BrokerTimeoutError';
-  constructor(
-    message: string,
-    init: BrokerErrorInit,
-    readonly timeoutMs: number,
-  ) {
-    super(message, init);
-  }
-}
-
-/** Connection-level failure; `code` is the socket error code when known. */
-export class BrokerNetworkError extends BrokerError {
-  override name = 'BrokerNetworkError';
-  constructor(
-    message: string,
-    init: BrokerErrorInit,
-    readonly code: string | undefined,
-  ) {
-    super(message, init);
-  }
-}
-
-/** The broker answered, but not in the shape we rely on (non-JSON, no data.token, …). */
-export class BrokerProtocolError extends BrokerError {
-  override name = 'BrokerProtocolError';
-}
-
-/** The broker answered and refused the order (`data.errormsg`): known not placed. */
-export class BrokerOrderRejectedError extends BrokerError {
-  override name = 'BrokerOrderRejectedError';
-  constructor(
-    message: string,
-    init: BrokerErrorInit,
-    readonly reason: string,
-  ) {
-    super(message, init);
-  }
-}
-
-/** Rejected locally before anything was sent. */
-export class InvalidOrderError extends Error {
-  override name = 'InvalidOrderError';
-  constructor(
-    message: string,
-    readonly issues: { path: string; message: string }[],
-  ) {
-    super(message);
-  }
 }
 
 export interface AccessTokenResult {

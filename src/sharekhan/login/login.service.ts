@@ -1,32 +1,23 @@
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  BadGatewayException,
-  BadRequestException,
-  ConflictException,
-  GatewayTimeoutException,
-  HttpException,
-  Inject,
-  Injectable,
-  Logger,
-  NotFoundException,
-  ServiceUnavailableException,
-} from '@nestjs/common';
-import { CacheService } from '../cache/index.js';
-import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CacheService } from '../../cache/index.js';
+import { DomainError } from '../../common/domain-error.js';
+import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from '../sharekhan.options.js';
 import { RequestTokenError, ShareKhanSecretKeyError, exchangeRequestToken } from './request-token-exchange.js';
-import { ShareKhanClientFactory, ShareKhanNotConfiguredError } from './sharekhan-client.factory.js';
+import { BrokerAuthError, BrokerBadRequestError, BrokerError, ShareKhanNotConfiguredError } from '../broker/broker-errors.js';
+import { ShareKhanClientFactory } from '../broker/sharekhan-client.factory.js';
+import { TokenClock } from '../tokens/token-clock.js';
+import { istTime } from '../tokens/token-expiry.js';
+import { ShareKhanTokenStore, assertUserId, type TokenView } from '../tokens/token-store.service.js';
+import { CustomerMismatchError, CustomerNotConfiguredError, TradingAccounts } from '../tokens/trading-accounts.js';
 import {
-  BrokerAuthError,
-  BrokerBadRequestError,
-  BrokerError,
-  BrokerRateLimitError,
-  BrokerTimeoutError,
-} from './sharekhan-client.js';
-import { TokenClock } from './token-clock.js';
-import { istTime } from './token-expiry.js';
-import { ShareKhanTokenStore, assertUserId, type TokenView } from './token-store.service.js';
-import { CustomerMismatchError, CustomerNotConfiguredError, TradingAccounts } from './trading-accounts.js';
-import { LoginExchangeRefusedError, LoginSecretKeyError, LoginStateError, RequestTokenRejectedError } from './login-errors.js';
+  BrokerCallFailedError,
+  LoginExchangeRefusedError,
+  LoginSecretKeyError,
+  LoginStateError,
+  LoginStateUnavailableError,
+  RequestTokenRejectedError,
+} from './login-errors.js';
 
 export interface Identity {
   who: string;
@@ -61,7 +52,7 @@ const stateKey = (state: string) => `sharekhan:login-state:${createHash('sha256'
  * exchange, POST /access/token) and the cheap validation call.
  */
 @Injectable()
-export class ShareKhanSessionService {
+export class ShareKhanLoginService {
   private readonly logger = new Logger('ShareKhanSession');
   private readonly settings: ShareKhanSettings;
 
@@ -142,7 +133,7 @@ export class ShareKhanSessionService {
     const { secretKey } = this.loginCredentials();
     const login = await this.takeState(state);
     const actor = { who: login.requestedBy, source: 'login', clientAddress };
-    const failed = async (detail: string, error: HttpException, action = 'exchange_failed'): Promise<never> => {
+    const failed = async (detail: string, error: DomainError, action = 'exchange_failed'): Promise<never> => {
       await this.store.audit(login.userId, { action, actor, detail });
       throw error;
     };
@@ -188,7 +179,7 @@ export class ShareKhanSessionService {
       brokerCustomer = result.customerId;
     } catch (err) {
       if (err instanceof BrokerBadRequestError) return failed(err.message, new LoginExchangeRefusedError(err.brokerMessage));
-      if (err instanceof BrokerError) return failed(err.message, brokerHttpError(err, 'exchange the request token'));
+      if (err instanceof BrokerError) return failed(err.message, new BrokerCallFailedError(err, 'exchange the request token'));
       throw err;
     }
     await refuseAccount(brokerCustomer, 'ShareKhan issued the access token for');
@@ -213,19 +204,19 @@ export class ShareKhanSessionService {
     const actor = { who: by.who, source: 'api', clientAddress: by.clientAddress };
     switch (found.kind) {
       case 'unavailable':
-        throw new ServiceUnavailableException(`Cannot read the token of ${userId} right now (Redis unreachable and not in memory); retry shortly`);
+        throw new DomainError('TOKEN_STORE_UNAVAILABLE', `Cannot read the token of ${userId} right now (Redis unreachable and not in memory); retry shortly`);
       case 'missing':
-        throw new NotFoundException(`No ShareKhan token stored for ${userId}: submit one with PUT /sharekhan/users/${userId}/token or log in`);
+        throw new DomainError('TOKEN_NOT_FOUND', `No ShareKhan token stored for ${userId}: submit one with PUT /sharekhan/users/${userId}/token or log in`);
       case 'expired':
         return { valid: false, reason: `token expired at ${istTime(found.view.expiresAt)}`, token: found.view };
       case 'invalid':
         return { valid: false, reason: `token is ${found.view.status}${found.view.statusReason ? `: ${found.view.statusReason}` : ''}`, token: found.view };
       case 'unconfirmed':
-        throw new ServiceUnavailableException(`The token of ${userId} is held in this instance's memory only and Redis has not confirmed it for a while; retry when Redis is reachable (see /health/ready)`);
+        throw new DomainError('TOKEN_UNCONFIRMED', `The token of ${userId} is held in this instance's memory only and Redis has not confirmed it for a while; retry when Redis is reachable (see /health/ready)`);
     }
     const { accessToken, view } = found;
     if (!view.customerId) {
-      throw new ConflictException(`The token of ${userId} has no ShareKhan customer id, which the check needs: submit the token again with customerId`);
+      throw new DomainError('TOKEN_CUSTOMER_UNKNOWN', `The token of ${userId} has no ShareKhan customer id, which the check needs: submit the token again with customerId`);
     }
     try {
       await this.clients.client().getDayOrders(accessToken, view.customerId);
@@ -238,9 +229,9 @@ export class ShareKhanSessionService {
       if (err instanceof BrokerError) {
         await this.store.audit(userId, { action: 'validation_failed', actor, fingerprint: view.fingerprint, detail: err.message });
         if (err instanceof BrokerBadRequestError) {
-          throw new ConflictException(`ShareKhan refused the check: ${err.brokerMessage ?? 'bad request'}; check the customerId submitted with the token`);
+          throw new DomainError('VALIDATION_REFUSED', `ShareKhan refused the check: ${err.brokerMessage ?? 'bad request'}; check the customerId submitted with the token`);
         }
-        throw brokerHttpError(err, 'validate the token');
+        throw new BrokerCallFailedError(err, 'validate the token');
       }
       throw err;
     }
@@ -263,7 +254,7 @@ export class ShareKhanSessionService {
     const key = stateKey(state);
     const r = await this.cache.read<LoginState>(key);
     if (r.state === 'unavailable') {
-      throw new ServiceUnavailableException('Cannot check the login state right now (Redis unreachable); start the login again');
+      throw new LoginStateUnavailableError();
     }
     const unknown = new LoginStateError();
     if (r.state === 'miss' || !r.value) throw unknown;
@@ -277,14 +268,4 @@ export class ShareKhanSessionService {
     await this.cache.delete(key);
     return r.value;
   }
-}
-
-function brokerHttpError(err: BrokerError, what: string): HttpException {
-  if (err instanceof BrokerBadRequestError) {
-    return new BadRequestException(`ShareKhan refused to ${what}: ${err.brokerMessage ?? 'bad request'}. Start the login again.`);
-  }
-  if (err instanceof BrokerAuthError) return new BadGatewayException(`ShareKhan refused this app's credentials while trying to ${what}`);
-  if (err instanceof BrokerRateLimitError) return new ServiceUnavailableException(`ShareKhan is rate limiting us; retry to ${what} later`);
-  if (err instanceof BrokerTimeoutError) return new GatewayTimeoutException(`ShareKhan did not answer in time while trying to ${what}`);
-  return new BadGatewayException(`ShareKhan could not ${what}: ${err.message}`);
 }

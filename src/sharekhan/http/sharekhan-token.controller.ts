@@ -4,7 +4,6 @@ import {
   Delete,
   Get,
   HttpCode,
-  HttpException,
   Inject,
   Optional,
   Param,
@@ -14,21 +13,25 @@ import {
   Req,
   Res,
   ServiceUnavailableException,
+  UseFilters,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ApiErrorResponses, ApiOkBody, ApiZodBody, BAD_CALLBACK_QUERY, BAD_TOKEN_BODY, type ErrorCase } from '../common/openapi.js';
-import { ApiKeyAuth, Caller, CallerIdentity, RateLimited, type ApiCaller } from '../auth/index.js';
-import { UserIdPipe } from '../common/user-id.pipe.js';
-import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
-import { LOGIN_BROWSER_RETURN, type LoginBrowserReturn } from './login-browser-return.js';
-import { auditEventFor } from './audit-visibility.js';
-import { RevokeNotConfirmedError } from './revoke-not-confirmed.error.js';
-import { ShareKhanSessionService, type Identity } from './sharekhan-session.service.js';
+import { ApiErrorResponses, ApiOkBody, ApiZodBody, BAD_CALLBACK_QUERY, BAD_TOKEN_BODY, type ErrorCase } from '../../common/openapi.js';
+import { ApiKeyAuth, Caller, CallerIdentity, RateLimited, type ApiCaller } from '../../auth/index.js';
+import { DomainError } from '../../common/domain-error.js';
+import { DomainErrorFilter } from '../../common/http-error.filter.js';
+import { UserIdPipe } from '../../common/user-id.pipe.js';
+import { ZodValidationPipe } from '../../common/zod-validation.pipe.js';
+import { LOGIN_BROWSER_RETURN, type LoginBrowserReturn } from '../login/login-browser-return.js';
+import { auditEventFor } from '../tokens/audit-visibility.js';
+import { RevokeNotConfirmedError } from '../tokens/revoke-not-confirmed.error.js';
+import { ShareKhanLoginService, type Identity } from '../login/login.service.js';
 import { callbackQuerySchema, submitTokenSchema, type CallbackQuery, type SubmitTokenBody } from './sharekhan-token.dto.js';
+import { SHAREKHAN_ERROR_STATUSES } from './error-statuses.js';
 import { AUDIT_TRAIL, LOGIN_URL, SUBMIT_TOKEN_EXAMPLE, TOKEN_LIST, TOKEN_REVOKED, TOKEN_STATUS, TOKEN_STORED, TOKEN_VALIDATION } from './sharekhan-token.openapi.js';
-import { StaticTokens } from './static-tokens.js';
-import { ShareKhanTokenStore, type TokenStatus } from './token-store.service.js';
+import { StaticTokens } from '../tokens/static-tokens.js';
+import { ShareKhanTokenStore, type TokenStatus } from '../tokens/token-store.service.js';
 
 const userIdPipe = new UserIdPipe('userId');
 
@@ -42,10 +45,11 @@ const LOGIN_WITHOUT_CUSTOMER: ErrorCase = {
 
 @ApiTags('sharekhan')
 @Controller('sharekhan')
+@UseFilters(new DomainErrorFilter(SHAREKHAN_ERROR_STATUSES))
 export class ShareKhanTokenController {
   constructor(
     private readonly store: ShareKhanTokenStore,
-    private readonly session: ShareKhanSessionService,
+    private readonly login: ShareKhanLoginService,
     private readonly staticTokens: StaticTokens,
     @Optional() @Inject(LOGIN_BROWSER_RETURN) private readonly browserReturn?: LoginBrowserReturn,
   ) {}
@@ -61,7 +65,7 @@ export class ShareKhanTokenController {
     @Body(new ZodValidationPipe(submitTokenSchema)) body: SubmitTokenBody,
     @CallerIdentity() by: Identity,
   ) {
-    const saved = await this.session.submitManual(userId, body, by);
+    const saved = await this.login.submitManual(userId, body, by);
     return { present: true, usable: saved.view.status === 'active', ...saved.view, storedIn: saved.store, cacheMode: this.store.cacheMode };
   }
 
@@ -131,7 +135,7 @@ export class ShareKhanTokenController {
   @ApiOkBody(200, 'valid: true, or valid: false with the reason (expired, invalid, revoked, refused by ShareKhan)', TOKEN_VALIDATION)
   @ApiErrorResponses(400, 404, 409, 502, 503, 504)
   async validate(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
-    const outcome = await this.session.validate(userId, by);
+    const outcome = await this.login.validate(userId, by);
     return { userId, ...outcome, cacheMode: this.store.cacheMode };
   }
 
@@ -151,7 +155,7 @@ export class ShareKhanTokenController {
   @ApiOkBody(200, 'loginUrl to open in the browser, the state and when it expires', LOGIN_URL)
   @ApiErrorResponses(400, 404, LOGIN_WITHOUT_CUSTOMER, 503)
   loginUrl(@Param('userId', userIdPipe) userId: string, @CallerIdentity() by: Identity) {
-    return this.session.createLoginUrl(userId, by);
+    return this.login.createLoginUrl(userId, by);
   }
 
   /** ShareKhan redirects the user's browser here; the one-time state is the credential, not an API key. */
@@ -171,14 +175,13 @@ export class ShareKhanTokenController {
     // A browser (Accept prefers HTML) goes back to the page that started the login; API callers get JSON.
     const browser = this.browserReturn && req.accepts(['json', 'html']) === 'html' ? this.browserReturn : null;
     try {
-      const { token, store } = await this.session.completeLogin(query.request_token, query.state, req.ip);
+      const { token, store } = await this.login.completeLogin(query.request_token, query.state, req.ip);
       if (browser) return res.redirect(303, browser.urlFor({ ok: true, token }));
       res.json({ present: true, usable: token.status === 'active', ...token, storedIn: store, cacheMode: this.store.cacheMode });
     } catch (err) {
-      if (!browser || !(err instanceof HttpException)) throw err;
-      const body = err.getResponse();
-      const code = typeof body === 'object' && typeof (body as { code?: unknown }).code === 'string' ? (body as { code: string }).code : undefined;
-      res.redirect(303, browser.urlFor({ ok: false, statusCode: err.getStatus(), message: err.message, code }));
+      const statusCode = err instanceof DomainError ? SHAREKHAN_ERROR_STATUSES[err.code] : undefined;
+      if (!browser || !(err instanceof DomainError) || statusCode === undefined) throw err;
+      res.redirect(303, browser.urlFor({ ok: false, statusCode, message: err.message, code: err.code }));
     }
   }
 

@@ -1,4 +1,4 @@
-import type { TokenView } from './token-store.service.js';
+import type { TokenView } from '../tokens/token-store.service.js';
 
 /**
  * Where a browser that finished the ShareKhan login is sent instead of a JSON answer. Provided by

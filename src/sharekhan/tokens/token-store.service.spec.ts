@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { firstValueFrom, filter, timeout } from 'rxjs';
-import { CacheConflictError, CacheService } from '../cache/index.js';
-import { ChaosGateway } from '../cache/testing/chaos-gateway.js';
-import { loadConfig } from '../config/load-config.js';
-import { resolveShareKhanOptions } from './sharekhan.options.js';
+import { CacheConflictError, CacheService } from '../../cache/index.js';
+import { ChaosGateway } from '../../cache/testing/chaos-gateway.js';
+import { loadConfig } from '../../config/load-config.js';
+import { resolveShareKhanOptions } from '../sharekhan.options.js';
 import { TokenAuditLog } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenKeyRing } from './token-crypto.js';
@@ -186,14 +186,14 @@ describe('ShareKhanTokenStore', () => {
     expect(held?.lastValidatedAt ?? null).toBeNull();
   });
 
-  it('a revoke the cache cannot write safely is a typed 503, not a 500 and not a silent success', async () => {
+  it('a revoke the cache cannot write safely is a typed error (503 at the edge), not a 500 and not a silent success', async () => {
     const { store, cache } = build();
     await store.submit('USER_A', { accessToken: TOKEN, source: 'manual', actor });
     // Unit-level stand-in for "Redis went away after the read / writers kept winning".
     vi.spyOn(cache, 'update').mockRejectedValueOnce(new CacheConflictError('lost', 5));
     const err = await store.revoke('USER_A', actor).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RevokeNotConfirmedError);
-    expect((err as RevokeNotConfirmedError).getStatus()).toBe(503);
+    expect((err as RevokeNotConfirmedError).code).toBe('REVOKE_NOT_CONFIRMED');
     expect((await store.lookup('USER_A')).kind).toBe('found');
   });
 

@@ -1,5 +1,5 @@
 import type { SchemaObject } from '@nestjs/swagger';
-import { CACHE_MODE, bool, int, list, nullable, obj, oneOf, str, time } from '../common/openapi-schema.js';
+import { CACHE_MODE, bool, int, list, nullable, obj, oneOf, str, time } from '../../common/openapi-schema.js';
 
 /** Response schemas and request examples of the token endpoints (OpenAPI only). */
 

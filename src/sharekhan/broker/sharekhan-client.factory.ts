@@ -1,22 +1,7 @@
-import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
-import { settingNamer, type SettingNamer } from '../common/setting-names.js';
-import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
+import { Inject, Injectable } from '@nestjs/common';
+import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from '../sharekhan.options.js';
+import { ShareKhanNotConfiguredError } from './broker-errors.js';
 import { ShareKhanClient, type ShareKhanClientOptions } from './sharekhan-client.js';
-
-/** No `apiKey` (or `secretKey` for the login): broker calls cannot be made (503, not 500: it is configuration, not a bug). */
-export class ShareKhanNotConfiguredError extends ServiceUnavailableException {
-  readonly code = 'SHAREKHAN_NOT_CONFIGURED';
-  /** The ShareKhanAuthModule options that are missing, e.g. `['apiKey']`. */
-  readonly missingOptions: string[];
-  /** The same, as the operator sets them (the app's `settingNames`, e.g. `['SHAREKHAN_API_KEY']`). */
-  readonly settings: string[];
-  constructor(missing: string[], nameOf: SettingNamer = settingNamer('ShareKhanAuthModule')) {
-    const settings = missing.map(nameOf);
-    super({ statusCode: 503, error: 'Service Unavailable', code: 'SHAREKHAN_NOT_CONFIGURED', message: `ShareKhan is not configured: set ${settings.join(' and ')}` });
-    this.missingOptions = missing;
-    this.settings = settings;
-  }
-}
 
 /**
  * ShareKhan REST clients built from config (base URL, API key, vendor key, version id, timeout).

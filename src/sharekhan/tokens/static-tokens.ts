@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CacheService } from '../cache/index.js';
-import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
+import { CacheService } from '../../cache/index.js';
+import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from '../sharekhan.options.js';
 import { maskToken, tokenFingerprint } from './token-crypto.js';
 import { istTime } from './token-expiry.js';
 

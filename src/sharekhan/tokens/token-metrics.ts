@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
+import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from '../sharekhan.options.js';
 import { TradingAccounts } from './trading-accounts.js';
 import { ShareKhanTokenStore } from './token-store.service.js';
 

@@ -1,3 +1,4 @@
+import { DomainError } from '../../common/domain-error.js';
 import {
   decodeStrict,
   encodeSealed,
@@ -33,18 +34,18 @@ export type RequestTokenErrorCode =
   | 'MALFORMED_PLAINTEXT';
 
 /**
- * A request token (or exchange value) that cannot be used. Maps to a 4xx for the
- * caller. Messages describe the problem only: never the token, key or plaintext.
+ * A request token (or exchange value) that cannot be used (the login answers it
+ * as RequestTokenRejectedError). Messages describe the problem only: never the token, key or plaintext.
  * A badly configured secret key is a different error (ShareKhanSecretKeyError),
  * because that is our fault, not the caller's.
  */
-export class RequestTokenError extends Error {
+export class RequestTokenError extends DomainError {
   override readonly name = 'RequestTokenError';
   constructor(
-    readonly code: RequestTokenErrorCode,
+    override readonly code: RequestTokenErrorCode,
     message: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 

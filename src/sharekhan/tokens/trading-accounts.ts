@@ -1,35 +1,32 @@
-import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { DomainError } from '../../common/domain-error.js';
 
 /** Where trading users come from, as the library sees it (an app maps its own settings onto these options). */
 export const ACCOUNTS_OPTION = "ShareKhanAuthModule's `accounts` option (or OrchestratorModule's `users`)";
 
 /** A token offered for a user id that is not a configured trading user: it would never be used. Names no other user. */
-export class NotATradingUserError extends NotFoundException {
-  readonly code = 'NOT_A_TRADING_USER';
+export class NotATradingUserError extends DomainError {
+  override name = 'NotATradingUserError';
   constructor(userId: string, accountsSetting = ACCOUNTS_OPTION) {
-    super({
-      statusCode: 404,
-      error: 'Not Found',
-      code: 'NOT_A_TRADING_USER',
-      message: `${userId} is not a trading user, so a token for it would never be used; nothing was stored. Use the exact id of a configured trading user, or add ${userId} to ${accountsSetting} and restart.`,
-    });
+    super(
+      'NOT_A_TRADING_USER',
+      `${userId} is not a trading user, so a token for it would never be used; nothing was stored. Use the exact id of a configured trading user, or add ${userId} to ${accountsSetting} and restart.`,
+    );
   }
 }
 
 /** The ShareKhan account a token belongs to is not the one configured for the user. */
-export class CustomerMismatchError extends ConflictException {
-  readonly code = 'CUSTOMER_MISMATCH';
+export class CustomerMismatchError extends DomainError {
+  override name = 'CustomerMismatchError';
   constructor(userId: string, expected: string, got: string, how: 'login' | 'manual', accountsSetting = ACCOUNTS_OPTION) {
     const todo =
       how === 'login'
         ? `Start the login again for ${userId} and sign in to ShareKhan as customer ${expected}`
         : `Submit the token of customer ${expected} for ${userId}`;
-    super({
-      statusCode: 409,
-      error: 'Conflict',
-      code: 'CUSTOMER_MISMATCH',
-      message: `The token belongs to ShareKhan customer ${got}, but ${userId} is customer ${expected} in the configured accounts; nothing was stored. ${todo}, or correct the customer id of ${userId} in ${accountsSetting} if ${expected} is wrong.`,
-    });
+    super(
+      'CUSTOMER_MISMATCH',
+      `The token belongs to ShareKhan customer ${got}, but ${userId} is customer ${expected} in the configured accounts; nothing was stored. ${todo}, or correct the customer id of ${userId} in ${accountsSetting} if ${expected} is wrong.`,
+    );
   }
 }
 
@@ -37,15 +34,13 @@ export class CustomerMismatchError extends ConflictException {
  * A ShareKhan login for a trading user with no configured customer id: the account that logs in
  * could be anyone's, so it is refused rather than trusted (see docs/sharekhan.md).
  */
-export class CustomerNotConfiguredError extends ConflictException {
-  readonly code = 'CUSTOMER_NOT_CONFIGURED';
+export class CustomerNotConfiguredError extends DomainError {
+  override name = 'CustomerNotConfiguredError';
   constructor(userId: string, accountsSetting = ACCOUNTS_OPTION) {
-    super({
-      statusCode: 409,
-      error: 'Conflict',
-      code: 'CUSTOMER_NOT_CONFIGURED',
-      message: `${userId} has no ShareKhan customer id configured, so a ShareKhan login cannot be checked against its account and is refused; nothing was stored. Add the customer id (and login id) of ${userId} to ${accountsSetting} and restart, or submit its token by hand.`,
-    });
+    super(
+      'CUSTOMER_NOT_CONFIGURED',
+      `${userId} has no ShareKhan customer id configured, so a ShareKhan login cannot be checked against its account and is refused; nothing was stored. Add the customer id (and login id) of ${userId} to ${accountsSetting} and restart, or submit its token by hand.`,
+    );
   }
 }
 

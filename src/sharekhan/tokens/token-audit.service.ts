@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CacheService } from '../cache/index.js';
-import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
+import { CacheService } from '../../cache/index.js';
+import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from '../sharekhan.options.js';
 import { TokenClock } from './token-clock.js';
 
 export interface AuditActor {

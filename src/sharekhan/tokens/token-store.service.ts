@@ -1,9 +1,10 @@
-import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
-import { CacheClockNotSyncedError, CacheError, CacheService } from '../cache/index.js';
-import type { CacheMode } from '../cache/index.js';
-import { USER_ID_PATTERN } from '../common/user-id.js';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CacheClockNotSyncedError, CacheError, CacheService } from '../../cache/index.js';
+import type { CacheMode } from '../../cache/index.js';
+import { DomainError } from '../../common/domain-error.js';
+import { USER_ID_PATTERN } from '../../common/user-id.js';
 import { RevokeNotConfirmedError } from './revoke-not-confirmed.error.js';
-import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from './sharekhan.options.js';
+import { SHAREKHAN_SETTINGS, type ShareKhanSettings } from '../sharekhan.options.js';
 import { TokenAuditLog, type AuditActor, type AuditEvent, type AuditInput } from './token-audit.service.js';
 import { TokenClock } from './token-clock.js';
 import { TokenDecryptError, TokenKeyRing, maskToken, tokenFingerprint, type SealedToken } from './token-crypto.js';
@@ -122,9 +123,10 @@ interface RejectedMarker {
 }
 
 /** Thrown for a user id that is not in the canonical form: never looked up, never normalised. */
-export class InvalidUserIdError extends BadRequestException {
+export class InvalidUserIdError extends DomainError {
+  override name = 'InvalidUserIdError';
   constructor() {
-    super('userId must be 1-64 characters A-Z, 0-9 or _ (e.g. PAPER_TRADER_001)');
+    super('INVALID_USER_ID', 'userId must be 1-64 characters A-Z, 0-9 or _ (e.g. PAPER_TRADER_001)');
   }
 }
 
@@ -248,7 +250,7 @@ export class ShareKhanTokenStore {
   async submit(userId: string, input: SubmitInput): Promise<{ view: TokenView; store: 'redis' | 'memory' }> {
     assertUserId(userId);
     if (typeof input.accessToken !== 'string' || input.accessToken.length === 0) {
-      throw new BadRequestException('accessToken must be a non-empty string');
+      throw new DomainError('INVALID_ACCESS_TOKEN', 'accessToken must be a non-empty string');
     }
     const now = this.clock.now();
     const rec: StoredToken = {

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { DomainError } from '../../common/domain-error.js';
 
 /**
  * The AES-256-GCM framing ShareKhan uses for request tokens and exchange values.
@@ -10,8 +11,11 @@ export const GCM_TAG_BYTES = 16;
 const ZERO_IV = Buffer.alloc(16);
 
 /** Raised for problems with the configured secret key itself (never includes the key). */
-export class ShareKhanSecretKeyError extends Error {
+export class ShareKhanSecretKeyError extends DomainError {
   override readonly name = 'ShareKhanSecretKeyError';
+  constructor(message: string) {
+    super('SHAREKHAN_SECRET_KEY_INVALID', message);
+  }
 }
 
 export function secretKeyBytes(secretKey: string): Buffer {

@@ -1,0 +1,40 @@
+import type { ErrorStatuses } from '../../common/domain-error.js';
+
+/**
+ * The HTTP status of each ShareKhan error code: the module's one code-to-status table, applied by
+ * the error filter on the token controller. A code missing here answers 500 (and is logged).
+ */
+export const SHAREKHAN_ERROR_STATUSES: ErrorStatuses = {
+  // tokens/
+  INVALID_USER_ID: 400,
+  INVALID_ACCESS_TOKEN: 400,
+  NOT_A_TRADING_USER: 404,
+  CUSTOMER_MISMATCH: 409,
+  CUSTOMER_NOT_CONFIGURED: 409,
+  REVOKE_NOT_CONFIRMED: 503,
+  // login/
+  LOGIN_STATE_UNKNOWN: 400,
+  REQUEST_TOKEN_AUTH_FAILED: 400,
+  REQUEST_TOKEN_MALFORMED: 400,
+  LOGIN_EXCHANGE_REFUSED: 400,
+  LOGIN_STATE_UNAVAILABLE: 503,
+  LOGIN_SECRET_KEY_INVALID: 503,
+  TOKEN_NOT_FOUND: 404,
+  TOKEN_CUSTOMER_UNKNOWN: 409,
+  VALIDATION_REFUSED: 409,
+  TOKEN_STORE_UNAVAILABLE: 503,
+  TOKEN_UNCONFIRMED: 503,
+  // broker/: a broker failure is the upstream's (502), its timeout a 504, its rate limit a 503.
+  SHAREKHAN_NOT_CONFIGURED: 503,
+  INVALID_ORDER: 400,
+  BROKER_BAD_REQUEST: 400,
+  BROKER_AUTH_REJECTED: 502,
+  BROKER_RATE_LIMITED: 503,
+  BROKER_TIMEOUT: 504,
+  BROKER_SERVER_ERROR: 502,
+  BROKER_HTTP_ERROR: 502,
+  BROKER_UNREACHABLE: 502,
+  BROKER_PROTOCOL_ERROR: 502,
+  BROKER_ORDER_REJECTED: 502,
+  BROKER_ERROR: 502,
+};
