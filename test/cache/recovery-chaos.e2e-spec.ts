@@ -119,6 +119,35 @@ describe('RecoveryMachine on a chaos gateway', () => {
   });
 });
 
+describe('Claims on the chaos gateway: the production scripts decide', () => {
+  it('a claim whose reply is lost is withdrawn once Redis answers (RELEASE_CLAIM_LUA), and the key can be claimed again', async () => {
+    const { cache, gateway, stored } = await chaosCache();
+    gateway.up();
+    await mode(cache, 'redis');
+    gateway.fault = (cmd) => (cmd === 'casClaim' ? 'lost-reply' : undefined);
+    expect(await cache.setIfAbsent('job', 1)).toMatchObject({ state: 'unknown', reason: 'timeout' });
+    gateway.fault = null;
+    expect(await stored('job')).not.toBeNull(); // the script ran: only its reply was lost
+    await vi.waitFor(() => expect(cache.getStatus()).toMatchObject({ claimsWithdrawn: 1, claimReleasesPending: 0 }), { timeout: 2_000 });
+    expect((await stored('job'))?.tombstone).toBe(true);
+    expect(await cache.setIfAbsent('job', 2)).toMatchObject({ state: 'claimed' });
+  });
+
+  it('after Redis restarts empty, claims are refused until the roll call closes the re-seed window', async () => {
+    const { cache, gateway } = await chaosCache();
+    gateway.up();
+    await mode(cache, 'redis');
+    // This instance's report that it has re-seeded cannot reach Redis: the window stays open.
+    gateway.fault = (cmd) => (cmd === 'fleetBeat' ? 'error' : undefined);
+    await gateway.restartEmpty();
+    await vi.waitFor(() => expect(cache.getStatus()).toMatchObject({ mode: 'redis', reseeding: false, reseedWindowOpen: true }), { timeout: 3_000 });
+    expect(await cache.setIfAbsent('job', 1)).toMatchObject({ state: 'unknown', reason: 'reseeding' });
+    gateway.fault = null;
+    await vi.waitFor(() => expect(cache.getStatus().reseedWindowOpen).toBe(false), { timeout: 2_000 });
+    expect(await cache.setIfAbsent('job', 1)).toMatchObject({ state: 'claimed' });
+  });
+});
+
 describe('RecoveryMachine extensions', () => {
   it('replay and re-seed hooks run inside the pass, before redis mode', async () => {
     Logger.overrideLogger(false);
