@@ -32,7 +32,8 @@ await cache.onModuleInit();
 await cache.connect(5000);
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const internals = cache as any;
-const gw = internals.gateway;
+// The RedisGateway behind the facade's CacheGateway: the executor every typed operation runs on.
+const gw = internals.gateway.exec;
 const stack = internals.stack;
 const hlc = internals.hlc;
 const floorMemory = new Map<string, MemoryEntry>();
@@ -46,7 +47,7 @@ const subjects: Record<string, (i: number) => Promise<unknown>> = {
   },
   '+ gateway (breaker, deadline)': (i) => {
     const v = String(++seq).padStart(VERSION_LENGTH, '0');
-    return gw.run((c: typeof rawCas & { casSet(...a: string[]): Promise<unknown> }) => c.casSet(`e:${i % KEYS}`, v, `${v}|0|v${json()}`, '0', ''));
+    return gw.run('casSet', (c: typeof rawCas & { casSet(...a: string[]): Promise<unknown> }) => c.casSet(`e:${i % KEYS}`, v, `${v}|0|v${json()}`, '0', ''));
   },
   '+ records (HLC version, record)': (i) => stack.remote.records.cas(`f:${i % KEYS}`, { version: hlc.next(), expiresAt: null, tombstone: false, json: json() }),
   '+ stack (mirror, journal)': (i) => stack.write(`g:${i % KEYS}`, { version: hlc.next(), expiresAt: null, tombstone: false, json: json() }),

@@ -6,7 +6,8 @@ import { resolveCacheOptions, type CacheModuleOptions, type ResolvedCacheOptions
 import { CacheClockNotSyncedError, CacheStartupError, CacheValidationError } from './core/cache.errors.js';
 import type { CacheMode, ClaimResult, CacheObserver, CacheStatus, ModeTransition, ReadResult, SetOptions, WriteOptions, WriteResult } from './core/cache.types.js';
 import type { StoredRecord } from './core/cache-codec.js';
-import { CACHE_GATEWAY, type CacheGateway } from './redis/cache-gateway.js';
+import { CACHE_GATEWAY, CacheGateway } from './redis/cache-gateway.js';
+import type { CommandExecutor } from './redis/command-executor.js';
 import { CacheKeys, serialise } from './core/cache-keys.js';
 import { CacheStack } from './engine/cache-stack.js';
 import { HybridLogicalClock } from './core/hlc.js';
@@ -63,12 +64,12 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
   private closing = false;
 
   constructor(options: CacheModuleOptions);
-  /** @internal The gateway is the project's test seam; its type is not in the package's. */
-  constructor(options: CacheModuleOptions, gateway?: CacheGateway | null);
+  /** @internal The executor is the project's test seam; its type is not in the package's. */
+  constructor(options: CacheModuleOptions, executor?: CommandExecutor | null);
   constructor(
     @Inject(MODULE_OPTIONS_TOKEN) options: CacheModuleOptions,
-    /** A gateway in place of the RedisGateway the options describe (tests: an in-process one). */
-    @Optional() @Inject(CACHE_GATEWAY) gateway?: CacheGateway | null,
+    /** An executor in place of the RedisGateway the options describe (tests: a fault wrapper around one). */
+    @Optional() @Inject(CACHE_GATEWAY) executor?: CommandExecutor | null,
   ) {
     this.options = resolveCacheOptions(options, () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 8));
     this.clockOffset = new ClockOffset(this.options.clock, this.options.maxClockSkewMs, this.logger, this.options.monotonicClock);
@@ -77,7 +78,8 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     this.hlc = new HybridLogicalClock(this.options.instanceId, this.clock);
     this.keys = new CacheKeys(this.options.keyPrefix, this.options.maxKeyLength, this.clock);
     this.local = new LocalStack(this.options, this.clock, this.hlc, this.logger);
-    this.gateway = gateway ?? (this.options.redis ? new RedisGateway(this.options) : null);
+    const exec = executor ?? (this.options.redis ? new RedisGateway(this.options) : null);
+    this.gateway = exec ? new CacheGateway(exec) : null;
     this.near = new NearCache(this.gateway, this.options, this.local, this.hlc, () => this.mode === 'redis');
     const parts = { options: this.options, local: this.local, near: this.near, hlc: this.hlc, clock: this.clock, clockOffset: this.clockOffset, logger: this.logger };
     const remote = this.gateway ? buildRemote(this.gateway, parts) : null;

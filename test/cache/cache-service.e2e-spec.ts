@@ -225,7 +225,7 @@ describe('CacheService against a real Redis', () => {
   it('a reconnect to a hung Redis is bounded too: the handshake times out and is retried', async () => {
     // Commands on a ready connection are bounded by the gateway; the handshake of a new connection
     // (ready check, AUTH, SELECT) only by ioredis' own timeout, which must be back on for it.
-    const client = (cache as unknown as { gateway: { client: Redis } }).gateway.client;
+    const client = (cache as unknown as { gateway: { exec: { client: Redis } } }).gateway.exec.client;
     expect(client.options.commandTimeout).toBeUndefined();
     await cache.set('handshake', 'known');
     redis.pause();

@@ -4,7 +4,7 @@ import { startRedis, type RedisProcess, type StartRedisOptions } from '../helper
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { CacheService } from '../../src/cache/cache.service.js';
 import { decodeRecord } from '../../src/cache/core/cache-codec.js';
-import { ChaosGateway } from '../../src/cache/testing/chaos-gateway.js';
+import { ChaosGateway } from '../support/chaos-gateway.js';
 import type { CacheModuleOptions } from '../../src/cache/core/cache.options.js';
 import { startCache } from './cache-harness.js';
 
@@ -49,12 +49,21 @@ export function silenceCacheLogs(errors: string[]): void {
   afterAll(() => vi.restoreAllMocks());
 }
 
-/** A cache on the in-process chaos gateway (no redis-server), closed after the test. */
+/** Command timeout of the chaos caches: well above a round trip on a loaded machine, so only injected faults time out. */
+const CHAOS_TIMEOUT_MS = 500;
+
+/**
+ * A cache on the chaos gateway (the real one with faults, on a redis-server of its own), switched
+ * off until the test calls `gateway.up()`; both stopped after the test. `raw` talks to the server
+ * directly; `stored` decodes the record Redis holds for a key.
+ */
 export async function useChaosCache() {
   Logger.overrideLogger(false);
-  const gateway = new ChaosGateway();
-  const cache = new CacheService({ redis: null, keyPrefix: 'u:', instanceId: 'unit', commandTimeoutMs: 100 }, gateway);
+  const redis = await useRedis();
+  const gateway = new ChaosGateway(redis, { commandTimeoutMs: CHAOS_TIMEOUT_MS });
+  const cache = new CacheService({ redis: null, keyPrefix: 'u:', instanceId: 'unit', commandTimeoutMs: CHAOS_TIMEOUT_MS }, gateway);
   await cache.onModuleInit();
   onTestFinished(() => cache.onApplicationShutdown());
-  return { cache, gateway, stored: (key: string) => decodeRecord(gateway.data.get(`u:${key}`) ?? '') };
+  const raw = redis.client();
+  return { cache, gateway, redis, raw, stored: async (key: string) => decodeRecord((await raw.get(`u:${key}`)) ?? '') };
 }

@@ -5,7 +5,6 @@ import type { ClaimResult, ReadResult, SetOptions, WriteResult } from '../core/c
 import type { CacheGateway } from '../redis/cache-gateway.js';
 import type { HybridLogicalClock } from '../core/hlc.js';
 import type { CacheCore } from './cache-core.js';
-import { scanKeys } from '../redis/scan-keys.js';
 
 /** The facade's full-key operations (with its observer), which the API files build on. */
 export interface FacadeOps {
@@ -51,7 +50,7 @@ export function coreAdapter(
     },
     scan: (prefix, onBatch) => {
       if (!gateway || !stack.redisUsableFor(prefix)) return Promise.reject(new Error('Redis is not usable'));
-      return scanKeys(gateway, prefix, onBatch);
+      return gateway.scanKeys(prefix, onBatch);
     },
   };
 }

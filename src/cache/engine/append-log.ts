@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { CacheValidationError } from '../core/cache.errors.js';
 import type { ReadSource, ReadState, WriteResult } from '../core/cache.types.js';
-import { LOG_APPEND_LUA } from '../redis/scripts/append-log-script.js';
 import { formatVersion, type HybridLogicalClock } from '../core/hlc.js';
 import { LogMemory, bound, union, versionOf, type LogLimits } from '../local/log-memory.js';
 import type { RecoveryJournal } from '../local/recovery-journal.js';
@@ -52,7 +51,7 @@ export interface AppendLogStatus {
   quarantined: number;
 }
 
-/** @internal Holds the gateway, whose Redis client the package's types do not expose. */
+/** @internal Holds the gateway, which the package's types do not expose. */
 export interface AppendLogDeps {
   gateway: CacheGateway | null;
   hlc: HybridLogicalClock;
@@ -73,8 +72,6 @@ export interface AppendLogDeps {
   durable: (row: SnapshotLogRow) => void;
 }
 
-type LogClient = { logAppend(key: string, ...args: string[]): Promise<number> };
-
 /**
  * Append-only logs (audit trails, order history, indexes) that merge instead of overwriting: a
  * sorted set per log whose members are keyed by the HLC version (append-log-script.ts). Two
@@ -92,7 +89,6 @@ export class AppendLog {
 
   constructor(private readonly deps: AppendLogDeps) {
     this.memory = new LogMemory((k) => deps.journal.hasLog(k));
-    deps.gateway?.client.defineCommand('logAppend', { numberOfKeys: 1, lua: LOG_APPEND_LUA });
   }
 
   status(): AppendLogStatus {
@@ -134,7 +130,7 @@ export class AppendLog {
     const cutoff = this.cutoff(options.maxAgeMs ?? this.memory.limitsOf(k)?.maxAgeMs);
     if (gateway && this.deps.redisUsable()) {
       try {
-        const stored = await gateway.runFor(k, (c) => c.zrange(k, '0', '-1'));
+        const stored = await gateway.logs.read(k);
         const pending = journal.pendingLog(k);
         const answered = union(stored, pending);
         // An append made after reading orders after what was read, whatever this instance's clock says.
@@ -215,9 +211,7 @@ export class AppendLog {
   }
 
   private send(k: string, limits: LogLimits, members: string[]): Promise<number> {
-    const ttl = limits.maxAgeMs ? String(Math.ceil(limits.maxAgeMs)) : '0';
-    const cutoff = this.cutoff(limits.maxAgeMs) ?? '';
-    return this.deps.gateway!.runFor(k, (c) => (c as unknown as LogClient).logAppend(k, String(limits.maxEntries), cutoff, ttl, ...members));
+    return this.deps.gateway!.logs.append(k, limits.maxEntries, this.cutoff(limits.maxAgeMs), limits.maxAgeMs, members);
   }
 
   private result<T>(k: string, members: string[], cutoff: string | null, options: LogReadOptions, source: 'redis' | 'memory', complete: boolean): LogReadResult<T> {

@@ -128,7 +128,7 @@ export class Claims {
 
   /** Cluster: the marker lives in another slot than the key, so the window is checked before the claim. */
   private async clusterClaimsOpen(deadline: number): Promise<boolean> {
-    const marker = await this.gateway.runFor(this.settings.markerKey, (c) => c.get(this.settings.markerKey), deadline);
+    const marker = await this.gateway.marker.read(this.settings.markerKey, deadline);
     if (marker === null) return false;
     const bar = marker.indexOf('|');
     return bar < 0 || Number(marker.slice(bar + 1)) <= this.settings.clock();

@@ -1,4 +1,5 @@
 import type { CacheGateway } from '../redis/cache-gateway.js';
+import type { BeatReply, KnownMember } from '../redis/fleet-commands.js';
 
 /** How often a member reports (and learns who else is there). */
 export const FLEET_BEAT_MS = 500;
@@ -76,7 +77,7 @@ export class FleetMembers {
     if (this.disabled || !this.gateway.available) return;
     const { fleetKey: key, memberId, clock } = this.settings;
     // Marked, not deleted: an older copy of Redis that still lists this member must learn it left.
-    await this.gateway.run((c) => c.hset(key, memberId, `${clock()}|left|0`)).catch(() => undefined);
+    await this.gateway.fleet.leave(key, memberId, clock()).catch(() => undefined);
   }
 
   /**
@@ -133,12 +134,10 @@ export class FleetMembers {
   /** Writes back the members this instance knew, into a Redis that forgot them. */
   async writeBack(): Promise<void> {
     if (this.disabled) return;
-    const args: string[] = [];
-    for (const [id, m] of this.known) if (id !== this.settings.memberId) args.push(id, String(m.seen), m.left ? '1' : '0');
-    if (args.length === 0) return;
-    await this.gateway.run((c) =>
-      c.fleetMerge(this.settings.fleetKey, ...args),
-    );
+    const members: KnownMember[] = [];
+    for (const [id, m] of this.known) if (id !== this.settings.memberId) members.push({ id, seen: m.seen, left: m.left });
+    if (members.length === 0) return;
+    await this.gateway.fleet.merge(this.settings.fleetKey, members);
   }
 
   private othersSawMe(): boolean {
@@ -155,18 +154,9 @@ export class FleetMembers {
     if (this.disabled) return;
     const s = this.settings;
     const now = s.clock();
-    let reply: (string | number)[];
+    let reply: BeatReply;
     try {
-      reply = await this.gateway.run((c) =>
-        c.fleetBeat(
-          s.fleetKey,
-          s.markerKey,
-          s.memberId,
-          String(now),
-          this.doneId,
-          String(PRUNE_AFTER_MS),
-        ),
-      );
+      reply = await this.gateway.fleet.beat(s.fleetKey, s.markerKey, s.memberId, now, this.doneId, PRUNE_AFTER_MS);
     } catch (err) {
       if (!/NOPERM/.test((err as Error).message)) throw err;
       this.disabled = true;
@@ -176,12 +166,11 @@ export class FleetMembers {
       );
       return;
     }
-    const state = Number(reply[0]);
+    const state = reply.state;
     this.windowOpen = state === WINDOW_OPEN;
-    for (let i = 2; i < reply.length; i += 4) {
-      const id = String(reply[i]);
-      const seen = Math.max(Number(reply[i + 1]), this.known.get(id)?.seen ?? 0);
-      this.known.set(id, { seen, beat: Number(reply[i + 2]), left: Number(reply[i + 3]) === 1 });
+    for (const m of reply.members) {
+      const seen = Math.max(m.seen, this.known.get(m.id)?.seen ?? 0);
+      this.known.set(m.id, { seen, beat: m.beat, left: m.left });
     }
     for (const [id, { seen }] of this.known) {
       if (seen >= now - PRUNE_AFTER_MS) continue;
@@ -194,7 +183,7 @@ export class FleetMembers {
     // Redis forgot and another replica noticed first (a FLUSHALL this one has not seen): recover now.
     if (
       state === MARKER_MISSING ||
-      (state === WINDOW_OPEN && String(reply[1]) !== this.doneId)
+      (state === WINDOW_OPEN && reply.windowId !== this.doneId)
     )
       this.stale();
   }

@@ -1,7 +1,7 @@
 import type { CacheGateway } from '../redis/cache-gateway.js';
 import type { ResolvedCacheOptions } from '../core/cache.options.js';
 import type { L1Status } from '../core/cache.types.js';
-import { CoherenceBus } from '../redis/coherence-bus.js';
+import type { CoherenceBus } from '../redis/coherence-bus.js';
 import type { HybridLogicalClock } from '../core/hlc.js';
 import type { LocalStack } from '../local/local-stack.js';
 import type { MemoryEntry } from '../local/memory-store.js';
@@ -33,8 +33,7 @@ export class NearCache {
     this.publish = options.l1.publish;
     this.bus =
       gateway && options.l1.enabled
-        ? new CoherenceBus(
-            gateway.client,
+        ? gateway.coherenceBus(
             { channel: this.channel, heartbeatMs: options.l1.heartbeatMs, timeoutMs: options.commandTimeoutMs },
             { invalidate: (k, v) => this.onInvalidate(k, v), resubscribed: () => this.flush(), lost: () => undefined },
           )

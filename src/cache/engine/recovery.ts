@@ -324,7 +324,7 @@ export class RecoveryMachine {
 
   /** A failed measurement keeps the last offset: it must never hold up recovery. */
   private async measureClock(): Promise<void> {
-    await this.clockOffset.measure(() => this.gateway.run((c) => c.time())).catch((err: unknown) => this.clockOffset.failed(err));
+    await this.clockOffset.measure(() => this.gateway.server.time()).catch((err: unknown) => this.clockOffset.failed(err));
   }
 
   /**
@@ -333,17 +333,16 @@ export class RecoveryMachine {
    */
   private openReseedWindow(runId: string | null): Promise<string> {
     const mine = `${this.clock()}-${this.ids.instanceId}-${randomBytes(4).toString('hex')}`;
-    const [windowMs, now] = [String(this.ids.reseedWindowMs), String(this.clock())];
+    const [windowMs, now] = [this.ids.reseedWindowMs, this.clock()];
     const fleet = this.fleet;
-    if (fleet) return this.gateway.run((c) => c.openFleetWindow(this.markerKey, fleetKey(this.ids.keyPrefix), mine, windowMs, now, runId ?? '', String(fleet.since())));
-    return this.gateway.runFor(this.markerKey, (c) => c.openReseedWindow(this.markerKey, mine, windowMs, now));
+    if (fleet) return this.gateway.marker.openFleetWindow(this.markerKey, fleetKey(this.ids.keyPrefix), mine, windowMs, now, runId, fleet.since());
+    return this.gateway.marker.openWindow(this.markerKey, mine, windowMs, now);
   }
 
   /** Sets this deployment's marker unless another instance just did; returns the one in force. */
   private async claimEpoch(): Promise<string> {
     const mine = `${this.clock()}-${this.ids.instanceId}-${randomBytes(4).toString('hex')}`;
-    const set = await this.gateway.runFor(this.markerKey, (c) => c.set(this.markerKey, mine, 'NX'));
-    if (set === 'OK') return mine;
+    if (await this.gateway.marker.setIfAbsent(this.markerKey, mine)) return mine;
     return (await this.records.raw(this.markerKey)) ?? mine;
   }
 }

@@ -9,7 +9,6 @@ import type { HybridLogicalClock } from '../core/hlc.js';
 import type { LocalStack } from '../local/local-stack.js';
 import type { NearCache } from './near-cache.js';
 import { RecoveryMachine } from './recovery.js';
-import { RedisRecords } from '../redis/redis-records.js';
 import { memberIdFor } from '../local/member-id.js';
 import { ReplayQuarantine } from '../local/replay-quarantine.js';
 
@@ -27,7 +26,7 @@ export interface BaseParts {
 /** The parts that exist only with Redis: records (the one script path), the mode machine, claims. */
 export function buildRemote(gateway: CacheGateway, p: BaseParts): RemoteParts {
   const o = p.options;
-  const records = new RedisRecords(gateway, () => p.near.publishChannel());
+  const records = gateway.records(() => p.near.publishChannel());
   const memberId = memberIdFor(o.snapshot?.path ?? null, o.instanceId);
   const ids = { keyPrefix: o.keyPrefix, instanceId: o.instanceId, memberId, reseedWindowMs: o.reseedWindowMs, clockSyncIntervalMs: o.clockSyncIntervalMs, tombstoneTtlMs: o.tombstoneTtlMs };
   const recovery = new RecoveryMachine(gateway, records, p.local, p.near, p.hlc, p.clock, p.logger, ids, p.clockOffset, new ReplayQuarantine(p.logger));
@@ -43,7 +42,6 @@ export function buildRemote(gateway: CacheGateway, p: BaseParts): RemoteParts {
 export function buildLogs(gateway: CacheGateway | null, remote: RemoteParts | null, p: BaseParts, fullKey: (k: string) => string): AppendLog {
   const recovery = remote?.recovery ?? null;
   const logs = new AppendLog({
-    // AppendLog defines its script on the client and runs it through run(): any CacheGateway can.
     gateway,
     hlc: p.hlc,
     journal: p.local.journal,

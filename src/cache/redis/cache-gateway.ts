@@ -1,48 +1,118 @@
 import type { Observable } from 'rxjs';
-import type { BreakerState, CasClient } from './redis-gateway.js';
-import type { Continuation } from './deadline-queue.js';
+import type { BreakerState } from './redis-gateway.js';
+import type { CommandExecutor } from './command-executor.js';
+import { CoherenceBus, type CoherenceBusOptions, type CoherenceEvents } from './coherence-bus.js';
+import { CounterCommands } from './counter-commands.js';
+import { FleetCommands } from './fleet-commands.js';
+import { LogCommands } from './log-commands.js';
+import { MarkerCommands } from './marker-commands.js';
+import { RedisRecords } from './redis-records.js';
+import { scanKeys } from './scan-keys.js';
+import { ServerCommands } from './server-commands.js';
+import { SlidingWindowCommands } from './sliding-window-commands.js';
 
 /**
- * What the cache needs from its Redis gateway. RedisGateway is the real one; a test can inject an
- * in-process gateway (CACHE_GATEWAY) to drive the mode machine through timeouts, errors and races
- * without a redis-server.
- * @internal The project's test seam: its client is the driver's, which the package's types do not expose.
+ * The one door to Redis the rest of the cache uses: whether Redis may be used now, and named,
+ * typed operations whose arguments are assembled here in redis/. It hands out no client and runs
+ * no caller's command; each operation goes through the executor's breaker and deadline.
+ * @internal Built on the executor, whose client the package's types do not expose.
  */
-export interface CacheGateway {
-  readonly client: CasClient;
-  readonly available$: Observable<boolean>;
-  readonly available: boolean;
-  readonly isConnected: boolean;
+export class CacheGateway {
+  readonly marker: MarkerCommands;
+  readonly fleet: FleetCommands;
+  readonly logs: LogCommands;
+  readonly counters: CounterCommands;
+  readonly windows: SlidingWindowCommands;
+  readonly server: ServerCommands;
+
+  constructor(private readonly exec: CommandExecutor) {
+    this.marker = new MarkerCommands(exec);
+    this.fleet = new FleetCommands(exec);
+    this.logs = new LogCommands(exec);
+    this.counters = new CounterCommands(exec);
+    this.windows = new SlidingWindowCommands(exec);
+    this.server = new ServerCommands(exec);
+  }
+
+  get available$(): Observable<boolean> {
+    return this.exec.available$;
+  }
+
+  get available(): boolean {
+    return this.exec.available;
+  }
+
+  get isConnected(): boolean {
+    return this.exec.isConnected;
+  }
+
   /** Cluster: no multi-key scripts across slots, no batching. */
-  readonly isCluster: boolean;
-  readonly breakerState: BreakerState;
+  get isCluster(): boolean {
+    return this.exec.isCluster;
+  }
+
+  get breakerState(): BreakerState {
+    return this.exec.breakerState;
+  }
+
   /** Cluster: masters ("host:port") whose own breaker is open or half-open; empty elsewhere. */
-  readonly breakerOpenNodes: readonly string[];
+  get breakerOpenNodes(): readonly string[] {
+    return this.exec.breakerOpenNodes;
+  }
+
   /** Cluster: a master's breaker closed (or went with a failover): keys journaled for it can drain. */
-  readonly nodeReleased$: Observable<string>;
-  readonly reconnectAttempts: number;
-  readonly lastError: string | null;
+  get nodeReleased$(): Observable<string> {
+    return this.exec.nodeReleased$;
+  }
+
+  get reconnectAttempts(): number {
+    return this.exec.reconnectAttempts;
+  }
+
+  get lastError(): string | null {
+    return this.exec.lastError;
+  }
+
   /** The cause an operator needs: the closed connection's, or the last command error (a timeout). */
-  readonly unavailableReason: string | null;
-  start(): void;
-  waitUntilAvailable(timeoutMs: number): Promise<void>;
-  /**
-   * One bounded command through the breaker; throws when Redis cannot be used or the command fails.
-   * With `next`, settles with what `next` makes of the answer or the failure (one promise for both).
-   */
-  run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
-  run<T, R>(fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
-  /** `run` for a command on `key`: on Cluster through the breaker of the master serving its slot. */
-  runFor<T>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
-  runFor<T, R>(key: string, fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
+  get unavailableReason(): string | null {
+    return this.exec.unavailableReason;
+  }
+
   /** Whether a command on `key` would be sent now (`available`, and on Cluster its master's breaker closed). */
-  usableFor(key: string): boolean;
-  /** GET (coalesced under load). */
-  get(key: string): Promise<string | null>;
-  /** CAS_SET_LUA (coalesced under load). */
-  casSet(key: string, version: string, record: string, pxat: string, channel?: string): Promise<1 | string>;
-  close(): Promise<void>;
+  usableFor(key: string): boolean {
+    return this.exec.usableFor(key);
+  }
+
+  start(): void {
+    this.exec.start();
+  }
+
+  waitUntilAvailable(timeoutMs: number): Promise<void> {
+    return this.exec.waitUntilAvailable(timeoutMs);
+  }
+
+  close(): Promise<void> {
+    return this.exec.close();
+  }
+
+  /** The versioned records (CAS and the other record scripts); `channel` is where writes publish their L1 invalidation. */
+  records(channel: () => string): RedisRecords {
+    return new RedisRecords(this.exec, channel);
+  }
+
+  /** SCAN of every node (every master on Cluster) for the string keys under `prefix` (scan-keys.ts). */
+  scanKeys(prefix: string, onBatch: (keys: string[]) => Promise<void>): Promise<void> {
+    return scanKeys(this.exec, prefix, onBatch);
+  }
+
+  /** The L1 invalidation subscriber, on a connection of its own beside this one. */
+  coherenceBus(options: CoherenceBusOptions, events: CoherenceEvents): CoherenceBus {
+    return new CoherenceBus(this.exec.client, options, events);
+  }
 }
 
-/** Nest token for injecting a gateway in place of the RedisGateway built from the options. @internal */
+/**
+ * Nest token for injecting a CommandExecutor in place of the RedisGateway built from the options
+ * (tests: a fault wrapper around a real one). @internal
+ */
 export const CACHE_GATEWAY = Symbol('CACHE_GATEWAY');

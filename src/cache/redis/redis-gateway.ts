@@ -5,6 +5,9 @@ import { ADD_LUA, CAS_IF_VERSION_LUA, CAS_SET_LUA, CAS_SET_MANY_LUA } from './sc
 import { CommandBatcher } from './command-batcher.js';
 import { CLAIM_LUA, OPEN_WINDOW_LUA } from './scripts/reseed-window.js';
 import { RELEASE_CLAIM_LUA } from './scripts/claim-release-script.js';
+import { LOG_APPEND_LUA } from './scripts/append-log-script.js';
+import { INCR_WINDOW_LUA } from './scripts/counter-script.js';
+import { SLIDING_WINDOW_LUA } from './scripts/sliding-window-script.js';
 import {
   FLEET_BEAT_LUA,
   FLEET_MERGE_LUA,
@@ -25,6 +28,7 @@ import { CommandNotSentError } from './command-not-sent.js';
 import { createRedisClient, describeRedisError, type RedisClient } from './redis-connection.js';
 import { NodeBreakers } from './node-breakers.js';
 import { SilenceWatch } from './silence-watch.js';
+import type { CommandExecutor } from './command-executor.js';
 
 export type { BreakerState } from './circuit-breaker.js';
 
@@ -73,6 +77,12 @@ export type CasClient = RedisClient & {
   ): Promise<(string | number)[]>;
   /** See FLEET_MERGE_LUA. */
   fleetMerge(fleet: string, ...memberSeen: string[]): Promise<1>;
+  /** See LOG_APPEND_LUA: the number of members the log holds afterwards. */
+  logAppend(key: string, maxEntries: string, cutoff: string, ttlMs: string, ...members: string[]): Promise<number>;
+  /** See INCR_WINDOW_LUA: [count, remaining ms]. */
+  incrWindow(key: string, windowMs: string, by: string): Promise<[number, number]>;
+  /** See SLIDING_WINDOW_LUA: [granted, ms until a slot may free up]. */
+  slidingWindow(key: string, windowMs: string, limit: string, want: string, member: string, blockMs: string): Promise<[number, number]>;
 };
 
 /**
@@ -82,7 +92,7 @@ export type CasClient = RedisClient & {
  * Redis; a background PING probes it on a jittered, capped exponential interval. On Cluster there is
  * one breaker per master (NodeBreakers), so a hung master sends only its own slots to memory.
  */
-export class RedisGateway {
+export class RedisGateway implements CommandExecutor {
   readonly client: CasClient;
   /** Standalone and Sentinel: the one breaker. On Cluster it never opens (commands without a key cannot be attributed to a node). */
   private readonly breaker: CircuitBreaker;
@@ -125,6 +135,9 @@ export class RedisGateway {
     this.client.defineCommand('openFleetWindow', { numberOfKeys: 2, lua: OPEN_FLEET_WINDOW_LUA });
     this.client.defineCommand('fleetBeat', { numberOfKeys: 2, lua: FLEET_BEAT_LUA });
     this.client.defineCommand('fleetMerge', { numberOfKeys: 1, lua: FLEET_MERGE_LUA });
+    this.client.defineCommand('logAppend', { numberOfKeys: 1, lua: LOG_APPEND_LUA });
+    this.client.defineCommand('incrWindow', { numberOfKeys: 1, lua: INCR_WINDOW_LUA });
+    this.client.defineCommand('slidingWindow', { numberOfKeys: 1, lua: SLIDING_WINDOW_LUA });
     const cluster = options.redis.kind === 'cluster';
     this.batcher = cluster ? null : new CommandBatcher(this.client);
     this.deadlines = cluster ? null : new DeadlineQueue(options.commandTimeoutMs);
@@ -280,11 +293,11 @@ export class RedisGateway {
   /**
    * Runs one Redis operation through the breaker. Rejects when Redis is not usable or the command
    * fails; the caller decides how to serve the operation from memory. Not async: one promise per
-   * command (the deadline's) is all this layer adds on the hot path.
+   * command (the deadline's) is all this layer adds on the hot path. `command` names it for a wrapper.
    */
-  run<T>(fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
-  run<T, R>(fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
-  run<T, R>(fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<T | R> {
+  run<T>(command: string, fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  run<T, R>(command: string, fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
+  run<T, R>(_command: string, fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<T | R> {
     if (this.breaker.state !== 'closed' || (this.nodes !== null && this.nodes.allOpen)) return refused(new CircuitOpenError(), next);
     return this.send(fn, deadline, next, this.outcome);
   }
@@ -293,12 +306,12 @@ export class RedisGateway {
    * `run` for a command on `key`. On Cluster it goes through the breaker of the master serving the
    * key's slot (refused while that one is open or half-open) and its outcome feeds only that one.
    */
-  runFor<T>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
-  runFor<T, R>(key: string, fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
-  runFor<T, R>(key: string, fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<T | R> {
+  runFor<T>(command: string, key: string, fn: (client: CasClient) => Promise<T>, deadline?: number): Promise<T>;
+  runFor<T, R>(command: string, key: string, fn: (client: CasClient) => Promise<T>, deadline: number | undefined, next: Continuation<T, R>): Promise<R>;
+  runFor<T, R>(command: string, key: string, fn: (client: CasClient) => Promise<T>, deadline?: number, next?: Continuation<T, R>): Promise<T | R> {
     const node = this.nodes === null ? null : this.nodes.forKey(key);
     // Standalone and Sentinel, or no slot table yet: as a command without a key.
-    if (node === null) return next ? this.run(fn, deadline, next) : this.run(fn, deadline);
+    if (node === null) return next ? this.run(command, fn, deadline, next) : this.run(command, fn, deadline);
     if (node.breaker.state !== 'closed') return refused(new CircuitOpenError(), next);
     return this.send(fn, deadline, next, node.outcome);
   }

@@ -1,5 +1,5 @@
 import { decodeRecord, encodeRecord, type StoredRecord } from '../core/cache-codec.js';
-import type { CacheGateway } from './cache-gateway.js';
+import type { CommandExecutor } from './command-executor.js';
 import type { Continuation } from './deadline-queue.js';
 
 /** Redis' PXAT argument for a record: its absolute expiry, 0 for none. */
@@ -10,12 +10,12 @@ export function pxat(rec: StoredRecord): string {
 /**
  * Records in Redis, the one path every versioned write takes: the scripts' arguments (version,
  * encoded record, PXAT, L1 channel) are assembled here and nowhere else. Every call is bounded by
- * the gateway (one command timeout, or what is left of `deadline`) and throws when Redis cannot be
- * used or the outcome is unknown.
+ * the executor (one command timeout, or what is left of `deadline`) and throws when Redis cannot be
+ * used or the outcome is unknown. Built by CacheGateway.records().
  */
 export class RedisRecords {
   constructor(
-    private readonly gateway: CacheGateway,
+    private readonly exec: CommandExecutor,
     /** The L1 invalidation channel to publish on ('' for none). */
     private readonly channel: () => string,
   ) {}
@@ -24,19 +24,19 @@ export class RedisRecords {
   cas(k: string, rec: StoredRecord, deadline?: number): Promise<1 | string>;
   cas<R>(k: string, rec: StoredRecord, deadline: number | undefined, next: Continuation<1 | string, R>): Promise<R>;
   cas<R>(k: string, rec: StoredRecord, deadline?: number, next?: Continuation<1 | string, R>): Promise<1 | string | R> {
-    const g = this.gateway;
+    const g = this.exec;
     const send = () => g.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.channel());
-    return next ? g.runFor(k, send, deadline, next) : g.runFor(k, send, deadline);
+    return next ? g.runFor('casSet', k, send, deadline, next) : g.runFor('casSet', k, send, deadline);
   }
 
   /** CAS_SET_LUA as a call of its own, never coalesced with others (a batch fails as a whole). */
   casAlone(k: string, rec: StoredRecord): Promise<1 | string> {
-    return this.gateway.runFor(k, (c) => c.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()));
+    return this.exec.runFor('casSet', k, (c) => c.casSet(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()));
   }
 
   /** ADD_LUA (set-if-absent): 1 when written, else the record that holds the key. */
   add(k: string, rec: StoredRecord, deadline?: number): Promise<1 | string> {
-    return this.gateway.runFor(k, (c) => c.casAdd(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()), deadline);
+    return this.exec.runFor('casAdd', k, (c) => c.casAdd(k, rec.version, encodeRecord(rec), pxat(rec), this.channel()), deadline);
   }
 
   /**
@@ -46,23 +46,23 @@ export class RedisRecords {
   claim(k: string, markerKey: string | null, rec: StoredRecord, seed: StoredRecord | null, now: number, deadline?: number): Promise<0 | 1 | 2 | string> {
     const keys = markerKey === null ? [k] : [k, markerKey];
     const s = seed ? [seed.version, encodeRecord(seed), pxat(seed)] : ['', '', '0'];
-    return this.gateway.runFor(k, (c) => c.casClaim(keys.length, ...keys, rec.version, encodeRecord(rec), pxat(rec), this.channel(), ...s, String(now)), deadline);
+    return this.exec.runFor('casClaim', k, (c) => c.casClaim(keys.length, ...keys, rec.version, encodeRecord(rec), pxat(rec), this.channel(), ...s, String(now)), deadline);
   }
 
   /** RELEASE_CLAIM_LUA (scripts/claim-release-script.ts): withdraws a timed-out claim; 1 when withdrawn. */
   release(k: string, tomb: StoredRecord): Promise<0 | 1> {
-    return this.gateway.runFor(k, (c) => c.releaseClaim(k, tomb.version, encodeRecord(tomb), pxat(tomb), this.channel()));
+    return this.exec.runFor('releaseClaim', k, (c) => c.releaseClaim(k, tomb.version, encodeRecord(tomb), pxat(tomb), this.channel()));
   }
 
   /** CAS_IF_VERSION_LUA: 1 when written, else the stored version ('' when absent). */
   ifVersion(k: string, expected: string, rec: StoredRecord): Promise<1 | string> {
-    return this.gateway.runFor(k, (c) => c.casIfVersion(k, rec.version, encodeRecord(rec), pxat(rec), this.channel(), expected));
+    return this.exec.runFor('casIfVersion', k, (c) => c.casIfVersion(k, rec.version, encodeRecord(rec), pxat(rec), this.channel(), expected));
   }
 
   /** The raw value (GET, coalesced under load). */
   raw(k: string): Promise<string | null> {
-    const g = this.gateway;
-    return g.runFor(k, () => g.get(k));
+    const g = this.exec;
+    return g.runFor('get', k, () => g.get(k));
   }
 
   /** The decoded record, null when absent or not in the record format. */

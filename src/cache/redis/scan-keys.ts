@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { CacheGateway } from './cache-gateway.js';
+import type { CommandExecutor } from './command-executor.js';
 import { CircuitOpenError } from './circuit-breaker.js';
 
 /** Keys per SCAN step: Redis does a bounded amount of work per call, so other clients never wait long. */
@@ -7,13 +7,13 @@ export const SCAN_COUNT = 200;
 
 /**
  * SCANs every node (every master on Cluster) for string keys starting with `prefix`, one bounded
- * step per command through the gateway (deadline, breaker); never KEYS. `onBatch` runs between steps.
+ * step per command through the executor (deadline, breaker); never KEYS. `onBatch` runs between steps.
  * Throws (after scanning the others) when a Cluster master was skipped because its breaker is open.
  */
-export async function scanKeys(gateway: CacheGateway, prefix: string, onBatch: (keys: string[]) => Promise<void>): Promise<void> {
-  const nodes: Redis[] = gateway.isCluster ? (gateway.client as Cluster).nodes('master') : [gateway.client as Redis];
+export async function scanKeys(exec: CommandExecutor, prefix: string, onBatch: (keys: string[]) => Promise<void>): Promise<void> {
+  const nodes: Redis[] = exec.isCluster ? (exec.client as Cluster).nodes('master') : [exec.client as Redis];
   const pattern = `${escapeGlob(prefix)}*`;
-  const open = new Set(gateway.breakerOpenNodes);
+  const open = new Set(exec.breakerOpenNodes);
   let skipped = false;
   for (const node of nodes) {
     // Cluster: a master whose own breaker is open would only time out; the others are still scanned.
@@ -24,7 +24,7 @@ export async function scanKeys(gateway: CacheGateway, prefix: string, onBatch: (
     let cursor = '0';
     do {
       // TYPE string: other structures under the prefix (logs, sets) are not cache records.
-      const [next, keys] = await gateway.run(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT, 'TYPE', 'string'));
+      const [next, keys] = await exec.run('scan', () => node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT, 'TYPE', 'string'));
       cursor = next;
       if (keys.length > 0) await onBatch(keys);
     } while (cursor !== '0');

@@ -21,7 +21,7 @@ export class ServerIdentity {
     if (this.gateway.isCluster || this.denied) return null;
     let info: string;
     try {
-      info = await this.gateway.run((c) => c.info('server'));
+      info = await this.gateway.server.info();
     } catch (err) {
       if (!/NOPERM/.test((err as Error).message)) throw err;
       this.denied = true;

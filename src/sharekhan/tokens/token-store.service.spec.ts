@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { firstValueFrom, filter, timeout } from 'rxjs';
 import { CacheConflictError, CacheService } from '../../cache/index.js';
-import { ChaosGateway } from '../../cache/testing/chaos-gateway.js';
+import { useChaosCache } from '../../../test/cache/fixtures.js';
 import { loadConfig } from '../../config/load-config.js';
 import { resolveShareKhanOptions } from '../sharekhan.options.js';
 import { TokenAuditLog } from './token-audit.service.js';
@@ -170,10 +170,7 @@ describe('ShareKhanTokenStore', () => {
   });
 
   it('a validation while Redis cannot be used stamps nothing: no journaled rewrite that could replay over a revoke made elsewhere', async () => {
-    const gateway = new ChaosGateway();
-    const cache = new CacheService({ redis: null, keyPrefix: 'u:', instanceId: 'unit', commandTimeoutMs: 100 }, gateway);
-    await cache.onModuleInit();
-    onTestFinished(() => cache.onApplicationShutdown());
+    const { cache, gateway } = await useChaosCache();
     gateway.up();
     await firstValueFrom(cache.mode$.pipe(filter((m) => m === 'redis'), timeout(2_000)));
     const { store } = build({}, cache);

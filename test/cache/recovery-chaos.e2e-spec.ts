@@ -1,12 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { onTestFinished } from 'vitest';
 import { firstValueFrom, filter, timeout } from 'rxjs';
-import { CacheService } from '../cache.service.js';
-import type { CacheMode } from '../core/cache.types.js';
-import { ChaosGateway } from '../testing/chaos-gateway.js';
-import { useChaosCache } from '../../../test/cache/fixtures.js';
+import { CacheService } from '../../src/cache/cache.service.js';
+import type { CacheMode } from '../../src/cache/core/cache.types.js';
+import { ChaosGateway } from '../support/chaos-gateway.js';
+import { useChaosCache, useRedis } from './fixtures.js';
 
-/** The mode machine on an in-process gateway: edge cases in milliseconds, no redis-server. */
+/** The mode machine on the chaos gateway (the real one with injected faults): edge cases in milliseconds. */
 const chaosCache = useChaosCache;
 
 function mode(cache: CacheService, m: CacheMode, ms = 2_000): Promise<CacheMode> {
@@ -24,8 +24,8 @@ describe('RecoveryMachine on a chaos gateway', () => {
     gateway.up();
     await mode(cache, 'redis');
     expect(seen).toEqual(['fallback', 'recovering', 'redis']);
-    expect(stored('a')?.json).toBe('1');
-    expect(stored('b')?.tombstone).toBe(true);
+    expect((await stored('a'))?.json).toBe('1');
+    expect((await stored('b'))?.tombstone).toBe(true);
     expect(cache.getStatus()).toMatchObject({ journalSize: 0, replayed: 2 });
   });
 
@@ -37,7 +37,7 @@ describe('RecoveryMachine on a chaos gateway', () => {
     gateway.up();
     await mode(cache, 'redis');
     expect(failures).toBe(3); // two injected errors, then the attempt that landed
-    for (let i = 0; i < 5; i++) expect(stored(`k${i}`)?.json).toBe(String(i));
+    for (let i = 0; i < 5; i++) expect((await stored(`k${i}`))?.json).toBe(String(i));
     expect(cache.getStatus().journalSize).toBe(0);
   });
 
@@ -48,9 +48,10 @@ describe('RecoveryMachine on a chaos gateway', () => {
     await mode(cache, 'redis');
     gateway.down();
     for (let i = 0; i < 100; i++) await cache.set(`k${i}`, i);
-    // The first batch (64) lands; Redis drops during it, so the rest of the journal stays.
+    // The first batch (64) lands; Redis drops as the second is sent, so the rest of the journal stays.
+    let writes = 0;
     gateway.fault = (cmd) => {
-      if (cmd === 'casSet' && gateway.commands.length > 30) {
+      if (cmd === 'casSet' && ++writes > 64) {
         gateway.fault = null;
         gateway.down();
       }
@@ -58,13 +59,11 @@ describe('RecoveryMachine on a chaos gateway', () => {
     const back = firstValueFrom(cache.transitions$.pipe(filter((t) => t.to === 'fallback'), timeout(2_000)));
     gateway.up();
     expect((await back).from).toBe('recovering');
-    const left = cache.getStatus().journalSize;
-    expect(left).toBeGreaterThan(0);
-    expect(left).toBeLessThan(100);
+    expect(cache.getStatus().journalSize).toBe(36);
     expect(await cache.get('k99')).toBe(99); // still served from memory
     gateway.up();
     await mode(cache, 'redis');
-    for (let i = 0; i < 100; i++) expect(stored(`k${i}`)?.json).toBe(String(i));
+    for (let i = 0; i < 100; i++) expect((await stored(`k${i}`))?.json).toBe(String(i));
   });
 
   it('a live write whose reply is lost is journaled and replayed ~100 ms later without an outage', async () => {
@@ -77,7 +76,7 @@ describe('RecoveryMachine on a chaos gateway', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(cache.getStatus().journalSize).toBe(0);
     expect(cache.mode).toBe('redis');
-    expect(stored('x')?.json).toBe('"v"');
+    expect((await stored('x'))?.json).toBe('"v"');
   });
 
   it('an emptied Redis is re-seeded from memory; reads of known keys never miss meanwhile, and a newer write is not overwritten', async () => {
@@ -91,7 +90,7 @@ describe('RecoveryMachine on a chaos gateway', () => {
       if (cmd === 'casSet') reseedWrites++;
     };
     gateway.latencyMs = 5;
-    gateway.restartEmpty();
+    await gateway.restartEmpty();
     await mode(cache, 'recovering');
     expect(cache.getStatus().reseeding).toBe(true);
     const reads = await Promise.all(Array.from({ length: 50 }, (_, i) => cache.read(`k${i}`)));
@@ -101,8 +100,8 @@ describe('RecoveryMachine on a chaos gateway', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(cache.getStatus().emptyRedisDetections).toBe(1);
     expect(reseedWrites).toBeGreaterThanOrEqual(49);
-    expect(stored('k7')?.json).toBe('"new"');
-    expect(stored('k8')?.json).toBe('"old8"');
+    expect((await stored('k7'))?.json).toBe('"new"');
+    expect((await stored('k8'))?.json).toBe('"old8"');
     expect(await cache.get('k7')).toBe('new');
   });
 
@@ -120,11 +119,40 @@ describe('RecoveryMachine on a chaos gateway', () => {
   });
 });
 
+describe('Claims on the chaos gateway: the production scripts decide', () => {
+  it('a claim whose reply is lost is withdrawn once Redis answers (RELEASE_CLAIM_LUA), and the key can be claimed again', async () => {
+    const { cache, gateway, stored } = await chaosCache();
+    gateway.up();
+    await mode(cache, 'redis');
+    gateway.fault = (cmd) => (cmd === 'casClaim' ? 'lost-reply' : undefined);
+    expect(await cache.setIfAbsent('job', 1)).toMatchObject({ state: 'unknown', reason: 'timeout' });
+    gateway.fault = null;
+    expect(await stored('job')).not.toBeNull(); // the script ran: only its reply was lost
+    await vi.waitFor(() => expect(cache.getStatus()).toMatchObject({ claimsWithdrawn: 1, claimReleasesPending: 0 }), { timeout: 2_000 });
+    expect((await stored('job'))?.tombstone).toBe(true);
+    expect(await cache.setIfAbsent('job', 2)).toMatchObject({ state: 'claimed' });
+  });
+
+  it('after Redis restarts empty, claims are refused until the roll call closes the re-seed window', async () => {
+    const { cache, gateway } = await chaosCache();
+    gateway.up();
+    await mode(cache, 'redis');
+    // This instance's report that it has re-seeded cannot reach Redis: the window stays open.
+    gateway.fault = (cmd) => (cmd === 'fleetBeat' ? 'error' : undefined);
+    await gateway.restartEmpty();
+    await vi.waitFor(() => expect(cache.getStatus()).toMatchObject({ mode: 'redis', reseeding: false, reseedWindowOpen: true }), { timeout: 3_000 });
+    expect(await cache.setIfAbsent('job', 1)).toMatchObject({ state: 'unknown', reason: 'reseeding' });
+    gateway.fault = null;
+    await vi.waitFor(() => expect(cache.getStatus().reseedWindowOpen).toBe(false), { timeout: 2_000 });
+    expect(await cache.setIfAbsent('job', 1)).toMatchObject({ state: 'claimed' });
+  });
+});
+
 describe('RecoveryMachine extensions', () => {
   it('replay and re-seed hooks run inside the pass, before redis mode', async () => {
     Logger.overrideLogger(false);
-    const gateway = new ChaosGateway();
-    const cache = new CacheService({ redis: null, keyPrefix: 'u:', instanceId: 'unit', commandTimeoutMs: 100 }, gateway);
+    const gateway = new ChaosGateway(await useRedis());
+    const cache = new CacheService({ redis: null, keyPrefix: 'u:', instanceId: 'unit' }, gateway);
     const calls: string[] = [];
     const recovery = (cache as unknown as { recovery: { extensions: { replay(): Promise<void>; reseed(): Promise<void> }[] } }).recovery;
     recovery.extensions.push({
@@ -164,7 +192,7 @@ describe('RecoveryMachine with per-node breakers (Cluster)', () => {
     // Nothing for node A was sent.
     expect(gateway.commands.slice(sent).filter((c) => c.includes(' u:a'))).toEqual([]);
     expect(cache.getStatus()).toMatchObject({ mode: 'redis', journalSize: 1, breakerOpenNodes: ['A'] });
-    expect(stored('a1')?.json).toBe('1');
+    expect((await stored('a1'))?.json).toBe('1');
   });
 
   it("a journal of an open node's keys waits without passes; it drains when that node's breaker closes, with no mode change", async () => {
@@ -176,11 +204,12 @@ describe('RecoveryMachine with per-node breakers (Cluster)', () => {
     // A drain is scheduled (100 ms) but finds nothing it could send: no pass (no TIME, no marker GET).
     const sent = gateway.commands.length;
     await new Promise((r) => setTimeout(r, 300));
-    expect(gateway.commands.slice(sent)).toEqual([]);
+    // The roll call's heartbeat (every 500 ms) is no pass.
+    expect(gateway.commands.slice(sent).filter((c) => !c.startsWith('fleetBeat'))).toEqual([]);
     expect(cache.getStatus().journalSize).toBe(5);
     gateway.closeNode('A');
     await vi.waitFor(() => expect(cache.getStatus().journalSize).toBe(0), { timeout: 2_000 });
-    for (let i = 0; i < 5; i++) expect(stored(`a${i}`)?.json).toBe(String(i));
+    for (let i = 0; i < 5; i++) expect((await stored(`a${i}`))?.json).toBe(String(i));
     expect(transitions).toEqual([]);
     expect(cache.mode).toBe('redis');
   });
@@ -193,11 +222,11 @@ describe('RecoveryMachine with per-node breakers (Cluster)', () => {
     gateway.openNode('A');
     gateway.up();
     await mode(cache, 'redis');
-    expect(stored('b1')?.json).toBe('1');
-    expect(stored('a1')).toBeNull();
+    expect((await stored('b1'))?.json).toBe('1');
+    expect(await stored('a1')).toBeNull();
     expect(cache.getStatus().journalSize).toBe(1);
     gateway.closeNode('A');
-    await vi.waitFor(() => expect(stored('a1')?.json).toBe('1'), { timeout: 2_000 });
+    await vi.waitFor(async () => expect((await stored('a1'))?.json).toBe('1'), { timeout: 2_000 });
   });
 
   it("an emptied Redis while one node's breaker is open: re-seeding is resumed, never dropped, and no key memory holds is forgotten meanwhile", async () => {
@@ -205,7 +234,7 @@ describe('RecoveryMachine with per-node breakers (Cluster)', () => {
     await cache.set('a1', 'A1');
     for (let i = 0; i < 50; i++) await cache.set(`b${i}`, `B${i}`);
     gateway.openNode('A');
-    gateway.restartEmpty();
+    await gateway.restartEmpty();
     // Passes fail on node A's key while it stays open; meanwhile node B's keys are read.
     await new Promise((r) => setTimeout(r, 400));
     expect(cache.getStatus().reseeding).toBe(true);
@@ -213,8 +242,8 @@ describe('RecoveryMachine with per-node breakers (Cluster)', () => {
     expect(reads.filter((r) => r.state !== 'hit').map((_, i) => `b${i}`)).toEqual([]);
     gateway.closeNode('A');
     await vi.waitFor(() => expect(cache.getStatus()).toMatchObject({ reseeding: false, mode: 'redis', journalSize: 0 }), { timeout: 5_000 });
-    expect(stored('a1')?.json).toBe('"A1"');
-    for (let i = 0; i < 50; i++) expect(stored(`b${i}`)?.json, `b${i}`).toBe(`"B${i}"`);
+    expect((await stored('a1'))?.json).toBe('"A1"');
+    for (let i = 0; i < 50; i++) expect((await stored(`b${i}`))?.json, `b${i}`).toBe(`"B${i}"`);
     expect(await cache.get('b17')).toBe('B17');
     expect(cache.getStatus().emptyRedisDetections).toBe(1);
   });

@@ -1,9 +1,9 @@
 import { firstValueFrom, filter, timeout } from 'rxjs';
-import { CacheUnavailableError } from '../core/cache.errors.js';
-import { decodeRecord } from '../core/cache-codec.js';
-import { useChaosCache } from '../../../test/cache/fixtures.js';
+import { CacheUnavailableError } from '../../src/cache/core/cache.errors.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
+import { useChaosCache } from './fixtures.js';
 
-/** getOrSet and update at the edges, on the in-process gateway (no redis-server), Redis up. */
+/** getOrSet and update at the edges, on the chaos gateway (the real one with injected faults), Redis up. */
 async function chaosCache() {
   const fixture = await useChaosCache();
   fixture.gateway.up();
@@ -21,16 +21,16 @@ describe('update and getOrSet on a chaos gateway', () => {
     expect((err as CacheUnavailableError).code).toBe('CACHE_OUTCOME_UNKNOWN');
     expect(cache.getStatus().journalSize).toBe(0);
     gateway.fault = null;
-    expect(stored('n')?.json).toBe('2'); // this time it had landed: a read tells the caller
+    expect((await stored('n'))?.json).toBe('2'); // this time it had landed: a read tells the caller
   });
 
   /** Memory holds n=1 while Redis holds a newer n=5 another instance wrote; `fn` opens the breaker after the read. */
   async function refusedAfterRead() {
     const fixture = await chaosCache();
     await fixture.cache.set('n', 1);
-    const cur = decodeRecord(fixture.gateway.data.get('u:n')!)!;
+    const cur = decodeRecord((await fixture.raw.get('u:n'))!)!;
     const newer = cur.version.replace(/^\d{15}/, (w) => String(Number(w) + 1).padStart(15, '0'));
-    fixture.gateway.data.set('u:n', `${newer}|0|v5`);
+    await fixture.raw.set('u:n', `${newer}|0|v5`);
     const seen: (number | undefined)[] = [];
     const fn = (v: number | undefined) => {
       seen.push(v);
@@ -48,10 +48,10 @@ describe('update and getOrSet on a chaos gateway', () => {
     expect(r).toMatchObject({ value: 6, store: 'memory', journaled: true, attempts: 1 });
     expect(cache.getStatus().journalSize).toBe(1);
     expect(gateway.commands.some((c) => c.startsWith('casIfVersion'))).toBe(false);
-    expect(stored('n')?.json).toBe('5');
+    expect((await stored('n'))?.json).toBe('5');
     // Replayed once Redis is back: 6 lands over the 5 it was computed from.
     gateway.up();
-    await vi.waitFor(() => expect(stored('n')?.json).toBe('6'), { timeout: 3_000 });
+    await vi.waitFor(async () => expect((await stored('n'))?.json).toBe('6'), { timeout: 3_000 });
   });
 
   it('the same with maxAttempts 1: still journaled, the last attempt is not lost to a retry', async () => {
@@ -64,22 +64,22 @@ describe('update and getOrSet on a chaos gateway', () => {
     const err = await cache.update<number>('n', fn, { requireRedis: true }).catch((e: unknown) => e);
     expect((err as CacheUnavailableError).code).toBe('CACHE_UNAVAILABLE');
     expect(cache.getStatus().journalSize).toBe(0);
-    expect(stored('n')?.json).toBe('5');
+    expect((await stored('n'))?.json).toBe('5');
     const again = await cache.update<number>('n', (v) => (v ?? 0) + 1, { requireRedis: true }).catch((e: unknown) => e);
     expect((again as CacheUnavailableError).code).toBe('CACHE_UNAVAILABLE');
   });
 
   it('update retries when the version changed between read and write, and applies fn to the newer value', async () => {
-    const { cache, gateway } = await chaosCache();
+    const { cache, gateway, raw } = await chaosCache();
     await cache.set('n', 10);
     let raced = false;
-    gateway.fault = (cmd, key) => {
+    gateway.fault = async (cmd, key) => {
       if (cmd === 'casIfVersion' && !raced) {
         raced = true;
         // Another writer lands first: a newer record under the same key.
-        const cur = decodeRecord(gateway.data.get(key)!)!;
+        const cur = decodeRecord((await raw.get(key))!)!;
         const version = cur.version.replace(/^\d{15}/, (w) => String(Number(w) + 1).padStart(15, '0'));
-        gateway.data.set(key, `${version}|0|v100`);
+        await raw.set(key, `${version}|0|v100`);
       }
     };
     const r = await cache.update<number>('n', (v) => (v ?? 0) + 1);
