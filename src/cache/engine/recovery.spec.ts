@@ -4,6 +4,15 @@ import { firstValueFrom, filter, timeout } from 'rxjs';
 import { CacheService } from '../cache.service.js';
 import type { CacheMode } from '../core/cache.types.js';
 import { ChaosGateway } from '../testing/chaos-gateway.js';
+import { decodeRecord } from '../core/cache-codec.js';
+import { resolveCacheOptions } from '../core/cache.options.js';
+import { ClockOffset } from '../core/clock-offset.js';
+import { HybridLogicalClock } from '../core/hlc.js';
+import { LocalStack } from '../local/local-stack.js';
+import { ReplayQuarantine } from '../local/replay-quarantine.js';
+import { RedisRecords } from '../redis/redis-records.js';
+import { NearCache } from './near-cache.js';
+import { RecoveryMachine, type RecoveryExtension } from './recovery.js';
 import { useChaosCache } from '../../../test/cache/fixtures.js';
 
 /** The mode machine on an in-process gateway: edge cases in milliseconds, no redis-server. */
@@ -120,24 +129,67 @@ describe('RecoveryMachine on a chaos gateway', () => {
   });
 });
 
+/** A RecoveryMachine by itself on a chaos gateway, built from one deps object as engine.ts builds it. */
+function machineOn(extensions: RecoveryExtension[]) {
+  Logger.overrideLogger(false);
+  const logger = new Logger('RecoveryMachine');
+  const gateway = new ChaosGateway();
+  const options = resolveCacheOptions({ redis: null, keyPrefix: 'u:', instanceId: 'unit', commandTimeoutMs: 100 }, () => 'unit');
+  const clock = () => Date.now();
+  const hlc = new HybridLogicalClock(options.instanceId, clock);
+  const local = new LocalStack(options, clock, hlc, logger);
+  const near = new NearCache(null, options, local, hlc, () => false);
+  const ids = { keyPrefix: 'u:', instanceId: 'unit', memberId: 'unit', reseedWindowMs: options.reseedWindowMs, clockSyncIntervalMs: options.clockSyncIntervalMs, tombstoneTtlMs: options.tombstoneTtlMs };
+  const recovery = new RecoveryMachine({
+    gateway,
+    records: new RedisRecords(gateway, () => ''),
+    local,
+    near,
+    hlc,
+    clock,
+    clockOffset: new ClockOffset(clock, options.maxClockSkewMs, logger),
+    logger,
+    ids,
+    quarantine: new ReplayQuarantine(logger),
+    extensions,
+  });
+  const sub = gateway.available$.subscribe((up) => recovery.onAvailability(up));
+  recovery.start();
+  onTestFinished(async () => {
+    sub.unsubscribe();
+    await recovery.close();
+    recovery.complete();
+  });
+  return { gateway, local, hlc, recovery };
+}
+
 describe('RecoveryMachine extensions', () => {
   it('replay and re-seed hooks run inside the pass, before redis mode', async () => {
-    Logger.overrideLogger(false);
-    const gateway = new ChaosGateway();
-    const cache = new CacheService({ redis: null, keyPrefix: 'u:', instanceId: 'unit', commandTimeoutMs: 100 }, gateway);
     const calls: string[] = [];
-    const recovery = (cache as unknown as { recovery: { extensions: { replay(): Promise<void>; reseed(): Promise<void> }[] } }).recovery;
-    recovery.extensions.push({
-      replay: async () => void calls.push(`replay in ${cache.mode}`),
-      reseed: async () => void calls.push(`reseed in ${cache.mode}`),
-    });
-    await cache.onModuleInit();
-    onTestFinished(() => cache.onApplicationShutdown());
-    await cache.set('a', 1);
+    const { gateway, local, hlc, recovery } = machineOn([
+      { replay: async () => void calls.push(`replay in ${recovery.mode}`), reseed: async () => void calls.push(`reseed in ${recovery.mode}`) },
+    ]);
+    local.journalRecord('u:a', { version: hlc.next(), expiresAt: null, tombstone: false, json: '1' });
     gateway.up();
-    await mode(cache, 'redis');
+    await firstValueFrom(recovery.modeSubject.pipe(filter((m) => m === 'redis'), timeout(2_000)));
     // A fresh Redis has no marker: the first pass both replays and re-seeds.
     expect(calls).toEqual(['replay in recovering', 'reseed in recovering']);
+    expect(decodeRecord(gateway.data.get('u:a') ?? '')?.json).toBe('1');
+  });
+
+  it('a hook that throws fails the pass, which is retried: redis mode only once every hook has run', async () => {
+    let failures = 0;
+    const { gateway, recovery } = machineOn([
+      {
+        replay: async () => {
+          if (failures++ < 2) throw new Error('log replay failed');
+        },
+        reseed: async () => undefined,
+      },
+    ]);
+    gateway.up();
+    await firstValueFrom(recovery.modeSubject.pipe(filter((m) => m === 'redis'), timeout(2_000)));
+    expect(failures).toBe(3);
   });
 });
 
