@@ -140,16 +140,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
 
   get<T>(key: string): Promise<T | undefined> {
     const k = this.keys.fullOrReject(key);
-    if (typeof k !== 'string') return k;
-    // Memory mode and L1 hits answer without building a ReadResult (the same rules as stack.read).
-    if (this.observer === null) {
-      if (this.gateway === null) return Promise.resolve(this.local.memory.get(k)?.parsed() as T | undefined);
-      if (this.engine.near.serving()) {
-        const e = this.engine.near.hit(k);
-        if (e !== undefined) return Promise.resolve(e.parsed() as T | undefined);
-      }
-    }
-    return this.readFull<T>(k).then(valueOfResult);
+    return typeof k === 'string' ? this.readFull<T>(k).then(valueOfResult) : k;
   }
 
   async exists(key: string): Promise<boolean> {
