@@ -68,11 +68,14 @@ describe('cache layers', () => {
     expect(both).toEqual([]);
   });
 
+  /** The test seam takes an executor (the facade's constructor) and the engine wraps it in the door. */
+  const MAY_NAME_EXECUTOR = [join(CACHE, 'cache.service.ts'), join(CACHE, 'engine/engine.ts')];
+
   it('Redis is spoken only in redis/: no file elsewhere imports ioredis, reaches a client or sends a command', () => {
     const found = outsideRedis(resolve(CACHE, '..')).flatMap((file) => {
       const text = readFileSync(file, 'utf8');
       const rel = relative(resolve(CACHE, '../..'), file);
-      return RAW_REDIS.filter(([what, re]) => re.test(text) && !(what === 'names the executor' && file === join(CACHE, 'cache.service.ts'))).map(([what]) => `${rel} ${what}`);
+      return RAW_REDIS.filter(([what, re]) => re.test(text) && !(what === 'names the executor' && MAY_NAME_EXECUTOR.includes(file))).map(([what]) => `${rel} ${what}`);
     });
     expect(found).toEqual([]);
   });

@@ -1,23 +1,10 @@
-import type { CacheGateway } from './redis/cache-gateway.js';
-import type { ResolvedCacheOptions } from './core/cache.options.js';
 import type { CacheMode, CacheStatus } from './core/cache.types.js';
-import type { Claims } from './engine/claims.js';
-import type { ClockOffset } from './core/clock-offset.js';
-import type { LocalStack } from './local/local-stack.js';
-import type { NearCache } from './engine/near-cache.js';
-import type { RecoveryMachine } from './engine/recovery.js';
+import type { StatusSources } from './engine/engine.js';
 import { JOURNAL_POLICY } from './local/recovery-journal.js';
 
 /** The parts whose counters make up CacheService.getStatus() (null where Redis is not configured). */
-export interface StatusParts {
+export interface StatusParts extends StatusSources {
   mode: CacheMode;
-  gateway: CacheGateway | null;
-  recovery: RecoveryMachine | null;
-  local: LocalStack;
-  near: NearCache;
-  claims: Claims | null;
-  clock: ClockOffset;
-  options: ResolvedCacheOptions;
   createdAt: Date;
 }
 

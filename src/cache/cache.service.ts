@@ -1,21 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { BehaviorSubject, NEVER, distinctUntilChanged, filter, firstValueFrom, map, of, timeout, type Observable, type Subscription } from 'rxjs';
+import { NEVER, distinctUntilChanged, filter, firstValueFrom, map, of, timeout, type BehaviorSubject, type Observable } from 'rxjs';
 import { MODULE_OPTIONS_TOKEN } from './cache.module-definition.js';
 import { resolveCacheOptions, type CacheModuleOptions, type ResolvedCacheOptions } from './core/cache.options.js';
 import { CacheClockNotSyncedError, CacheStartupError, CacheValidationError } from './core/cache.errors.js';
 import type { CacheMode, ClaimResult, CacheObserver, CacheStatus, ModeTransition, ReadResult, SetOptions, WriteOptions, WriteResult } from './core/cache.types.js';
 import type { StoredRecord } from './core/cache-codec.js';
-import { CACHE_GATEWAY, CacheGateway } from './redis/cache-gateway.js';
+import { CACHE_GATEWAY, type CacheGateway } from './redis/cache-gateway.js';
 import type { CommandExecutor } from './redis/command-executor.js';
-import { CacheKeys, serialise } from './core/cache-keys.js';
-import { CacheStack } from './engine/cache-stack.js';
-import { HybridLogicalClock } from './core/hlc.js';
-import { LocalStack } from './local/local-stack.js';
-import { NearCache } from './engine/near-cache.js';
-import { RecoveryMachine } from './engine/recovery.js';
+import { serialise, type CacheKeys } from './core/cache-keys.js';
+import type { CacheStack } from './engine/cache-stack.js';
+import type { HybridLogicalClock } from './core/hlc.js';
+import type { LocalStack } from './local/local-stack.js';
+import { CacheEngine } from './engine/engine.js';
 import { statusOf } from './cache-status.js';
-import { RedisGateway } from './redis/redis-gateway.js';
 import type { CacheCore } from './api/cache-core.js';
 import { CacheNamespace, checkNamespace, NAMESPACE_SEPARATOR, type CacheApi } from './api/cache-namespace.js';
 import { clear, type ClearResult } from './api/clear.js';
@@ -24,42 +22,37 @@ import { coreAdapter } from './api/core-adapter.js';
 import { GetOrSet, type GetOrSetOptions } from './api/get-or-set.js';
 import { update, type UpdateOptions, type UpdateResult } from './api/update.js';
 import type { AppendLog, AppendLogStatus, LogLimits, LogReadOptions, LogReadResult } from './engine/append-log.js';
-import { WindowCounters, type CounterHit } from './engine/atomic-counter.js';
-import { SlidingWindows, type SlotAnswer } from './engine/sliding-window.js';
-import type { Claims } from './engine/claims.js';
-import { ClockOffset } from './core/clock-offset.js';
-import { buildLogs, buildRemote } from './engine/remote-parts.js';
+import type { WindowCounters, CounterHit } from './engine/atomic-counter.js';
+import type { SlidingWindows, SlotAnswer } from './engine/sliding-window.js';
 
 /**
  * The cache's public API, a facade on the stack: Redis when it is usable, the memory store when it
  * is not, with every operation bounded by the command timeout and nothing written during an
- * outage lost. The layers (docs/cache.md): CacheStack (one operation through L1, Redis, memory and
- * journal), RecoveryMachine (modes, resync), LocalStack (memory, journal, snapshot), NearCache (L1).
+ * outage lost. The layers (docs/cache.md): CacheEngine builds and wires the parts: CacheStack (one
+ * operation through L1, Redis, memory and journal), RecoveryMachine (modes, resync), LocalStack
+ * (memory, journal, snapshot), NearCache (L1). The facade holds no rules of its own about where a
+ * read or write goes.
  */
 @Injectable()
 export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('CacheService');
   private readonly options: ResolvedCacheOptions;
+  /** Builds and wires every part (engine/engine.ts); the facade keeps the ones its operations use. */
+  private readonly engine: CacheEngine;
   private readonly clock: () => number;
-  private readonly clockOffset: ClockOffset;
   private readonly logs: AppendLog;
-  private readonly claims: Claims | null;
   private readonly hlc: HybridLogicalClock;
   private readonly keys: CacheKeys;
   private readonly local: LocalStack;
-  private readonly near: NearCache;
   private readonly gateway: CacheGateway | null;
   private readonly counters: WindowCounters;
   private readonly windows: SlidingWindows;
-  private readonly recovery: RecoveryMachine | null;
   private readonly stack: CacheStack;
   private readonly modeSubject: BehaviorSubject<CacheMode>;
   private readonly core: CacheCore & { now(): number };
   private readonly getOrSetter: GetOrSet;
   /** The core a durable `update` runs on: each write it makes also goes to the write-ahead file. */
   private readonly durableCore: CacheCore & { now(): number };
-  private availabilitySub: Subscription | null = null;
-  private startupWarnTimer: NodeJS.Timeout | null = null;
   private observer: CacheObserver | null = null;
   private closing = false;
 
@@ -72,25 +65,10 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     @Optional() @Inject(CACHE_GATEWAY) executor?: CommandExecutor | null,
   ) {
     this.options = resolveCacheOptions(options, () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 8));
-    this.clockOffset = new ClockOffset(this.options.clock, this.options.maxClockSkewMs, this.logger, this.options.monotonicClock);
-    // Everything that stamps or compares time uses the fleet's agreed time (Redis' clock).
-    this.clock = this.clockOffset.now;
-    this.hlc = new HybridLogicalClock(this.options.instanceId, this.clock);
-    this.keys = new CacheKeys(this.options.keyPrefix, this.options.maxKeyLength, this.clock);
-    this.local = new LocalStack(this.options, this.clock, this.hlc, this.logger);
-    const exec = executor ?? (this.options.redis ? new RedisGateway(this.options) : null);
-    this.gateway = exec ? new CacheGateway(exec) : null;
-    this.near = new NearCache(this.gateway, this.options, this.local, this.hlc, () => this.mode === 'redis');
-    const parts = { options: this.options, local: this.local, near: this.near, hlc: this.hlc, clock: this.clock, clockOffset: this.clockOffset, logger: this.logger };
-    const remote = this.gateway ? buildRemote(this.gateway, parts) : null;
-    this.recovery = remote?.recovery ?? null;
-    this.claims = remote?.claims ?? null;
-    this.counters = new WindowCounters(this.gateway);
-    this.windows = new SlidingWindows(this.gateway);
-    this.logs = buildLogs(this.gateway, remote, parts, (k) => this.keys.full(k));
-    this.modeSubject = this.recovery?.modeSubject ?? new BehaviorSubject<CacheMode>('memory');
-    this.stack = new CacheStack(remote, this.local, this.near, this.hlc, this.options.commandTimeoutMs, this.options.tombstoneTtlMs, this.clock);
-    this.local.snapshot.load();
+    this.engine = new CacheEngine(this.options, { executor, logger: this.logger });
+    const e = this.engine;
+    [this.clock, this.hlc, this.keys, this.local, this.gateway, this.stack] = [e.clock, e.hlc, e.keys, e.local, e.gateway, e.stack];
+    [this.modeSubject, this.logs, this.counters, this.windows] = [e.modeSubject, e.logs, e.counters, e.windows];
     const ops = {
       read: <T>(k: string) => this.readFull<T>(k),
       set: (k: string, value: unknown, o: SetOptions) => this.setFull(k, value, o),
@@ -113,17 +91,8 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
   }
 
   async onModuleInit(): Promise<void> {
-    this.local.start();
-    if (!this.gateway) {
-      this.logger.log('No Redis configured: serving from the embedded memory store (mode memory)');
-      return;
-    }
-    this.availabilitySub = this.gateway.available$.subscribe((up) => this.recovery!.onAvailability(up));
-    this.recovery!.start();
-    this.gateway.start();
-    this.near.start();
-    this.warnIfNotConnectedSoon();
-    if (this.options.requireRedisOnStartup) {
+    this.engine.start();
+    if (this.gateway && this.options.requireRedisOnStartup) {
       try {
         await this.gateway.waitUntilAvailable(this.options.connectTimeoutMs);
       } catch (err) {
@@ -132,31 +101,10 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
     }
   }
 
-  /** Start-up is quiet while Redis connects; one line once the connect timeout has passed without it. */
-  private warnIfNotConnectedSoon(): void {
-    this.startupWarnTimer = setTimeout(() => {
-      this.startupWarnTimer = null;
-      if (this.recovery!.everConnected || this.closing) return;
-      this.recovery!.logLine(
-        'warn',
-        `Redis not reachable at start-up (${this.gateway?.lastError ?? `no connection within ${this.options.connectTimeoutMs} ms`}): serving from memory (mode fallback) until it connects`,
-      );
-    }, this.options.connectTimeoutMs);
-    this.startupWarnTimer.unref();
-  }
-
   async onApplicationShutdown(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    if (this.startupWarnTimer) clearTimeout(this.startupWarnTimer);
-    this.availabilitySub?.unsubscribe();
-    this.claims?.close();
-    await this.recovery?.close();
-    await this.near.close();
-    if (this.gateway) await this.gateway.close();
-    await this.local.close();
-    if (this.recovery) this.recovery.complete();
-    else this.modeSubject.complete();
+    await this.engine.close();
   }
 
   /** Current mode and every later change. */
@@ -165,7 +113,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
   }
 
   get transitions$(): Observable<ModeTransition> {
-    return this.recovery?.transitions$.asObservable() ?? NEVER;
+    return this.engine.recovery?.transitions$.asObservable() ?? NEVER;
   }
 
   get mode(): CacheMode {
@@ -193,16 +141,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
 
   get<T>(key: string): Promise<T | undefined> {
     const k = this.keys.fullOrReject(key);
-    if (typeof k !== 'string') return k;
-    // Memory mode and L1 hits answer without building a ReadResult (the same rules as stack.read).
-    if (this.observer === null) {
-      if (this.gateway === null) return Promise.resolve(this.local.memory.get(k)?.parsed() as T | undefined);
-      if (this.near.serving()) {
-        const e = this.near.hit(k);
-        if (e !== undefined) return Promise.resolve(e.parsed() as T | undefined);
-      }
-    }
-    return this.readFull<T>(k).then(valueOfResult);
+    return typeof k === 'string' ? this.readFull<T>(k).then(valueOfResult) : k;
   }
 
   async exists(key: string): Promise<boolean> {
@@ -312,17 +251,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
   }
 
   getStatus(): CacheStatus {
-    return statusOf({
-      mode: this.mode,
-      gateway: this.gateway,
-      recovery: this.recovery,
-      local: this.local,
-      near: this.near,
-      claims: this.claims,
-      clock: this.clockOffset,
-      options: this.options,
-      createdAt: this.createdAt,
-    });
+    return statusOf({ mode: this.mode, createdAt: this.createdAt, ...this.engine.statusSources() });
   }
 
   private readonly createdAt = new Date();
@@ -394,7 +323,7 @@ export class CacheService implements CacheApi, OnModuleInit, OnApplicationShutdo
    */
   private checkFleetClock(): void {
     if (this.gateway === null) return;
-    if (!this.clockOffset.measured) {
+    if (!this.engine.clockOffset.measured) {
       throw new CacheClockNotSyncedError(
         "This instance has not read Redis' clock since it started (Redis has not been reachable), so it cannot order this write against the other replicas' writes; nothing was written. Retry once Redis is reachable (see /health/ready).",
       );

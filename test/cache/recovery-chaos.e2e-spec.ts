@@ -3,6 +3,15 @@ import { onTestFinished } from 'vitest';
 import { firstValueFrom, filter, timeout } from 'rxjs';
 import { CacheService } from '../../src/cache/cache.service.js';
 import type { CacheMode } from '../../src/cache/core/cache.types.js';
+import { decodeRecord } from '../../src/cache/core/cache-codec.js';
+import { resolveCacheOptions } from '../../src/cache/core/cache.options.js';
+import { ClockOffset } from '../../src/cache/core/clock-offset.js';
+import { HybridLogicalClock } from '../../src/cache/core/hlc.js';
+import { LocalStack } from '../../src/cache/local/local-stack.js';
+import { ReplayQuarantine } from '../../src/cache/local/replay-quarantine.js';
+import { CacheGateway } from '../../src/cache/redis/cache-gateway.js';
+import { NearCache } from '../../src/cache/engine/near-cache.js';
+import { RecoveryMachine, type RecoveryExtension } from '../../src/cache/engine/recovery.js';
 import { ChaosGateway } from '../support/chaos-gateway.js';
 import { useChaosCache, useRedis } from './fixtures.js';
 
@@ -148,24 +157,72 @@ describe('Claims on the chaos gateway: the production scripts decide', () => {
   });
 });
 
+/** A RecoveryMachine by itself on a chaos gateway, built from one deps object as engine.ts builds it. */
+async function machineOn(extensions: RecoveryExtension[]) {
+  Logger.overrideLogger(false);
+  const logger = new Logger('RecoveryMachine');
+  const redis = await useRedis();
+  const chaos = new ChaosGateway(redis);
+  const gateway = new CacheGateway(chaos);
+  const options = resolveCacheOptions({ redis: null, keyPrefix: 'u:', instanceId: 'unit' }, () => 'unit');
+  const clock = () => Date.now();
+  const hlc = new HybridLogicalClock(options.instanceId, clock);
+  const local = new LocalStack(options, clock, hlc, logger);
+  const near = new NearCache(null, options, local, hlc, () => false);
+  const ids = { keyPrefix: 'u:', instanceId: 'unit', memberId: 'unit', reseedWindowMs: options.reseedWindowMs, clockSyncIntervalMs: options.clockSyncIntervalMs, tombstoneTtlMs: options.tombstoneTtlMs };
+  const recovery = new RecoveryMachine({
+    gateway,
+    records: gateway.records(() => ''),
+    local,
+    near,
+    hlc,
+    clock,
+    clockOffset: new ClockOffset(clock, options.maxClockSkewMs, logger),
+    logger,
+    ids,
+    quarantine: new ReplayQuarantine(logger),
+    extensions,
+  });
+  const sub = gateway.available$.subscribe((up) => recovery.onAvailability(up));
+  recovery.start();
+  gateway.start();
+  onTestFinished(async () => {
+    sub.unsubscribe();
+    await recovery.close();
+    recovery.complete();
+    await gateway.close();
+  });
+  const raw = redis.client();
+  return { gateway: chaos, local, hlc, recovery, stored: async (key: string) => decodeRecord((await raw.get(key)) ?? '') };
+}
+
 describe('RecoveryMachine extensions', () => {
   it('replay and re-seed hooks run inside the pass, before redis mode', async () => {
-    Logger.overrideLogger(false);
-    const gateway = new ChaosGateway(await useRedis());
-    const cache = new CacheService({ redis: null, keyPrefix: 'u:', instanceId: 'unit' }, gateway);
     const calls: string[] = [];
-    const recovery = (cache as unknown as { recovery: { extensions: { replay(): Promise<void>; reseed(): Promise<void> }[] } }).recovery;
-    recovery.extensions.push({
-      replay: async () => void calls.push(`replay in ${cache.mode}`),
-      reseed: async () => void calls.push(`reseed in ${cache.mode}`),
-    });
-    await cache.onModuleInit();
-    onTestFinished(() => cache.onApplicationShutdown());
-    await cache.set('a', 1);
+    const { gateway, local, hlc, recovery, stored } = await machineOn([
+      { replay: async () => void calls.push(`replay in ${recovery.mode}`), reseed: async () => void calls.push(`reseed in ${recovery.mode}`) },
+    ]);
+    local.journalRecord('u:a', { version: hlc.next(), expiresAt: null, tombstone: false, json: '1' });
     gateway.up();
-    await mode(cache, 'redis');
+    await firstValueFrom(recovery.modeSubject.pipe(filter((m) => m === 'redis'), timeout(2_000)));
     // A fresh Redis has no marker: the first pass both replays and re-seeds.
     expect(calls).toEqual(['replay in recovering', 'reseed in recovering']);
+    expect((await stored('u:a'))?.json).toBe('1');
+  });
+
+  it('a hook that throws fails the pass, which is retried: redis mode only once every hook has run', async () => {
+    let failures = 0;
+    const { gateway, recovery } = await machineOn([
+      {
+        replay: async () => {
+          if (failures++ < 2) throw new Error('log replay failed');
+        },
+        reseed: async () => undefined,
+      },
+    ]);
+    gateway.up();
+    await firstValueFrom(recovery.modeSubject.pipe(filter((m) => m === 'redis'), timeout(2_000)));
+    expect(failures).toBe(3);
   });
 });
 

@@ -129,6 +129,33 @@ describe('Redis that forgets (real redis-server)', () => {
     expect((await b.setIfAbsent('signal:new', 1)).state).toBe('claimed');
   });
 
+  it('get follows the read rules of read: no L1 answer while a re-seed window is open, L1 again once it closes', async () => {
+    const redis = await useRedis();
+    const proxyA = await useProxy(redis.port);
+    const opts = { ...FAST, reseedWindowMs: 3_000 };
+    const a = await useCache({ url: proxyA.url, instanceId: 'a', ...opts });
+    const b = await useCache({ port: redis.port, instanceId: 'b', ...opts, l1: { enabled: true, heartbeatMs: 200 } });
+    await Promise.all([waitForMode(a, 'redis'), waitForMode(b, 'redis')]);
+    await b.set('token', 'b-holds-it');
+    proxyA.cut();
+    await waitForMode(a, 'fallback');
+    await redis.kill();
+    await redis.restart();
+    await eventually('B re-seeded, its L1 live', () => b.getStatus().mode === 'redis' && !b.getStatus().reseeding && b.getStatus().reseeded > 0 && b.getStatus().l1.live);
+    expect(b.getStatus().reseedWindowOpen).toBe(true);
+    // Read from Redis (not the fleet's word yet), and kept in L1 as what Redis holds.
+    expect(await b.read('token')).toMatchObject({ value: 'b-holds-it', fallback: true });
+    const hits = b.getStatus().l1.hits;
+    expect(await b.get('token')).toBe('b-holds-it');
+    expect(b.getStatus().l1.hits).toBe(hits);
+    proxyA.restore();
+    await settled(a);
+    await settled(b);
+    await b.read('token');
+    expect(await b.get('token')).toBe('b-holds-it');
+    expect(b.getStatus().l1.hits).toBeGreaterThan(hits);
+  });
+
   it('after a 2 s SIGSTOP, Redis is used again as soon as it answers, not after the probe backoff', async () => {
     const redis = await useRedis();
     const a = await useCache({ port: redis.port, instanceId: 'a', ...FAST, breaker: { failureThreshold: 1, halfOpenAfterMs: 20_000, halfOpenAfterMaxMs: 20_000 } });

@@ -29,6 +29,32 @@ export interface RecoveryExtension {
   reseed(): Promise<void>;
 }
 
+/** The names and timings recovery works with, from the resolved options. */
+export interface RecoveryIds {
+  keyPrefix: string;
+  instanceId: string;
+  memberId: string;
+  reseedWindowMs: number;
+  clockSyncIntervalMs: number;
+  tombstoneTtlMs: number;
+}
+
+/** Everything the mode machine works on, built by engine.ts. */
+export interface RecoveryDeps {
+  gateway: CacheGateway;
+  records: RedisRecords;
+  local: LocalStack;
+  near: NearCache;
+  hlc: HybridLogicalClock;
+  clock: () => number;
+  clockOffset: ClockOffset;
+  logger: Logger;
+  ids: RecoveryIds;
+  quarantine: ReplayQuarantine;
+  /** Other kinds of record with their own journal; they may close over parts built after the machine. */
+  extensions: readonly RecoveryExtension[];
+}
+
 /**
  * The mode machine. Coming back from an outage (resync): check the deployment's marker key to learn
  * whether Redis lost its data, replay the journal with compare-and-set, re-seed an emptied Redis
@@ -56,7 +82,7 @@ export class RecoveryMachine {
   /** Replay and re-seed writes, with their counters. */
   readonly writer: ResyncWriter;
   /** Replayed and re-seeded after the keys, in order, within the same pass. */
-  readonly extensions: RecoveryExtension[] = [];
+  private readonly extensions: readonly RecoveryExtension[];
   /** False until the first connection to Redis: that one is a start, not a recovery. */
   everConnected = false;
   /**
@@ -71,19 +97,27 @@ export class RecoveryMachine {
   /** Which Redis process this instance last recovered on: a new one may have forgotten writes. */
   readonly server: ServerIdentity;
 
-  constructor(
-    private readonly gateway: CacheGateway,
-    private readonly records: RedisRecords,
-    private readonly local: LocalStack,
-    private readonly near: NearCache,
-    private readonly hlc: HybridLogicalClock,
-    private readonly clock: () => number,
-    private readonly logger: Logger,
-    private readonly ids: { keyPrefix: string; instanceId: string; memberId: string; reseedWindowMs: number; clockSyncIntervalMs: number; tombstoneTtlMs: number },
-    private readonly clockOffset: ClockOffset,
-    quarantine: ReplayQuarantine,
-  ) {
-    this.writer = new ResyncWriter(gateway, records, local, hlc, clock, quarantine);
+  private readonly gateway: CacheGateway;
+  private readonly records: RedisRecords;
+  private readonly local: LocalStack;
+  private readonly near: NearCache;
+  private readonly clock: () => number;
+  private readonly logger: Logger;
+  private readonly ids: RecoveryIds;
+  private readonly clockOffset: ClockOffset;
+
+  constructor(deps: RecoveryDeps) {
+    const { gateway, records, local, hlc, clock, ids } = deps;
+    this.gateway = gateway;
+    this.records = records;
+    this.local = local;
+    this.near = deps.near;
+    this.clock = clock;
+    this.logger = deps.logger;
+    this.ids = ids;
+    this.clockOffset = deps.clockOffset;
+    this.extensions = deps.extensions;
+    this.writer = new ResyncWriter(gateway, records, local, hlc, clock, deps.quarantine);
     this.modeSubject = new BehaviorSubject<CacheMode>('fallback');
     this.markerKey = ids.keyPrefix;
     this.logOutsideRequest = AsyncResource.bind((level: 'log' | 'warn', line: string) => this.logger[level](line));

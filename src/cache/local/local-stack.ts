@@ -3,7 +3,7 @@ import type { StoredRecord } from '../core/cache-codec.js';
 import type { ResolvedCacheOptions } from '../core/cache.options.js';
 import { MemoryStore, entryOf, type MemoryEntry } from './memory-store.js';
 import { JOURNAL_POLICY, RecoveryJournal } from './recovery-journal.js';
-import { SnapshotScheduler } from './snapshot-scheduler.js';
+import { SnapshotScheduler, type SnapshotLogs } from './snapshot-scheduler.js';
 import type { HybridLogicalClock } from '../core/hlc.js';
 
 const SWEEP_MS = 30_000;
@@ -27,10 +27,12 @@ export class LocalStack {
     private readonly clock: () => number,
     private readonly hlc: HybridLogicalClock,
     private readonly logger: Logger,
+    /** The append logs that ride in the snapshot file; null for none. */
+    logs: SnapshotLogs | null = null,
   ) {
     this.journal = new RecoveryJournal(options.journal, clock);
     this.memory = new MemoryStore(options.memory, clock, (k) => this.journal.has(k));
-    this.snapshot = new SnapshotScheduler(options, clock, logger, this);
+    this.snapshot = new SnapshotScheduler(options, clock, logger, this, logs);
   }
 
   /** Loads the snapshot (if configured) and starts the expiry sweep. */

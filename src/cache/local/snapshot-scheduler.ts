@@ -29,13 +29,13 @@ export class SnapshotScheduler {
   private timer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
   private closing = false;
-  logs: SnapshotLogs | null = null;
 
   constructor(
     options: ResolvedCacheOptions,
     private readonly clock: () => number,
     private readonly logger: Logger,
     private readonly local: LocalStack,
+    private readonly logs: SnapshotLogs | null,
   ) {
     const snap = options.snapshot;
     this.file = snap ? new SnapshotFile(snap.path, snap.key, options.keyPrefix) : null;
@@ -88,7 +88,7 @@ export class SnapshotScheduler {
       this.local.restore(k, rec, true);
       this.status.loadedJournal++;
     }
-    // Loaded once the facade has attached the logs (it loads the snapshot after building them).
+    // The engine loads the snapshot once the logs exist (it builds them after this scheduler).
     this.status.loadedJournal += this.logs?.load(loaded.data.logs ?? []) ?? 0;
     this.local.epoch = loaded.data.epoch;
     this.logger.log(`Loaded cache snapshot from ${file.path}: ${this.status.loadedEntries} entries, ${this.status.loadedJournal} writes to replay`);
