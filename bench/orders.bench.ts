@@ -32,6 +32,14 @@ async function startBroker(): Promise<{ baseUrl: string; tokens: string[]; stop(
   return { ...(JSON.parse(line) as { baseUrl: string; tokens: string[] }), stop: () => child.kill('SIGTERM') };
 }
 
+/** The bare node:http server of the "bare node:http hop" row. */
+async function startBare(): Promise<{ url: string; stop(): void }> {
+  const script = fileURLToPath(new URL('./orders/bare-process.js', import.meta.url));
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
+  return { ...(JSON.parse(line) as { url: string }), stop: () => child.kill('SIGTERM') };
+}
+
 async function time(fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
   await fn();
@@ -66,6 +74,7 @@ async function main(): Promise<void> {
   // The app, the broker and this client each in a process of their own, as in production.
   const app = await startApp(redis.url, broker.baseUrl);
   const appUrl = app.url;
+  const bareServer = await startBare();
 
   const admin = { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' };
   for (let i = 0; i < USERS; i++) {
@@ -86,20 +95,30 @@ async function main(): Promise<void> {
     });
 
   // Interleaved so both see the same machine; warm-up first.
-  for (let i = 0; i < 20; i++) await Promise.all([bare(0), single()]);
+  // The hop to the app alone: a keyless route that touches neither Redis nor the broker; and the
+  // same GET to a bare node:http server, the machine's own cost of a keep-alive round trip.
+  const probe = () => fetch(`${appUrl}/health/live`).then((r) => r.text());
+  const bareProbe = () => fetch(`${bareServer.url}/health/live`).then((r) => r.text());
+  for (let i = 0; i < 20; i++) await Promise.all([bare(0), single(), probe(), bareProbe()]);
   const floor: number[] = [];
   const live: number[] = [];
-  // The hop to the app alone: a keyless route that touches neither Redis nor the broker.
   const hop: number[] = [];
-  const probe = () => fetch(`${appUrl}/health/live`).then((r) => r.text());
+  const hopAfterOrder: number[] = [];
+  const bareHop: number[] = [];
   for (let i = 0; i < SINGLE; i++) {
     floor.push(await time(() => bare(0)));
-    live.push(await time(single));
+    // Right after the floor: the previous order's after-answer work (history append) is long done.
     hop.push(await time(probe));
+    bareHop.push(await time(bareProbe));
+    live.push(await time(single));
+    // Right after an order (the only hop measured until 2026-12-08): it meets that order's history append.
+    hopAfterOrder.push(await time(probe));
   }
   const rows: Record<string, unknown> = {
     '1 in flight': { floorP50: pct(floor, 50), floorP99: pct(floor, 99), appP50: pct(live, 50), appP99: pct(live, 99), addedP50: pct(live, 50) - pct(floor, 50), addedP99: pct(live, 99) - pct(floor, 99) },
     'app hop (GET /health/live)': { appP50: pct(hop, 50), appP99: pct(hop, 99) },
+    'app hop right after an order': { appP50: pct(hopAfterOrder, 50), appP99: pct(hopAfterOrder, 99) },
+    'bare node:http hop': { appP50: pct(bareHop, 50), appP99: pct(bareHop, 99) },
   };
   let signalNo = 0;
   for (const n of FANOUTS) {
@@ -125,6 +144,7 @@ async function main(): Promise<void> {
   const out = L1 ? 'bench/results/orders-l1.json' : 'bench/results/orders.json';
   writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), brokerMs: BROKER_MS, l1: L1, load, rows }, null, 2) + '\n');
   app.stop();
+  bareServer.stop();
   broker.stop();
   await redis.stop();
 }

@@ -1,5 +1,6 @@
 import { Inject, Logger, Module, RequestMethod, type MiddlewareConsumer, type NestModule, type OnModuleInit } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
+import { dispatcherFetch } from '../common/dispatcher-fetch.js';
 import { ShareKhanClientFactory, ShareKhanTokenStore, StaticTokens, TradingAccounts } from '../sharekhan/index.js';
 import { BrokerRateLimit } from './broker-rate-limit.js';
 import { LiveBroker, NotConfiguredClient, type LiveOrderClient } from './live-broker.js';
@@ -40,9 +41,10 @@ import { UserRegistry } from './user-registry.js';
       provide: LIVE_ORDER_CLIENT,
       inject: [ShareKhanClientFactory, ORCHESTRATOR_SETTINGS],
       // Its own timeout: how long an order may hang before it is reported unknown is an
-      // orchestrator decision, not the token endpoints'.
+      // orchestrator decision, not the token endpoints'. The global fetch's pool without its
+      // per-call overhead (src/common/dispatcher-fetch.ts).
       useFactory: (factory: ShareKhanClientFactory, settings: OrchestratorSettings): LiveOrderClient =>
-        factory.configured ? factory.create({ timeoutMs: settings.orderTimeoutMs }) : new NotConfiguredClient(() => factory.notConfiguredError()),
+        factory.configured ? factory.create({ timeoutMs: settings.orderTimeoutMs, fetch: dispatcherFetch }) : new NotConfiguredClient(() => factory.notConfiguredError()),
     },
     UserRegistry,
     TokenResolver,
