@@ -13,4 +13,7 @@ export const CACHE_ERROR_STATUSES: Readonly<Partial<Record<CacheErrorCode, numbe
   CACHE_REDIS_REQUIRED: 503,
   // A replica that cannot version a write by the fleet's clock yet: a retry shortly succeeds.
   CACHE_CLOCK_NOT_SYNCED: 503,
+  // getOrSet's factory (the caller's upstream) failed or took too long, and no value was there to serve.
+  CACHE_FACTORY_FAILED: 502,
+  CACHE_FACTORY_TIMEOUT: 504,
 };

@@ -20,7 +20,11 @@ describe('confirmation age of a fallback read (real redis-server)', () => {
     await waitForMode(cache, 'redis');
     await cache.set('read-in-time', 1);
     await cache.set('never-read', 2);
+    await cache.set('updated', { n: 1 });
     await new Promise((r) => setTimeout(r, 400));
+    // A conditional write Redis took (update) and a granted claim count as confirmations too.
+    await cache.update<{ n: number }>('updated', (cur) => ({ n: (cur?.n ?? 0) + 1 }), { requireRedis: true });
+    expect((await cache.setIfAbsent('claimed', 'mine')).state).toBe('claimed');
     const vouched = await cache.read('read-in-time');
     expect(vouched).toMatchObject({ state: 'hit', source: 'redis', value: 1 });
     expect(vouched.fallback).toBeUndefined();
@@ -39,6 +43,13 @@ describe('confirmation age of a fallback read (real redis-server)', () => {
     expect(read.confirmedAgoMs!).toBeGreaterThanOrEqual(300);
     expect(own.confirmedAgoMs!).toBeGreaterThanOrEqual(300);
     expect(own.confirmedAgoMs!).toBeLessThan(read.confirmedAgoMs!);
+    const [updated, claimed] = await Promise.all([cache.read('updated'), cache.read('claimed')]);
+    expect(updated).toMatchObject({ state: 'hit', value: { n: 2 }, fallback: true });
+    expect(claimed).toMatchObject({ state: 'hit', value: 'mine', fallback: true });
+    for (const r of [updated, claimed]) {
+      expect(r.confirmedAgoMs).toBeGreaterThanOrEqual(300);
+      expect(r.confirmedAgoMs!).toBeLessThan(acked.confirmedAgoMs!);
+    }
   });
 
   it('a copy loaded from the snapshot file at start-up was never confirmed: no age', async () => {

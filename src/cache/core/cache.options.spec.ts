@@ -47,6 +47,11 @@ describe('CacheModule options (zod, like the other modules)', () => {
     expect(problems.join(' ')).not.toContain('c2VjcmV0');
   });
 
+  it('no redis at all is memory mode; an instance id must be what versions can carry', () => {
+    expect(resolve({}).redis).toBeNull();
+    expect(problemsOf({ redis: null, instanceId: 'Pod-A' })).toEqual([expect.stringMatching(/^instanceId \(wants 1-8 of \[a-z0-9\]\)/)]);
+  });
+
   it('a 32-byte snapshot key is accepted as base64 or a Buffer', () => {
     const key = randomBytes(32);
     expect(resolve({ redis: null, snapshot: { path: '/tmp/s', key } }).snapshot?.key).toEqual(key);

@@ -200,9 +200,9 @@ const COUNT = 'a whole number of at least 1';
 const TIMEOUT = 'a whole number of milliseconds, at least 1';
 
 /** The options, validated; defaults that depend on other options are filled in by resolveCacheOptions. */
-export const cacheOptionsSchema = z
+const cacheOptionsSchema = z
   .object({
-    redis: redisTarget.nullable(),
+    redis: redisTarget.nullable().default(null),
     keyPrefix: z.string({ error: 'a string' }).default('tb:'),
     commandTimeoutMs: positive(TIMEOUT).default(250),
     connectTimeoutMs: positive(TIMEOUT).default(2_000),
@@ -231,7 +231,7 @@ export const cacheOptionsSchema = z
       .nullable()
       .default(null),
     requireRedisOnStartup: z.boolean().default(false),
-    instanceId: z.string().min(1, { error: 'a non-empty id' }).optional(),
+    instanceId: z.string().regex(/^[a-z0-9]{1,8}$/, { error: '1-8 of [a-z0-9]' }).optional(),
     maxKeyLength: positive(COUNT).default(512),
     batchFromInFlight: positive(COUNT).default(16),
     reseedWindowMs: ms(MS).optional(),

@@ -2,7 +2,7 @@ import { decodeRecord, type StoredRecord } from '../core/cache-codec.js';
 import type { ClaimResult, ReadResult, WriteResult } from '../core/cache.types.js';
 import type { HybridLogicalClock } from '../core/hlc.js';
 import type { LocalStack } from '../local/local-stack.js';
-import { deepFreeze, type MemoryEntry } from '../local/memory-store.js';
+import { confirmationTime, deepFreeze, type MemoryEntry } from '../local/memory-store.js';
 import type { NearCache } from './near-cache.js';
 import type { RecoveryMachine } from './recovery.js';
 import type { RedisRecords } from '../redis/redis-records.js';
@@ -130,7 +130,7 @@ export class CacheStack {
       // Journal first: a journaled key is pinned, so the memory store cannot evict the new copy.
       this.local.journalRecord(k, rec);
       this.local.mirrorNew(k, rec);
-      this.confirm(k, rec.version);
+      this.local.confirm(k, rec.version);
       return Promise.resolve({ version: rec.version, store: 'memory', journaled: true });
     }
     const pending = new PendingWrite(this, remote, k, rec, this.near.generation);
@@ -170,7 +170,7 @@ export class CacheStack {
   /** @internal Redis took the write: memory's copy is what Redis holds, nothing of it is left to replay. */
   written(k: string, rec: StoredRecord, generation: number): WriteResult {
     this.local.journalSettleUpTo(k, rec.version);
-    this.confirm(k, rec.version);
+    this.local.confirm(k, rec.version);
     if (this.near.enabled) this.near.confirm(this.local.memory.peek(k), rec.version, generation);
     return { version: rec.version, store: 'redis', journaled: false };
   }
@@ -179,7 +179,7 @@ export class CacheStack {
   journalUnknown(k: string, rec: StoredRecord): WriteResult {
     this.local.journalRecord(k, rec);
     this.local.mirror(k, rec);
-    this.confirm(k, rec.version);
+    this.local.confirm(k, rec.version);
     this.remote?.recovery.scheduleDrain();
     return { version: rec.version, store: 'memory', journaled: true };
   }
@@ -211,6 +211,7 @@ export class CacheStack {
       return reply;
     }
     this.local.mirror(k, rec);
+    this.local.confirm(k, rec.version);
     this.local.journalSettleUpTo(k, rec.version);
     return 1;
   }
@@ -226,15 +227,6 @@ export class CacheStack {
     const e = this.local.memory.get(k);
     if (!e) return { state: authoritative ? 'miss' : 'unavailable', source: 'none' };
     return authoritative ? resultOf<T>(e) : unconfirmed(resultOf<T>(e), e);
-  }
-
-  /**
-   * Memory's copy of `k`, if still `version`, is the newest as of now: Redis acknowledged it, or
-   * this instance wrote it (nothing newer can be known here before Redis answers again).
-   */
-  private confirm(k: string, version: string): void {
-    const e = this.local.memory.peek(k);
-    if (e !== undefined && e.version === version) e.confirmedAt = confirmationTime();
   }
 }
 
@@ -281,11 +273,6 @@ export function sameRecord(raw: string, e: MemoryEntry): boolean {
 /** A miss Redis answered; `fallback` while a re-seed window is open (not the fleet's word). */
 function redisMiss<T>(vouched: boolean): ReadResult<T> {
   return vouched ? { state: 'miss', source: 'redis' } : { state: 'miss', source: 'redis', fallback: true };
-}
-
-/** Whole monotonic ms, never 0 (0 is "never confirmed"). */
-function confirmationTime(): number {
-  return Math.floor(performance.now()) + 1;
 }
 
 /** Not the fleet's word: says how long ago the copy was last known to be the newest, if ever. */

@@ -79,6 +79,7 @@ export class Claims {
     if (reply === 0 || reply === 2) return { state: 'unknown', reason: 'reseeding', authoritative: false };
     if (reply === 1) {
       this.local.mirror(k, rec);
+      this.local.confirm(k, rec.version);
       return { state: 'claimed', authoritative: true, version: rec.version };
     }
     if (!held) return { state: 'exists', authoritative: true };
@@ -86,6 +87,7 @@ export class Claims {
     if (held.tombstone) return { state: 'unknown', reason: 'unreachable', authoritative: false };
     this.hlc.observe(held.version);
     const entry = this.local.mirror(k, held);
+    this.local.confirm(k, held.version);
     const v = entry && entry.version === held.version ? entry.parsed() : deepFreeze(JSON.parse(held.json));
     return { state: 'exists', value: v as T, authoritative: true };
   }

@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { StoredRecord } from '../core/cache-codec.js';
 import type { ResolvedCacheOptions } from '../core/cache.options.js';
-import { MemoryStore, entryOf, type MemoryEntry } from './memory-store.js';
+import { MemoryStore, confirmationTime, entryOf, type MemoryEntry } from './memory-store.js';
 import { JOURNAL_POLICY, RecoveryJournal } from './recovery-journal.js';
 import { SnapshotScheduler, type SnapshotLogs } from './snapshot-scheduler.js';
 import type { HybridLogicalClock } from '../core/hlc.js';
@@ -61,6 +61,15 @@ export class LocalStack {
     // Of one version the tombstone wins: a withdrawn claim is a tombstone of its own version.
     if (existing?.version === rec.version && (existing.tombstone || !rec.tombstone)) return existing;
     return this.take(k, rec, existing);
+  }
+
+  /**
+   * Memory's copy of `k`, if still `version`, is the newest as of now: Redis answered or acknowledged
+   * it, or this instance wrote it (ReadResult.confirmedAgoMs counts from here).
+   */
+  confirm(k: string, version: string): void {
+    const e = this.memory.peek(k);
+    if (e !== undefined && e.version === version) e.confirmedAt = confirmationTime();
   }
 
   /** A new version (a write this instance just stamped): no older copy to look up first. */

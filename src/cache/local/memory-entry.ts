@@ -111,6 +111,11 @@ export class MemoryEntry {
   }
 }
 
+/** Whole monotonic ms for `confirmedAt`, never 0 (0 is "never confirmed"). */
+export function confirmationTime(): number {
+  return Math.floor(performance.now()) + 1;
+}
+
 export function deepFreeze<T>(v: T): T {
   if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
     Object.freeze(v);

@@ -1,6 +1,6 @@
-import { MemoryEntry, deepFreeze, entryOf } from './memory-entry.js';
+import { MemoryEntry, confirmationTime, deepFreeze, entryOf } from './memory-entry.js';
 
-export { MemoryEntry, deepFreeze, entryOf };
+export { MemoryEntry, confirmationTime, deepFreeze, entryOf };
 
 export interface MemoryStoreLimits {
   maxEntries: number;

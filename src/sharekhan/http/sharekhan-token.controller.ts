@@ -28,7 +28,11 @@ import { auditEventFor } from '../tokens/audit-visibility.js';
 import { RevokeNotConfirmedError } from '../tokens/revoke-not-confirmed.error.js';
 import { ShareKhanLoginService, type Identity } from '../login/login.service.js';
 import { callbackQuerySchema, submitTokenSchema, type CallbackQuery, type SubmitTokenBody } from './sharekhan-token.dto.js';
+import { CACHE_ERROR_STATUSES } from '../../common/cache-error-statuses.js';
 import { SHAREKHAN_ERROR_STATUSES } from './error-statuses.js';
+
+/** A failed login answers the browser with the same status the filter would give the error. */
+const LOGIN_ERROR_STATUSES: Readonly<Record<string, number>> = { ...CACHE_ERROR_STATUSES, ...SHAREKHAN_ERROR_STATUSES };
 import { AUDIT_TRAIL, LOGIN_URL, SUBMIT_TOKEN_EXAMPLE, TOKEN_LIST, TOKEN_REVOKED, TOKEN_STATUS, TOKEN_STORED, TOKEN_VALIDATION } from './sharekhan-token.openapi.js';
 import { StaticTokens } from '../tokens/static-tokens.js';
 import { ShareKhanTokenStore, type TokenStatus } from '../tokens/token-store.service.js';
@@ -179,7 +183,7 @@ export class ShareKhanTokenController {
       if (browser) return res.redirect(303, browser.urlFor({ ok: true, token }));
       res.json({ present: true, usable: token.status === 'active', ...token, storedIn: store, cacheMode: this.store.cacheMode });
     } catch (err) {
-      const statusCode = err instanceof DomainError ? SHAREKHAN_ERROR_STATUSES[err.code] : undefined;
+      const statusCode = err instanceof DomainError ? LOGIN_ERROR_STATUSES[err.code] : undefined;
       if (!browser || !(err instanceof DomainError) || statusCode === undefined) throw err;
       res.redirect(303, browser.urlFor({ ok: false, statusCode, message: err.message, code: err.code }));
     }
