@@ -9,8 +9,8 @@ import type { AppConfig } from './config/load-config.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsService } from './observability/metrics.service.js';
 import { ObservabilityModule } from './observability/observability.module.js';
-import { OrchestratorModule } from './orchestrator/index.js';
-import { ShareKhanAuthModule } from './sharekhan/index.js';
+import { ORCHESTRATOR_ERROR_STATUSES, OrchestratorModule } from './orchestrator/index.js';
+import { SHAREKHAN_ERROR_STATUSES, ShareKhanAuthModule } from './sharekhan/index.js';
 
 /**
  * The app is one consumer of the modules: it hands each its own slice of the environment (parsed
@@ -43,7 +43,8 @@ export class AppModule {
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
-        { provide: APP_FILTER, useClass: HttpErrorFilter },
+        // Every module's code table: a domain error that escapes through any route answers its status.
+        { provide: APP_FILTER, useValue: new HttpErrorFilter(SHAREKHAN_ERROR_STATUSES, ORCHESTRATOR_ERROR_STATUSES) },
       ],
       exports: [APP_CONFIG],
       global: true,

@@ -11,3 +11,4 @@ export type { ShareKhanModuleOptions } from './sharekhan/index.js';
 export { OrchestratorModule } from './orchestrator/index.js';
 export type { OrchestratorModuleOptions, TradingUser } from './orchestrator/index.js';
 export { ModuleOptionsError } from './common/module-options.js';
+export { DomainError } from './common/domain-error.js';

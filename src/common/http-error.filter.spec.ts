@@ -24,6 +24,13 @@ describe('errors at the edge: a code, and a table that says its status', () => {
     }
   });
 
+  it("the app's filter holds every module's table: a module's error escaping through another module's route keeps its status", () => {
+    const app = new HttpErrorFilter({ TOKEN_NOT_FOUND: 404 }, { BROKER_TIMEOUT: 504 });
+    expect(answer(app, new DomainError('TOKEN_NOT_FOUND', 'No token stored for USER_A'))).toMatchObject({ status: 404, body: { code: 'TOKEN_NOT_FOUND' } });
+    expect(answer(app, new DomainError('BROKER_TIMEOUT', 'ShareKhan did not answer in time'))).toMatchObject({ status: 504 });
+    expect(answer(new HttpErrorFilter(), new DomainError('TOKEN_NOT_FOUND', 'x')).status).toBe(500);
+  });
+
   it("a module's table maps its codes; a code no table knows is a logged 500 that says nothing of it", () => {
     const filter = new DomainErrorFilter({ TOKEN_NOT_FOUND: 404 });
     expect(answer(filter, new DomainError('TOKEN_NOT_FOUND', 'No token stored for USER_A'))).toEqual({

@@ -48,8 +48,12 @@ function isHttpError(e: unknown): e is { status: number } {
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpErrorFilter');
-  /** The code-to-status tables of the modules this filter answers for (see DomainErrorFilter). */
-  protected statuses: ErrorStatuses = CACHE_ERROR_STATUSES;
+  /** The code-to-status tables of the modules this filter answers for, over the cache's. */
+  protected readonly statuses: ErrorStatuses;
+
+  constructor(...tables: ErrorStatuses[]) {
+    this.statuses = Object.assign({}, CACHE_ERROR_STATUSES, ...tables) as ErrorStatuses;
+  }
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
@@ -126,12 +130,7 @@ export class HttpErrorFilter implements ExceptionFilter {
  * so the module answers the same wherever it is mounted; other errors go on to the app's filter.
  */
 @Catch(DomainError)
-export class DomainErrorFilter extends HttpErrorFilter {
-  constructor(...tables: ErrorStatuses[]) {
-    super();
-    this.statuses = Object.assign({}, CACHE_ERROR_STATUSES, ...tables) as ErrorStatuses;
-  }
-}
+export class DomainErrorFilter extends HttpErrorFilter {}
 
 /** `Bad Request` for 400, and so on: the `error` field of every error body. */
 export function reason(status: number): string {

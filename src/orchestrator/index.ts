@@ -1,4 +1,5 @@
 export { OrchestratorModule } from './orchestrator.module.js';
+export { ORCHESTRATOR_ERROR_STATUSES } from './orchestrator.error-statuses.js';
 export {
   orchestratorOptionsSchema,
   resolveOrchestratorOptions,

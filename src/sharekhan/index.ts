@@ -1,4 +1,5 @@
 export { ShareKhanAuthModule } from './sharekhan.module.js';
+export { SHAREKHAN_ERROR_STATUSES } from './http/error-statuses.js';
 export {
   ShareKhanTokenStore,
   InvalidUserIdError,
