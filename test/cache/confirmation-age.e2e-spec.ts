@@ -38,16 +38,17 @@ describe('confirmation age of a fallback read (real redis-server)', () => {
     expect(read).toMatchObject({ state: 'hit', value: 1, fallback: true });
     expect(acked).toMatchObject({ state: 'hit', value: 2, fallback: true });
     expect(own).toMatchObject({ state: 'hit', value: 3, fallback: true });
-    // Acknowledged by Redis ~400 ms before the vouched read of the other key: older by about that much.
-    expect(acked.confirmedAgoMs! - read.confirmedAgoMs!).toBeGreaterThanOrEqual(350);
-    expect(read.confirmedAgoMs!).toBeGreaterThanOrEqual(300);
-    expect(own.confirmedAgoMs!).toBeGreaterThanOrEqual(300);
+    // Acknowledged by Redis ~400 ms before the vouched read of the other key: older by about that much
+    // (timers may fire a millisecond early, hence the margins below the sleeps).
+    expect(acked.confirmedAgoMs! - read.confirmedAgoMs!).toBeGreaterThanOrEqual(300);
+    expect(read.confirmedAgoMs!).toBeGreaterThanOrEqual(250);
+    expect(own.confirmedAgoMs!).toBeGreaterThanOrEqual(250);
     expect(own.confirmedAgoMs!).toBeLessThan(read.confirmedAgoMs!);
     const [updated, claimed] = await Promise.all([cache.read('updated'), cache.read('claimed')]);
     expect(updated).toMatchObject({ state: 'hit', value: { n: 2 }, fallback: true });
     expect(claimed).toMatchObject({ state: 'hit', value: 'mine', fallback: true });
     for (const r of [updated, claimed]) {
-      expect(r.confirmedAgoMs).toBeGreaterThanOrEqual(300);
+      expect(r.confirmedAgoMs).toBeGreaterThanOrEqual(250);
       expect(r.confirmedAgoMs!).toBeLessThan(acked.confirmedAgoMs!);
     }
   });
