@@ -26,8 +26,6 @@ const SHAREKHAN_ALLOWED: Record<string, string[]> = {
 const SHAREKHAN_SHARED = ['sharekhan/sharekhan.options.js', 'sharekhan/sharekhan.module-definition.js'];
 /** Files that answer HTTP (and so may throw its exceptions): besides these names, anything under an http/ folder. */
 const EDGE_FILE = /\.(controller|guard|filter|pipe|middleware|exception)\.ts$/;
-/** The API-key guard's counting half: it answers the 429 (ThrottlerException) on the guard's behalf. */
-const EDGE_HELPERS = ['auth/rate-limiter.ts'];
 /** Who may import whom (besides common/). */
 const ALLOWED: Record<string, string[]> = {
   cache: [],
@@ -122,7 +120,7 @@ describe('module boundaries', () => {
       const fromNest = [...text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'@nestjs\/(?:common|throttler)'/g)].some((m) => /\b\w*Exception\b/.test(m[1]));
       return fromNest || /from\s*'[^']*\.exception\.js'/.test(text);
     });
-    const services = importing.map((f) => relative(SRC, f)).filter((f) => !f.split('/').includes('http') && !EDGE_FILE.test(f) && !EDGE_HELPERS.includes(f));
+    const services = importing.map((f) => relative(SRC, f)).filter((f) => !f.split('/').includes('http') && !EDGE_FILE.test(f));
     expect(importing.length).toBeGreaterThan(3);
     expect(services).toEqual([]);
   });

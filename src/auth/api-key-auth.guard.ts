@@ -1,6 +1,6 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { ApiKeyGuard } from './api-key.guard.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RateLimiter } from './http/rate-limiter.js';
 
 /**
  * `@ApiKeyAuth()`'s one guard: the rate limit, then the API key, as ThrottlerGuard followed by

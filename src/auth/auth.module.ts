@@ -7,7 +7,7 @@ import { API_KEY_HEADER, ApiKeyService } from './api-key.service.js';
 import { AUTH_MODULE_OPTIONS, AuthConfigurableModule } from './auth.module-definition.js';
 import { AUTH_SETTINGS, resolveAuthOptions, type AuthModuleOptions, type AuthSettings } from './auth.options.js';
 import { CacheThrottlerStorage } from './cache-throttler.storage.js';
-import { RATE_LIMIT_OPTIONS, RateLimiter } from './rate-limiter.js';
+import { RATE_LIMIT_OPTIONS, RateLimiter } from './http/rate-limiter.js';
 
 /**
  * One budget per API key across every route (a guessed key is not multiplied by the number of

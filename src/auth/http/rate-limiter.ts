@@ -1,7 +1,7 @@
 import { Inject, Injectable, type ExecutionContext } from '@nestjs/common';
 import { ThrottlerException, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import type { Response } from 'express';
-import { CacheThrottlerStorage, type ThrottlerStorageRecord } from './cache-throttler.storage.js';
+import { CacheThrottlerStorage, type ThrottlerStorageRecord } from '../cache-throttler.storage.js';
 
 /** AuthModule's budget, in ThrottlerModule's option shape (`throttlerOptions`), under a token of its own. */
 export const RATE_LIMIT_OPTIONS = Symbol('AUTH_RATE_LIMIT_OPTIONS');
